@@ -1,0 +1,1 @@
+"""gradlab's HTTP service: thin FastAPI routes around the `engine` package."""

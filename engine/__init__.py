@@ -1,0 +1,1 @@
+"""gradlab's NumPy autograd engine."""
