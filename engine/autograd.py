@@ -1,0 +1,155 @@
+"""`engine.autograd.Function`: an op whose forward and backward are written by hand.
+
+As in PyTorch: forward runs without recording a graph, its outputs get one node named
+`<Name>Backward`, and backward receives one gradient per output (zeros for outputs that
+received none) and returns one gradient per forward argument (None for no gradient).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.grad_mode import _enabled, no_grad
+from engine.graph import Array, Node, run_backward
+from engine.ops import sum_to
+from engine.tensor import Tensor
+
+__all__ = ["Function", "FunctionCtx", "backward"]
+
+
+class FunctionCtx:
+    """The `ctx` of forward and backward: saved tensors and any attributes you set."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors: tuple[Any, ...] = ()
+
+    # ctx takes any attribute, as in PyTorch; these two say so to type checkers too.
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"ctx has no attribute {name!r}: set it in forward first")
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        for position, item in enumerate(tensors):
+            if item is not None and not isinstance(item, Tensor):
+                raise TypeError(
+                    f"save_for_backward can only save variables, but argument {position} "
+                    f"is of type {type(item).__name__}"
+                )
+        self.saved_tensors = tensors
+
+
+class FunctionNode(Node):
+    """The grad_fn of a custom Function call: runs the hand-written backward."""
+
+    __slots__ = ("ctx", "function", "outputs")
+
+    def __init__(
+        self,
+        function: type[Function],
+        ctx: FunctionCtx,
+        inputs: tuple[Tensor | None, ...],
+        outputs: list[Array],
+    ) -> None:
+        super().__init__(f"{function.__name__}Backward", inputs)
+        self.function = function
+        self.ctx = ctx
+        self.outputs = outputs
+
+    @property
+    def n_outputs(self) -> int:  # type: ignore[override]
+        return len(self.outputs)
+
+    def backward(self, grads: list[Array | None]) -> list[Array | None]:
+        # PyTorch materializes the gradient of an output that received none as zeros.
+        grad_tensors = [
+            Tensor(np.zeros_like(out) if g is None else g)
+            for g, out in zip(grads, self.outputs, strict=True)
+        ]
+        with no_grad():
+            returned = self.function.backward(self.ctx, *grad_tensors)
+        if not isinstance(returned, tuple):
+            returned = (returned,)
+        if len(returned) != len(self.inputs):
+            raise RuntimeError(
+                f"function {self._name} returned an incorrect number of gradients "
+                f"(expected {len(self.inputs)}, got {len(returned)})"
+            )
+        return [self._input_grad(i, g) for i, g in enumerate(returned)]
+
+    def _input_grad(self, index: int, grad: Any) -> Array | None:
+        tensor = self.inputs[index]
+        if grad is None or tensor is None:
+            return None
+        array = grad.array if isinstance(grad, Tensor) else np.asarray(grad)
+        shape = tensor.array.shape
+        if array.shape != shape:
+            if not _broadcasts_to(shape, array.shape):
+                raise RuntimeError(
+                    f"Function {self._name} returned an invalid gradient at index {index} - got "
+                    f"{list(array.shape)} but expected shape compatible with {list(shape)}"
+                )
+            array = sum_to(array, shape)
+        return array.astype(tensor.array.dtype, copy=False)
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+class Function:
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grads)`; call `apply`."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement the backward function for custom autograd.Function."
+        )
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        recording = _enabled.get()
+        inputs = tuple(
+            a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args
+        )
+        ctx = FunctionCtx(tuple(t is not None for t in inputs))
+        with no_grad():
+            returned = cls.forward(ctx, *args)
+        many = isinstance(returned, tuple)
+        results = list(returned) if many else [returned]
+        tensors = [r for r in results if isinstance(r, Tensor)]
+        if any(t is not None for t in inputs) and tensors:
+            node = FunctionNode(cls, ctx, inputs, [t.array for t in tensors])
+            floating = iter(range(len(tensors)))
+            results = [
+                Tensor(r.array, requires_grad=True, grad_fn=node, output_nr=next(floating))
+                if isinstance(r, Tensor)
+                else r
+                for r in results
+            ]
+        return tuple(results) if many else results[0]
+
+
+def backward(
+    tensors: Tensor | list[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None
+) -> None:
+    """`engine.autograd.backward`: backpropagate from several roots in one pass."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    grads = grad_tensors if isinstance(grad_tensors, list | tuple) else [grad_tensors] * len(roots)
+    run_backward(
+        [(root, root._upstream(g)) for root, g in zip(roots, grads, strict=True)],
+        retain_graph=bool(retain_graph),
+    )

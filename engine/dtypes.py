@@ -1,0 +1,109 @@
+"""The three dtypes and PyTorch's type promotion between them.
+
+NumPy 2 already treats Python numbers as "weak" the way PyTorch does; what differs is that
+PyTorch also lets a 0-d tensor give way to a tensor with dimensions of the same kind, and
+that integers meet floats in the default float dtype (float32), not in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+
+
+class dtype:
+    """A tensor's element type, printed as `engine.float32`."""
+
+    __slots__ = ("is_floating_point", "itemsize", "name", "numpy")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.numpy = np.dtype(name)
+        self.itemsize = self.numpy.itemsize
+        self.is_floating_point = self.numpy.kind == "f"
+
+    def __repr__(self) -> str:
+        return f"engine.{self.name}"
+
+
+float32 = dtype("float32")
+float64 = dtype("float64")
+int64 = dtype("int64")
+bool_ = dtype("bool")
+
+BY_NUMPY: dict[np.dtype[Any], dtype] = {d.numpy: d for d in (float32, float64, int64, bool_)}
+BY_NAME: dict[str, dtype] = {d.name: d for d in (float32, float64, int64, bool_)}
+
+_default_float: ContextVar[np.dtype[Any]] = ContextVar("default_float", default=float32.numpy)
+
+
+def default_float() -> np.dtype[Any]:
+    """The dtype Python floats and integer-to-float results get: float32 unless changed."""
+    return _default_float.get()
+
+
+@contextmanager
+def default_dtype(d: dtype) -> Iterator[None]:
+    """Like `torch.set_default_dtype`, for one block (and one thread or task) only."""
+    token = _default_float.set(d.numpy)
+    try:
+        yield
+    finally:
+        _default_float.reset(token)
+
+
+def to_numpy_dtype(d: dtype | np.dtype[Any] | type | str) -> np.dtype[Any]:
+    """Accepts `engine.float64`, `np.float64` or `"float64"`; refuses other dtypes."""
+    if isinstance(d, dtype):
+        return d.numpy
+    np_dtype = np.dtype(d)
+    if np_dtype not in BY_NUMPY:
+        raise TypeError(f"unsupported dtype {d!r}: use float32, float64, int64 or bool")
+    return np_dtype
+
+
+def promote_types(a: np.dtype[Any] | None, b: np.dtype[Any] | None) -> np.dtype[Any] | None:
+    """torch.promote_types: floats win over integers, whatever their width."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if (a.kind == "f") != (b.kind == "f"):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype[Any] | None, lower: np.dtype[Any] | None) -> np.dtype[Any] | None:
+    # A lower-priority operand only matters when it is of a higher kind (a float scalar
+    # meeting integer tensors), as in PyTorch's result_type.
+    if higher is None:
+        return lower
+    if lower is None or higher.kind == "f":
+        return higher
+    if lower.kind == "f" or higher.kind == "b":
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(operands: Sequence[Any]) -> np.dtype[Any]:
+    """The dtype PyTorch gives an elementwise op on these arrays and Python numbers."""
+    dims = zero_dims = numbers = None
+    for operand in operands:
+        if isinstance(operand, np.ndarray):
+            if operand.ndim:
+                dims = promote_types(dims, operand.dtype)
+            else:
+                zero_dims = promote_types(zero_dims, operand.dtype)
+        elif isinstance(operand, bool | np.bool_):
+            numbers = promote_types(numbers, bool_.numpy)
+        elif isinstance(operand, int | np.integer):
+            numbers = promote_types(numbers, int64.numpy)
+        else:
+            numbers = promote_types(numbers, default_float())
+    result = _combine(dims, _combine(zero_dims, numbers))
+    assert result is not None, "result_type needs at least one operand"
+    return result

@@ -1,0 +1,142 @@
+"""The op table as plain functions: `engine.exp(x)`, `engine.sum(x, axis=0)`, ...
+
+Each is one call of `apply` with the op of `engine.ops` of the same name; the math lives
+there. Arguments may be tensors or Python numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.ops import OPS
+from engine.tensor import Tensor, apply
+
+Axis = int | tuple[int, ...] | None
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return apply(OPS["add"], a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return apply(OPS["sub"], a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return apply(OPS["mul"], a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return apply(OPS["div"], a, b)
+
+
+def neg(a: Any) -> Tensor:
+    return apply(OPS["neg"], a)
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    return apply(OPS["pow"], a, b)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return apply(OPS["matmul"], a, b)
+
+
+def exp(a: Any) -> Tensor:
+    return apply(OPS["exp"], a)
+
+
+def log(a: Any) -> Tensor:
+    return apply(OPS["log"], a)
+
+
+def sqrt(a: Any) -> Tensor:
+    return apply(OPS["sqrt"], a)
+
+
+def abs(a: Any) -> Tensor:
+    return apply(OPS["abs"], a)
+
+
+def sin(a: Any) -> Tensor:
+    return apply(OPS["sin"], a)
+
+
+def cos(a: Any) -> Tensor:
+    return apply(OPS["cos"], a)
+
+
+def tanh(a: Any) -> Tensor:
+    return apply(OPS["tanh"], a)
+
+
+def sigmoid(a: Any) -> Tensor:
+    return apply(OPS["sigmoid"], a)
+
+
+def relu(a: Any) -> Tensor:
+    return apply(OPS["relu"], a)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    return apply(OPS["maximum"], a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    return apply(OPS["minimum"], a, b)
+
+
+def sum(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return apply(OPS["sum"], a, axis=axis, keepdims=keepdims)
+
+
+def mean(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return apply(OPS["mean"], a, axis=axis, keepdims=keepdims)
+
+
+def max(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return apply(OPS["max"], a, axis=axis, keepdims=keepdims)
+
+
+def min(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return apply(OPS["min"], a, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return apply(OPS["logsumexp"], a, axis=axis, keepdims=keepdims)
+
+
+def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:
+    return apply(OPS["reshape"], a, shape=tuple(shape))
+
+
+def transpose(a: Any, axes: tuple[int, ...] | None = None) -> Tensor:
+    return apply(OPS["transpose"], a, axes=None if axes is None else tuple(axes))
+
+
+def broadcast_to(a: Any, shape: tuple[int, ...]) -> Tensor:
+    return apply(OPS["broadcast_to"], a, shape=tuple(shape))
+
+
+def softmax(a: Any, axis: int = -1) -> Tensor:
+    return apply(OPS["softmax"], a, axis=axis)
+
+
+def log_softmax(a: Any, axis: int = -1) -> Tensor:
+    return apply(OPS["log_softmax"], a, axis=axis)
+
+
+def mse_loss(a: Any, b: Any) -> Tensor:
+    return apply(OPS["mse_loss"], a, b)
+
+
+def cross_entropy(logits: Any, labels: Any) -> Tensor:
+    return apply(OPS["cross_entropy"], logits, labels)
+
+
+def ones_like(a: Any) -> Tensor:
+    return apply(OPS["ones_like"], a)
+
+
+def zeros_like(a: Any) -> Tensor:
+    return apply(OPS["zeros_like"], a)

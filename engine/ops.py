@@ -1,0 +1,282 @@
+"""The table of primitive operations: each one's forward and the backward rule of each input.
+
+Read it like a table of derivatives. A backward rule (a vector-Jacobian product) takes the
+incoming gradient `g`, the forward's answer `y` and the forward's arguments, and gives the
+gradient of one argument. Rules may return a gradient of the broadcast shape: the engine
+sums it back to the argument's shape in one place (`sum_to`), so no rule deals with
+broadcasting. A rule of `None` means the argument is not differentiable (labels, shapes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+Array = np.ndarray[Any, Any]
+Axis = int | tuple[int, ...] | None
+
+# How an op treats dtypes, as PyTorch does: "promote" brings all operands to their common
+# dtype (result_type), "float" also turns integers into the default float dtype first,
+# "same" computes in the argument's dtype.
+DtypeRule = Literal["promote", "float", "same"]
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str
+    syntax: str
+    grad_fn: str | Callable[..., str]  # PyTorch's grad_fn name, or a function of the call
+    forward: Callable[..., Any]  # may return a NumPy scalar; apply makes it an array
+    vjps: tuple[Callable[..., Array] | None, ...]  # one per positional argument
+    rule: str  # the derivative, for people
+    dtypes: DtypeRule = "same"
+    params: dict[str, Any] = field(default_factory=dict)  # keyword arguments and defaults
+
+    @property
+    def arity(self) -> int:
+        return len(self.vjps)
+
+    def grad_fn_name(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        return self.grad_fn if isinstance(self.grad_fn, str) else self.grad_fn(*args, **kwargs)
+
+
+# --- shape helpers shared by the rules -------------------------------------------------
+
+
+def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
+    """Undo broadcasting: sum `g` over the axes along which `shape` was stretched."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    stretched = [i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1]
+    return g.sum(axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
+
+
+def _axes(ndim: int, axis: Axis) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return normalize_axis_tuple(axis, ndim)
+
+
+def unreduce(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Array:
+    """Broadcast the gradient of a reduction back over the reduced axes."""
+    if not keepdims:
+        g = np.expand_dims(g, _axes(len(shape), axis))
+    return np.broadcast_to(g, shape)
+
+
+def _count(shape: tuple[int, ...], axis: Axis) -> int:
+    return int(np.prod([shape[i] for i in _axes(len(shape), axis)]))
+
+
+def _extreme_vjp(g: Array, y: Array, a: Array, axis: Axis, keepdims: bool) -> Array:
+    # Ties share the gradient evenly, as torch.amax/amin do.
+    hit = a == unreduce(y, a.shape, axis, keepdims)
+    return unreduce(g, a.shape, axis, keepdims) * hit / hit.sum(axis=axis, keepdims=True)
+
+
+def _logsumexp(a: Array, axis: Axis, keepdims: bool) -> Array:
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=_axes(a.ndim, axis))
+
+
+def _log_softmax(a: Array, axis: int) -> Array:
+    return a - _logsumexp(a, axis, True)
+
+
+def _softmax(a: Array, axis: int) -> Array:
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _check_labels(logits: Array, target: Array) -> None:
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy expects int64 class labels, got {target.dtype}")
+    classes = logits.shape[-1] if logits.ndim else 0
+    if logits.ndim not in (1, 2) or target.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
+            f"with a 0-d label; got {list(logits.shape)} and {list(target.shape)}"
+        )
+    bad = target[(target < 0) | (target >= classes)]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+
+
+def _cross_entropy(logits: Array, target: Array) -> Array:
+    _check_labels(logits, target)
+    picked = np.take_along_axis(_log_softmax(logits, -1), target[..., None], axis=-1)
+    return -np.mean(picked)
+
+
+def _cross_entropy_vjp(g: Array, y: Array, logits: Array, target: Array) -> Array:
+    onehot = np.arange(logits.shape[-1]) == target[..., None]
+    return g * (_softmax(logits, -1) - onehot) / max(target.size, 1)
+
+
+def _mse_grad(g: Array, a: Array, b: Array) -> Array:
+    diff = a - b
+    return g * 2 * diff / max(diff.size, 1)
+
+
+def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
+    out = np.zeros_like(a, dtype=g.dtype)
+    out[index] = g
+    return out
+
+
+def _index_name(a: Array, index: Any) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    last = [p for p in parts if p != slice(None)] or [slice(None)]
+    return "SliceBackward0" if isinstance(last[-1], slice) else "SelectBackward0"
+
+
+def _matmul_name(a: Array, b: Array) -> str:
+    names = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4"}
+    return names.get(
+        (a.ndim, b.ndim), "MmBackward0" if a.ndim == b.ndim == 2 else "UnsafeViewBackward0"
+    )
+
+
+def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
+    # A vector operand of matmul is a one-row (left) or one-column (right) matrix.
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = g[..., None] if b.ndim == 1 else g
+    g2 = g2[..., None, :] if a.ndim == 1 else g2
+    return g2, a2, b2
+
+
+def _matmul_vjp_a(g: Array, y: Array, a: Array, b: Array) -> Array:
+    g2, _, b2 = _as_matrices(g, a, b)
+    ga = g2 @ np.swapaxes(b2, -1, -2)
+    return ga[..., 0, :] if a.ndim == 1 else ga
+
+
+def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
+    g2, a2, _ = _as_matrices(g, a, b)
+    gb = np.swapaxes(a2, -1, -2) @ g2
+    return gb[..., 0] if b.ndim == 1 else gb
+
+
+def _reduction_name(prefix: str) -> Callable[..., str]:
+    # PyTorch counts overloads: sum() is SumBackward0, sum(dim) is SumBackward1.
+    return lambda a, axis=None, keepdims=False: prefix + ("0" if axis is None else "1")
+
+
+def _reshape_name(a: Array, shape: Any) -> str:
+    return "ViewBackward0" if a.flags.c_contiguous else "UnsafeViewBackward0"
+
+
+def _pow_name(a: Any, b: Any) -> str:
+    if not isinstance(a, np.ndarray):
+        return "PowBackward2"
+    return "PowBackward1" if isinstance(b, np.ndarray) else "PowBackward0"
+
+
+def _pow_vjp_base(g: Array, y: Array, a: Array, b: Any) -> Array:
+    return np.where(b == 0, 0.0, g * b * a ** (b - 1))
+
+
+def _pow_vjp_exponent(g: Array, y: Array, a: Any, b: Array) -> Array:
+    # 0 ** b for b >= 0 has no log to speak of; PyTorch defines its derivative as 0.
+    return np.where((a == 0) & (b >= 0), 0.0, g * y * np.log(a))
+
+
+_AXIS = {"axis": None, "keepdims": False}
+_SOFTMAX_AXIS = {"axis": -1}
+
+OPS: dict[str, Op] = {op.name: op for op in (
+    # Arithmetic
+    Op("add", "a + b", "AddBackward0", lambda a, b: a + b,
+       (lambda g, y, a, b: g, lambda g, y, a, b: g),
+       "∂/∂a = 1, ∂/∂b = 1", "promote"),
+    Op("sub", "a - b", lambda a, b: "SubBackward0" if isinstance(a, np.ndarray) else "RsubBackward1",
+       lambda a, b: a - b,
+       (lambda g, y, a, b: g, lambda g, y, a, b: -g),
+       "∂/∂a = 1, ∂/∂b = -1", "promote"),
+    Op("mul", "a * b", "MulBackward0", lambda a, b: a * b,
+       (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
+       "∂/∂a = b, ∂/∂b = a", "promote"),
+    Op("div", "a / b", lambda a, b: "DivBackward0" if isinstance(a, np.ndarray) else "MulBackward0",
+       lambda a, b: a / b,
+       (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
+       "∂/∂a = 1/b, ∂/∂b = -a/b²", "float"),
+    Op("neg", "-a", "NegBackward0", lambda a: -a,
+       (lambda g, y, a: -g,),
+       "∂/∂a = -1"),
+    Op("pow", "a ** b", _pow_name, lambda a, b: a ** b,
+       (_pow_vjp_base, _pow_vjp_exponent),
+       "∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a", "promote"),
+    Op("matmul", "a @ b", _matmul_name, lambda a, b: a @ b,
+       (_matmul_vjp_a, _matmul_vjp_b),
+       "∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g", "promote"),
+    # Elementwise functions
+    Op("exp", "exp(a)", "ExpBackward0", np.exp, (lambda g, y, a: g * y,), "exp' = exp", "float"),
+    Op("log", "log(a)", "LogBackward0", np.log, (lambda g, y, a: g / a,), "log' a = 1/a", "float"),
+    Op("sqrt", "sqrt(a)", "SqrtBackward0", np.sqrt, (lambda g, y, a: g / (2 * y),), "sqrt' a = 1/(2·sqrt a)", "float"),
+    Op("abs", "abs(a)", "AbsBackward0", np.abs, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)"),
+    Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
+    Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),
+    Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * (1 - y * y),), "tanh' = 1 - tanh²", "float"),
+    Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
+       (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
+    Op("relu", "relu(a)", "ReluBackward0", lambda a: np.maximum(a, 0),
+       (lambda g, y, a: g * (a > 0),), "relu' a = 1 if a > 0 else 0 (0 at 0)"),
+    Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
+       (lambda g, y, a, b: g * ((a > b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b > a) + 0.5 * (a == b))),
+       "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each", "promote"),
+    Op("minimum", "minimum(a, b)", "MinimumBackward0", np.minimum,
+       (lambda g, y, a, b: g * ((a < b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b < a) + 0.5 * (a == b))),
+       "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each", "promote"),
+    # Reductions
+    Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
+       lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims),
+       (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims),),
+       "∂/∂a = 1 for every summed element", params=_AXIS),
+    Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
+       lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
+       (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) / _count(a.shape, axis),),
+       "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS),
+    Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
+       lambda a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims),
+       (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS),
+    Op("min", "min(a, axis=None, keepdims=False)", "AminBackward0",
+       lambda a, axis=None, keepdims=False: np.min(a, axis=axis, keepdims=keepdims),
+       (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS),
+    Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", _logsumexp,
+       (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),
+       "∂/∂a = softmax(a) along the axes", "float", _AXIS),
+    # Shapes
+    Op("reshape", "reshape(a, shape)", _reshape_name, lambda a, shape: np.reshape(a, shape),
+       (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": ()}),
+    Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
+       (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(axes)),),
+       "the gradient permuted back", params={"axes": None}),
+    Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", lambda a, shape: np.broadcast_to(a, shape),
+       (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": ()}),
+    Op("index", "a[i, j:k]", _index_name, lambda a, index: a[index],
+       (_index_vjp,), "the gradient placed back at the selected elements, 0 elsewhere", params={"index": ()}),
+    # Normalizations and losses
+    Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: _softmax(a, axis),
+       (lambda g, y, a, axis=-1: y * (g - np.sum(g * y, axis=axis, keepdims=True)),),
+       "∂/∂a = y·(g - Σ g·y)", "float", _SOFTMAX_AXIS),
+    Op("log_softmax", "log_softmax(a, axis=-1)", "LogSoftmaxBackward0", lambda a, axis=-1: _log_softmax(a, axis),
+       (lambda g, y, a, axis=-1: g - np.exp(y) * np.sum(g, axis=axis, keepdims=True),),
+       "∂/∂a = g - softmax(a)·Σ g", "float", _SOFTMAX_AXIS),
+    Op("mse_loss", "mse_loss(a, b)", "MseLossBackward0", lambda a, b: np.mean((a - b) ** 2),
+       (lambda g, y, a, b: _mse_grad(g, a, b), lambda g, y, a, b: -_mse_grad(g, a, b)),
+       "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote"),
+    Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", _cross_entropy,
+       (_cross_entropy_vjp, None),
+       "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float"),
+    # Constants: they carry no gradient
+    Op("ones_like", "ones_like(a)", "", np.ones_like, (None,), "constant: no gradient"),
+    Op("zeros_like", "zeros_like(a)", "", np.zeros_like, (None,), "constant: no gradient"),
+)}  # fmt: skip

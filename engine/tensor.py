@@ -1,0 +1,450 @@
+"""The Tensor: a NumPy array plus what autograd needs to know about it.
+
+`apply` is the one door through which every primitive op of `engine.ops` runs: it brings
+the operands to PyTorch's result dtype, computes the forward, and, when an operand requires
+grad, records an `OpNode` holding what the op's backward rules need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.grad_mode import _enabled
+from engine.graph import Array, Node, run_backward
+from engine.ops import OPS, Op, sum_to
+from engine.printing import tensor_repr
+
+Scalar = int | float | bool
+
+
+class OpNode(Node):
+    """The grad_fn of a primitive op: applies the op's backward rule for each input."""
+
+    __slots__ = ("args", "kwargs", "op", "out")
+
+    def __init__(
+        self,
+        op: Op,
+        inputs: tuple[Tensor | None, ...],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        out: Array,
+    ) -> None:
+        super().__init__(op.grad_fn_name(tuple(args), kwargs), inputs)
+        self.op = op
+        self.args = args
+        self.kwargs = kwargs
+        self.out = out
+
+    def backward(self, grads: list[Array | None]) -> list[Array | None]:
+        g = grads[0]
+        result: list[Array | None] = []
+        for tensor, vjp in zip(self.inputs, self.op.vjps, strict=True):
+            if tensor is None or vjp is None or g is None:
+                result.append(None)
+                continue
+            grad = vjp(g, self.out, *self.args, **self.kwargs)
+            if type(grad) is not np.ndarray:
+                grad = np.asarray(grad)
+            target = tensor.array
+            if grad.shape != target.shape:
+                grad = sum_to(grad, target.shape)
+            if grad.dtype != target.dtype:
+                grad = grad.astype(target.dtype)
+            result.append(grad)
+        return result
+
+    def release(self) -> None:
+        super().release()
+        self.args = []
+        self.out = np.empty(0)
+
+
+def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
+    # Only differentiable operands take part: labels keep their integer dtype.
+    operands = [a for a, vjp in zip(args, op.vjps, strict=True) if vjp is not None]
+    if op.dtypes == "promote":
+        target = dtypes.result_type(operands)
+    else:
+        kinds = {a.dtype.kind for a in operands if isinstance(a, np.ndarray)}
+        if kinds <= {"f"}:
+            return args
+        target = dtypes.result_type(operands)
+    if op.dtypes == "float" and target.kind != "f":
+        target = dtypes.default_float()
+    return [
+        a.astype(target)
+        if isinstance(a, np.ndarray) and vjp is not None and a.dtype != target
+        else a
+        for a, vjp in zip(args, op.vjps, strict=True)
+    ]
+
+
+def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
+    """Run a primitive op on tensors and Python numbers, recording it for backward."""
+    if len(args) != op.arity:
+        raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
+    arrays = [a.array if isinstance(a, Tensor) else a for a in args]
+    if op.dtypes != "same":
+        arrays = _cast_operands(op, arrays)
+    value = op.forward(*arrays, **kwargs)
+    if type(value) is not np.ndarray:
+        value = np.asarray(value)
+    out = Tensor(value)
+    if _enabled.get():
+        inputs = tuple(
+            a if isinstance(a, Tensor) and a._requires_grad and vjp is not None else None
+            for a, vjp in zip(args, op.vjps, strict=True)
+        )
+        if any(t is not None for t in inputs):
+            out.grad_fn = OpNode(op, inputs, arrays, kwargs, value)
+            out._requires_grad = True
+    return out
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations done with it.
+
+    Build tensors with `engine.tensor(...)`; `Tensor(array)` wraps a NumPy array as is.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_grad",
+        "_requires_grad",
+        "_retains_grad",
+        "array",
+        "grad_fn",
+        "output_nr",
+    )
+    __array_ufunc__ = None  # NumPy defers to our operators: np.float64(2) * t is a Tensor
+
+    def __init__(
+        self,
+        array: Array,
+        requires_grad: bool = False,
+        grad_fn: Node | None = None,
+        output_nr: int = 0,
+    ) -> None:
+        self.array = array
+        self._requires_grad = requires_grad
+        self.grad_fn = grad_fn
+        self.output_nr = output_nr
+        self._grad: Tensor | None = None
+        self._retains_grad = False
+
+    # --- what autograd knows ----------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if value and self.array.dtype.kind != "f":
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(
+                f"assigned grad has data of a different size: {list(value.shape)} "
+                f"instead of {list(self.shape)}"
+            )
+        self._grad = value
+
+    def set_grad(self, array: Array) -> None:
+        self._grad = Tensor(array)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in `.grad` after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        if self.grad_fn.retained is None:
+            self.grad_fn.retained = []
+        self.grad_fn.retained.append(self)
+        self._retains_grad = True
+
+    def backward(
+        self,
+        gradient: Tensor | Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self · gradient)/d(leaf) into every leaf's `.grad`."""
+        if create_graph:
+            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+        run_backward([(self, self._upstream(gradient))], retain_graph=bool(retain_graph))
+
+    def _upstream(self, gradient: Tensor | Any) -> Array:
+        if not self._requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+        if gradient is None:
+            if self.array.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            return np.ones_like(self.array)
+        array = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if array.shape != self.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[0] has a shape of {list(array.shape)} and "
+                f"output[0] has a shape of {list(self.shape)}."
+            )
+        return array.astype(self.array.dtype, copy=False)
+
+    def detach(self) -> Tensor:
+        return Tensor(self.array)
+
+    @property
+    def data(self) -> Tensor:
+        """The same values, cut from the graph (PyTorch's `.data`)."""
+        return Tensor(self.array)
+
+    # --- what the array knows ---------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.array.shape if dim is None else self.array.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    def dim(self) -> int:
+        return self.array.ndim
+
+    def numel(self) -> int:
+        return int(self.array.size)
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.BY_NUMPY[self.array.dtype]
+
+    def numpy(self) -> Array:
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
+        return self.array
+
+    def item(self) -> Scalar:
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.array.size} elements cannot be converted to Scalar"
+            )
+        return self.array.item()
+
+    def tolist(self) -> Any:
+        return self.array.tolist()
+
+    def __len__(self) -> int:
+        if not self.array.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.array)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        return tensor_repr(
+            self.array,
+            requires_grad=self._requires_grad,
+            grad_fn_name=self.grad_fn.name() if self.grad_fn is not None else None,
+        )
+
+    # --- operators --------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return apply(OPS["add"], self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return apply(OPS["add"], other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return apply(OPS["sub"], self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return apply(OPS["sub"], other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return apply(OPS["mul"], self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return apply(OPS["mul"], other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return apply(OPS["div"], self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return apply(OPS["div"], other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return apply(OPS["pow"], self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return apply(OPS["pow"], other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return apply(OPS["matmul"], self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return apply(OPS["matmul"], other, self)
+
+    def __neg__(self) -> Tensor:
+        return apply(OPS["neg"], self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return apply(OPS["index"], self, index=_basic_index(index))
+
+    # --- methods, with PyTorch's keyword names accepted too --------------------------
+
+    def sum(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
+    ) -> Tensor:
+        return apply(OPS["sum"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+
+    def mean(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
+    ) -> Tensor:
+        return apply(OPS["mean"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+
+    def amax(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
+    ) -> Tensor:
+        return apply(OPS["max"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+
+    def amin(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
+    ) -> Tensor:
+        return apply(OPS["min"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return apply(OPS["reshape"], self, shape=shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return apply(OPS["transpose"], self, axes=axes or None)
+
+    @property
+    def T(self) -> Tensor:
+        return apply(OPS["transpose"], self)
+
+    def exp(self) -> Tensor:
+        return apply(OPS["exp"], self)
+
+    def log(self) -> Tensor:
+        return apply(OPS["log"], self)
+
+    def sqrt(self) -> Tensor:
+        return apply(OPS["sqrt"], self)
+
+    def abs(self) -> Tensor:
+        return apply(OPS["abs"], self)
+
+    def sin(self) -> Tensor:
+        return apply(OPS["sin"], self)
+
+    def cos(self) -> Tensor:
+        return apply(OPS["cos"], self)
+
+    def tanh(self) -> Tensor:
+        return apply(OPS["tanh"], self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(OPS["sigmoid"], self)
+
+    def relu(self) -> Tensor:
+        return apply(OPS["relu"], self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return apply(OPS["softmax"], self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return apply(OPS["log_softmax"], self, axis=axis)
+
+
+def _reduce_args(axis: Any, keepdims: bool, dim: Any, keepdim: bool) -> dict[str, Any]:
+    axis = dim if axis is None else axis
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return {"axis": axis, "keepdims": bool(keepdims or keepdim)}
+
+
+def _basic_index(index: Any) -> Any:
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(
+            part, bool
+        ):
+            raise TypeError(
+                f"only integers, slices, None and ... are valid indices, got {type(part).__name__}"
+            )
+    return index
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor from a number, a nested list or an array (copied)."""
+    if isinstance(data, Tensor):
+        data = data.array
+    from_numpy = isinstance(data, np.ndarray | np.generic)
+    try:
+        array = np.array(data)
+    except ValueError as error:
+        raise ValueError(f"expected a rectangular nested list of numbers: {error}") from None
+    if dtype is not None:
+        array = array.astype(dtypes.to_numpy_dtype(dtype))
+    elif array.dtype.kind == "f":
+        array = (
+            array
+            if from_numpy and array.dtype in dtypes.BY_NUMPY
+            else array.astype(dtypes.default_float())
+        )
+    elif array.dtype.kind in "iu":
+        array = array.astype(np.int64)
+    elif array.dtype.kind != "b":
+        raise TypeError(f"can't convert {array.dtype} data to a tensor: use numbers")
+    out = Tensor(array)
+    out.requires_grad = requires_grad
+    return out

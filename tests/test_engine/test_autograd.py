@@ -1,0 +1,242 @@
+# mypy: disable-error-code="union-attr"
+# (tests read .grad and .grad_fn right after backward, where they are known to be set)
+"""The backward pass: accumulation, retained gradients, errors, depth, custom Functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import engine
+from engine.autograd import Function, FunctionCtx
+
+
+def test_gradient_accumulates_over_every_path_of_a_reused_node() -> None:
+    # f = (x*x) * (x*x) = x^4, so df/dx = 4 x^3 (by hand).
+    x = engine.tensor([1.5, -2.0], dtype=engine.float64, requires_grad=True)
+    xx = x * x
+    (xx * xx).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * np.array([1.5, -2.0]) ** 3)
+
+
+def test_grad_accumulates_across_two_backward_calls() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    s = (x * 3).sum()
+    s.backward(retain_graph=True)
+    s.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_second_backward_without_retain_graph_is_refused_like_torch() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    s = (x * x).sum()
+    s.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        s.backward()
+
+
+def test_non_leaf_grad_is_none_unless_retained() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    y.retain_grad()
+    z.sum().backward()
+    assert z.grad is None and not z.retains_grad
+    assert y.retains_grad and y.grad is not None
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0, 3.0])
+
+
+def test_retained_gradient_is_the_sum_over_all_uses() -> None:
+    x = engine.tensor(2.0, dtype=engine.float64, requires_grad=True)
+    y = x * x
+    y.retain_grad()
+    (y * y + 3 * y).backward()  # d/dy (y^2 + 3y) = 2y + 3 = 11 at y = 4
+    assert y.grad is not None and y.grad.item() == 11.0
+    assert x.grad is not None and x.grad.item() == 11.0 * 2 * 2.0
+
+
+def test_a_chain_of_100000_nodes_backpropagates_without_recursion() -> None:
+    x = engine.tensor(1.0, dtype=engine.float64, requires_grad=True)
+    h = x
+    for _ in range(100_000):
+        h = h * 1.0
+    h.backward()
+    assert x.grad is not None and x.grad.item() == 1.0
+
+
+def test_implicit_gradient_only_for_scalar_outputs() -> None:
+    z = engine.tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(
+        RuntimeError, match="grad can be implicitly created only for scalar outputs"
+    ):
+        z.backward()
+
+
+def test_one_element_root_gets_gradient_one() -> None:
+    x = engine.tensor([3.0], requires_grad=True)
+    (x * x).backward()
+    assert x.grad is not None and x.grad.tolist() == [6.0]
+
+
+def test_gradient_of_the_wrong_shape_names_both_shapes() -> None:
+    z = engine.tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=r"shape of \[3\] and output\[0\] has a shape of \[2\]"):
+        z.backward(engine.tensor([1.0, 1.0, 1.0]))
+
+
+def test_root_that_does_not_require_grad_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="does not require grad and does not have a grad_fn"):
+        engine.tensor([1.0, 2.0]).sum().backward()
+
+
+def test_integer_tensors_cannot_require_grad() -> None:
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point"):
+        engine.tensor([1, 2], requires_grad=True)
+
+
+def test_retain_grad_on_a_tensor_without_grad_is_refused() -> None:
+    with pytest.raises(
+        RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"
+    ):
+        engine.tensor([1.0]).retain_grad()
+
+
+def test_no_grad_records_nothing() -> None:
+    x = engine.tensor([1.0], requires_grad=True)
+    with engine.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+
+
+def test_grad_of_float32_leaf_stays_float32_when_mixed_with_float64() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    w = engine.tensor([0.5, 0.25], dtype=engine.float64, requires_grad=True)
+    (x * w).sum().backward()
+    assert x.grad is not None and x.grad.dtype == engine.float32
+    assert w.grad is not None and w.grad.dtype == engine.float64
+
+
+def test_tensor_api_basics() -> None:
+    x = engine.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert x.shape == (2, 2) and x.dtype == engine.float32 and x.is_leaf and x.numel() == 4
+    assert x.detach().requires_grad is False
+    assert x.sum().item() == 10.0
+    with pytest.raises(RuntimeError, match=r"Use tensor\.detach"):
+        x.numpy()
+    assert engine.tensor(3).dtype == engine.int64
+    assert engine.tensor(np.array([1.0], dtype=np.float64)).dtype == engine.float64
+
+
+# --- custom Functions --------------------------------------------------------------
+
+
+class Square(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any, scale: float) -> Any:
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return x * x * scale
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        return grad * 2 * x * ctx.scale, None
+
+
+def test_function_forward_is_not_recorded_and_backward_is_used() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y = Square.apply(x, 3.0)
+    assert y.grad_fn.name() == "SquareBackward"
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 12.0])
+
+
+class TwoOutputs(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return x * x, x * 3
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g1: Any, g2: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        ctx.seen = (g1.tolist(), g2.tolist())
+        return g1 * 2 * x + g2 * 3
+
+
+def test_function_output_without_gradient_receives_zeros() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y1, _ = TwoOutputs.apply(x)
+    y1.sum().backward()
+    assert y1.grad_fn.ctx.seen == ([1.0, 1.0], [0.0, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+class BroadcastGrad(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, b: Any, x: Any) -> Any:
+        return b + x
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g: Any) -> Any:
+        return g, g  # g has x's shape (2, 3); b has shape (3,)
+
+
+def test_function_gradient_is_reduced_to_a_broadcast_input() -> None:
+    b = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = engine.tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    BroadcastGrad.apply(b, x).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+class WrongShape(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any) -> Any:
+        return x * 1
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g: Any) -> Any:
+        return engine.tensor([1.0, 2.0, 3.0])
+
+
+def test_function_gradient_of_incompatible_shape_names_function_and_index() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(
+        RuntimeError, match=r"WrongShapeBackward returned an invalid gradient at index 0"
+    ):
+        WrongShape.apply(x).sum().backward()
+
+
+class TooFew(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any, y: Any) -> Any:
+        return x * y
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g: Any) -> Any:
+        return g
+
+
+def test_function_returning_too_few_gradients_is_refused() -> None:
+    x = engine.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"incorrect number of gradients \(expected 2, got 1\)"):
+        TooFew.apply(x, x).sum().backward()
+
+
+class NoGradForY(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any, y: Any) -> Any:
+        return x * y
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g: Any) -> Any:
+        return g, None
+
+
+def test_function_none_gradient_means_no_gradient() -> None:
+    x = engine.tensor([1.0], requires_grad=True)
+    y = engine.tensor([2.0], requires_grad=True)
+    NoGradForY.apply(x, y).sum().backward()
+    assert x.grad is not None and y.grad is None

@@ -1,0 +1,195 @@
+# mypy: disable-error-code="union-attr"
+# (tests read .grad and .grad_fn right after backward, where they are known to be set)
+"""Every op of the table against PyTorch in float64: values, gradients and grad_fn names.
+
+Each case is written twice, once with our API and once with torch's, so that torch is an
+independent truth and not our own code translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import engine
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+Case = tuple[str, list[tuple[int, ...]], Callable[..., Any], Callable[..., Any]]
+
+CASES: list[Case] = [
+    ("add", [(3,), (3,)], lambda a, b: a + b, lambda a, b: a + b),
+    ("add_broadcast", [(2, 3), (3,)], lambda a, b: a + b, lambda a, b: a + b),
+    ("add_broadcast_ones", [(2, 1, 4), (3, 1)], lambda a, b: a + b, lambda a, b: a + b),
+    ("add_scalar", [(3,)], lambda a: 2 + a, lambda a: 2 + a),
+    ("add_0d", [(), (2, 3)], lambda a, b: a + b, lambda a, b: a + b),
+    ("sub", [(2, 3), (2, 1)], lambda a, b: a - b, lambda a, b: a - b),
+    ("rsub", [(3,)], lambda a: 1 - a, lambda a: 1 - a),
+    ("mul", [(4, 1), (1, 5)], lambda a, b: a * b, lambda a, b: a * b),
+    ("mul_self", [(3,)], lambda a: a * a, lambda a: a * a),
+    ("div", [(2, 3), (3,)], lambda a, b: a / b, lambda a, b: a / b),
+    ("rdiv", [(3,)], lambda a: 2 / a, lambda a: 2 / a),
+    ("neg", [(2, 2)], lambda a: -a, lambda a: -a),
+    ("pow_scalar", [(3,)], lambda a: a**3, lambda a: a**3),
+    ("pow_half", [(3,)], lambda a: a**0.5, lambda a: a**0.5),
+    ("pow_tensor", [(2, 3), (3,)], lambda a, b: a**b, lambda a, b: a**b),
+    ("rpow", [(3,)], lambda a: 2**a, lambda a: 2**a),
+    ("matmul_mm", [(2, 3), (3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_mv", [(2, 3), (3,)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_vm", [(3,), (3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_dot", [(3,), (3,)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_batched", [(2, 2, 3), (3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_bmm", [(2, 2, 3), (2, 3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_batch_broadcast", [(2, 1, 2, 3), (3, 3, 2)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_vec_batched", [(3,), (2, 3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("exp", [(3,)], engine.exp, torch.exp),
+    ("log", [(2, 3)], engine.log, torch.log),
+    ("sqrt", [(3,)], engine.sqrt, torch.sqrt),
+    ("abs", [(4,)], engine.abs, torch.abs),
+    ("sin", [(3,)], engine.sin, torch.sin),
+    ("cos", [(3,)], engine.cos, torch.cos),
+    ("tanh", [(3,)], engine.tanh, torch.tanh),
+    ("sigmoid", [(3,)], engine.sigmoid, torch.sigmoid),
+    ("relu", [(5,)], engine.relu, torch.relu),
+    ("maximum", [(2, 3), (3,)], engine.maximum, torch.maximum),
+    ("minimum", [(2, 3), (3,)], engine.minimum, torch.minimum),
+    ("sum", [(2, 3)], engine.sum, torch.sum),
+    ("sum_axis", [(2, 3, 4)], lambda a: engine.sum(a, axis=1), lambda a: a.sum(dim=1)),
+    ("sum_axes_keep", [(2, 3, 4)], lambda a: engine.sum(a, axis=(0, 2), keepdims=True), lambda a: a.sum(dim=(0, 2), keepdim=True)),
+    ("sum_neg_axis", [(2, 3)], lambda a: engine.sum(a, axis=-1), lambda a: a.sum(dim=-1)),
+    ("mean", [(2, 3)], engine.mean, torch.mean),
+    ("mean_axis", [(2, 3, 4)], lambda a: engine.mean(a, axis=(1, 2)), lambda a: a.mean(dim=(1, 2))),
+    ("mean_keep", [(2, 3)], lambda a: engine.mean(a, axis=0, keepdims=True), lambda a: a.mean(dim=0, keepdim=True)),
+    ("max", [(2, 3)], engine.max, torch.amax),
+    ("max_axis", [(2, 3)], lambda a: engine.max(a, axis=1), lambda a: torch.amax(a, dim=1)),
+    ("min_keep", [(2, 3)], lambda a: engine.min(a, axis=0, keepdims=True), lambda a: torch.amin(a, dim=0, keepdim=True)),
+    ("logsumexp", [(2, 3)], lambda a: engine.logsumexp(a, axis=1), lambda a: torch.logsumexp(a, dim=1)),
+    ("logsumexp_all", [(2, 3)], engine.logsumexp, lambda a: torch.logsumexp(a, dim=(0, 1))),
+    ("reshape", [(2, 3)], lambda a: engine.reshape(a, (3, 2)), lambda a: a.reshape(3, 2)),
+    ("reshape_infer", [(2, 3)], lambda a: engine.reshape(a, (-1,)), lambda a: a.reshape(-1)),
+    ("transpose", [(2, 3)], engine.transpose, lambda a: a.permute(1, 0)),
+    ("transpose_axes", [(2, 3, 4)], lambda a: engine.transpose(a, (1, 2, 0)), lambda a: a.permute(1, 2, 0)),
+    ("broadcast_to", [(3,)], lambda a: engine.broadcast_to(a, (2, 3)), lambda a: torch.broadcast_to(a, (2, 3))),
+    ("broadcast_to_ones", [(2, 1)], lambda a: engine.broadcast_to(a, (4, 2, 3)), lambda a: torch.broadcast_to(a, (4, 2, 3))),
+    ("softmax", [(2, 3)], engine.softmax, lambda a: F.softmax(a, dim=-1)),
+    ("softmax_axis0", [(2, 3)], lambda a: engine.softmax(a, axis=0), lambda a: F.softmax(a, dim=0)),
+    ("log_softmax", [(2, 3)], engine.log_softmax, lambda a: F.log_softmax(a, dim=-1)),
+    ("log_softmax_axis0", [(2, 3)], lambda a: engine.log_softmax(a, axis=0), lambda a: F.log_softmax(a, dim=0)),
+    ("mse_loss", [(2, 3), (2, 3)], engine.mse_loss, F.mse_loss),
+    ("index_int", [(3,)], lambda a: a[1], lambda a: a[1]),
+    ("index_slice", [(4, 5)], lambda a: a[:, 1:3], lambda a: a[:, 1:3]),
+    ("index_step", [(4, 5)], lambda a: a[1:, ::2], lambda a: a[1:, ::2]),
+    ("index_both", [(4, 5)], lambda a: a[2, 1], lambda a: a[2, 1]),
+    ("index_negative", [(4, 5)], lambda a: a[-1], lambda a: a[-1]),
+    ("method_sum_dim", [(2, 3)], lambda a: a.sum(dim=0), lambda a: a.sum(dim=0)),
+    ("method_T", [(2, 3)], lambda a: a.T, lambda a: a.T),
+]  # fmt: skip
+
+POSITIVE = {"log", "sqrt", "pow_half", "pow_tensor"}
+
+
+def _inputs(name: str, shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    if name in POSITIVE:
+        arrays = [np.abs(a) + 0.5 for a in arrays]
+    return arrays
+
+
+@pytest.mark.parametrize(("name", "shapes", "ours", "theirs"), CASES, ids=[c[0] for c in CASES])
+def test_op_matches_torch_in_float64(
+    name: str, shapes: list[tuple[int, ...]], ours: Callable[..., Any], theirs: Callable[..., Any]
+) -> None:
+    arrays = _inputs(name, shapes, seed=len(name))
+    mine = [engine.tensor(a, requires_grad=True) for a in arrays]
+    refs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = ours(*mine), theirs(*refs)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert out.grad_fn.name() == type(ref.grad_fn).__name__
+    upstream = np.random.default_rng(1).standard_normal(ref.shape)
+    out.backward(upstream)
+    ref.backward(torch.tensor(upstream))
+    for m, r in zip(mine, refs, strict=True):
+        assert m.grad is not None and m.grad.shape == tuple(r.grad.shape)
+        assert m.grad.dtype == engine.float64
+        np.testing.assert_allclose(m.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+TIES: list[Case] = [
+    ("max_ties", [(3,)], engine.max, torch.amax),
+    ("max_axis_ties", [(2, 3)], lambda a: engine.max(a, axis=1), lambda a: torch.amax(a, dim=1)),
+    ("min_ties", [(3,)], engine.min, torch.amin),
+    ("maximum_ties", [(3,), (3,)], engine.maximum, torch.maximum),
+    ("minimum_ties", [(3,), (3,)], engine.minimum, torch.minimum),
+    ("relu_zero", [(3,)], engine.relu, torch.relu),
+    ("abs_zero", [(3,)], engine.abs, torch.abs),
+]
+
+
+@pytest.mark.parametrize(("name", "shapes", "ours", "theirs"), TIES, ids=[c[0] for c in TIES])
+def test_ties_and_kinks_follow_torch(
+    name: str, shapes: list[tuple[int, ...]], ours: Callable[..., Any], theirs: Callable[..., Any]
+) -> None:
+    # Values with repeats and zeros, so that maxima tie and relu/abs sit at their kink.
+    arrays = [np.resize(np.array([0.0, 2.0, 2.0, -1.0, 0.0, 2.0]), s) for s in shapes]
+    if len(arrays) == 2:
+        arrays[1] = np.array([2.0, 2.0, -3.0])
+    mine = [engine.tensor(a, requires_grad=True) for a in arrays]
+    refs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours(*mine).sum().backward()
+    theirs(*refs).sum().backward()
+    for m, r in zip(mine, refs, strict=True):
+        np.testing.assert_array_equal(m.grad.numpy(), r.grad.numpy())
+
+
+def test_cross_entropy_matches_torch() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 5))
+    labels = np.array([0, 4, 2, 2])
+    mine = engine.tensor(logits, requires_grad=True)
+    ref = torch.tensor(logits, requires_grad=True)
+    out = engine.cross_entropy(mine, engine.tensor(labels))
+    expected = F.cross_entropy(ref, torch.tensor(labels))
+    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-12)
+    assert out.grad_fn.name() == type(expected.grad_fn).__name__
+    out.backward()
+    expected.backward()
+    np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
+
+
+def test_cross_entropy_refuses_labels_out_of_range() -> None:
+    with pytest.raises(IndexError, match="Target 5 is out of bounds"):
+        engine.cross_entropy(engine.tensor([[1.0, 2.0]]), engine.tensor([5]))
+
+
+def test_constants_carry_no_gradient() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    for make in (engine.ones_like, engine.zeros_like):
+        c = make(x)
+        assert not c.requires_grad and c.grad_fn is None and c.dtype == x.dtype
+
+
+PROMOTIONS = [
+    ("f32 * f64", lambda m: m.tensor([1.0, 2.0]) * m.tensor([1.0, 2.0], dtype=m.float64)),
+    ("0-d f64 * f32", lambda m: m.tensor(2.0, dtype=m.float64) * m.tensor([1.0, 2.0])),
+    ("f64 * 0-d f32", lambda m: m.tensor([1.0, 2.0], dtype=m.float64) * m.tensor(2.0)),
+    ("int * float literal", lambda m: m.tensor([1, 2]) * 1.5),
+    ("int * int literal", lambda m: m.tensor([1, 2]) * 3),
+    ("int / int", lambda m: m.tensor([1, 2]) / m.tensor([2, 2])),
+    ("int * 0-d f64", lambda m: m.tensor([1, 2]) * m.tensor(2.0, dtype=m.float64)),
+    ("int ** int", lambda m: m.tensor([1, 2]) ** 2),
+    ("exp(int)", lambda m: m.exp(m.tensor([1, 2]))),
+    ("sum(int)", lambda m: m.tensor([1, 2]).sum()),
+    ("f32 literal", lambda m: m.tensor([1.0]) * 1e300),
+]
+
+
+@pytest.mark.parametrize(("name", "build"), PROMOTIONS, ids=[p[0] for p in PROMOTIONS])
+def test_dtype_promotion_follows_torch(name: str, build: Callable[[Any], Any]) -> None:
+    ours, theirs = build(engine), build(torch)
+    assert ours.dtype.name == str(theirs.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy())
