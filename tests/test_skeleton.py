@@ -1,0 +1,37 @@
+"""`make run` serves the app for real: /healthz answers ok and /docs is the Swagger UI."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from support import LOOPBACK, clean_env, free_port, running, wait_for_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# `make run` may first install the project into .venv (quietly, from the local index).
+STARTUP_TIMEOUT = 120.0
+
+
+@pytest.mark.slow
+def test_make_run_serves_healthz_and_docs(tmp_path: Path) -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    port = free_port()
+    env = clean_env(GRADLAB_HOST=LOOPBACK, GRADLAB_PORT=str(port))
+    base = f"http://{LOOPBACK}:{port}"
+    log = tmp_path / "make-run.log"
+
+    with running([make, "run"], env=env, cwd=ROOT, log=log) as server:
+        health = wait_for_url(f"{base}/healthz", timeout=STARTUP_TIMEOUT, process=server, log=log)
+        assert health.json() == {"status": "ok"}
+
+        docs = httpx.get(f"{base}/docs", timeout=5.0)
+        assert docs.status_code == 200
+        assert docs.headers["content-type"].startswith("text/html")
+        assert "swagger-ui" in docs.text.lower()
+
+    assert server.poll() is not None
