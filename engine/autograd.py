@@ -67,8 +67,7 @@ class FunctionNode(Node):
     def backward(self, grads: list[Array | None]) -> list[Array | None]:
         # PyTorch materializes the gradient of an output that received none as zeros.
         grad_tensors = [
-            Tensor(np.zeros_like(out) if g is None else g)
-            for g, out in zip(grads, self.outputs, strict=True)
+            Tensor(np.zeros_like(out) if g is None else g) for g, out in zip(grads, self.outputs, strict=True)
         ]
         with no_grad():
             returned = self.function.backward(self.ctx, *grad_tensors)
@@ -109,22 +108,16 @@ class Function:
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> Any:
-        raise NotImplementedError(
-            "You must implement the forward function for custom autograd.Function."
-        )
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
-        raise NotImplementedError(
-            "You must implement the backward function for custom autograd.Function."
-        )
+        raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
         recording = _enabled.get()
-        inputs = tuple(
-            a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args
-        )
+        inputs = tuple(a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args)
         ctx = FunctionCtx(tuple(t is not None for t in inputs))
         with no_grad():
             returned = cls.forward(ctx, *args)
@@ -143,9 +136,7 @@ class Function:
         return tuple(results) if many else results[0]
 
 
-def backward(
-    tensors: Tensor | list[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None
-) -> None:
+def backward(tensors: Tensor | list[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None) -> None:
     """`engine.autograd.backward`: backpropagate from several roots in one pass."""
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     grads = grad_tensors if isinstance(grad_tensors, list | tuple) else [grad_tensors] * len(roots)

@@ -14,6 +14,11 @@ from engine.tensor import Tensor, apply
 Axis = int | tuple[int, ...] | None
 
 
+def _reduce_args(axis: Axis, keepdims: bool) -> dict[str, Any]:
+    # Only what was asked for: sum(x) and sum(x, axis=0) are different overloads in torch.
+    return {} if axis is None and not keepdims else {"axis": axis, "keepdims": keepdims}
+
+
 def add(a: Any, b: Any) -> Tensor:
     return apply(OPS["add"], a, b)
 
@@ -87,23 +92,23 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 def sum(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["sum"], a, axis=axis, keepdims=keepdims)
+    return apply(OPS["sum"], a, **_reduce_args(axis, keepdims))
 
 
 def mean(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["mean"], a, axis=axis, keepdims=keepdims)
+    return apply(OPS["mean"], a, **_reduce_args(axis, keepdims))
 
 
 def max(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["max"], a, axis=axis, keepdims=keepdims)
+    return apply(OPS["max"], a, **_reduce_args(axis, keepdims))
 
 
 def min(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["min"], a, axis=axis, keepdims=keepdims)
+    return apply(OPS["min"], a, **_reduce_args(axis, keepdims))
 
 
 def logsumexp(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["logsumexp"], a, axis=axis, keepdims=keepdims)
+    return apply(OPS["logsumexp"], a, **_reduce_args(axis, keepdims))
 
 
 def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:

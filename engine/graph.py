@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,8 +81,15 @@ def _accumulate_into_leaf(leaf: Tensor, grad: Array) -> None:
         leaf.set_grad(leaf.grad.array + grad)
 
 
-def run_backward(roots: Sequence[tuple[Tensor, Array]], retain_graph: bool = False) -> None:
-    """Backpropagate each root's gradient, accumulating into leaves' and retained `.grad`."""
+def run_backward(
+    roots: Sequence[tuple[Tensor, Array]],
+    retain_graph: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Backpropagate each root's gradient, accumulating into leaves' and retained `.grad`.
+
+    `tick`, when given, is called before each node: the service's clock check.
+    """
     pending: dict[Node, list[Array | None]] = {}
     ready: list[tuple[int, Node]] = []
     for root, upstream in roots:
@@ -99,6 +106,8 @@ def run_backward(roots: Sequence[tuple[Tensor, Array]], retain_graph: bool = Fal
     while ready:
         node = heapq.heappop(ready)[1]
         grads = pending.pop(node)
+        if tick is not None:
+            tick()
         if node.freed:
             raise RuntimeError(FREED_MESSAGE)
         if node.retained is not None:

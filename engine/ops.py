@@ -44,6 +44,14 @@ class Op:
         return self.grad_fn if isinstance(self.grad_fn, str) else self.grad_fn(*args, **kwargs)
 
 
+class _Required:
+    def __repr__(self) -> str:
+        return "required"
+
+
+REQUIRED: Any = _Required()  # a parameter without a default (`shape` of reshape)
+
+
 # --- shape helpers shared by the rules -------------------------------------------------
 
 
@@ -62,6 +70,17 @@ def _axes(ndim: int, axis: Axis) -> tuple[int, ...]:
     return normalize_axis_tuple(axis, ndim)
 
 
+def normalize_axis(axis: Axis, ndim: int) -> Axis:
+    """Axes as non-negative tuples; like PyTorch, a 0-d tensor takes axis 0 or -1 (as no axis)."""
+    if axis is None:
+        return None
+    span = max(ndim, 1)
+    for a in (axis,) if isinstance(axis, int) else axis:
+        if not -span <= a < span:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, {span - 1}], but got {a})")
+    return () if ndim == 0 else normalize_axis_tuple(axis, ndim)
+
+
 def unreduce(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Array:
     """Broadcast the gradient of a reduction back over the reduced axes."""
     if not keepdims:
@@ -73,13 +92,13 @@ def _count(shape: tuple[int, ...], axis: Axis) -> int:
     return int(np.prod([shape[i] for i in _axes(len(shape), axis)]))
 
 
-def _extreme_vjp(g: Array, y: Array, a: Array, axis: Axis, keepdims: bool) -> Array:
+def _extreme_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     # Ties share the gradient evenly, as torch.amax/amin do.
     hit = a == unreduce(y, a.shape, axis, keepdims)
     return unreduce(g, a.shape, axis, keepdims) * hit / hit.sum(axis=axis, keepdims=True)
 
 
-def _logsumexp(a: Array, axis: Axis, keepdims: bool) -> Array:
+def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
@@ -139,9 +158,7 @@ def _index_name(a: Array, index: Any) -> str:
 
 def _matmul_name(a: Array, b: Array) -> str:
     names = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4"}
-    return names.get(
-        (a.ndim, b.ndim), "MmBackward0" if a.ndim == b.ndim == 2 else "UnsafeViewBackward0"
-    )
+    return names.get((a.ndim, b.ndim), "MmBackward0" if a.ndim == b.ndim == 2 else "UnsafeViewBackward0")
 
 
 def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
@@ -166,8 +183,9 @@ def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
 
 
 def _reduction_name(prefix: str) -> Callable[..., str]:
-    # PyTorch counts overloads: sum() is SumBackward0, sum(dim) is SumBackward1.
-    return lambda a, axis=None, keepdims=False: prefix + ("0" if axis is None else "1")
+    # PyTorch counts overloads: sum(x) is SumBackward0; any axis or keepdims, even
+    # sum(x, dim=None), selects the overload with a dim, SumBackward1.
+    return lambda a, **given: prefix + ("1" if given else "0")
 
 
 def _reshape_name(a: Array, shape: Any) -> str:
@@ -255,14 +273,14 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = softmax(a) along the axes", "float", _AXIS),
     # Shapes
     Op("reshape", "reshape(a, shape)", _reshape_name, lambda a, shape: np.reshape(a, shape),
-       (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": ()}),
+       (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": REQUIRED}),
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
        (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(axes)),),
        "the gradient permuted back", params={"axes": None}),
     Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", lambda a, shape: np.broadcast_to(a, shape),
-       (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": ()}),
+       (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED}),
     Op("index", "a[i, j:k]", _index_name, lambda a, index: a[index],
-       (_index_vjp,), "the gradient placed back at the selected elements, 0 elsewhere", params={"index": ()}),
+       (_index_vjp,), "the gradient placed back at the selected elements, 0 elsewhere", params={"index": REQUIRED}),
     # Normalizations and losses
     Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: _softmax(a, axis),
        (lambda g, y, a, axis=-1: y * (g - np.sum(g * y, axis=axis, keepdims=True)),),

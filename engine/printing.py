@@ -112,9 +112,7 @@ def _tensor_str(values: np.ndarray, indent: int, summarize: bool, fmt: _Formatte
 
     n = values.shape[0]
     if summarize and n > 2 * EDGEITEMS:
-        slices = (
-            [sub(i) for i in range(EDGEITEMS)] + ["..."] + [sub(i) for i in range(n - EDGEITEMS, n)]
-        )
+        slices = [sub(i) for i in range(EDGEITEMS)] + ["..."] + [sub(i) for i in range(n - EDGEITEMS, n)]
     else:
         slices = [sub(i) for i in range(n)]
     # One blank line between slices per dimension below the innermost matrix.
@@ -146,9 +144,7 @@ def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
     return "".join(parts)
 
 
-def tensor_repr(
-    values: np.ndarray, *, requires_grad: bool = False, grad_fn_name: str | None = None
-) -> str:
+def tensor_repr(values: np.ndarray, *, requires_grad: bool = False, grad_fn_name: str | None = None) -> str:
     """torch's repr of a tensor holding `values`: `tensor([1., 2.], requires_grad=True)`."""
     indent = len(_PREFIX)
     suffixes: list[str] = []

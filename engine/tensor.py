@@ -14,7 +14,7 @@ import numpy as np
 from engine import dtypes
 from engine.grad_mode import _enabled
 from engine.graph import Array, Node, run_backward
-from engine.ops import OPS, Op, sum_to
+from engine.ops import OPS, Op, normalize_axis, sum_to
 from engine.printing import tensor_repr
 
 Scalar = int | float | bool
@@ -76,9 +76,7 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
     return [
-        a.astype(target)
-        if isinstance(a, np.ndarray) and vjp is not None and a.dtype != target
-        else a
+        a.astype(target) if isinstance(a, np.ndarray) and vjp is not None and a.dtype != target else a
         for a, vjp in zip(args, op.vjps, strict=True)
     ]
 
@@ -90,6 +88,8 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     arrays = [a.array if isinstance(a, Tensor) else a for a in args]
     if op.dtypes != "same":
         arrays = _cast_operands(op, arrays)
+    if "axis" in kwargs:
+        kwargs["axis"] = normalize_axis(kwargs["axis"], arrays[0].ndim)
     value = op.forward(*arrays, **kwargs)
     if type(value) is not np.ndarray:
         value = np.asarray(value)
@@ -151,9 +151,7 @@ class Tensor:
                 "var_no_grad = var.detach()."
             )
         if value and self.array.dtype.kind != "f":
-            raise RuntimeError(
-                "Only Tensors of floating point and complex dtype can require gradients"
-            )
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -172,8 +170,7 @@ class Tensor:
     def grad(self, value: Tensor | None) -> None:
         if value is not None and value.shape != self.shape:
             raise RuntimeError(
-                f"assigned grad has data of a different size: {list(value.shape)} "
-                f"instead of {list(self.shape)}"
+                f"assigned grad has data of a different size: {list(value.shape)} instead of {list(self.shape)}"
             )
         self._grad = value
 
@@ -208,9 +205,7 @@ class Tensor:
 
     def _upstream(self, gradient: Tensor | Any) -> Array:
         if not self._requires_grad:
-            raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn"
-            )
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
             if self.array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
@@ -256,17 +251,12 @@ class Tensor:
 
     def numpy(self) -> Array:
         if self._requires_grad:
-            raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. "
-                "Use tensor.detach().numpy() instead."
-            )
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self.array
 
     def item(self) -> Scalar:
         if self.array.size != 1:
-            raise RuntimeError(
-                f"a Tensor with {self.array.size} elements cannot be converted to Scalar"
-            )
+            raise RuntimeError(f"a Tensor with {self.array.size} elements cannot be converted to Scalar")
         return self.array.item()
 
     def tolist(self) -> Any:
@@ -339,24 +329,16 @@ class Tensor:
 
     # --- methods, with PyTorch's keyword names accepted too --------------------------
 
-    def sum(
-        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
-    ) -> Tensor:
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
         return apply(OPS["sum"], self, **_reduce_args(axis, keepdims, dim, keepdim))
 
-    def mean(
-        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
-    ) -> Tensor:
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
         return apply(OPS["mean"], self, **_reduce_args(axis, keepdims, dim, keepdim))
 
-    def amax(
-        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
-    ) -> Tensor:
+    def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
         return apply(OPS["max"], self, **_reduce_args(axis, keepdims, dim, keepdim))
 
-    def amin(
-        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False
-    ) -> Tensor:
+    def amin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
         return apply(OPS["min"], self, **_reduce_args(axis, keepdims, dim, keepdim))
 
     def reshape(self, *shape: Any) -> Tensor:
@@ -409,18 +391,15 @@ def _reduce_args(axis: Any, keepdims: bool, dim: Any, keepdim: bool) -> dict[str
     axis = dim if axis is None else axis
     if isinstance(axis, list):
         axis = tuple(axis)
-    return {"axis": axis, "keepdims": bool(keepdims or keepdim)}
+    keep = bool(keepdims or keepdim)
+    return {} if axis is None and not keep else {"axis": axis, "keepdims": keep}
 
 
 def _basic_index(index: Any) -> Any:
     parts = index if isinstance(index, tuple) else (index,)
     for part in parts:
-        if not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(
-            part, bool
-        ):
-            raise TypeError(
-                f"only integers, slices, None and ... are valid indices, got {type(part).__name__}"
-            )
+        if not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(part, bool):
+            raise TypeError(f"only integers, slices, None and ... are valid indices, got {type(part).__name__}")
     return index
 
 
@@ -436,11 +415,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if dtype is not None:
         array = array.astype(dtypes.to_numpy_dtype(dtype))
     elif array.dtype.kind == "f":
-        array = (
-            array
-            if from_numpy and array.dtype in dtypes.BY_NUMPY
-            else array.astype(dtypes.default_float())
-        )
+        array = array if from_numpy and array.dtype in dtypes.BY_NUMPY else array.astype(dtypes.default_float())
     elif array.dtype.kind in "iu":
         array = array.astype(np.int64)
     elif array.dtype.kind != "b":

@@ -68,9 +68,7 @@ def test_a_chain_of_100000_nodes_backpropagates_without_recursion() -> None:
 
 def test_implicit_gradient_only_for_scalar_outputs() -> None:
     z = engine.tensor([1.0, 2.0], requires_grad=True) * 2
-    with pytest.raises(
-        RuntimeError, match="grad can be implicitly created only for scalar outputs"
-    ):
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
         z.backward()
 
 
@@ -97,9 +95,7 @@ def test_integer_tensors_cannot_require_grad() -> None:
 
 
 def test_retain_grad_on_a_tensor_without_grad_is_refused() -> None:
-    with pytest.raises(
-        RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"
-    ):
+    with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"):
         engine.tensor([1.0]).retain_grad()
 
 
@@ -203,9 +199,7 @@ class WrongShape(Function):
 
 def test_function_gradient_of_incompatible_shape_names_function_and_index() -> None:
     x = engine.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(
-        RuntimeError, match=r"WrongShapeBackward returned an invalid gradient at index 0"
-    ):
+    with pytest.raises(RuntimeError, match=r"WrongShapeBackward returned an invalid gradient at index 0"):
         WrongShape.apply(x).sum().backward()
 
 

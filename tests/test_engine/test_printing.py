@@ -170,13 +170,9 @@ def test_suffix_wraps_like_torch(value: float) -> None:
 
 
 def test_examples() -> None:
-    assert tensor_repr(np.array([1.0, 2.0], dtype=f32), requires_grad=True) == (
-        "tensor([1., 2.], requires_grad=True)"
-    )
+    assert tensor_repr(np.array([1.0, 2.0], dtype=f32), requires_grad=True) == ("tensor([1., 2.], requires_grad=True)")
     assert tensor_repr(np.array([0.3], dtype=f64)) == "tensor([0.3000], dtype=engine.float64)"
-    assert tensor_repr(np.zeros((0, 3), dtype=i64)) == (
-        "tensor([], size=(0, 3), dtype=engine.int64)"
-    )
+    assert tensor_repr(np.zeros((0, 3), dtype=i64)) == ("tensor([], size=(0, 3), dtype=engine.int64)")
     assert format_values(np.array([[1, 2], [3, 4]], dtype=i64)) == "[[1, 2],\n [3, 4]]"
 
 

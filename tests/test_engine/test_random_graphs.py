@@ -45,14 +45,10 @@ BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] =
 }
 
 
-def _reduce(
-    name: str, axis: int | None, keepdims: bool
-) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+def _reduce(name: str, axis: int | None, keepdims: bool) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     if name in ("softmax", "log_softmax"):
         dim = -1 if axis is None else axis
-        return (lambda a: getattr(engine, name)(a, axis=dim)), (
-            lambda a: getattr(F, name)(a, dim=dim)
-        )
+        return (lambda a: getattr(engine, name)(a, axis=dim)), (lambda a: getattr(F, name)(a, dim=dim))
     theirs_fn = {
         "sum": torch.sum,
         "mean": torch.mean,
@@ -84,9 +80,7 @@ def graphs(draw: st.DrawFn) -> tuple[list[np.ndarray], list[tuple[str, Any]], in
     for _ in range(draw(st.integers(1, 10))):
         kind = draw(st.sampled_from(["unary", "binary", "binary", "reduce"]))
         if kind == "unary":
-            steps.append(
-                ("unary", (draw(st.sampled_from(sorted(UNARY))), draw(st.integers(0, 99))))
-            )
+            steps.append(("unary", (draw(st.sampled_from(sorted(UNARY))), draw(st.integers(0, 99)))))
         elif kind == "binary":
             steps.append(
                 (
@@ -99,11 +93,7 @@ def graphs(draw: st.DrawFn) -> tuple[list[np.ndarray], list[tuple[str, Any]], in
                 )
             )
         else:
-            name = draw(
-                st.sampled_from(
-                    ["sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax"]
-                )
-            )
+            name = draw(st.sampled_from(["sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax"]))
             steps.append(
                 (
                     "reduce",
@@ -150,9 +140,7 @@ def test_random_graph_matches_torch(
             ours, theirs = _reduce(name, axis, keepdims)
             nodes.append((ours(a), theirs(ta)))
     for out, ref in nodes[len(leaves) :]:
-        np.testing.assert_allclose(
-            out.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-14
-        )
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-14)
     roots = [(o, r) for o, r in nodes[len(leaves) :] if o.requires_grad][-n_roots:]
     if not roots:
         return

@@ -60,12 +60,8 @@ def test_seed_cell_leaves_torch_values_and_grads(index: int) -> None:
         mine = got[name]
         assert mine.dtype.name == str(t.dtype).removeprefix("torch."), name
         assert mine.is_leaf == t.is_leaf and mine.requires_grad == t.requires_grad, name
-        np.testing.assert_allclose(
-            mine.detach().numpy(), t.detach().numpy(), rtol=1e-6, err_msg=name
-        )
+        np.testing.assert_allclose(mine.detach().numpy(), t.detach().numpy(), rtol=1e-6, err_msg=name)
         if t.is_leaf or t.retains_grad:
             assert (mine.grad is None) == (t.grad is None), name
             if t.grad is not None:
-                np.testing.assert_allclose(
-                    mine.grad.numpy(), t.grad.numpy(), rtol=1e-6, err_msg=name
-                )
+                np.testing.assert_allclose(mine.grad.numpy(), t.grad.numpy(), rtol=1e-6, err_msg=name)

@@ -1,0 +1,223 @@
+"""Custom functions of a spec, built as `engine.autograd.Function` subclasses.
+
+A spec's function has a forward and a backward written as lists of assignments. Both are
+compiled once with the expression compiler; the Function runs them at each call, so the
+Python API and the service share one mechanism.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.autograd import Function, FunctionCtx
+from engine.errors import LimitExceeded, Loc, SpecError
+from engine.expressions import BUILTINS, Compiled, Scope, Signature, compile_expression
+from engine.limits import Limits, setting
+from engine.names import check_name
+from engine.tensor import Tensor, tensor
+
+
+@dataclass
+class Statement:
+    names: list[str]  # one name, or several for a call of a multi-output function
+    compiled: Compiled
+
+
+@dataclass
+class CustomFunction:
+    """A compiled spec function, and the Function class that runs it."""
+
+    name: str
+    inputs: list[str]
+    params: dict[str, Any]
+    outputs: list[str]
+    saved: list[str]
+    forward: list[Statement]
+    backward: list[Statement]
+    function: type[Function] = field(init=False)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.function = _function_class(self)
+
+    def signature(self) -> Signature:
+        defaults = self.params
+        apply = self.function.apply
+        return Signature(
+            self.name,
+            tuple(self.inputs),
+            defaults,
+            len(self.outputs),
+            lambda args, kw: apply(*args, {**defaults, **kw}),
+        )
+
+
+def run_statements(statements: list[Statement], env: dict[str, Any]) -> None:
+    for statement in statements:
+        value = statement.compiled.evaluate(env)
+        if len(statement.names) == 1:
+            env[statement.names[0]] = value if isinstance(value, Tensor) else tensor(value)
+        else:
+            env.update(zip(statement.names, value, strict=True))
+
+
+def _function_class(spec: CustomFunction) -> type[Function]:
+    def forward(ctx: FunctionCtx, *args: Any) -> Any:
+        *tensors, params = args
+        env: dict[str, Any] = dict(zip(spec.inputs, tensors, strict=True))
+        env.update(params)
+        run_statements(spec.forward, env)
+        ctx.save_for_backward(*(env[name] for name in spec.saved))
+        ctx.params = params
+        ctx.inputs = tensors
+        outputs = tuple(env[name] for name in spec.outputs)
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def backward(ctx: FunctionCtx, *grads: Any) -> Any:
+        env: dict[str, Any] = dict(zip(spec.saved, ctx.saved_tensors, strict=True))
+        env.update(ctx.params)
+        env.update((f"grad_{name}", g) for name, g in zip(spec.outputs, grads, strict=True))
+        ctx.grad_outputs = grads
+        run_statements(spec.backward, env)
+        return (*(env.get(f"grad_{name}") for name in spec.inputs), None)
+
+    return type(
+        spec.name,
+        (Function,),
+        {"forward": staticmethod(forward), "backward": staticmethod(backward)},
+    )
+
+
+def _statement_names(raw: Any, loc: Loc, label: str) -> list[str]:
+    names = raw if isinstance(raw, list) else [raw]
+    if not names:
+        raise SpecError(loc, f"{label}: give a name, or a list of names")
+    return [check_name(n, loc, label) for n in names]
+
+
+def _name_list(raw: Any, loc: Loc, label: str) -> list[str]:
+    if not isinstance(raw, list):
+        raise SpecError(loc, f"{label} must be a list of names")
+    names = [check_name(n, (*loc, i), label) for i, n in enumerate(raw)]
+    if len(set(names)) != len(names):
+        raise SpecError(loc, f"{label} names a tensor twice")
+    return names
+
+
+def compile_function(
+    name: str,
+    raw: Any,
+    earlier: dict[str, Signature],
+    later: list[str],
+    limits: Limits,
+    loc: Loc,
+) -> CustomFunction:
+    """Compile one spec function; it may call built-ins and the functions defined before it."""
+    if not isinstance(raw, dict):
+        raise SpecError(loc, f"function '{name}' must be an object with inputs, forward, outputs, backward")
+    label = f"function '{name}'"
+    inputs = _name_list(raw.get("inputs", []), (*loc, "inputs"), f"{label}: inputs")
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise SpecError((*loc, "params"), f"{label}: params must be an object of numbers and booleans")
+    for pname, value in params.items():
+        check_name(pname, (*loc, "params", pname), f"{label}: param")
+        if not isinstance(value, bool | int | float):
+            raise SpecError((*loc, "params", pname), f"{label}: param '{pname}' must be a number or a boolean")
+    clash = set(inputs) & set(params)
+    if clash:
+        raise SpecError((*loc, "params"), f"{label}: '{sorted(clash)[0]}' is both an input and a param")
+    hidden = {name: f"function '{name}' cannot call itself (recursion is not allowed)"}
+    hidden.update(
+        (
+            other,
+            f"function '{other}' is defined after '{name}': a function may only call functions defined before it",
+        )
+        for other in later
+    )
+    statements_total = len(raw.get("forward") or []) + len(raw.get("backward") or [])
+    if statements_total > limits.max_nodes:
+        raise LimitExceeded(
+            loc,
+            f"{label} has {statements_total} statements, over the limit of {limits.max_nodes} "
+            f"(setting {setting('max_nodes')})",
+        )
+
+    # Forward: inputs, params, then each statement's names in turn.
+    scope = Scope(tensors=set(inputs), params=set(params), functions=dict(earlier), hidden=dict(hidden))
+    forward = _compile_statements(raw.get("forward"), scope, limits, (*loc, "forward"), label, "forward")
+    forward_names = set(inputs) | {n for s in forward for n in s.names}
+
+    outputs = _name_list(raw.get("outputs", []), (*loc, "outputs"), f"{label}: outputs")
+    if not outputs:
+        raise SpecError((*loc, "outputs"), f"{label}: give at least one output")
+    for i, out in enumerate(outputs):
+        if out not in forward_names:
+            raise SpecError(
+                (*loc, "outputs", i),
+                f"{label}: output '{out}' is not an input or a name assigned in forward",
+            )
+    saved = _name_list(raw.get("save_for_backward", []), (*loc, "save_for_backward"), f"{label}: save_for_backward")
+    for i, kept in enumerate(saved):
+        if kept not in forward_names:
+            raise SpecError(
+                (*loc, "save_for_backward", i),
+                f"{label}: '{kept}' is not an input or a name assigned in forward",
+            )
+
+    # Backward: saved tensors, params and grad_<output>; every other forward name is hidden.
+    grads = {f"grad_{out}" for out in outputs}
+    for taken in sorted(grads & (set(saved) | set(params))):
+        raise SpecError(loc, f"{label}: '{taken}' is the name backward gives the gradient of an output")
+    unsaved = {
+        n: f"'{n}' is not saved for backward: add '{n}' to save_for_backward of function '{name}'"
+        for n in forward_names - set(saved)
+    }
+    scope = Scope(
+        tensors=set(saved) | grads,
+        params=set(params),
+        functions=dict(earlier),
+        hidden={**hidden, **unsaved},
+    )
+    backward = _compile_statements(raw.get("backward"), scope, limits, (*loc, "backward"), label, "backward")
+    for statement in backward:
+        for assigned in statement.names:
+            if assigned in set(saved) | grads | set(params):
+                raise SpecError(
+                    (*loc, "backward"),
+                    f"{label}: backward assigns '{assigned}', which it was given",
+                )
+
+    result = CustomFunction(name, inputs, params, outputs, saved, forward, backward)
+    result.warnings = [w for s in forward + backward for w in s.compiled.warnings]
+    return result
+
+
+def _compile_statements(raw: Any, scope: Scope, limits: Limits, loc: Loc, label: str, part: str) -> list[Statement]:
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise SpecError(loc, f"{label}: {part} must be a list of {{name, expr}} assignments")
+    statements = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or "expr" not in item or "name" not in item:
+            raise SpecError((*loc, i), f"{label}: each {part} step needs a name and an expr")
+        names = _statement_names(item["name"], (*loc, i, "name"), f"{label}: {part}[{i}]")
+        for n in names:
+            if n in scope.tensors or n in scope.params:
+                raise SpecError(
+                    (*loc, i, "name"),
+                    f"{label}: {part}[{i}] assigns '{n}' again; names are assigned once",
+                )
+            if n in BUILTINS:
+                raise SpecError((*loc, i, "name"), f"{label}: '{n}' is a built-in function name")
+        compiled = compile_expression(item["expr"], scope, limits, (*loc, i, "expr"), f"{label}, {part} '{names[0]}'")
+        if compiled.n_outputs != len(names):
+            raise SpecError(
+                (*loc, i, "name"),
+                f"{label}: {part}[{i}] gets {compiled.n_outputs} output(s) but names {len(names)}",
+            )
+        scope.tensors.update(names)
+        statements.append(Statement(names, compiled))
+    return statements

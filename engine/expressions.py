@@ -1,0 +1,470 @@
+"""The expression language of a spec: Python syntax, parsed with `ast`, never evaluated by Python.
+
+`compile_expression` walks the syntax tree against a whitelist and turns it into a
+closure over an environment of named values. Anything off the list is refused with the
+place (column) and the reason. Arithmetic between number literals alone is folded at
+compile time in float64 (or exact for small integers), never with unbounded integers.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
+from engine.limits import Limits, guarded_apply, setting
+from engine.ops import OPS, REQUIRED, Op
+from engine.tensor import Tensor, tensor
+
+Env = Mapping[str, Any]
+Evaluate = Callable[[Env], Any]
+
+_INT64 = 2**63
+_BINARY = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+}
+_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@",
+           ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
+           ast.BitXor: "^", ast.BitAnd: "&"}  # fmt: skip
+_REFUSED = {
+    ast.Attribute: "attribute access is not allowed",
+    ast.Lambda: "lambda is not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "'and' and 'or' are not allowed",
+    ast.IfExp: "conditional expressions (a if c else b) are not allowed",
+    ast.JoinedStr: "strings are not allowed",
+    ast.NamedExpr: "assignment expressions (:=) are not allowed",
+    ast.Await: "await is not allowed",
+    ast.Yield: "yield is not allowed",
+    ast.YieldFrom: "yield is not allowed",
+    ast.Starred: "*args is not allowed",
+    ast.List: "lists are not allowed (only tuples of integers, as keyword values)",
+    ast.Tuple: "tuples are only allowed as keyword values (tuples of integers)",
+    ast.Dict: "dicts are not allowed",
+    ast.Set: "sets are not allowed",
+    ast.Slice: "slices are only allowed inside [ ]",
+}
+BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a spec may call: a built-in op or a custom function."""
+
+    name: str
+    tensors: tuple[str, ...]  # names of the tensor arguments, positional
+    params: dict[str, Any]  # then the constant parameters, by position or keyword
+    n_outputs: int
+    call: Callable[[list[Any], dict[str, Any]], Any]
+
+
+def builtin_signature(op: Op) -> Signature:
+    names = ("a", "b") if op.arity == 2 else ("a",)
+    if op.name == "cross_entropy":
+        names = ("logits", "labels")
+    return Signature(op.name, names, op.params, 1, lambda args, kw: guarded_apply(op, *args, **kw))
+
+
+BUILTIN_SIGNATURES = {name: builtin_signature(op) for name, op in BUILTINS.items()}
+
+
+@dataclass
+class Scope:
+    """The names an expression may use, and why some others are off limits."""
+
+    tensors: set[str]
+    params: set[str] = field(default_factory=set)
+    functions: dict[str, Signature] = field(default_factory=dict)
+    hidden: dict[str, str] = field(default_factory=dict)  # name -> why it can't be used here
+
+
+@dataclass
+class Compiled:
+    evaluate: Evaluate
+    names: set[str]  # the environment names it reads
+    n_outputs: int  # > 1 for a call of a custom function with several outputs
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class _Const:
+    value: Any
+
+
+class _Compiler:
+    def __init__(self, source: str, scope: Scope, limits: Limits, loc: Loc, label: str) -> None:
+        self.source = source
+        self.scope = scope
+        self.limits = limits
+        self.loc = loc
+        self.label = label
+        self.names: set[str] = set()
+        self.warnings: list[str] = []
+
+    def column(self, node: ast.AST) -> int:
+        offset = getattr(node, "col_offset", 0)
+        return len(self.source.encode()[:offset].decode(errors="ignore")) + 1
+
+    def error(self, node: ast.AST | None, reason: str) -> SpecError:
+        where = f"{self.label}, column {self.column(node)}" if node is not None else self.label
+        return SpecError(self.loc, f"{where}: {reason}")
+
+    def compile(self, node: ast.AST, depth: int = 0) -> Evaluate | _Const:
+        if depth > self.limits.max_expr_depth:
+            raise LimitExceeded(
+                self.loc,
+                f"{self.label}, column {self.column(node)}: the expression nests deeper than "
+                f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
+            )
+        depth += 1
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node, depth)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node, depth)
+        if isinstance(node, ast.Call):
+            evaluate, n_outputs = self.call(node, depth)
+            if n_outputs > 1:
+                raise self.error(
+                    node,
+                    f"{node.func.id}() returns {n_outputs} outputs: call it on its own, from a node "  # type: ignore[attr-defined]
+                    f"whose name is a list of {n_outputs} names",
+                )
+            return evaluate
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node, depth)
+        raise self.error(node, _REFUSED.get(type(node), f"{type(node).__name__} is not allowed"))
+
+    # --- leaves of the syntax tree ----------------------------------------------------
+
+    def constant(self, node: ast.Constant) -> _Const:
+        value = node.value
+        if isinstance(value, bool):
+            raise self.error(node, "True and False are only allowed as keyword values")
+        if isinstance(value, int):
+            return _Const(value if abs(value) < _INT64 else self.to_float(node, value))
+        if isinstance(value, float):
+            return _Const(value)
+        if isinstance(value, str | bytes):
+            raise self.error(node, "strings are not allowed")
+        raise self.error(node, f"the constant {value!r} is not allowed: use numbers")
+
+    def to_float(self, node: ast.AST, value: int) -> float:
+        try:
+            return float(value)
+        except OverflowError:
+            self.warnings.append(
+                f"{self.label}, column {self.column(node)}: the number is too large for float64 and becomes inf"
+            )
+            return math.inf if value > 0 else -math.inf
+
+    def name(self, node: ast.Name) -> Evaluate:
+        name, scope = node.id, self.scope
+        if name in scope.tensors or name in scope.params:
+            self.names.add(name)
+            return lambda env: env[name]
+        if name in scope.hidden:
+            raise self.error(node, scope.hidden[name])
+        if name in scope.functions or name in BUILTINS:
+            raise self.error(node, f"'{name}' is a function: call it, as in {name}(...)")
+        known = sorted(scope.tensors | scope.params)
+        shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+        raise self.error(node, f"unknown name '{name}' (known: {shown or 'none'})")
+
+    # --- operators --------------------------------------------------------------------
+
+    def binary(self, node: ast.BinOp, depth: int) -> Evaluate | _Const:
+        kind = type(node.op)
+        if kind not in _BINARY:
+            raise self.error(
+                node,
+                f"the operator {_SYMBOL.get(kind, kind.__name__)} is not allowed (use + - * / ** @)",
+            )
+        left, right = self.compile(node.left, depth), self.compile(node.right, depth)
+        if kind is ast.MatMult and (isinstance(left, _Const) or isinstance(right, _Const)):
+            raise self.error(node, "@ needs tensors on both sides, not numbers")
+        if isinstance(left, _Const) and isinstance(right, _Const):
+            return self.fold(node, _BINARY[kind], left.value, right.value)
+        return self.op_call(node, OPS[_BINARY[kind]], [left, right], {}, _SYMBOL[kind])
+
+    def unary(self, node: ast.UnaryOp, depth: int) -> Evaluate | _Const:
+        if isinstance(node.op, ast.UAdd):
+            return self.compile(node.operand, depth)
+        if not isinstance(node.op, ast.USub):
+            symbol = "not" if isinstance(node.op, ast.Not) else "~"
+            raise self.error(node, f"the operator {symbol} is not allowed")
+        operand = self.compile(node.operand, depth)
+        if isinstance(operand, _Const):
+            return _Const(-operand.value)
+        return self.op_call(node, OPS["neg"], [operand], {}, "-")
+
+    def fold(self, node: ast.AST, name: str, a: Any, b: Any) -> _Const:
+        if type(a) is int and type(b) is int:
+            exact = _exact_int(name, a, b)
+            if exact is not None:
+                return _Const(exact)
+        symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[name]
+        with np.errstate(all="ignore"):
+            x, y = np.float64(a), np.float64(b)
+            value = float(
+                {
+                    "add": np.add,
+                    "sub": np.subtract,
+                    "mul": np.multiply,
+                    "div": np.divide,
+                    "pow": np.power,
+                }[name](x, y)
+            )
+        if not math.isfinite(value) and math.isfinite(a) and math.isfinite(b):
+            self.warnings.append(
+                f"{self.label}, column {self.column(node)}: {a!r} {symbol} {b!r} on number literals "
+                f"gives {value} in float64"
+            )
+        return _Const(value)
+
+    # --- calls and indexing -----------------------------------------------------------
+
+    def call(self, node: ast.Call, depth: int) -> tuple[Evaluate, int]:
+        if not isinstance(node.func, ast.Name):
+            reason = (
+                "attribute access is not allowed"
+                if isinstance(node.func, ast.Attribute)
+                else "only functions can be called, by name"
+            )
+            raise self.error(node.func, reason)
+        fname = node.func.id
+        signature = self.scope.functions.get(fname) or BUILTIN_SIGNATURES.get(fname)
+        if signature is None:
+            if fname in self.scope.tensors or fname in self.scope.params:
+                raise self.error(node.func, f"'{fname}' is a tensor, not a function")
+            if fname in self.scope.hidden:
+                raise self.error(node.func, self.scope.hidden[fname])
+            raise self.error(node.func, f"function '{fname}' is not available (see GET /ops for the built-ins)")
+        n_tensors = len(signature.tensors)
+        positional = list(node.args)
+        for arg in positional:
+            if isinstance(arg, ast.Starred):
+                raise self.error(arg, "*args is not allowed")
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.error(keyword, "**kwargs is not allowed")
+        if len(positional) < n_tensors:
+            raise self.error(
+                node,
+                f"{fname}() takes {n_tensors} tensor argument(s) ({', '.join(signature.tensors)}), "
+                f"got {len(positional)}",
+            )
+        param_names = list(signature.params)
+        extra = positional[n_tensors:]
+        if len(extra) > len(param_names):
+            raise self.error(
+                extra[len(param_names)] if len(param_names) < len(extra) else node,
+                f"{fname}() takes {n_tensors} tensor argument(s) and {len(param_names)} parameter(s) "
+                f"({', '.join(param_names) or 'none'}), got {len(positional)} positional arguments",
+            )
+        params: dict[str, Any] = {}
+        for pname, arg in zip(param_names, extra, strict=False):
+            params[pname] = self.param_value(arg, fname, pname, signature.params[pname])
+        for keyword in node.keywords:
+            assert keyword.arg is not None
+            if keyword.arg not in signature.params:
+                raise self.error(
+                    keyword,
+                    f"{fname}() has no parameter '{keyword.arg}' (parameters: {', '.join(param_names) or 'none'})",
+                )
+            if keyword.arg in params:
+                raise self.error(keyword, f"{fname}() got parameter '{keyword.arg}' twice")
+            params[keyword.arg] = self.param_value(keyword.value, fname, keyword.arg, signature.params[keyword.arg])
+        missing = [p for p, default in signature.params.items() if default is REQUIRED and p not in params]
+        if missing:
+            raise self.error(node, f"{fname}() needs the parameter '{missing[0]}'")
+        args = [self.compile(arg, depth) for arg in positional[:n_tensors]]
+        if all(isinstance(a, _Const) for a in args):
+            # A call on numbers alone works on 0-d tensors, as torch.exp(torch.tensor(1.)) does.
+            args = [_Const(tensor(a.value)) for a in args if isinstance(a, _Const)]
+        return self.function_call(node, signature, args, params), signature.n_outputs
+
+    def param_value(self, node: ast.AST, fname: str, pname: str, default: Any) -> Any:
+        value = _constant_value(node)
+        if value is NOT_CONSTANT or (value is None and default is not None):
+            raise self.error(
+                node,
+                f"the parameter '{pname}' of {fname}() must be a number, True/False or a tuple of integers",
+            )
+        if value is None:
+            return None
+        if pname in ("shape", "axes") and not (isinstance(value, tuple) or type(value) is int):
+            raise self.error(node, f"'{pname}' must be a tuple of integers, like (3, 1)")
+        if pname == "axes" or pname == "shape":
+            value = value if isinstance(value, tuple) else (value,)
+        if pname == "axis" and not (type(value) is int or isinstance(value, tuple)):
+            raise self.error(node, "'axis' must be an integer or a tuple of integers")
+        if pname == "keepdims" and not isinstance(value, bool):
+            raise self.error(node, "'keepdims' must be True or False")
+        return value
+
+    def subscript(self, node: ast.Subscript, depth: int) -> Evaluate:
+        value = self.compile(node.value, depth)
+        if isinstance(value, _Const):
+            raise self.error(node, "only tensors can be indexed")
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        index = tuple(self.index_part(part) for part in parts)
+        return self.op_call(node, OPS["index"], [value], {"index": index if len(index) != 1 else index[0]}, "[ ]")
+
+    def index_part(self, node: ast.AST) -> int | slice:
+        if isinstance(node, ast.Slice):
+            bounds = [None if b is None else _constant_value(b) for b in (node.lower, node.upper, node.step)]
+            for b, part in zip(bounds, (node.lower, node.upper, node.step), strict=True):
+                if part is not None and type(b) is not int:
+                    raise self.error(part, "slice bounds must be integer constants")
+            if bounds[2] == 0:
+                raise self.error(node, "slice step cannot be zero")
+            return slice(*bounds)
+        value = _constant_value(node)
+        if type(value) is not int:
+            raise self.error(node, "indices must be integer constants or slices, like x[0] or W[:, 1:3]")
+        return value
+
+    # --- evaluation -------------------------------------------------------------------
+
+    def op_call(
+        self,
+        node: ast.AST,
+        op: Op,
+        args: list[Evaluate | _Const],
+        kwargs: dict[str, Any],
+        what: str,
+    ) -> Evaluate:
+        signature = Signature(op.name, (), op.params, 1, lambda a, kw: guarded_apply(op, *a, **kw))
+        return self.function_call(node, signature, args, kwargs, what)
+
+    def function_call(
+        self,
+        node: ast.AST,
+        signature: Signature,
+        args: list[Evaluate | _Const],
+        params: dict[str, Any],
+        what: str = "",
+    ) -> Evaluate:
+        where = f"{self.label}, column {self.column(node)}: {what or signature.name + '()'}"
+        loc, call = self.loc, signature.call
+        getters = [(lambda env, v=a.value: v) if isinstance(a, _Const) else a for a in args]
+
+        def evaluate(env: Env) -> Any:
+            values = [get(env) for get in getters]
+            try:
+                return call(values, params)
+            except SpecError:
+                raise
+            except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
+                raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
+
+        return evaluate
+
+
+def _describe(error: Exception, values: list[Any]) -> str:
+    shapes = ", ".join(str(list(v.shape)) if isinstance(v, Tensor) else repr(v) for v in values)
+    return f"{error} (operands: {shapes})"
+
+
+def _exact_int(name: str, a: int, b: int) -> int | None:
+    """Integer arithmetic while it stays in int64, as Python and PyTorch would do it."""
+    if name in ("add", "sub", "mul"):
+        value = a + b if name == "add" else a - b if name == "sub" else a * b
+    elif name == "pow" and b >= 0 and (abs(a) <= 1 or b * math.log2(abs(a)) < 63):
+        value = a**b
+    else:
+        return None
+    return value if abs(value) < _INT64 else None
+
+
+NOT_CONSTANT: Any = object()
+
+
+def _constant_value(node: ast.AST) -> Any:
+    """A keyword value: a number, True/False, None or a tuple of integers; else NOT_CONSTANT."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool | int | float)):
+        if type(node.value) is int and abs(node.value) >= _INT64:
+            return NOT_CONSTANT
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _constant_value(node.operand)
+        if type(inner) in (int, float):
+            return -inner if isinstance(node.op, ast.USub) else inner
+        return NOT_CONSTANT
+    if isinstance(node, ast.Tuple):
+        items = [_constant_value(e) for e in node.elts]
+        return tuple(items) if all(type(i) is int for i in items) else NOT_CONSTANT
+    return NOT_CONSTANT
+
+
+def _bracket_depth(source: str) -> int:
+    depth = deepest = 0
+    for char in source:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
+def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, label: str) -> Compiled:
+    """Check `source` against the whitelist and compile it into a closure over an environment."""
+    if not isinstance(source, str):
+        raise SpecError(loc, f"{label}: the expression must be a string")
+    if not source.strip():
+        raise SpecError(loc, f"{label}: the expression is empty")
+    if len(source) > limits.max_expr_length:
+        raise LimitExceeded(
+            loc,
+            f"{label}: the expression is {len(source):,} characters long, over the limit of "
+            f"{limits.max_expr_length:,} (setting {setting('max_expr_length')})",
+        )
+    if _bracket_depth(source) > limits.max_expr_depth:
+        raise LimitExceeded(
+            loc,
+            f"{label}: the expression nests brackets deeper than {limits.max_expr_depth} "
+            f"(setting {setting('max_expr_depth')})",
+        )
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as error:
+        raise SpecError(loc, f"{label}, column {error.offset or 1}: invalid syntax ({error.msg})") from None
+    except (RecursionError, MemoryError):
+        raise LimitExceeded(
+            loc,
+            f"{label}: the expression nests too deeply to parse (setting {setting('max_expr_depth')})",
+        ) from None
+    except ValueError as error:  # e.g. a NUL character
+        raise SpecError(loc, f"{label}: {error}") from None
+    compiler = _Compiler(source.strip(), scope, limits, loc, label)
+    body = tree.body
+    n_outputs = 1
+    if isinstance(body, ast.Call):
+        evaluate, n_outputs = compiler.call(body, 1)
+    else:
+        compiled = compiler.compile(body)
+        if isinstance(compiled, _Const):
+            constant = tensor(compiled.value)
+            evaluate = lambda env: constant  # noqa: E731
+        else:
+            evaluate = compiled
+    return Compiled(evaluate, compiler.names, n_outputs, compiler.warnings)

@@ -1,0 +1,123 @@
+"""Bounds on what one spec may make the engine do: sizes, nesting, evaluations and time.
+
+A `Guard` is installed (in a context variable) around each run. Compiled expressions call
+`guarded_apply`, which predicts the size of an op's result before computing it and checks
+the clock, so that no request allocates past its limits or runs past its deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from engine.errors import LimitExceeded, Loc
+from engine.ops import Op
+from engine.tensor import Tensor, apply
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit, with the `GRADLAB_` setting that raises it (named in the errors)."""
+
+    max_nodes: int = 200
+    max_functions: int = 32
+    max_tensor_elements: int = 1_000_000
+    max_total_elements: int = 20_000_000
+    max_ndim: int = 8
+    max_expr_length: int = 1_000
+    max_expr_depth: int = 50
+    max_check_evaluations: int = 200_000
+    auto_full_check_evaluations: int = 20_000
+    time_limit_seconds: float = 10.0
+
+
+def setting(name: str) -> str:
+    return f"GRADLAB_{name.upper()}"
+
+
+class Guard:
+    """Counts what one evaluation allocates, and knows when time is up."""
+
+    def __init__(self, limits: Limits, deadline: float) -> None:
+        self.limits = limits
+        self.deadline = deadline
+        self.elements = 0
+        self.loc: Loc = ("body",)
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise LimitExceeded(
+                self.loc,
+                f"the request ran past its time limit of {self.limits.time_limit_seconds:g} s "
+                f"(setting {setting('time_limit_seconds')})",
+            )
+
+    def allocate(self, elements: int) -> None:
+        limits = self.limits
+        if elements > limits.max_tensor_elements:
+            raise LimitExceeded(
+                self.loc,
+                f"this would make a tensor of {elements:,} elements, over the limit of "
+                f"{limits.max_tensor_elements:,} (setting {setting('max_tensor_elements')})",
+            )
+        self.elements += elements
+        if self.elements > limits.max_total_elements:
+            raise LimitExceeded(
+                self.loc,
+                f"the graph would hold more than {limits.max_total_elements:,} elements in all "
+                f"(setting {setting('max_total_elements')})",
+            )
+
+
+_guard: ContextVar[Guard | None] = ContextVar("guard", default=None)
+
+
+@contextmanager
+def guarded(guard: Guard) -> Iterator[Guard]:
+    token = _guard.set(guard)
+    try:
+        yield guard
+    finally:
+        _guard.reset(token)
+
+
+def current_guard() -> Guard | None:
+    return _guard.get()
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return value.shape if isinstance(value, Tensor) else ()
+
+
+def predicted_elements(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """An upper bound on the size of `op`'s result, known before computing it."""
+    shapes = [_shape(a) for a in args]
+    if op.name == "broadcast_to":
+        return prod(kwargs["shape"])
+    try:
+        if op.name == "matmul" and all(shapes):
+            # (..., n, k) @ (..., k, m) makes (..., n, m); a vector is one row or column.
+            left, right = (
+                shapes[0] if len(shapes[0]) > 1 else (1, *shapes[0]),
+                shapes[1] if len(shapes[1]) > 1 else (*shapes[1], 1),
+            )
+            return prod(np.broadcast_shapes(left[:-2], right[:-2])) * left[-2] * right[-1]
+        return prod(np.broadcast_shapes(*shapes))
+    except ValueError:
+        return max(prod(s) for s in shapes)  # the op itself will say what is wrong
+
+
+def guarded_apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
+    """`apply`, after checking the clock and the size of what it would allocate."""
+    guard = _guard.get()
+    if guard is not None:
+        guard.check_time()
+        guard.allocate(predicted_elements(op, args, kwargs))
+    return apply(op, *args, **kwargs)

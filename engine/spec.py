@@ -1,0 +1,437 @@
+"""A graph spec (the body of `POST /backward`) compiled into a program, and its run.
+
+`compile_spec` checks everything that can be checked before computing: names, references,
+expressions, custom functions, sizes. `Program.run` then builds the leaves, evaluates the
+nodes in order, runs each backward root, and reports every tensor as PyTorch would show it.
+The input is plain JSON data; the service validates its wire format separately.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.autograd import FunctionNode
+from engine.custom_functions import CustomFunction, compile_function
+from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
+from engine.expressions import Compiled, Scope, Signature, compile_expression
+from engine.graph import Array, run_backward
+from engine.limits import Guard, Limits, current_guard, guarded, setting
+from engine.names import check_name
+from engine.tensor import Tensor
+from engine.values import initialized, nested_to_array
+
+DTYPES = ("float32", "float64", "int64")
+
+
+@dataclass
+class Leaf:
+    name: str
+    array: Array
+    requires_grad: bool
+
+
+@dataclass
+class Node:
+    names: list[str]
+    compiled: Compiled
+    retain: list[str]
+    loc: Loc
+    label: str
+
+
+@dataclass
+class Root:
+    name: str
+    gradient: Any  # the raw JSON value, checked against the root's shape once it is known
+    loc: Loc
+
+
+@dataclass
+class Call:
+    """One call of a custom function in the graph, as the check needs to see it."""
+
+    function: str
+    node: str | list[str]  # the calling node's name, or names for several outputs
+    grad_fn: FunctionNode
+
+
+@dataclass
+class TensorReport:
+    shape: tuple[int, ...]
+    dtype: str
+    is_leaf: bool
+    requires_grad: bool
+    grad_fn: str | None
+    retains_grad: bool | None  # None for leaves, where PyTorch's answer is always False
+    value: Array
+    grad: Array | None
+
+
+@dataclass
+class Result:
+    tensors: dict[str, TensorReport]
+    warnings: list[str]
+    env: dict[str, Tensor]
+    calls: list[Call]
+
+
+@dataclass
+class Program:
+    leaves: list[Leaf]
+    nodes: list[Node]
+    functions: dict[str, CustomFunction]
+    roots: list[Root]
+    limits: Limits
+    warnings: list[str] = field(default_factory=list)
+    check: Any = None  # the raw `check` part of the spec, for engine.check
+
+    def forward(self, leaf_arrays: dict[str, Array] | None = None) -> tuple[dict[str, Tensor], list[Call]]:
+        """Build the leaves (from `leaf_arrays` when given) and evaluate every node in order."""
+        guard = _current_guard()
+        env: dict[str, Tensor] = {}
+        for leaf in self.leaves:
+            array = leaf.array if leaf_arrays is None else leaf_arrays[leaf.name]
+            guard.allocate(array.size)
+            env[leaf.name] = Tensor(array, requires_grad=leaf.requires_grad and array.dtype.kind == "f")
+        calls: list[Call] = []
+        earlier: set[int] = set()  # grad_fns of the tensors named so far
+        for node in self.nodes:
+            guard.loc = node.loc
+            value = node.compiled.evaluate(env)
+            values = list(value) if len(node.names) > 1 else [value]
+            for name, v in zip(node.names, values, strict=True):
+                env[name] = v if isinstance(v, Tensor) else Tensor(np.asarray(v))
+            label = node.names[0] if len(node.names) == 1 else list(node.names)
+            calls.extend(_calls_in(label, env[node.names[0]], earlier))
+            earlier.update(id(env[n].grad_fn) for n in node.names)
+            for name in node.retain:
+                tensor = env[name]
+                if not tensor.requires_grad:
+                    raise SpecError(
+                        (*node.loc[:-1], "retain_grad"),
+                        f"{node.label}: can't retain_grad on Tensor that has requires_grad=False "
+                        f"('{name}' does not depend on any leaf with requires_grad=true)",
+                    )
+                tensor.retain_grad()
+        return env, calls
+
+    def backward(self, env: dict[str, Tensor]) -> None:
+        """Run each root's backward in order, gradients accumulating as with retain_graph=True."""
+        guard = _current_guard()
+        for root in self.roots:
+            guard.loc = root.loc
+            tensor = env[root.name]
+            if not tensor.requires_grad:
+                raise SpecError(
+                    root.loc,
+                    f"backward root '{root.name}' does not require grad: element 0 of tensors does not "
+                    "require grad and does not have a grad_fn (no leaf it depends on has requires_grad=true)",
+                )
+            gradient = self.upstream(root, tensor)
+            try:
+                run_backward([(tensor, gradient)], retain_graph=True, tick=guard.check_time)
+            except SpecError:
+                raise
+            except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
+                raise ComputeError(root.loc, f"backward from '{root.name}': {error}") from None
+
+    def upstream(self, root: Root, tensor: Tensor) -> Array:
+        if root.gradient is None:
+            if tensor.numel() != 1:
+                raise SpecError(
+                    root.loc,
+                    f"grad can be implicitly created only for scalar outputs: '{root.name}' has shape "
+                    f"{list(tensor.shape)}; give a gradient of that shape",
+                )
+            return np.ones_like(tensor.array)
+        gradient = nested_to_array(
+            root.gradient,
+            tensor.array.dtype,
+            (*root.loc, "gradient"),
+            f"the gradient for '{root.name}'",
+            self.limits,
+        )
+        if gradient.shape != tensor.shape:
+            raise SpecError(
+                (*root.loc, "gradient"),
+                f"the gradient for '{root.name}' has shape {list(gradient.shape)} but '{root.name}' has "
+                f"shape {list(tensor.shape)}",
+            )
+        return gradient
+
+    def run(self, deadline: float | None = None) -> Result:
+        """Forward, backward and a report of every tensor, within the limits."""
+        with self.guard(deadline), np.errstate(all="ignore"):
+            env, calls = self.forward()
+            self.backward(env)
+        return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls)
+
+    @contextmanager
+    def guard(self, deadline: float | None = None) -> Iterator[Guard]:
+        if deadline is None:
+            deadline = time.monotonic() + self.limits.time_limit_seconds
+        with guarded(Guard(self.limits, deadline)) as guard:
+            yield guard
+
+    def names(self) -> list[str]:
+        return [leaf.name for leaf in self.leaves] + [n for node in self.nodes for n in node.names]
+
+    def report(self, env: dict[str, Tensor]) -> dict[str, TensorReport]:
+        reports = {}
+        for name in self.names():
+            t = env[name]
+            reports[name] = TensorReport(
+                shape=t.shape,
+                dtype=t.dtype.name,
+                is_leaf=t.is_leaf,
+                requires_grad=t.requires_grad,
+                grad_fn=t.grad_fn.name() if t.grad_fn is not None else None,
+                retains_grad=None if t.is_leaf else t.retains_grad,
+                value=t.array,
+                grad=t.grad.array if t.grad is not None else None,
+            )
+        return reports
+
+    def tensor_warnings(self, env: dict[str, Tensor]) -> list[str]:
+        warnings = []
+        for name in self.names():
+            t = env[name]
+            if t.grad is not None:
+                continue
+            if not t.requires_grad:
+                why = "requires_grad is false" if t.is_leaf else "no leaf it depends on requires grad"
+                warnings.append(f"{name}: .grad is None: it does not require grad ({why})")
+            elif not t.is_leaf and not t.retains_grad:
+                warnings.append(f"{name}: .grad of a non-leaf tensor that does not retain its gradient is None")
+            else:
+                warnings.append(f"{name}: .grad is None: no backward root depends on it")
+        for what, get in (
+            ("value", lambda t: t.array),
+            ("gradient", lambda t: t.grad.array if t.grad is not None else None),
+        ):
+            for name in self.names():
+                array = get(env[name])
+                if array is not None and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                    warnings.append(
+                        f"{name}: the {what} has NaN or infinite elements (the first tensor where they appear)"
+                    )
+                    break
+        return warnings
+
+
+def _calls_in(node: str | list[str], tensor: Tensor, earlier: set[int]) -> list[Call]:
+    """Custom function calls made by one node's expression: the FunctionNodes it created."""
+    found: list[Call] = []
+    seen = set(earlier)
+    stack = [tensor.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if isinstance(fn, FunctionNode):
+            found.append(Call(fn.function.__name__, node, fn))
+        else:
+            stack.extend(t.grad_fn for t in fn.inputs if t is not None)
+    return found[::-1]
+
+
+def _current_guard() -> Guard:
+    guard = current_guard()
+    if guard is None:
+        raise RuntimeError("a program runs inside Program.guard()")
+    return guard
+
+
+# --- compiling a spec ---------------------------------------------------------------
+
+
+def _object(raw: Any, loc: Loc, what: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise SpecError(loc, f"{what} must be an object")
+    return raw
+
+
+def _dtype(raw: Any, loc: Loc) -> np.dtype[Any]:
+    if raw not in DTYPES:
+        raise SpecError(loc, f"dtype must be one of {', '.join(DTYPES)}, got {raw!r}")
+    return dtypes.BY_NAME[raw].numpy
+
+
+def _compile_leaf(name: str, raw: Any, default: np.dtype[Any], limits: Limits) -> Leaf:
+    loc: Loc = ("body", "leaves", name)
+    raw = _object(raw, loc, f"leaf '{name}'")
+    dtype = _dtype(raw["dtype"], (*loc, "dtype")) if raw.get("dtype") is not None else default
+    requires_grad = raw.get("requires_grad", False)
+    if not isinstance(requires_grad, bool):
+        raise SpecError((*loc, "requires_grad"), f"leaf '{name}': requires_grad must be true or false")
+    if requires_grad and dtype.kind != "f":
+        raise SpecError(
+            (*loc, "requires_grad"),
+            f"leaf '{name}': Only Tensors of floating point and complex dtype can require gradients ({dtype} leaf)",
+        )
+    has_value, has_init = (
+        raw.get("value") is not None,
+        raw.get("shape") is not None or raw.get("init") is not None,
+    )
+    if has_value == has_init:
+        raise SpecError(loc, f"leaf '{name}': give either value, or shape and init")
+    what = f"leaf '{name}'"
+    array = (
+        nested_to_array(raw["value"], dtype, (*loc, "value"), what, limits)
+        if has_value
+        else initialized(raw, dtype, loc, what, limits)
+    )
+    return Leaf(name, array, requires_grad)
+
+
+def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
+    """Check a spec and compile it; raises SpecError (or LimitExceeded) with its location."""
+    limits = limits or Limits()
+    spec = _object(spec, ("body",), "the request body")
+    default = _dtype(spec.get("dtype", "float32"), ("body", "dtype"))
+    taken: dict[str, str] = {}
+
+    def claim(name: Any, loc: Loc, label: str) -> str:
+        name = check_name(name, loc, label)
+        if name in taken:
+            raise SpecError(loc, f"{label}: the name '{name}' is already used by {taken[name]}")
+        taken[name] = label
+        return name
+
+    raw_leaves = _object(spec.get("leaves"), ("body", "leaves"), "leaves")
+    leaves = []
+    total = 0
+    for name, raw in raw_leaves.items():
+        leaf = _compile_leaf(claim(name, ("body", "leaves", name), f"leaf '{name}'"), raw, default, limits)
+        total += leaf.array.size
+        if total > limits.max_total_elements:
+            raise LimitExceeded(
+                ("body", "leaves", name),
+                f"the leaves hold more than {limits.max_total_elements:,} elements in all "
+                f"(setting {setting('max_total_elements')})",
+            )
+        leaves.append(leaf)
+
+    raw_functions = _object(spec.get("functions") or {}, ("body", "functions"), "functions")
+    if len(raw_functions) > limits.max_functions:
+        raise LimitExceeded(
+            ("body", "functions"),
+            f"{len(raw_functions)} functions, over the limit of {limits.max_functions} "
+            f"(setting {setting('max_functions')})",
+        )
+    functions: dict[str, CustomFunction] = {}
+    signatures: dict[str, Signature] = {}
+    order = list(raw_functions)
+    warnings: list[str] = []
+    for i, (fname, raw) in enumerate(raw_functions.items()):
+        loc: Loc = ("body", "functions", fname)
+        claim(fname, loc, f"function '{fname}'")
+        function = compile_function(fname, raw, dict(signatures), order[i + 1 :], limits, loc)
+        functions[fname] = function
+        signatures[fname] = function.signature()
+        warnings.extend(function.warnings)
+
+    raw_nodes = spec.get("nodes")
+    if not isinstance(raw_nodes, list):
+        raise SpecError(("body", "nodes"), "nodes must be a list of {name, expr} objects")
+    if len(raw_nodes) > limits.max_nodes:
+        raise LimitExceeded(
+            ("body", "nodes"),
+            f"{len(raw_nodes)} nodes, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
+        )
+    later = _later_names(raw_nodes)
+    scope = Scope(tensors={leaf.name for leaf in leaves}, functions=signatures)
+    nodes = []
+    for i, raw in enumerate(raw_nodes):
+        node = _compile_node(i, raw, scope, later, claim, limits)
+        warnings.extend(node.compiled.warnings)
+        scope.tensors.update(node.names)
+        nodes.append(node)
+
+    roots = _compile_roots(spec.get("backward"), nodes, taken)
+    return Program(leaves, nodes, functions, roots, limits, warnings, spec.get("check"))
+
+
+def _later_names(raw_nodes: list[Any]) -> dict[str, int]:
+    later: dict[str, int] = {}
+    for i, raw in enumerate(raw_nodes):
+        names = raw.get("name") if isinstance(raw, dict) else None
+        for n in names if isinstance(names, list) else [names]:
+            if isinstance(n, str):
+                later.setdefault(n, i)
+    return later
+
+
+def _compile_node(i: int, raw: Any, scope: Scope, later: dict[str, int], claim: Any, limits: Limits) -> Node:
+    loc: Loc = ("body", "nodes", i)
+    raw = _object(raw, loc, f"nodes[{i}]")
+    raw_names = raw.get("name")
+    if raw_names is None or raw.get("expr") is None:
+        raise SpecError(loc, f"nodes[{i}] needs a name and an expr")
+    names_list = raw_names if isinstance(raw_names, list) else [raw_names]
+    if not names_list:
+        raise SpecError((*loc, "name"), f"nodes[{i}]: the list of names is empty")
+    label = f"node '{names_list[0]}'" if len(names_list) == 1 else f"node {names_list}"
+    names = [claim(n, (*loc, "name"), label) for n in names_list]
+    hidden = {
+        n: f"'{n}' is defined later (nodes[{j}]); a node may use leaves and earlier nodes only"
+        for n, j in later.items()
+        if j > i
+    }
+    hidden.update((n, f"'{n}' is this node itself; a node may use leaves and earlier nodes only") for n in names)
+    node_scope = Scope(scope.tensors, functions=scope.functions, hidden=hidden)
+    compiled = compile_expression(raw["expr"], node_scope, limits, (*loc, "expr"), label)
+    if compiled.n_outputs != len(names):
+        if len(names) == 1:
+            raise SpecError(
+                (*loc, "name"),
+                f"{label}: the expression returns {compiled.n_outputs} outputs; "
+                f"give a list of {compiled.n_outputs} names",
+            )
+        raise SpecError(
+            (*loc, "name"),
+            f"{label}: the expression returns {compiled.n_outputs} output(s) but {len(names)} names are given",
+        )
+    retain = raw.get("retain_grad", False)
+    if isinstance(retain, bool):
+        retained = list(names) if retain else []
+    elif isinstance(retain, list) and len(names) > 1 and all(r in names for r in retain):
+        retained = list(retain)
+    else:
+        raise SpecError(
+            (*loc, "retain_grad"),
+            f"{label}: retain_grad must be true, false{' or a list of its names' if len(names) > 1 else ''}",
+        )
+    return Node(names, compiled, retained, (*loc, "expr"), label)
+
+
+def _compile_roots(raw: Any, nodes: list[Node], taken: dict[str, str]) -> list[Root]:
+    if raw is None:
+        if not nodes:
+            raise SpecError(("body", "nodes"), "there are no nodes to backpropagate from")
+        last = nodes[-1]
+        if len(last.names) > 1:
+            raise SpecError(
+                ("body", "backward"),
+                f"the last node has several outputs {last.names}: say which is the root, in backward",
+            )
+        return [Root(last.names[0], None, ("body", "backward"))]
+    items = raw if isinstance(raw, list) else [raw]
+    roots = []
+    for i, item in enumerate(items):
+        loc: Loc = ("body", "backward", i) if isinstance(raw, list) else ("body", "backward")
+        item = _object(item, loc, "a backward root")
+        name = item.get("root")
+        if name not in taken:
+            known = ", ".join(sorted(taken))
+            raise SpecError((*loc, "root"), f"unknown backward root {name!r} (known: {known})")
+        roots.append(Root(name, item.get("gradient"), loc))
+    return roots

@@ -1,0 +1,142 @@
+"""Every construct outside the expression whitelist is refused, naming the node, column and reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.errors import LimitExceeded, SpecError
+from engine.limits import Limits
+from engine.spec import compile_spec
+
+
+def _spec(expr: str) -> dict[str, Any]:
+    return {
+        "leaves": {
+            "x": {"value": [1.0, 2.0, 3.0], "requires_grad": True},
+            "y": {"value": [4.0, 5.0, 6.0]},
+        },
+        "nodes": [
+            {"name": "a", "expr": "x * y"},
+            {"name": "z", "expr": expr},
+            {"name": "later", "expr": "sum(a)"},
+        ],
+    }
+
+
+# (expression, what the message must say, column where the offending part starts)
+REFUSED = [
+    ("x.sum()", "attribute access is not allowed", 1),
+    ("x.__class__", "attribute access is not allowed", 1),
+    ("__import__('os')", "function '__import__' is not available", 1),
+    ("eval('1')", "function 'eval' is not available", 1),
+    ("exec('x')", "function 'exec' is not available", 1),
+    ("open('f')", "function 'open' is not available", 1),
+    ("getattr(x, 'grad')", "function 'getattr' is not available", 1),
+    ("'abc'", "strings are not allowed", 1),
+    ("x + 'a'", "strings are not allowed", 5),
+    ("f'{x}'", "strings are not allowed", 1),
+    ("lambda: x", "lambda is not allowed", 1),
+    ("[v for v in x]", "comprehensions are not allowed", 1),
+    ("(v for v in x)", "comprehensions are not allowed", 1),
+    ("{v: v for v in x}", "comprehensions are not allowed", 1),
+    ("x < y", "comparisons are not allowed", 1),
+    ("x == y", "comparisons are not allowed", 1),
+    ("x and y", "'and' and 'or' are not allowed", 1),
+    ("x if y else a", "conditional expressions", 1),
+    ("[x, y]", "lists are not allowed", 1),
+    ("{x, y}", "sets are not allowed", 1),
+    ("{'k': x}", "dicts are not allowed", 1),
+    ("(x, y)", "tuples are only allowed as keyword values", 1),
+    ("x // y", "the operator // is not allowed", 1),
+    ("x % y", "the operator % is not allowed", 1),
+    ("x << 2", "the operator << is not allowed", 1),
+    ("x & y", "the operator & is not allowed", 1),
+    ("~x", "the operator ~ is not allowed", 1),
+    ("not x", "the operator not is not allowed", 1),
+    ("(w := x)", "assignment expressions (:=) are not allowed", 2),
+    ("xq * 2", "unknown name 'xq' (known: a, x, y)", 1),
+    ("x * later", "'later' is defined later (nodes[2])", 5),
+    ("z + 1", "'z' is this node itself", 1),
+    ("nosuch(x)", "function 'nosuch' is not available", 1),
+    ("exp", "'exp' is a function: call it", 1),
+    ("exp(x, y)", "exp() takes 1 tensor argument(s) and 0 parameter(s)", 8),
+    ("maximum(x)", "maximum() takes 2 tensor argument(s) (a, b), got 1", 1),
+    ("sum(x, dim=0)", "sum() has no parameter 'dim' (parameters: axis, keepdims)", 8),
+    ("sum(x, axis=0, axis=1)", "sum() got parameter 'axis' twice", 16),
+    ("sum(x, 0, axis=0)", "sum() got parameter 'axis' twice", 11),
+    ("sum(x, keepdims=1)", "'keepdims' must be True or False", 17),
+    ("sum(x, axis=y)", "the parameter 'axis' of sum() must be a number", 13),
+    ("reshape(x)", "reshape() needs the parameter 'shape'", 1),
+    ("reshape(x, [3, 1])", "must be a number, True/False or a tuple of integers", 12),
+    ("reshape(x, (3.5, 1))", "must be a number, True/False or a tuple of integers", 12),
+    ("exp(*x)", "*args is not allowed", 5),
+    ("sum(**x)", "**kwargs is not allowed", 5),
+    ("x[y]", "indices must be integer constants or slices", 3),
+    ("x[1.5]", "indices must be integer constants or slices", 3),
+    ("x[::0]", "slice step cannot be zero", 3),
+    ("x[a:]", "slice bounds must be integer constants", 3),
+    ("True * x", "True and False are only allowed as keyword values", 1),
+    ("None", "the constant None is not allowed", 1),
+    ("1j * x", "the constant 1j is not allowed", 1),
+    ("x @ 2", "@ needs tensors on both sides", 1),
+    ("3 @ 4", "@ needs tensors", 1),
+    ("x +", "invalid syntax", None),
+    ("import os", "invalid syntax", 1),
+    ("x = 1", "invalid syntax", 3),
+    ("x; y", "invalid syntax", 2),
+    ("(x)()", "'x' is a tensor, not a function", 2),
+    ("exp(x)(y)", "only functions can be called, by name", 1),
+    ("await x", "await is not allowed", 1),
+    ("", "the expression is empty", None),
+]
+
+
+@pytest.mark.parametrize(("expr", "reason", "column"), REFUSED, ids=[r[0] or "empty" for r in REFUSED])
+def test_refused_expression_names_node_column_and_reason(expr: str, reason: str, column: int | None) -> None:
+    with pytest.raises(SpecError) as caught:
+        compile_spec(_spec(expr))
+    error = caught.value
+    assert error.loc == ("body", "nodes", 1, "expr")
+    assert error.msg.startswith("node 'z'")
+    assert reason in error.msg
+    if column is not None:
+        assert f"column {column}:" in error.msg
+    assert not isinstance(error, LimitExceeded)
+
+
+def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
+    with pytest.raises(LimitExceeded, match="nests brackets deeper than 50") as caught:
+        compile_spec(_spec("(" * 100_000 + "x" + ")" * 100_000), Limits(max_expr_length=300_000))
+    assert "GRADLAB_MAX_EXPR_DEPTH" in caught.value.msg
+
+
+def test_deep_nesting_without_brackets_is_a_clear_limit_error() -> None:
+    with pytest.raises(LimitExceeded, match="nests deeper than 50"):
+        compile_spec(_spec("-" * 900 + "x"))
+    with pytest.raises(LimitExceeded, match="nests deeper than 50"):
+        compile_spec(_spec("x" + " + x" * 200))
+
+
+def test_parser_recursion_is_caught_when_limits_are_raised() -> None:
+    limits = Limits(max_expr_length=100_000, max_expr_depth=100_000)
+    with pytest.raises(LimitExceeded, match="nests too deeply to parse"):
+        compile_spec(_spec("-" * 20_000 + "x"), limits)
+
+
+def test_overlong_expression_names_the_setting() -> None:
+    with pytest.raises(LimitExceeded, match="GRADLAB_MAX_EXPR_LENGTH"):
+        compile_spec(_spec("x" + " + x" * 400))
+
+
+def test_giant_literals_are_float64_infinity_with_a_warning_not_a_hung_worker() -> None:
+    program = compile_spec(_spec("x * 10 ** 10 ** 10"))
+    assert any("node 'z'" in w and "inf" in w for w in program.warnings)
+    result = program.run()
+    assert result.tensors["z"].value.tolist() == [float("inf")] * 3
+
+
+def test_huge_integer_literal_becomes_float() -> None:
+    program = compile_spec(_spec("x * " + "9" * 400))
+    assert any("too large for float64" in w for w in program.warnings)

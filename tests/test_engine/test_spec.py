@@ -1,0 +1,428 @@
+"""Graph specs: the seed bodies against torch, and each rule of the spec format."""
+
+# mypy: disable-error-code="union-attr"
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from seed_cells import seed_cells
+
+from app.examples import EXAMPLES, SEED_EXAMPLES
+from engine.errors import ComputeError, LimitExceeded, SpecError
+from engine.limits import Limits
+from engine.spec import compile_spec
+
+
+def run(spec: dict[str, Any], limits: Limits | None = None) -> Any:
+    return compile_spec(spec, limits).run()
+
+
+def _torch_cell(index: int) -> dict[str, Any]:
+    torch = pytest.importorskip("torch")
+    namespace: dict[str, Any] = {"torch": torch}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(seed_cells()[index], "<seed cell>", "exec"), namespace)  # our own test input
+    return {k: v for k, v in namespace.items() if isinstance(v, torch.Tensor)}
+
+
+@pytest.mark.parametrize(("index", "name"), list(enumerate(SEED_EXAMPLES)))
+def test_seed_example_gives_the_numbers_of_its_notebook_cell(index: int, name: str) -> None:
+    expected = _torch_cell(index)
+    result = run(EXAMPLES[name]["value"])
+    common = expected.keys() & result.tensors.keys()
+    assert {"x", "z"} <= common
+    for tname in common:
+        t, mine = expected[tname], result.tensors[tname]
+        np.testing.assert_allclose(mine.value, t.detach().numpy(), rtol=1e-6, err_msg=tname)
+        assert mine.dtype == "float32" and mine.is_leaf == t.is_leaf and mine.requires_grad == t.requires_grad
+        assert mine.grad_fn == (type(t.grad_fn).__name__ if t.grad_fn is not None else None), tname
+        torch_grad = t.grad if t.is_leaf or t.retains_grad else None
+        assert (mine.grad is None) == (torch_grad is None), tname
+        if torch_grad is not None:
+            np.testing.assert_allclose(mine.grad, torch_grad.numpy(), rtol=1e-6, err_msg=tname)
+
+
+def test_seed_sum_by_hand() -> None:
+    result = run(EXAMPLES["seed_sum"]["value"])
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])
+    t = result.tensors
+    assert t["s"].value == 10 * np.sum((x + y) ** 2)
+    np.testing.assert_array_equal(t["x"].grad, 20 * (x + y))
+    np.testing.assert_array_equal(t["y"].grad, 20 * (x + y))
+    np.testing.assert_array_equal(t["xx"].grad, [10, 10, 10])
+    np.testing.assert_array_equal(t["xy"].grad, [20, 20, 20])
+    assert t["s"].grad is None and t["s"].retains_grad is False
+    assert "s: .grad of a non-leaf tensor that does not retain its gradient is None" in result.warnings
+
+
+def leaves(**values: Any) -> dict[str, Any]:
+    return {k: v if isinstance(v, dict) else {"value": v, "requires_grad": True} for k, v in values.items()}
+
+
+# --- leaves ---------------------------------------------------------------------------
+
+
+def test_init_leaves_follow_numpy_default_rng() -> None:
+    spec = {
+        "leaves": {
+            "n": {"shape": [2, 3], "init": "normal", "seed": 7, "scale": 0.5, "dtype": "float64"},
+            "u": {"shape": [4], "init": "uniform", "seed": 1},
+            "a": {"shape": [2, 2], "init": "arange"},
+            "o": {"shape": [3], "init": "ones", "dtype": "int64"},
+        },
+        "nodes": [{"name": "s", "expr": "sum(n)"}],
+        "backward": [],
+    }
+    t = run(spec).tensors
+    np.testing.assert_array_equal(t["n"].value, np.random.default_rng(7).standard_normal((2, 3)) * 0.5)
+    np.testing.assert_array_equal(t["u"].value, np.random.default_rng(1).random(4).astype(np.float32))
+    np.testing.assert_array_equal(t["a"].value, [[0, 1], [2, 3]])
+    assert t["o"].dtype == "int64" and t["n"].dtype == "float64" and t["u"].dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    ("leaf", "message"),
+    [
+        ({"value": [[1.0, 2.0], [3.0]]}, "not rectangular: [1] has 1 elements, expected 2"),
+        ({"value": [[1.0], 2.0]}, "not rectangular: [1] has a number, expected 1"),
+        ({"value": [1.0, [2.0]]}, "not rectangular: [1] is a list, expected a number"),
+        ({"value": [1.0, "a"]}, "leaf 'x'[1] must be a number, got str"),
+        ({"value": [1.0, True]}, "must be a number, got bool"),
+        (
+            {"value": [1.5], "dtype": "int64"},
+            "leaf 'x'[0] is not an integer, but the dtype is int64",
+        ),
+        ({"value": [1], "dtype": "int64", "requires_grad": True}, "Only Tensors of floating point"),
+        ({"value": [1e39]}, "too large for float32"),
+        ({"value": [1.0], "shape": [1], "init": "ones"}, "give either value, or shape and init"),
+        ({}, "give either value, or shape and init"),
+        (
+            {"shape": [2], "init": "random"},
+            "init must be one of zeros, ones, arange, normal, uniform",
+        ),
+        ({"shape": [-1], "init": "ones"}, "shape must be a list of non-negative integers"),
+        ({"value": [1.0], "dtype": "float16"}, "dtype must be one of float32, float64, int64"),
+    ],
+)
+def test_bad_leaves_are_refused_with_their_location(leaf: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        compile_spec({"leaves": {"x": leaf}, "nodes": [{"name": "s", "expr": "x"}]})
+    assert message in caught.value.msg
+    assert caught.value.loc[:3] == ("body", "leaves", "x")
+
+
+def test_leaf_size_is_checked_before_allocating() -> None:
+    with pytest.raises(LimitExceeded, match="GRADLAB_MAX_TENSOR_ELEMENTS"):
+        compile_spec(
+            {
+                "leaves": {"x": {"shape": [10**9, 10**9], "init": "zeros"}},
+                "nodes": [{"name": "s", "expr": "x"}],
+            }
+        )
+
+
+def test_results_of_ops_are_checked_before_allocating() -> None:
+    spec = {
+        "leaves": {
+            "a": {"shape": [3000, 1], "init": "ones"},
+            "b": {"shape": [1, 3000], "init": "ones"},
+        },
+        "nodes": [{"name": "outer", "expr": "a * b"}],
+        "backward": [],
+    }
+    with pytest.raises(LimitExceeded, match="9,000,000 elements") as caught:
+        run(spec)
+    assert caught.value.loc == ("body", "nodes", 0, "expr")
+
+
+def test_time_limit_stops_a_long_graph() -> None:
+    nodes = [{"name": "h0", "expr": "x"}] + [{"name": f"h{i}", "expr": f"exp(-h{i - 1}) @ m"} for i in range(1, 200)]
+    spec = {
+        "leaves": {
+            "x": {"shape": [300, 300], "init": "uniform"},
+            "m": {"shape": [300, 300], "init": "uniform"},
+        },
+        "nodes": nodes,
+        "backward": [],
+    }
+    with pytest.raises(LimitExceeded, match=r"time limit of 0\.05 s"):
+        run(spec, Limits(time_limit_seconds=0.05))
+
+
+# --- names and nodes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("1x", "is not a valid name"),
+        ("a-b", "is not a valid name"),
+        ("lambda", "is a Python keyword"),
+        ("exp", "is the name of a built-in function"),
+        ("x" * 65, "longer than 64 characters"),
+        ("x", "the name 'x' is already used by leaf 'x'"),
+    ],
+)
+def test_bad_node_names_are_refused(name: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        compile_spec({"leaves": leaves(x=[1.0]), "nodes": [{"name": name, "expr": "x * 2"}]})
+
+
+def test_bare_name_node_is_the_same_tensor() -> None:
+    result = run(
+        {
+            "leaves": leaves(x=[1.0, 2.0]),
+            "nodes": [
+                {"name": "y", "expr": "x * 3"},
+                {"name": "alias", "expr": "y", "retain_grad": True},
+                {"name": "s", "expr": "sum(alias)"},
+            ],
+        }
+    )
+    assert result.env["alias"] is result.env["y"]
+    np.testing.assert_array_equal(result.tensors["y"].grad, [1.0, 1.0])
+
+
+def test_retain_grad_on_a_node_without_grad_is_refused_like_torch() -> None:
+    spec = {
+        "leaves": {"x": {"value": [1.0]}},
+        "nodes": [{"name": "y", "expr": "x * 2", "retain_grad": True}],
+    }
+    with pytest.raises(SpecError, match="can't retain_grad on Tensor that has requires_grad=False"):
+        run(spec)
+
+
+def test_runtime_shape_errors_name_node_column_and_shapes() -> None:
+    spec = {
+        "leaves": leaves(x=[1.0, 2.0], y=[1.0, 2.0, 3.0]),
+        "nodes": [{"name": "z", "expr": "2 * (x + y)"}],
+    }
+    with pytest.raises(ComputeError) as caught:
+        run(spec)
+    assert caught.value.loc == ("body", "nodes", 0, "expr")
+    assert "node 'z', column 6: +" in caught.value.msg and "[2], [3]" in caught.value.msg
+
+
+def test_grad_fn_names_follow_torch() -> None:
+    spec = {
+        "leaves": leaves(x=[1.0, 2.0, 3.0], W=[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+        "nodes": [
+            {"name": "r", "expr": "1 - x"},
+            {"name": "d", "expr": "2 / x"},
+            {"name": "m", "expr": "max(x)"},
+            {"name": "p", "expr": "W @ x"},
+            {"name": "i", "expr": "W[:, 1:3]"},
+            {"name": "e", "expr": "W[0, 1]"},
+            {"name": "t", "expr": "transpose(W)"},
+            {"name": "s", "expr": "sum(W, axis=0)"},
+        ],
+        "backward": [],
+    }
+    grad_fns = {k: v.grad_fn for k, v in run(spec).tensors.items()}
+    assert grad_fns == {
+        "x": None,
+        "W": None,
+        "r": "RsubBackward1",
+        "d": "MulBackward0",
+        "m": "AmaxBackward0",
+        "p": "MvBackward0",
+        "i": "SliceBackward0",
+        "e": "SelectBackward0",
+        "t": "PermuteBackward0",
+        "s": "SumBackward1",
+    }
+
+
+def test_number_literals_act_as_python_numbers_in_torch() -> None:
+    spec = {
+        "leaves": {
+            "i": {"value": [1, 2], "dtype": "int64"},
+            "f": {"value": [1.0, 2.0]},
+            "d": {"value": 2.0, "dtype": "float64"},
+        },
+        "nodes": [
+            {"name": "a", "expr": "i * 2"},
+            {"name": "b", "expr": "i * 0.5"},
+            {"name": "c", "expr": "f * d"},
+            {"name": "e", "expr": "i * (2 + 3)"},
+            {"name": "g", "expr": "f * 2 ** 3"},
+        ],
+        "backward": [],
+    }
+    t = run(spec).tensors
+    assert [t[n].dtype for n in "abceg"] == ["int64", "float32", "float32", "int64", "float32"]
+    np.testing.assert_array_equal(t["g"].value, [8.0, 16.0])
+
+
+# --- backward -------------------------------------------------------------------------
+
+
+def test_several_roots_accumulate() -> None:
+    spec = {"leaves": leaves(x=[1.0, 2.0]), "nodes": [{"name": "a", "expr": "x * x"}, {"name": "b", "expr": "3 * x"}],
+            "backward": [{"root": "a", "gradient": [1.0, 1.0]}, {"root": "b", "gradient": [2.0, 0.5]}]}  # fmt: skip
+    np.testing.assert_array_equal(run(spec).tensors["x"].grad, [2.0 + 6.0, 4.0 + 1.5])
+
+
+@pytest.mark.parametrize(
+    ("backward", "message"),
+    [
+        (None, "grad can be implicitly created only for scalar outputs: 'z' has shape [2]"),
+        ({"root": "z"}, "grad can be implicitly created only for scalar outputs"),
+        ({"root": "z", "gradient": [1.0, 2.0, 3.0]}, "has shape [3] but 'z' has shape [2]"),
+        ({"root": "q"}, "unknown backward root 'q'"),
+        ({"root": "c"}, "backward root 'c' does not require grad"),
+    ],
+)
+def test_backward_errors_follow_torch(backward: Any, message: str) -> None:
+    spec: dict[str, Any] = {
+        "leaves": {**leaves(x=[1.0, 2.0]), "k": {"value": [1.0]}},
+        "nodes": [{"name": "c", "expr": "k * 2"}, {"name": "z", "expr": "x * 2"}],
+    }
+    if backward is not None:
+        spec["backward"] = backward
+    with pytest.raises(SpecError) as caught:
+        run(spec)
+    assert message in caught.value.msg
+
+
+def test_default_root_of_one_element_gets_gradient_one() -> None:
+    result = run({"leaves": leaves(x=[3.0]), "nodes": [{"name": "z", "expr": "x * x"}]})
+    assert result.tensors["x"].grad.tolist() == [6.0]
+
+
+def test_last_node_with_several_outputs_needs_a_root() -> None:
+    spec = dict(EXAMPLES["seed_multiple_outputs"]["value"])
+    spec["nodes"] = spec["nodes"][:1]
+    del spec["backward"]
+    with pytest.raises(SpecError, match="say which is the root"):
+        compile_spec(spec)
+
+
+def test_unused_and_non_grad_tensors_get_none_with_a_reason() -> None:
+    spec = {
+        "leaves": {**leaves(x=[1.0], w=[2.0]), "k": {"value": [1.0]}},
+        "nodes": [{"name": "z", "expr": "x * k"}],
+    }
+    result = run(spec)
+    assert result.tensors["w"].grad is None and result.tensors["k"].grad is None
+    assert "w: .grad is None: no backward root depends on it" in result.warnings
+    assert "k: .grad is None: it does not require grad (requires_grad is false)" in result.warnings
+
+
+def test_non_finite_values_are_reported_where_they_first_appear() -> None:
+    spec = {
+        "leaves": leaves(x=[0.0, 1.0]),
+        "nodes": [
+            {"name": "a", "expr": "x * 2"},
+            {"name": "b", "expr": "log(a)"},
+            {"name": "c", "expr": "sum(b * 3)"},
+        ],
+    }
+    result = run(spec)
+    assert "b: the value has NaN or infinite elements (the first tensor where they appear)" in result.warnings
+
+
+# --- custom functions -----------------------------------------------------------------
+
+
+def _square(**overrides: Any) -> dict[str, Any]:
+    fn = {"inputs": ["x"], "params": {"k": 2.0}, "forward": [{"name": "y", "expr": "k * x * x"}], "outputs": ["y"],
+          "save_for_backward": ["x"], "backward": [{"name": "grad_x", "expr": "grad_y * 2 * k * x"}]}  # fmt: skip
+    fn.update(overrides)
+    return fn
+
+
+def _with(fn: dict[str, Any], expr: str = "Square(x)") -> dict[str, Any]:
+    return {
+        "leaves": leaves(x=[1.0, 2.0]),
+        "functions": {"Square": fn},
+        "nodes": [{"name": "y", "expr": expr}, {"name": "s", "expr": "sum(y)"}],
+    }
+
+
+def test_custom_function_params_default_and_override() -> None:
+    assert run(_with(_square())).tensors["x"].grad.tolist() == [4.0, 8.0]
+    assert run(_with(_square(), "Square(x, k=3)")).tensors["x"].grad.tolist() == [6.0, 12.0]
+    assert run(_with(_square())).tensors["y"].grad_fn == "SquareBackward"
+
+
+def test_unsaved_tensor_in_backward_names_what_to_save() -> None:
+    with pytest.raises(SpecError) as caught:
+        compile_spec(_with(_square(save_for_backward=[])))
+    assert "'x' is not saved for backward: add 'x' to save_for_backward of function 'Square'" in caught.value.msg
+    assert caught.value.loc == ("body", "functions", "Square", "backward", 0, "expr")
+
+
+def test_missing_grad_input_means_no_gradient() -> None:
+    fn = _square(backward=[{"name": "unused", "expr": "grad_y * 0"}])
+    assert run(_with(fn)).tensors["x"].grad is None
+
+
+def test_gradient_of_broadcast_shape_is_reduced_and_incompatible_one_refused() -> None:
+    fn = _square(backward=[{"name": "grad_x", "expr": "broadcast_to(grad_y * 2 * k * x, (3, 2))"}])
+    assert run(_with(fn)).tensors["x"].grad.tolist() == [12.0, 24.0]
+    fn = _square(backward=[{"name": "grad_x", "expr": "sum(grad_y)"}])
+    with pytest.raises(ComputeError, match="SquareBackward returned an invalid gradient at index 0"):
+        run(_with(fn))
+
+
+def test_custom_functions_call_earlier_ones_never_themselves_or_later() -> None:
+    base = _square()
+    calls_self = _square(forward=[{"name": "y", "expr": "Square(x)"}])
+    with pytest.raises(SpecError, match="function 'Square' cannot call itself"):
+        compile_spec(_with(calls_self))
+    spec = _with(base)
+    spec["functions"] = {
+        "Twice": _square(forward=[{"name": "y", "expr": "Square(x) * 2"}]),
+        "Square": base,
+    }
+    with pytest.raises(SpecError, match="'Square' is defined after 'Twice'"):
+        compile_spec(spec)
+    spec["functions"] = {
+        "Square": base,
+        "Twice": _square(
+            forward=[{"name": "y", "expr": "Square(x) * 2"}],
+            backward=[{"name": "grad_x", "expr": "grad_y * 4 * k * x"}],
+        ),
+    }
+    spec["nodes"][0]["expr"] = "Twice(x)"
+    assert run(spec).tensors["x"].grad.tolist() == [8.0, 16.0]
+
+
+def test_multi_output_functions_need_a_list_of_names() -> None:
+    spec = dict(EXAMPLES["seed_multiple_outputs"]["value"])
+    spec["nodes"] = [{"name": "z", "expr": "ExtendedCustomFunction(x, y)"}]
+    with pytest.raises(SpecError, match="returns 4 outputs; give a list of 4 names"):
+        compile_spec(spec)
+    spec["nodes"] = [{"name": "z", "expr": "sum(ExtendedCustomFunction(x, y))"}]
+    with pytest.raises(SpecError, match="returns 4 outputs: call it on its own"):
+        compile_spec(spec)
+
+
+def test_multi_output_retain_grad_list() -> None:
+    spec = dict(EXAMPLES["seed_two_outputs_used"]["value"])
+    spec["nodes"] = [
+        {"name": ["y1", "y2"], "expr": "MultipleOutputsFunction(x)", "retain_grad": ["y2"]},
+        *spec["nodes"][1:],
+    ]
+    t = run(spec).tensors
+    assert t["y1"].grad is None and t["y2"].grad.tolist() == [10.0, 10.0, 10.0]
+
+
+def test_unused_output_receives_zeros_as_in_torch() -> None:
+    result = run(EXAMPLES["seed_multiple_outputs"]["value"])
+    (call,) = result.calls
+    assert call.function == "ExtendedCustomFunction" and call.node == ["z", "xx", "yy", "xy"]
+    grads = call.grad_fn.ctx.grad_outputs
+    assert grads[0].tolist() == [1.0, 1.0, 1.0] and all(g.tolist() == [0.0, 0.0, 0.0] for g in grads[1:])
+
+
+def test_forward_of_a_custom_function_is_not_recorded() -> None:
+    spec = _with(_square(forward=[{"name": "t", "expr": "x * x"}, {"name": "y", "expr": "k * t"}]))
+    result = run(spec)
+    assert result.tensors["y"].grad_fn == "SquareBackward"
+    assert len(result.calls) == 1
