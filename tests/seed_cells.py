@@ -15,8 +15,4 @@ def seed_cells() -> list[str]:
     if not SEED.is_file():
         pytest.skip(f"the seed notebook is not at {SEED}")
     text = SEED.read_text(encoding="utf-8")
-    return [
-        cell.strip("\n")
-        for cell in re.split(r"^In \[[^\]]*\]:\s*$", text, flags=re.M)
-        if cell.strip()
-    ]
+    return [cell.strip("\n") for cell in re.split(r"^In \[[^\]]*\]:\s*$", text, flags=re.M) if cell.strip()]

@@ -131,9 +131,7 @@ class Dockerfile:
 
     @property
     def exposed_ports(self) -> list[int]:
-        return [
-            int(port.split("/")[0]) for ins in self.all("EXPOSE") for port in ins.arguments.split()
-        ]
+        return [int(port.split("/")[0]) for ins in self.all("EXPOSE") for port in ins.arguments.split()]
 
 
 def module_of(command: list[str]) -> str:
@@ -144,9 +142,7 @@ def module_of(command: list[str]) -> str:
 
 
 def pip_installs(instruction: Instruction) -> bool:
-    return instruction.keyword == "RUN" and bool(
-        re.search(r"\bpip install\b", instruction.arguments)
-    )
+    return instruction.keyword == "RUN" and bool(re.search(r"\bpip install\b", instruction.arguments))
 
 
 # --- .dockerignore -----------------------------------------------------------------------
@@ -243,9 +239,7 @@ def in_image(root: Path, path: str) -> Path:
     return root / posixpath.normpath(path).lstrip("/")
 
 
-def copy_into_image(
-    arguments: str, *, root: Path, workdir: str, ignore: DockerIgnore, line: int
-) -> None:
+def copy_into_image(arguments: str, *, root: Path, workdir: str, ignore: DockerIgnore, line: int) -> None:
     """COPY <src>... <dest>, from the build context (this repository minus .dockerignore)."""
     words = json.loads(arguments) if arguments.startswith("[") else shlex.split(arguments)
     flags = [word for word in words if word.startswith("--")]
@@ -297,16 +291,10 @@ def build_without_docker(base: Path) -> Image:
         elif ins.keyword == "ENV":
             image.env.update(env_pairs(ins.arguments))
         elif ins.keyword == "COPY":
-            copy_into_image(
-                ins.arguments, root=image.root, workdir=workdir, ignore=ignore, line=ins.line
-            )
+            copy_into_image(ins.arguments, root=image.root, workdir=workdir, ignore=ignore, line=ins.line)
         elif pip_installs(ins):
             assert not ins.arguments.startswith("["), "RUN in exec form is not replayed"
-            before = sorted(
-                p.relative_to(image.workdir).as_posix()
-                for p in image.workdir.rglob("*")
-                if p.is_file()
-            )
+            before = sorted(p.relative_to(image.workdir).as_posix() for p in image.workdir.rglob("*") if p.is_file())
             image.pip_steps.append(PipStep(ins.arguments, before))
             with image.log.open("a") as log:
                 log.write(f"\n### line {ins.line}: RUN {ins.arguments}\n")
@@ -320,9 +308,7 @@ def build_without_docker(base: Path) -> Image:
                     stderr=subprocess.STDOUT,
                     timeout=PIP_TIMEOUT,
                 )
-            assert result.returncode == 0, (
-                f"line {ins.line}: RUN failed ({result.returncode})\n{log_tail(image.log)}"
-            )
+            assert result.returncode == 0, f"line {ins.line}: RUN failed ({result.returncode})\n{log_tail(image.log)}"
         elif ins.keyword == "RUN":
             image.skipped.append(ins.arguments)
     return image
@@ -426,9 +412,7 @@ def test_dockerfile_environment_and_commands_fit_the_app() -> None:
     settings = {key: value for key, value in env.items() if key.startswith("GRADLAB_")}
     for key in settings:
         assert key.removeprefix("GRADLAB_").lower() in Settings.model_fields, key
-    parsed = Settings.model_validate(
-        {k.removeprefix("GRADLAB_").lower(): v for k, v in settings.items()}
-    )
+    parsed = Settings.model_validate({k.removeprefix("GRADLAB_").lower(): v for k, v in settings.items()})
     assert parsed.host == "0.0.0.0"  # reachable through the container's published port
     assert dockerfile.exposed_ports == [parsed.port]
     assert importlib.util.find_spec(f"{module_of(dockerfile.cmd)}.__main__") is not None
@@ -519,9 +503,7 @@ def test_replayed_image_serves_and_passes_its_healthcheck(image: Image, tmp_path
     healthcheck = image.resolve(dockerfile.healthcheck)
 
     def healthy() -> bool:
-        probe = subprocess.run(
-            healthcheck, cwd=image.workdir, env=env, capture_output=True, timeout=15
-        )
+        probe = subprocess.run(healthcheck, cwd=image.workdir, env=env, capture_output=True, timeout=15)
         return probe.returncode == 0
 
     assert not healthy(), "the health check passes with no server"
@@ -561,11 +543,7 @@ def test_compose_service_agrees_with_the_dockerfile_and_the_app(service: dict[st
         assert key.removeprefix("GRADLAB_").lower() in Settings.model_fields, key
     effective = {**dockerfile.env, **environment}
     settings = Settings.model_validate(
-        {
-            k.removeprefix("GRADLAB_").lower(): v
-            for k, v in effective.items()
-            if k.startswith("GRADLAB_")
-        }
+        {k.removeprefix("GRADLAB_").lower(): v for k, v in effective.items() if k.startswith("GRADLAB_")}
     )
     assert settings.host == "0.0.0.0"
 
