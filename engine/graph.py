@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ class Node:
         # One entry per argument of the call: the tensor when it requires grad, else None.
         self.inputs = inputs
         self.sequence_nr = next(_sequence)
-        self.retained: list[Tensor] | None = None
+        self.retained: list[weakref.ref[Tensor]] | None = None  # weak: no cycle with the tensor
         self.freed = False
 
     def backward(self, grads: list[Array | None]) -> Sequence[Array | None]:
@@ -67,18 +68,18 @@ class Node:
         return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in self.inputs)
 
 
-def _add(total: Array | None, grad: Array) -> Array:
-    return grad if total is None else total + grad
-
-
-def _accumulate_into_leaf(leaf: Tensor, grad: Array) -> None:
-    if grad.dtype != leaf.array.dtype:
-        grad = grad.astype(leaf.array.dtype)
-    if leaf.grad is None:
-        # Broadcast views are read-only and share memory: .grad gets its own array.
-        leaf.set_grad(grad if grad.flags.writeable and grad.base is None else grad.copy())
-    else:
-        leaf.set_grad(leaf.grad.array + grad)
+def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
+    """Accumulate into `.grad`. Each `.grad` gets an array of its own, as in PyTorch: one
+    array can reach several tensors (x + y sends the same gradient to both)."""
+    if grad.dtype != tensor.array.dtype:
+        grad = grad.astype(tensor.array.dtype)
+    current = tensor.grad
+    if current is not None:
+        grad = current.array + grad
+    elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
+        grad = grad.copy()
+    stored.add(id(grad))
+    tensor.set_grad(grad)
 
 
 def run_backward(
@@ -90,43 +91,47 @@ def run_backward(
 
     `tick`, when given, is called before each node: the service's clock check.
     """
+    push, pop = heapq.heappush, heapq.heappop
     pending: dict[Node, list[Array | None]] = {}
     ready: list[tuple[int, Node]] = []
+    stored = {id(upstream) for _, upstream in roots}  # arrays that must not be shared
     for root, upstream in roots:
         node = root.grad_fn
         if node is None:
-            _accumulate_into_leaf(root, upstream)
+            _store_grad(root, upstream, stored)
             continue
         slots = pending.get(node)
         if slots is None:
             slots = pending[node] = [None] * node.n_outputs
-            heapq.heappush(ready, (-node.sequence_nr, node))
-        slots[root.output_nr] = _add(slots[root.output_nr], upstream)
+            push(ready, (-node.sequence_nr, node))
+        total = slots[root.output_nr]
+        slots[root.output_nr] = upstream if total is None else total + upstream
 
     while ready:
-        node = heapq.heappop(ready)[1]
+        node = pop(ready)[1]
         grads = pending.pop(node)
         if tick is not None:
             tick()
         if node.freed:
             raise RuntimeError(FREED_MESSAGE)
         if node.retained is not None:
-            for kept in node.retained:
-                kept_grad = grads[kept.output_nr]
-                if kept_grad is not None:
-                    _accumulate_into_leaf(kept, kept_grad)
+            for ref in node.retained:
+                kept = ref()
+                if kept is not None and grads[kept.output_nr] is not None:
+                    _store_grad(kept, grads[kept.output_nr], stored)  # type: ignore[arg-type]
         input_grads = node.backward(grads)
         if not retain_graph:
             node.release()
-        for tensor, grad in zip(node.inputs, input_grads, strict=True):
+        for tensor, grad in zip(node.inputs, input_grads, strict=False):
             if tensor is None or grad is None:
                 continue
             parent = tensor.grad_fn
             if parent is None:
-                _accumulate_into_leaf(tensor, grad)
+                _store_grad(tensor, grad, stored)
                 continue
             slots = pending.get(parent)
             if slots is None:
                 slots = pending[parent] = [None] * parent.n_outputs
-                heapq.heappush(ready, (-parent.sequence_nr, parent))
-            slots[tensor.output_nr] = _add(slots[tensor.output_nr], grad)
+                push(ready, (-parent.sequence_nr, parent))
+            total = slots[tensor.output_nr]
+            slots[tensor.output_nr] = grad if total is None else total + grad

@@ -82,10 +82,13 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
 
 
 def unreduce(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Array:
-    """Broadcast the gradient of a reduction back over the reduced axes."""
-    if not keepdims:
-        g = np.expand_dims(g, _axes(len(shape), axis))
-    return np.broadcast_to(g, shape)
+    """Spread the gradient of a reduction back over the reduced axes (a new array)."""
+    if not keepdims and axis is not None:
+        reduced = _axes(len(shape), axis)
+        g = g.reshape([1 if i in reduced else n for i, n in enumerate(shape)])
+    out = np.empty(shape, g.dtype)
+    out[...] = g  # much cheaper than np.broadcast_to for small arrays
+    return out
 
 
 def _count(shape: tuple[int, ...], axis: Axis) -> int:
@@ -255,18 +258,18 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each", "promote"),
     # Reductions
     Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
-       lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims),
+       lambda a, axis=None, keepdims=False: a.sum(axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims),),
        "∂/∂a = 1 for every summed element", params=_AXIS),
     Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
-       lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
+       lambda a, axis=None, keepdims=False: a.mean(axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) / _count(a.shape, axis),),
        "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS),
     Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
-       lambda a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims),
+       lambda a, axis=None, keepdims=False: a.max(axis=axis, keepdims=keepdims),
        (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS),
     Op("min", "min(a, axis=None, keepdims=False)", "AminBackward0",
-       lambda a, axis=None, keepdims=False: np.min(a, axis=axis, keepdims=keepdims),
+       lambda a, axis=None, keepdims=False: a.min(axis=axis, keepdims=keepdims),
        (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS),
     Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", _logsumexp,
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),

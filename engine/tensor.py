@@ -7,17 +7,21 @@ grad, records an `OpNode` holding what the op's backward rules need.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled
-from engine.graph import Array, Node, run_backward
+from engine.graph import Array, Node, _sequence, run_backward
 from engine.ops import OPS, Op, normalize_axis, sum_to
 from engine.printing import tensor_repr
 
 Scalar = int | float | bool
+_ADD, _SUB, _MUL, _DIV, _POW, _MATMUL, _NEG, _INDEX = (
+    OPS[name] for name in ("add", "sub", "mul", "div", "pow", "matmul", "neg", "index")
+)
 
 
 class OpNode(Node):
@@ -33,21 +37,28 @@ class OpNode(Node):
         kwargs: dict[str, Any],
         out: Array,
     ) -> None:
-        super().__init__(op.grad_fn_name(tuple(args), kwargs), inputs)
+        # Node.__init__ written out: this runs once per recorded op.
+        name = op.grad_fn
+        self._name = name if name.__class__ is str else op.grad_fn_name(tuple(args), kwargs)
+        self.inputs = inputs
+        self.sequence_nr = next(_sequence)
+        self.retained = None
+        self.freed = False
         self.op = op
-        self.args = args
+        self.args: list[Any] | None = args
         self.kwargs = kwargs
-        self.out = out
+        self.out: Array | None = out
 
     def backward(self, grads: list[Array | None]) -> list[Array | None]:
         g = grads[0]
+        out, args, kwargs = self.out, self.args or [], self.kwargs
         result: list[Array | None] = []
-        for tensor, vjp in zip(self.inputs, self.op.vjps, strict=True):
-            if tensor is None or vjp is None or g is None:
+        for tensor, vjp in zip(self.inputs, self.op.vjps, strict=False):
+            if tensor is None or g is None or vjp is None:
                 result.append(None)
                 continue
-            grad = vjp(g, self.out, *self.args, **self.kwargs)
-            if type(grad) is not np.ndarray:
+            grad = vjp(g, out, *args, **kwargs)
+            if grad.__class__ is not np.ndarray:
                 grad = np.asarray(grad)
             target = tensor.array
             if grad.shape != target.shape:
@@ -58,21 +69,33 @@ class OpNode(Node):
         return result
 
     def release(self) -> None:
-        super().release()
-        self.args = []
-        self.out = np.empty(0)
+        self.freed = True
+        self.args = self.out = None
+
+
+_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+_NUMBERS = (int, float)
+
+
+def _numpy_agrees(arrays: list[Any]) -> bool:
+    """Whether NumPy's own promotion already gives PyTorch's dtype: floats of one dtype, with
+    or without Python numbers (NumPy 2 treats those as weakly typed, as PyTorch does)."""
+    dtype = None
+    for a in arrays:
+        if a.__class__ is np.ndarray:
+            if dtype is None:
+                dtype = a.dtype
+            elif a.dtype is not dtype:
+                return False
+        elif a.__class__ not in _NUMBERS:
+            return False
+    return dtype in _FLOATS
 
 
 def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
     # Only differentiable operands take part: labels keep their integer dtype.
     operands = [a for a, vjp in zip(args, op.vjps, strict=True) if vjp is not None]
-    if op.dtypes == "promote":
-        target = dtypes.result_type(operands)
-    else:
-        kinds = {a.dtype.kind for a in operands if isinstance(a, np.ndarray)}
-        if kinds <= {"f"}:
-            return args
-        target = dtypes.result_type(operands)
+    target = dtypes.result_type(operands)
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
     return [
@@ -83,25 +106,31 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
 
 def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     """Run a primitive op on tensors and Python numbers, recording it for backward."""
-    if len(args) != op.arity:
+    if len(args) != len(op.vjps):
         raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
-    arrays = [a.array if isinstance(a, Tensor) else a for a in args]
-    if op.dtypes != "same":
+    arrays = [a.array if a.__class__ is Tensor else a for a in args]
+    if op.dtypes != "same" and not _numpy_agrees(arrays):
         arrays = _cast_operands(op, arrays)
-    if "axis" in kwargs:
+    if kwargs and "axis" in kwargs:
         kwargs["axis"] = normalize_axis(kwargs["axis"], arrays[0].ndim)
     value = op.forward(*arrays, **kwargs)
-    if type(value) is not np.ndarray:
+    if value.__class__ is not np.ndarray:
         value = np.asarray(value)
     out = Tensor(value)
-    if _enabled.get():
-        inputs = tuple(
-            a if isinstance(a, Tensor) and a._requires_grad and vjp is not None else None
-            for a, vjp in zip(args, op.vjps, strict=True)
-        )
-        if any(t is not None for t in inputs):
-            out.grad_fn = OpNode(op, inputs, arrays, kwargs, value)
-            out._requires_grad = True
+    if not _enabled.get():
+        return out
+    for a in args:
+        if a.__class__ is Tensor and a._requires_grad:
+            break
+    else:
+        return out
+    inputs = tuple(
+        a if a.__class__ is Tensor and a._requires_grad and vjp is not None else None
+        for a, vjp in zip(args, op.vjps, strict=False)
+    )
+    if inputs.count(None) != len(inputs):
+        out.grad_fn = OpNode(op, inputs, arrays, kwargs, value)
+        out._requires_grad = True
     return out
 
 
@@ -189,7 +218,7 @@ class Tensor:
             return
         if self.grad_fn.retained is None:
             self.grad_fn.retained = []
-        self.grad_fn.retained.append(self)
+        self.grad_fn.retained.append(weakref.ref(self))
         self._retains_grad = True
 
     def backward(
@@ -209,7 +238,9 @@ class Tensor:
         if gradient is None:
             if self.array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            return np.ones_like(self.array)
+            ones = np.empty(self.array.shape, self.array.dtype)
+            ones.fill(1)
+            return ones
         array = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
         if array.shape != self.shape:
             raise RuntimeError(
@@ -283,49 +314,49 @@ class Tensor:
     # --- operators --------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Tensor:
-        return apply(OPS["add"], self, other)
+        return apply(_ADD, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return apply(OPS["add"], other, self)
+        return apply(_ADD, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return apply(OPS["sub"], self, other)
+        return apply(_SUB, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return apply(OPS["sub"], other, self)
+        return apply(_SUB, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(OPS["mul"], self, other)
+        return apply(_MUL, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(OPS["mul"], other, self)
+        return apply(_MUL, other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(OPS["div"], self, other)
+        return apply(_DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(OPS["div"], other, self)
+        return apply(_DIV, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return apply(OPS["pow"], self, other)
+        return apply(_POW, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return apply(OPS["pow"], other, self)
+        return apply(_POW, other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return apply(OPS["matmul"], self, other)
+        return apply(_MATMUL, self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return apply(OPS["matmul"], other, self)
+        return apply(_MATMUL, other, self)
 
     def __neg__(self) -> Tensor:
-        return apply(OPS["neg"], self)
+        return apply(_NEG, self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __getitem__(self, index: Any) -> Tensor:
-        return apply(OPS["index"], self, index=_basic_index(index))
+        return apply(_INDEX, self, index=_basic_index(index))
 
     # --- methods, with PyTorch's keyword names accepted too --------------------------
 
