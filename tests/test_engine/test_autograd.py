@@ -234,3 +234,33 @@ def test_function_none_gradient_means_no_gradient() -> None:
     y = engine.tensor([2.0], requires_grad=True)
     NoGradForY.apply(x, y).sum().backward()
     assert x.grad is not None and y.grad is None
+
+
+def test_each_grad_owns_its_array() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y = engine.tensor([3.0, 4.0], requires_grad=True)
+    s = x + y
+    s.retain_grad()
+    upstream = engine.tensor([1.0, 1.0])
+    s.backward(upstream)
+    arrays = [x.grad.numpy(), y.grad.numpy(), s.grad.numpy(), upstream.numpy()]
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1 :]:
+            assert not np.shares_memory(a, b)
+
+
+def test_graph_with_retained_grads_is_freed_without_the_garbage_collector() -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        x = engine.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        node = weakref.ref(y.grad_fn)
+        y.sum().backward()
+        del y
+        assert node() is None
+    finally:
+        gc.enable()
