@@ -6,11 +6,15 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.limits import Limits
+
 
 class Settings(BaseSettings):
     """Every limit a request is held to, plus where and how the server runs.
 
-    The defaults fit a class of about 50 students on a 2-core server.
+    The defaults fit a class of about 50 students on a 2-core server: a request may not
+    hold the server for long or take much of its memory, and answers stay small enough
+    to read in a notebook.
     """
 
     model_config = SettingsConfigDict(env_prefix="GRADLAB_", extra="ignore")
@@ -21,6 +25,35 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the server."
     )
+    max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest request body, in bytes.")
+    max_nodes: int = Field(default=200, ge=1, description="Most nodes in a graph (and statements in a function).")
+    max_functions: int = Field(default=32, ge=0, description="Most custom functions in a request.")
+    max_tensor_elements: int = Field(default=1_000_000, ge=1, description="Most elements in any one tensor.")
+    max_total_elements: int = Field(
+        default=20_000_000, ge=1, description="Most elements allocated by one evaluation of the graph."
+    )
+    max_check_evaluations: int = Field(
+        default=200_000, ge=0, description="Most forward evaluations the finite-difference check may make."
+    )
+    auto_full_check_evaluations: int = Field(
+        default=20_000, ge=0, description="Check mode auto runs full up to this many evaluations, fast above."
+    )
+    max_expr_length: int = Field(default=1_000, ge=1, description="Longest expression, in characters.")
+    max_expr_depth: int = Field(default=50, ge=1, description="Deepest nesting of an expression.")
+    time_limit_seconds: float = Field(default=10.0, gt=0, description="Longest time one request may compute.")
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_nodes=self.max_nodes,
+            max_functions=self.max_functions,
+            max_tensor_elements=self.max_tensor_elements,
+            max_total_elements=self.max_total_elements,
+            max_expr_length=self.max_expr_length,
+            max_expr_depth=self.max_expr_depth,
+            max_check_evaluations=self.max_check_evaluations,
+            auto_full_check_evaluations=self.auto_full_check_evaluations,
+            time_limit_seconds=self.time_limit_seconds,
+        )
 
 
 @lru_cache

@@ -80,6 +80,7 @@ class Result:
     warnings: list[str]
     env: dict[str, Tensor]
     calls: list[Call]
+    upstream: list[tuple[str, Array]]  # each backward root with its gradient
 
 
 @dataclass
@@ -92,16 +93,42 @@ class Program:
     warnings: list[str] = field(default_factory=list)
     check: Any = None  # the raw `check` part of the spec, for engine.check
 
-    def forward(self, leaf_arrays: dict[str, Array] | None = None) -> tuple[dict[str, Tensor], list[Call]]:
-        """Build the leaves (from `leaf_arrays` when given) and evaluate every node in order."""
+    def leaf_arrays(self, float64: bool = False) -> dict[str, Array]:
+        """The leaves' values; with float64, floating leaves in float64 (for the check)."""
+        return {
+            leaf.name: leaf.array.astype(np.float64) if float64 and leaf.array.dtype.kind == "f" else leaf.array
+            for leaf in self.leaves
+        }
+
+    def leaf_tensors(self, arrays: dict[str, Array], requires_grad: bool = True) -> dict[str, Tensor]:
+        """The leaves as tensors: the start of one evaluation, whose allocations are counted anew."""
         guard = _current_guard()
+        guard.elements = 0
         env: dict[str, Tensor] = {}
         for leaf in self.leaves:
-            array = leaf.array if leaf_arrays is None else leaf_arrays[leaf.name]
+            array = arrays[leaf.name]
             guard.allocate(array.size)
-            env[leaf.name] = Tensor(array, requires_grad=leaf.requires_grad and array.dtype.kind == "f")
+            env[leaf.name] = Tensor(array, requires_grad=requires_grad and leaf.requires_grad)
+        return env
+
+    def evaluate_nodes(self, env: dict[str, Tensor], start: int = 0) -> None:
+        """Evaluate nodes[start:] into `env`, the values only (what the check re-runs)."""
+        guard = _current_guard()
+        for node in self.nodes[start:]:
+            guard.loc = node.loc
+            guard.check_time()
+            value = node.compiled.evaluate(env)
+            if len(node.names) == 1:
+                env[node.names[0]] = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+            else:
+                env.update(zip(node.names, value, strict=True))
+
+    def forward(self, leaf_arrays: dict[str, Array] | None = None) -> tuple[dict[str, Tensor], list[Call]]:
+        """Build the leaves and evaluate every node in order, recording the graph."""
+        env = self.leaf_tensors(leaf_arrays or self.leaf_arrays())
         calls: list[Call] = []
         earlier: set[int] = set()  # grad_fns of the tensors named so far
+        guard = _current_guard()
         for node in self.nodes:
             guard.loc = node.loc
             value = node.compiled.evaluate(env)
@@ -122,9 +149,14 @@ class Program:
                 tensor.retain_grad()
         return env, calls
 
-    def backward(self, env: dict[str, Tensor]) -> None:
-        """Run each root's backward in order, gradients accumulating as with retain_graph=True."""
+    def backward(self, env: dict[str, Tensor]) -> list[tuple[str, Array]]:
+        """Run each root's backward in order, gradients accumulating as with retain_graph=True.
+
+        Returns each root with its upstream gradient: the check's objective is their sum of
+        products, sum(root * gradient) over all roots.
+        """
         guard = _current_guard()
+        upstream = []
         for root in self.roots:
             guard.loc = root.loc
             tensor = env[root.name]
@@ -135,12 +167,14 @@ class Program:
                     "require grad and does not have a grad_fn (no leaf it depends on has requires_grad=true)",
                 )
             gradient = self.upstream(root, tensor)
+            upstream.append((root.name, gradient))
             try:
                 run_backward([(tensor, gradient)], retain_graph=True, tick=guard.check_time)
             except SpecError:
                 raise
             except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
                 raise ComputeError(root.loc, f"backward from '{root.name}': {error}") from None
+        return upstream
 
     def upstream(self, root: Root, tensor: Tensor) -> Array:
         if root.gradient is None:
@@ -166,12 +200,20 @@ class Program:
             )
         return gradient
 
-    def run(self, deadline: float | None = None) -> Result:
-        """Forward, backward and a report of every tensor, within the limits."""
+    def run(self, deadline: float | None = None, float64: bool = False) -> Result:
+        """Forward, backward and a report of every tensor, within the limits.
+
+        With float64, the floating leaves (and so the whole graph) are in float64.
+        """
         with self.guard(deadline), np.errstate(all="ignore"):
-            env, calls = self.forward()
-            self.backward(env)
-        return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls)
+            if float64:
+                with dtypes.default_dtype(dtypes.float64):
+                    env, calls = self.forward(self.leaf_arrays(float64=True))
+                    upstream = self.backward(env)
+            else:
+                env, calls = self.forward()
+                upstream = self.backward(env)
+        return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls, upstream)
 
     @contextmanager
     def guard(self, deadline: float | None = None) -> Iterator[Guard]:

@@ -1,0 +1,228 @@
+"""The wire format of `POST /backward`: what a request may hold and what the answer holds.
+
+These models are the API's documentation (Swagger UI shows their descriptions). They check
+the JSON's types and shapes; the engine checks what they mean (names, expressions, sizes)
+and reports errors with the same kind of location.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Dtype = Literal["float32", "float64", "int64"]
+Name = Annotated[str, Field(description="A Python identifier of at most 64 characters.", examples=["x"])]
+Number = int | float
+# JSON has no NaN or infinity: the answer writes them as these strings.
+NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+Values = Annotated[
+    Number | NonFinite | list[Any],
+    Field(description="A number (a 0-d tensor) or a rectangular nested list of numbers."),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeafSpec(Strict):
+    """A leaf tensor: literal values, or a shape filled by an initializer."""
+
+    value: Number | list[Any] | None = Field(
+        default=None,
+        description="A number or a rectangular nested list of finite numbers. Leave out to use shape and init.",
+        examples=[[1.0, 2.0, 3.0]],
+    )
+    shape: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="With init: the shape of a generated tensor.", examples=[[64, 256]]
+    )
+    init: Literal["zeros", "ones", "arange", "normal", "uniform"] | None = Field(
+        default=None,
+        description=(
+            "How to fill `shape`: zeros, ones, arange (0, 1, 2, ... in row-major order), normal "
+            "(numpy.random.default_rng(seed).standard_normal(shape)) or uniform (default_rng(seed).random(shape))."
+        ),
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of normal and uniform.")
+    scale: float = Field(default=1.0, description="Multiplies the generated values.")
+    dtype: Dtype | None = Field(default=None, description="This leaf's dtype; default: the request's dtype.")
+    requires_grad: bool = Field(
+        default=False, description="Compute this leaf's gradient (floating point leaves only, as in PyTorch)."
+    )
+
+
+class Statement(Strict):
+    """One assignment: `name = expr`."""
+
+    name: Name | list[Name] = Field(
+        description="The name, or a list of names for a call of a custom function with several outputs.",
+        examples=["z"],
+    )
+    expr: str = Field(
+        description="A Python expression over earlier names: + - * / ** @, built-in functions (GET /ops), "
+        "custom functions, indexing with constants.",
+        examples=["10 * (xx + yy + 2 * xy)"],
+    )
+
+
+class NodeSpec(Statement):
+    """A non-leaf tensor, computed from leaves and earlier nodes."""
+
+    retain_grad: bool | list[Name] = Field(
+        default=False,
+        description="Keep this node's gradient, like Tensor.retain_grad(); for several outputs, true or a list "
+        "of the names to keep.",
+    )
+
+
+class FunctionSpec(Strict):
+    """A torch.autograd.Function: forward and a hand-written backward, both as assignments."""
+
+    inputs: list[Name] = Field(description="The tensor arguments, in order.", examples=[["x", "y"]])
+    params: dict[str, bool | int | float] = Field(
+        default_factory=dict,
+        description="Non-tensor arguments with their defaults; a call may override them by keyword.",
+        examples=[{"scale": 10}],
+    )
+    forward: list[Statement] = Field(description="Assignments computing the outputs. Not recorded for autograd.")
+    outputs: list[Name] = Field(description="The names forward returns, in order.", examples=[["z"]])
+    save_for_backward: list[Name] = Field(
+        default_factory=list, description="Inputs or forward names that backward may use."
+    )
+    backward: list[Statement] = Field(
+        default_factory=list,
+        description="Assignments that see the saved tensors, the params and grad_<output> for every output, "
+        "and define grad_<input> for each input they differentiate.",
+    )
+
+
+class RootSpec(Strict):
+    """One call of backward: `root.backward(gradient)`."""
+
+    root: Name = Field(description="The tensor to backpropagate from.", examples=["s"])
+    gradient: Number | list[Any] | None = Field(
+        default=None,
+        description="The upstream gradient, of the root's shape; may be left out for a root of one element (then 1).",
+    )
+
+
+class CheckOptions(Strict):
+    """The finite-difference check of every reported gradient and every hand-written backward."""
+
+    mode: Literal["auto", "full", "fast", "off"] = Field(
+        default="auto",
+        description="full: every element; fast: random directional derivatives (gradcheck's fast_mode); "
+        "auto: full while it stays under a cost setting, fast above; off: no check.",
+    )
+    eps: float | None = Field(
+        default=None, gt=0, lt=1, description="Step of the differences; default chosen per tensor."
+    )
+    atol: float = Field(default=1e-9, ge=0, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5).")
+    rtol: float = Field(default=1e-6, ge=0, description="Relative tolerance (PyTorch's gradcheck uses 1e-3).")
+    seed: int = Field(default=0, ge=0, description="Seed of the random directions of fast mode.")
+
+
+class BackwardRequest(Strict):
+    """A graph to build, backpropagate through and check."""
+
+    dtype: Dtype = Field(default="float32", description="Default dtype of the leaves (float32, as torch.tensor).")
+    leaves: dict[Name, LeafSpec] = Field(description="Leaf tensors by name.")
+    functions: dict[Name, FunctionSpec] = Field(
+        default_factory=dict, description="Custom functions by name; each may call those defined before it."
+    )
+    nodes: list[NodeSpec] = Field(description="Computed tensors, evaluated in order.")
+    backward: RootSpec | list[RootSpec] | None = Field(
+        default=None,
+        description="One root or a list, run in order with gradients accumulating. Left out: the last node.",
+    )
+    check: CheckOptions = Field(default_factory=CheckOptions)
+
+
+# --- the answer -----------------------------------------------------------------------
+
+
+class TensorReport(BaseModel):
+    shape: list[int]
+    dtype: Dtype | Literal["bool"]
+    is_leaf: bool
+    requires_grad: bool
+    grad_fn: str | None = Field(description="PyTorch's name for the node that made this tensor, e.g. MulBackward0.")
+    retains_grad: bool = Field(description="Whether .grad is kept for this non-leaf tensor (false for leaves).")
+    value: Values
+    grad: Values | None = Field(description="The gradient, or null where PyTorch's .grad would be None.")
+
+
+class TensorCheck(BaseModel):
+    passed: bool
+    max_abs_error: float | NonFinite
+    max_rel_error: float | NonFinite
+    worst_index: list[int] | None
+    error_estimate: float | NonFinite | None = None
+    eps: float | None = None
+    numerical: Values | None = None
+    analytic: Values | None = None
+    non_differentiable: list[list[int]] = Field(default_factory=list)
+    message: str | None = None
+
+
+class InputCheck(BaseModel):
+    passed: bool
+    max_abs_error: float | NonFinite
+    max_rel_error: float | NonFinite
+    worst_index: list[int] | None
+    hand_written: Values | None = None
+    numerical: Values | None = None
+    autodiff: Values | None = None
+    non_differentiable: list[list[int]] = Field(default_factory=list)
+    message: str | None = None
+
+
+class FunctionCheck(BaseModel):
+    function: str
+    node: str | list[str]
+    passed: bool
+    inputs: dict[str, InputCheck]
+
+
+class CheckReport(BaseModel):
+    mode: Literal["full", "fast", "off"]
+    passed: bool | None
+    dtype: Literal["float64"] | None = None
+    eps: float | None = None
+    atol: float | None = None
+    rtol: float | None = None
+    seed: int | None = None
+    evaluations: int | None = None
+    tensors: dict[str, TensorCheck] = Field(default_factory=dict)
+    functions: list[FunctionCheck] = Field(default_factory=list)
+
+
+class BackwardResponse(BaseModel):
+    tensors: dict[str, TensorReport] = Field(description="Every leaf and node, in the request's order.")
+    check: CheckReport
+    warnings: list[str]
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorItem]
+
+
+class OpInfo(BaseModel):
+    name: str
+    syntax: str
+    grad_fn: str
+    rule: str
+    params: dict[str, Any]
+
+
+class ExampleInfo(BaseModel):
+    name: str
+    summary: str
+    description: str

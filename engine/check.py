@@ -1,0 +1,504 @@
+"""The finite-difference check of a spec: every reported gradient and every hand-written backward.
+
+The whole graph is re-run in float64. The objective is the one backward differentiates,
+F = sum over roots of sum(root * upstream gradient). Each leaf that requires grad and each
+retained node is compared with numerical derivatives of F (a node by perturbing its value
+and re-running what follows it). Each custom function call is checked on its own, at the
+inputs and upstream gradients it really saw. As in torch.autograd.gradcheck, the steps are
+kept apart: evaluate (engine.numerical), compare (`compare`), explain (`_explain`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.autograd import FunctionCtx
+from engine.errors import LimitExceeded, SpecError
+from engine.grad_mode import enable_grad, no_grad
+from engine.graph import Array, run_backward
+from engine.limits import setting
+from engine.numerical import OFFSETS, Budget, derivative
+from engine.spec import Call, Program
+from engine.tensor import Tensor
+
+MODES = ("auto", "full", "fast", "off")
+DEFAULT_EPS = 1e-3
+PER_DERIVATIVE = len(OFFSETS)
+LOC = ("body", "check")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    mode: str = "auto"
+    eps: float | None = None  # relative step; default DEFAULT_EPS
+    atol: float = 1e-9
+    rtol: float = 1e-6
+    seed: int = 0
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> CheckOptions:
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise SpecError(LOC, "check must be an object")
+        options = cls(**{k: raw[k] for k in ("mode", "eps", "atol", "rtol", "seed") if raw.get(k) is not None})
+        if options.mode not in MODES:
+            raise SpecError((*LOC, "mode"), f"check mode must be one of {', '.join(MODES)}")
+        for name in ("atol", "rtol"):
+            value = getattr(options, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise SpecError((*LOC, name), f"{name} must be a finite number >= 0")
+        if options.eps is not None and not (isinstance(options.eps, int | float) and 0 < options.eps < 1):
+            raise SpecError((*LOC, "eps"), "eps must be a number between 0 and 1")
+        if type(options.seed) is not int or options.seed < 0:
+            raise SpecError((*LOC, "seed"), "seed must be a non-negative integer")
+        return options
+
+
+@dataclass
+class Comparison:
+    """Analytic against numerical, element by element (or direction by direction)."""
+
+    passed: bool
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: list[int] | None
+    error_estimate: float | None
+    numerical: Array
+    analytic: Array
+    non_differentiable: list[list[int]] = field(default_factory=list)
+    message: str | None = None
+
+
+@dataclass
+class FunctionCheck:
+    function: str
+    node: str | list[str]
+    passed: bool
+    inputs: dict[str, Comparison]
+    autodiff: dict[str, Array]
+
+
+@dataclass
+class CheckReport:
+    mode: str
+    passed: bool | None
+    eps: float | None = None
+    atol: float | None = None
+    rtol: float | None = None
+    seed: int | None = None
+    evaluations: int = 0
+    tensors: dict[str, Comparison] = field(default_factory=dict)
+    functions: list[FunctionCheck] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- compare and explain --------------------------------------------------------------
+
+
+def compare(
+    analytic: Array, numerical: Array, errors: Array, kinks: Array, atol: float, rtol: float, what: str
+) -> Comparison:
+    """An element passes when |analytic - numerical| <= atol + rtol·|numerical| + its error estimate.
+    Elements at a kink (or where the function is not finite nearby) are listed, not judged."""
+    diff = np.abs(analytic - numerical)
+    tolerance = atol + rtol * np.abs(numerical) + errors
+    judged = ~kinks
+    with np.errstate(all="ignore"):
+        relative = np.where(diff == 0, 0.0, diff / np.abs(numerical))
+        ratio = np.where(judged, np.nan_to_num(diff / np.maximum(tolerance, 1e-300), nan=np.inf), -1.0)
+    bad = judged & ~(diff <= tolerance)
+    worst = None
+    message = None
+    if judged.any():
+        flat = int(np.argmax(ratio))
+        worst = [int(i) for i in np.unravel_index(flat, analytic.shape)] if analytic.ndim else []
+        if bad.any():
+            message = _explain(
+                what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
+            )
+    kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
+    return Comparison(
+        passed=not bad.any(),
+        max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
+        max_rel_error=float(np.max(np.where(judged, relative, 0.0), initial=0.0)),
+        worst_index=worst,
+        error_estimate=float(errors.flat[int(np.argmax(ratio))]) if judged.any() else None,
+        numerical=numerical,
+        analytic=analytic,
+        non_differentiable=kink_list,
+        message=message,
+    )
+
+
+def _explain(
+    what: str, index: list[int], analytic: float, numerical: float, diff: float, error: float, atol: float, rtol: float
+) -> str:
+    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    allowed = atol + rtol * abs(numerical) + error
+    return (
+        f"{where}: analytic {analytic:.10g} but numerical {numerical:.10g}, off by {diff:.3g}, over the "
+        f"tolerance {allowed:.3g} (atol {atol:g} + rtol {rtol:g} × |numerical| + error estimate {error:.2g})"
+    )
+
+
+# --- numerical gradients of one tensor ------------------------------------------------
+
+
+class _Differentiator:
+    """Numerical derivatives of a scalar function of one array, full or along directions."""
+
+    def __init__(self, options: CheckOptions, budget: Budget) -> None:
+        self.options = options
+        self.budget = budget
+        self.eps = options.eps or DEFAULT_EPS
+        self.rng = np.random.default_rng(options.seed)
+
+    def full(self, f: Callable[[Array], float], x: Array) -> tuple[Array, Array, Array]:
+        """Every element: f(x + t·e_i) differentiated at t = 0."""
+        f0 = f(x)
+        values, errors, kinks = (np.zeros(x.shape), np.zeros(x.shape), np.zeros(x.shape, dtype=bool))
+        probe = x.copy()
+        flat = probe.reshape(-1)
+        for i in range(flat.size):
+            original = flat[i]
+
+            def along(t: float, i: int = i, original: float = original) -> float:
+                flat[i] = original + t
+                try:
+                    return f(probe)
+                finally:
+                    flat[i] = original
+
+            d = self._derivative(along, f0, self.eps * max(abs(float(original)), 1.0))
+            values.flat[i], errors.flat[i], kinks.flat[i] = d
+        return values, errors, kinks
+
+    def direction(self, shape: tuple[int, ...]) -> Array:
+        u = self.rng.standard_normal(shape)
+        norm = float(np.linalg.norm(u))
+        return u / norm if norm else u
+
+    def along(self, f: Callable[[Array], float], x: Array, u: Array) -> tuple[Array, Array, Array]:
+        """One direction: f(x + t·u) differentiated at t = 0, as gradcheck's fast mode does."""
+        f0 = f(x)
+        scale = float(np.max(np.abs(x), initial=0.0))
+        value, error, kink = self._derivative(lambda t: f(x + t * u), f0, self.eps * max(scale, 1.0))
+        return np.array(value), np.array(error), np.array(kink)
+
+    def _derivative(self, f: Callable[[float], float], f0: float, h: float) -> tuple[float, float, bool]:
+        o = self.options
+        d = derivative(f, f0, h, self.budget, o.atol, o.rtol)
+        # No finite neighbourhood (sqrt at 0): not differentiable there, like a kink.
+        return d.value, d.error, d.kink or not d.finite
+
+
+# --- the check ------------------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    """A reported gradient to check: a leaf, or a node whose value can be perturbed."""
+
+    names: list[str]
+    node_index: int | None  # None for a leaf
+    grad: Array
+
+
+def _targets(program: Program, env: dict[str, Tensor]) -> list[_Target]:
+    position = {leaf.name: None for leaf in program.leaves} | {
+        name: i for i, node in enumerate(program.nodes) for name in node.names
+    }
+    groups: dict[int, _Target] = {}
+    for name in program.names():
+        tensor = env[name]
+        if tensor.grad is None or tensor.array.dtype.kind != "f":
+            continue
+        if id(tensor) in groups:  # a bare-name node is the same tensor as an earlier name
+            groups[id(tensor)].names.append(name)
+        else:
+            groups[id(tensor)] = _Target([name], position[name], tensor.grad.array)
+    return list(groups.values())
+
+
+def _upstream_of(call: Call, rng: np.random.Generator) -> tuple[list[Array], list[bool]]:
+    """The gradients the call's backward received; random ones if backward never reached it."""
+    ctx = call.grad_fn.ctx
+    outputs = call.grad_fn.outputs
+    seen = ctx.__dict__.get("grad_outputs")
+    if seen is None:
+        return [np.asarray(rng.standard_normal(o.shape)) for o in outputs], [True] * len(outputs)
+    grads = [g.array for g in seen]
+    return grads, [bool(np.any(g)) for g in grads]
+
+
+def estimate_evaluations(program: Program, env: dict[str, Tensor], calls: list[Call], full: bool) -> int:
+    """Forward evaluations a check would make (without retries at kinks), known before running it."""
+    total = 0
+    for target in _targets(program, env):
+        total += PER_DERIVATIVE * (target.grad.size if full else 1) + 1
+    for call in calls:
+        inputs = [t for t in call.grad_fn.ctx.inputs if isinstance(t, Tensor) and t.requires_grad]
+        outputs = len(call.grad_fn.outputs)
+        for t in inputs:
+            total += PER_DERIVATIVE * ((t.array.size if full else 1) + outputs) + 1 + outputs
+    return total
+
+
+def run_check(program: Program, raw_options: Any, deadline: float | None = None) -> CheckReport:
+    """The check of API.md: mode, tolerances, per-tensor and per-function comparisons."""
+    options = CheckOptions.from_raw(raw_options)
+    if options.mode == "off":
+        return CheckReport(mode="off", passed=None)
+    limits = program.limits
+    with program.guard(deadline), np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
+        env, calls = program.forward(program.leaf_arrays(float64=True))
+        upstream = program.backward(env)
+        full_cost = estimate_evaluations(program, env, calls, full=True)
+        mode = options.mode
+        if mode == "auto":
+            mode = "full" if full_cost <= limits.auto_full_check_evaluations else "fast"
+        cost = full_cost if mode == "full" else estimate_evaluations(program, env, calls, full=False)
+        if cost > limits.max_check_evaluations:
+            hint = "; check mode fast needs far fewer" if mode == "full" else ""
+            raise LimitExceeded(
+                LOC,
+                f"the {mode} check would need {cost:,} forward evaluations, over the limit of "
+                f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
+            )
+        # Retries at kinks may double the count; past that the budget says no.
+        budget = Budget(2 * limits.max_check_evaluations, LOC)
+        differentiator = _Differentiator(options, budget)
+        with no_grad():
+            tensors = _check_tensors(program, env, upstream, mode, options, differentiator)
+            functions, warnings = _check_functions(program, calls, mode, options, differentiator)
+    checked = [c.passed for c in tensors.values()] + [f.passed for f in functions]
+    if not checked:
+        warnings.append(
+            "the check had nothing to compare: no leaf requires grad and receives a gradient, no node retains "
+            "its gradient, and no custom function is called"
+        )
+    return CheckReport(
+        mode=mode,
+        passed=all(checked) if checked else None,
+        eps=options.eps or DEFAULT_EPS,
+        atol=options.atol,
+        rtol=options.rtol,
+        seed=options.seed,
+        evaluations=budget.used,
+        tensors=tensors,
+        functions=functions,
+        warnings=warnings,
+    )
+
+
+def _objective(upstream: list[tuple[str, Array]]) -> Callable[[dict[str, Tensor]], float]:
+    def objective(env: dict[str, Tensor]) -> float:
+        return float(sum(np.sum(env[name].array * gradient) for name, gradient in upstream))
+
+    return objective
+
+
+def _check_tensors(
+    program: Program,
+    env: dict[str, Tensor],
+    upstream: list[tuple[str, Array]],
+    mode: str,
+    options: CheckOptions,
+    differentiator: _Differentiator,
+) -> dict[str, Comparison]:
+    objective = _objective(upstream)
+    base_leaves = program.leaf_arrays(float64=True)
+    base_values = program.leaf_tensors(base_leaves, requires_grad=False)
+    program.evaluate_nodes(base_values)
+    results: dict[str, Comparison] = {}
+    for target in _targets(program, env):
+        name = target.names[0]
+        if target.node_index is None:
+            f = _leaf_objective(program, base_leaves, name, objective)
+            x = base_leaves[name]
+        else:
+            f = _node_objective(program, base_values, name, target.node_index + 1, objective)
+            x = base_values[name].array
+        comparison = _compare_one(f, x, target.grad, mode, options, differentiator, name)
+        for alias in target.names:
+            results[alias] = comparison
+    return results
+
+
+def _leaf_objective(
+    program: Program, leaves: dict[str, Array], name: str, objective: Callable[[dict[str, Tensor]], float]
+) -> Callable[[Array], float]:
+    """F as a function of one leaf: the whole graph re-run."""
+
+    def f(x: Array) -> float:
+        values = program.leaf_tensors({**leaves, name: x}, requires_grad=False)
+        program.evaluate_nodes(values)
+        return objective(values)
+
+    return f
+
+
+def _node_objective(
+    program: Program, base: dict[str, Tensor], name: str, start: int, objective: Callable[[dict[str, Tensor]], float]
+) -> Callable[[Array], float]:
+    """F as a function of one node's value: only the nodes after it re-run."""
+
+    def f(x: Array) -> float:
+        values = dict(base)
+        values[name] = Tensor(x)
+        program.evaluate_nodes(values, start)
+        return objective(values)
+
+    return f
+
+
+def _compare_one(
+    f: Callable[[Array], float],
+    x: Array,
+    grad: Array,
+    mode: str,
+    options: CheckOptions,
+    differentiator: _Differentiator,
+    what: str,
+) -> Comparison:
+    if mode == "full":
+        numerical, errors, kinks = differentiator.full(f, x)
+        return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
+    u = differentiator.direction(x.shape)
+    numerical, errors, kinks = differentiator.along(f, x, u)
+    directional = np.array(np.sum(grad * u))
+    result = compare(
+        directional, numerical, errors, kinks, options.atol, options.rtol, f"{what} along a random direction"
+    )
+    affordable = differentiator.budget.used + PER_DERIVATIVE * x.size <= differentiator.budget.limit // 2
+    if not result.passed and affordable:
+        # Say which element is wrong, not only that a random direction disagrees.
+        numerical, errors, kinks = differentiator.full(f, x)
+        detail = compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
+        result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
+    return result
+
+
+def _check_functions(
+    program: Program, calls: list[Call], mode: str, options: CheckOptions, differentiator: _Differentiator
+) -> tuple[list[FunctionCheck], list[str]]:
+    checks, warnings = [], []
+    for call in calls:
+        spec = program.functions[call.function]
+        node = call.grad_fn
+        ctx = node.ctx
+        inputs: list[Any] = list(ctx.inputs)
+        grads, received = _upstream_of(call, differentiator.rng)
+        checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+        hand = _hand_written(node, ctx, grads, checked)
+        auto = _autodiff(spec.function, ctx.params, inputs, grads, checked)
+        comparisons: dict[str, Comparison] = {}
+        for i in checked:
+            f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
+            what = f"{call.function}: grad_{spec.inputs[i]}"
+            comparison = _compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what)
+            kinks = np.zeros(comparison.analytic.shape, dtype=bool)
+            if mode == "full" and comparison.non_differentiable:
+                # At a kink, the forward's own autodiff is the reference the formula can follow.
+                at_kink = compare(hand[i], auto[i], np.zeros(hand[i].shape), kinks, options.atol, options.rtol, what)
+                comparison.passed = comparison.passed and at_kink.passed
+            comparisons[spec.inputs[i]] = comparison
+        checks.append(
+            FunctionCheck(
+                call.function,
+                call.node,
+                all(c.passed for c in comparisons.values()),
+                comparisons,
+                {spec.inputs[i]: auto[i] for i in checked},
+            )
+        )
+        warnings.extend(
+            _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, options, differentiator)
+        )
+    return checks, warnings
+
+
+def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[int]) -> dict[int, Array]:
+    """The backward formula's gradient for each checked input; none given counts as zeros."""
+    returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
+    returned = returned if isinstance(returned, tuple) else (returned,)
+    result = {}
+    for i in checked:
+        grad = node._input_grad(i, returned[i]) if i < len(returned) else None
+        result[i] = np.zeros(node.inputs[i].array.shape) if grad is None else grad
+    return result
+
+
+def _autodiff(
+    function: Any, params: dict[str, Any], inputs: list[Any], grads: list[Array], checked: list[int]
+) -> dict[int, Array]:
+    leaves = [Tensor(t.array, requires_grad=i in checked) if isinstance(t, Tensor) else t for i, t in enumerate(inputs)]
+    with enable_grad():
+        outputs = function.forward(FunctionCtx(tuple(i in checked for i in range(len(inputs)))), *leaves, params)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        roots = [(o, g) for o, g in zip(outputs, grads, strict=True) if o.requires_grad]
+        if roots:
+            run_backward([(o, np.asarray(g, dtype=o.array.dtype)) for o, g in roots])
+    result = {}
+    for i in checked:
+        grad = leaves[i].grad
+        result[i] = grad.array if grad is not None else np.zeros(leaves[i].shape)
+    return result
+
+
+def _projected_forward(
+    function: Any, params: dict[str, Any], inputs: list[Any], index: int, grads: list[Array]
+) -> Callable[[Array], float]:
+    """sum over outputs of sum(output * its upstream gradient), as a function of one input."""
+
+    def f(x: Array) -> float:
+        args = list(inputs)
+        args[index] = Tensor(x)
+        outputs = function.forward(FunctionCtx(()), *args, params)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return float(sum(np.sum(o.array * g) for o, g in zip(outputs, grads, strict=True)))
+
+    return f
+
+
+def _jacobian_warnings(
+    call: Call,
+    spec: Any,
+    node: Any,
+    ctx: FunctionCtx,
+    inputs: list[Any],
+    grads: list[Array],
+    received: list[bool],
+    checked: list[int],
+    options: CheckOptions,
+    differentiator: _Differentiator,
+) -> list[str]:
+    """Try the backward with a gradient on each output that got none here: a formula that
+    ignores it is right in this graph, and wrong as soon as that output is used."""
+    warnings = []
+    for k, got_gradient in enumerate(received):
+        if got_gradient:
+            continue
+        probe = [np.zeros(g.shape) for g in grads]
+        probe[k] = np.asarray(differentiator.rng.standard_normal(grads[k].shape))
+        hand = _hand_written(node, ctx, probe, checked)
+        for i in checked:
+            f = _projected_forward(spec.function, ctx.params, inputs, i, probe)
+            result = _compare_one(
+                f, inputs[i].array, hand[i], "fast", options, differentiator, f"grad_{spec.inputs[i]}"
+            )
+            if not result.passed:
+                used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
+                warnings.append(
+                    f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for input "
+                    f"{spec.inputs[i]}: correct here, wrong if {used} is used"
+                )
+                break
+    return warnings
