@@ -13,6 +13,7 @@ def main() -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        access_log=False,  # gradlab logs one line per request itself (app.middleware.RequestLog)
     )
 
 

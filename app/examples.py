@@ -167,3 +167,74 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 SEED_EXAMPLES = [name for name in EXAMPLES if name.startswith("seed_")]
+
+# Beyond the notebook: what the check catches, where it abstains, a bigger graph, an error.
+EXAMPLES.update(
+    {
+        "wrong_backward": _example(
+            "A hand-written backward with a mistake the check catches",
+            "y = x² · sin(x), with the product rule's second term dropped from the backward: the check "
+            "names the function, the input and the worst element.",
+            {
+                "dtype": "float64",
+                "leaves": {"x": {"value": [0.5, 1.0, 2.0], "requires_grad": True}},
+                "functions": {
+                    "XSquaredSin": {
+                        "inputs": ["x"],
+                        "forward": [{"name": "y", "expr": "x * x * sin(x)"}],
+                        "outputs": ["y"],
+                        "save_for_backward": ["x"],
+                        "backward": [{"name": "grad_x", "expr": "grad_y * 2 * x * sin(x)"}],
+                    }
+                },
+                "nodes": [{"name": "y", "expr": "XSquaredSin(x)"}, {"name": "s", "expr": "sum(y)"}],
+            },
+        ),
+        "kink": _example(
+            "relu and abs at 0: not differentiable there",
+            "At x = 0, relu and abs have a kink: the check lists the element as non-differentiable "
+            "instead of failing it, and PyTorch's convention (gradient 0) is what the answer reports.",
+            {
+                "leaves": {"x": {"value": [-1.0, 0.0, 2.0], "requires_grad": True}},
+                "nodes": [{"name": "s", "expr": "sum(relu(x) + abs(x))"}],
+            },
+        ),
+        "mlp": _example(
+            "A two-layer MLP with generated weights and a cross-entropy loss",
+            "64 inputs of 256 features, a hidden layer of 256 with relu, 10 classes. Too many elements "
+            "for a full check: auto mode checks along random directions (fast mode).",
+            {
+                "leaves": {
+                    "X": {"shape": [64, 256], "init": "normal", "seed": 1},
+                    "W1": {"shape": [256, 256], "init": "normal", "seed": 2, "scale": 0.0625, "requires_grad": True},
+                    "b1": {"shape": [256], "init": "zeros", "requires_grad": True},
+                    "W2": {"shape": [256, 10], "init": "normal", "seed": 3, "scale": 0.0625, "requires_grad": True},
+                    "b2": {"shape": [10], "init": "zeros", "requires_grad": True},
+                    "labels": {"value": [i % 10 for i in range(64)], "dtype": "int64"},
+                },
+                "nodes": [
+                    {"name": "h", "expr": "relu(X @ W1 + b1)"},
+                    {"name": "logits", "expr": "h @ W2 + b2"},
+                    {"name": "loss", "expr": "cross_entropy(logits, labels)"},
+                ],
+            },
+        ),
+        "error_unsaved_tensor": _example(
+            "An error: backward uses a tensor it did not save",
+            "The answer is a 422 whose loc points at the backward expression and whose message says "
+            "which name to add to save_for_backward.",
+            {
+                "leaves": {"x": {"value": [1.0, 2.0], "requires_grad": True}},
+                "functions": {
+                    "Cube": {
+                        "inputs": ["x"],
+                        "forward": [{"name": "y", "expr": "x ** 3"}],
+                        "outputs": ["y"],
+                        "backward": [{"name": "grad_x", "expr": "grad_y * 3 * x ** 2"}],
+                    }
+                },
+                "nodes": [{"name": "y", "expr": "Cube(x)"}, {"name": "s", "expr": "sum(y)"}],
+            },
+        ),
+    }
+)

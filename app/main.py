@@ -1,17 +1,45 @@
-"""Assembles the FastAPI application from its routers."""
+"""Assembles the FastAPI application: routers, middleware, error handlers, offline docs."""
+
+import logging
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from app.routes import health
+from app import errors
+from app.middleware import BodySizeLimit, RequestLog
+from app.routes import backward, catalog, health
+from app.settings import get_settings
+
+DESCRIPTION = """
+Send a graph (leaf tensors, nodes written as small Python expressions, custom functions with
+hand-written backward formulas) and get back every tensor's value and gradient, with
+PyTorch's semantics and names, plus a float64 finite-difference check of every gradient.
+
+Start from an example: `GET /examples`, or the examples list of `POST /backward` below.
+"""
 
 
 def create_app() -> FastAPI:
-    application = FastAPI(
+    settings = get_settings()
+    log = logging.getLogger("gradlab")
+    log.setLevel(settings.log_level.upper())
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s gradlab: %(message)s"))
+        log.addHandler(handler)
+    # Swagger UI's scripts are served by the app itself: a classroom network may have no internet.
+    application = FastAPIOffline(
         title="gradlab",
         summary="Check your backpropagation: values, gradients and a finite-difference check.",
+        description=DESCRIPTION,
         version="0.1.0",
     )
+    application.include_router(backward.router)
+    application.include_router(catalog.router)
     application.include_router(health.router)
+    errors.install(application)
+    application.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    application.add_middleware(RequestLog)
     return application
 
 

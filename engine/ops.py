@@ -40,6 +40,13 @@ class Op:
     def arity(self) -> int:
         return len(self.vjps)
 
+    @property
+    def grad_fn_doc(self) -> str:
+        """The grad_fn name, or how it depends on the call, for the catalog."""
+        if isinstance(self.grad_fn, str):
+            return self.grad_fn or "none: the result does not require grad"
+        return " ".join((self.grad_fn.__doc__ or "").split())
+
     def grad_fn_name(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         return self.grad_fn if isinstance(self.grad_fn, str) else self.grad_fn(*args, **kwargs)
 
@@ -154,12 +161,15 @@ def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
 
 
 def _index_name(a: Array, index: Any) -> str:
+    """SelectBackward0 when the last index is an integer, SliceBackward0 when a slice"""
     parts = index if isinstance(index, tuple) else (index,)
     last = [p for p in parts if p != slice(None)] or [slice(None)]
     return "SliceBackward0" if isinstance(last[-1], slice) else "SelectBackward0"
 
 
 def _matmul_name(a: Array, b: Array) -> str:
+    """MmBackward0 (matrix @ matrix), MvBackward0, DotBackward0, SqueezeBackward4 (vector @ matrix),
+    UnsafeViewBackward0 (batched)"""
     names = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4"}
     return names.get((a.ndim, b.ndim), "MmBackward0" if a.ndim == b.ndim == 2 else "UnsafeViewBackward0")
 
@@ -188,17 +198,33 @@ def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
 def _reduction_name(prefix: str) -> Callable[..., str]:
     # PyTorch counts overloads: sum(x) is SumBackward0; any axis or keepdims, even
     # sum(x, dim=None), selects the overload with a dim, SumBackward1.
-    return lambda a, **given: prefix + ("1" if given else "0")
+    def name(a: Array, **given: Any) -> str:
+        return prefix + ("1" if given else "0")
+
+    name.__doc__ = f"{prefix}0, or {prefix}1 with axis or keepdims"
+    return name
 
 
 def _reshape_name(a: Array, shape: Any) -> str:
+    """ViewBackward0 (UnsafeViewBackward0 for a non-contiguous tensor)"""
     return "ViewBackward0" if a.flags.c_contiguous else "UnsafeViewBackward0"
 
 
 def _pow_name(a: Any, b: Any) -> str:
+    """PowBackward0 (tensor ** number), PowBackward1 (tensor ** tensor), PowBackward2 (number ** tensor)"""
     if not isinstance(a, np.ndarray):
         return "PowBackward2"
     return "PowBackward1" if isinstance(b, np.ndarray) else "PowBackward0"
+
+
+def _sub_name(a: Any, b: Any) -> str:
+    """SubBackward0, or RsubBackward1 for number - tensor"""
+    return "SubBackward0" if isinstance(a, np.ndarray) else "RsubBackward1"
+
+
+def _div_name(a: Any, b: Any) -> str:
+    """DivBackward0, or MulBackward0 for number / tensor (PyTorch multiplies by the reciprocal)"""
+    return "DivBackward0" if isinstance(a, np.ndarray) else "MulBackward0"
 
 
 def _pow_vjp_base(g: Array, y: Array, a: Array, b: Any) -> Array:
@@ -218,14 +244,14 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("add", "a + b", "AddBackward0", lambda a, b: a + b,
        (lambda g, y, a, b: g, lambda g, y, a, b: g),
        "∂/∂a = 1, ∂/∂b = 1", "promote"),
-    Op("sub", "a - b", lambda a, b: "SubBackward0" if isinstance(a, np.ndarray) else "RsubBackward1",
+    Op("sub", "a - b", _sub_name,
        lambda a, b: a - b,
        (lambda g, y, a, b: g, lambda g, y, a, b: -g),
        "∂/∂a = 1, ∂/∂b = -1", "promote"),
     Op("mul", "a * b", "MulBackward0", lambda a, b: a * b,
        (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
        "∂/∂a = b, ∂/∂b = a", "promote"),
-    Op("div", "a / b", lambda a, b: "DivBackward0" if isinstance(a, np.ndarray) else "MulBackward0",
+    Op("div", "a / b", _div_name,
        lambda a, b: a / b,
        (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
        "∂/∂a = 1/b, ∂/∂b = -a/b²", "float"),

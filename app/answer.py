@@ -1,0 +1,96 @@
+"""The engine's result as the JSON answer of `POST /backward`.
+
+JSON has no NaN or infinity: they become the strings "NaN", "Infinity" and "-Infinity".
+float32 values are written in their shortest form (0.3, not 0.30000001192092896).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.check import CheckReport, Comparison
+from engine.spec import Result
+
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def values(array: Any) -> Any:
+    """A number or nested lists of numbers, with non-finite values as strings."""
+    array = np.asarray(array)
+    if array.dtype.kind != "f":
+        return array.tolist()
+    if array.dtype == np.float32:
+        array = array.astype(str).astype(np.float64)  # shortest decimal that is the same float32
+    finite = np.isfinite(array)
+    if finite.all():
+        return array.tolist()
+    out = array.astype(object)
+    out[~finite] = [NON_FINITE[str(v)] for v in array[~finite]]
+    return out.tolist()
+
+
+def number(value: float | None) -> Any:
+    if value is None:
+        return None
+    return value if np.isfinite(value) else NON_FINITE[str(float(value))]
+
+
+def _comparison(c: Comparison, full: bool) -> dict[str, Any]:
+    return {
+        "passed": c.passed,
+        "max_abs_error": number(c.max_abs_error),
+        "max_rel_error": number(c.max_rel_error),
+        "worst_index": c.worst_index,
+        "error_estimate": number(c.error_estimate),
+        "numerical": values(c.numerical),
+        "analytic": values(c.analytic),
+        "non_differentiable": c.non_differentiable,
+        "message": c.message,
+    } | ({} if full else {"direction": "random unit vector"})
+
+
+def check_answer(report: CheckReport) -> dict[str, Any]:
+    if report.mode == "off":
+        return {"mode": "off", "passed": None}
+    full = report.mode == "full"
+    functions = []
+    for f in report.functions:
+        inputs = {}
+        for name, c in f.inputs.items():
+            entry = _comparison(c, full)
+            entry["hand_written"] = entry.pop("analytic")
+            entry.pop("error_estimate")
+            entry["autodiff"] = values(f.autodiff[name])
+            inputs[name] = entry
+        functions.append({"function": f.function, "node": f.node, "passed": f.passed, "inputs": inputs})
+    return {
+        "passed": report.passed,
+        "mode": report.mode,
+        "dtype": "float64",
+        "eps": report.eps,
+        "atol": report.atol,
+        "rtol": report.rtol,
+        "seed": report.seed,
+        "evaluations": report.evaluations,
+        "tensors": {name: _comparison(c, full) for name, c in report.tensors.items()},
+        "functions": functions,
+    }
+
+
+def answer(result: Result, report: CheckReport) -> dict[str, Any]:
+    tensors = {
+        name: {
+            "shape": list(t.shape),
+            "dtype": t.dtype,
+            "is_leaf": t.is_leaf,
+            "requires_grad": t.requires_grad,
+            "grad_fn": t.grad_fn,
+            "retains_grad": bool(t.retains_grad),
+            "value": values(t.value),
+            "grad": None if t.grad is None else values(t.grad),
+        }
+        for name, t in result.tensors.items()
+    }
+    return {"tensors": tensors, "check": check_answer(report), "warnings": result.warnings + report.warnings}

@@ -1,0 +1,49 @@
+"""POST /backward: build the graph, backpropagate, check every gradient."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+
+from app.answer import answer
+from app.examples import EXAMPLES
+from app.schemas import BackwardRequest, BackwardResponse, ErrorResponse
+from app.settings import Settings, get_settings
+from engine.check import run_check
+from engine.spec import compile_spec
+
+router = APIRouter(tags=["autograd"])
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@router.post(
+    "/backward",
+    response_model=BackwardResponse,
+    summary="Values, gradients and a finite-difference check of a graph",
+    responses={
+        413: {"model": ErrorResponse, "description": "Over a configured limit; the message names the setting."},
+        422: {"model": ErrorResponse, "description": "Invalid spec; loc points into the request."},
+    },
+)
+def backward(
+    request: Request,
+    body: Annotated[BackwardRequest, Body(openapi_examples=EXAMPLES)],
+    settings: SettingsDep,
+) -> Any:
+    """Evaluates the nodes in order, runs backward from each root, and answers every tensor's
+    value and gradient as PyTorch would give them (grad_fn names, None where .grad is None),
+    with a float64 finite-difference check of each reported gradient and of each custom
+    function's hand-written backward."""
+    spec = body.model_dump()
+    limits = settings.limits()
+    deadline = time.monotonic() + limits.time_limit_seconds
+    request.state.nodes = len(body.nodes)
+    program = compile_spec(spec, limits)
+    request.state.elements = sum(leaf.array.size for leaf in program.leaves)
+    result = program.run(deadline)
+    report = run_check(program, spec["check"], deadline)
+    request.state.check = report.mode
+    return JSONResponse(answer(result, report))
