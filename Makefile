@@ -19,6 +19,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	# What the benchmarks compare against; 2.13.0 is the CPU wheel (never a runtime dependency).
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	touch $@
 
 ## run: serve on GRADLAB_HOST:GRADLAB_PORT (default 127.0.0.1:8000), Swagger UI at /docs
