@@ -108,7 +108,7 @@ def run_backward(
         slots[root.output_nr] = upstream if total is None else total + upstream
 
     while ready:
-        node = pop(ready)[1]
+        node = ready.pop()[1] if len(ready) == 1 else pop(ready)[1]  # a chain needs no heap work
         grads = pending.pop(node)
         if tick is not None:
             tick()

@@ -51,19 +51,21 @@ class OpNode(Node):
 
     def backward(self, grads: list[Array | None]) -> list[Array | None]:
         g = grads[0]
+        if g is None:
+            return [None] * len(self.inputs)
         out, args, kwargs = self.out, self.args or [], self.kwargs
         result: list[Array | None] = []
         for tensor, vjp in zip(self.inputs, self.op.vjps, strict=False):
-            if tensor is None or g is None or vjp is None:
+            if tensor is None or vjp is None:
                 result.append(None)
                 continue
-            grad = vjp(g, out, *args, **kwargs)
+            grad = vjp(g, out, *args, **kwargs) if kwargs else vjp(g, out, *args)
             if grad.__class__ is not np.ndarray:
                 grad = np.asarray(grad)
             target = tensor.array
             if grad.shape != target.shape:
                 grad = sum_to(grad, target.shape)
-            if grad.dtype != target.dtype:
+            if grad.dtype is not target.dtype and grad.dtype != target.dtype:
                 grad = grad.astype(target.dtype)
             result.append(grad)
         return result
@@ -131,6 +133,32 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     if inputs.count(None) != len(inputs):
         out.grad_fn = OpNode(op, inputs, arrays, kwargs, value)
         out._requires_grad = True
+    return out
+
+
+_NO_KWARGS: dict[str, Any] = {}
+
+
+def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
+    """`apply` for the arithmetic operators, written out: they are most of the ops recorded."""
+    x = a.array if a.__class__ is Tensor else a
+    y = b.array if b.__class__ is Tensor else b
+    if x.__class__ is np.ndarray:
+        same = x.dtype in _FLOATS and (y.dtype is x.dtype if y.__class__ is np.ndarray else y.__class__ in _NUMBERS)
+    else:
+        same = y.__class__ is np.ndarray and y.dtype in _FLOATS and x.__class__ in _NUMBERS
+    if not same:
+        x, y = _cast_operands(op, [x, y])
+    value = op.forward(x, y)
+    if value.__class__ is not np.ndarray:
+        value = np.asarray(value)
+    out = Tensor(value)
+    if _enabled.get():
+        left = a if a.__class__ is Tensor and a._requires_grad else None
+        right = b if b.__class__ is Tensor and b._requires_grad else None
+        if left is not None or right is not None:
+            out.grad_fn = OpNode(op, (left, right), [x, y], _NO_KWARGS, value)
+            out._requires_grad = True
     return out
 
 
@@ -314,40 +342,40 @@ class Tensor:
     # --- operators --------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Tensor:
-        return apply(_ADD, self, other)
+        return apply_binary(_ADD, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return apply(_ADD, other, self)
+        return apply_binary(_ADD, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return apply(_SUB, self, other)
+        return apply_binary(_SUB, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return apply(_SUB, other, self)
+        return apply_binary(_SUB, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(_MUL, self, other)
+        return apply_binary(_MUL, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(_MUL, other, self)
+        return apply_binary(_MUL, other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(_DIV, self, other)
+        return apply_binary(_DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(_DIV, other, self)
+        return apply_binary(_DIV, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return apply(_POW, self, other)
+        return apply_binary(_POW, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return apply(_POW, other, self)
+        return apply_binary(_POW, other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return apply(_MATMUL, self, other)
+        return apply_binary(_MATMUL, self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return apply(_MATMUL, other, self)
+        return apply_binary(_MATMUL, other, self)
 
     def __neg__(self) -> Tensor:
         return apply(_NEG, self)
