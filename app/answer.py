@@ -1,7 +1,9 @@
 """The engine's result as the JSON answer of `POST /backward`.
 
 JSON has no NaN or infinity: they become the strings "NaN", "Infinity" and "-Infinity".
-float32 values are written in their shortest form (0.3, not 0.30000001192092896).
+float32 values are written as the doubles they are exactly, as `torch.Tensor.tolist()` gives
+them (0.30000001192092896 for 0.3): printing each in its shortest form would cost more than
+the rest of a large request.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ def values(array: Any) -> Any:
     array = np.asarray(array)
     if array.dtype.kind != "f":
         return array.tolist()
-    if array.dtype == np.float32:
-        array = array.astype(str).astype(np.float64)  # shortest decimal that is the same float32
     finite = np.isfinite(array)
     if finite.all():
         return array.tolist()

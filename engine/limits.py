@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.errors import LimitExceeded, Loc
 from engine.ops import Op
-from engine.tensor import Tensor, apply
+from engine.tensor import ARITHMETIC, Tensor, apply, apply_binary
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,9 @@ def current_guard() -> Guard | None:
     return _guard.get()
 
 
+_RESHAPING = frozenset({"broadcast_to", "matmul"})
+
+
 def _shape(value: Any) -> tuple[int, ...]:
     return value.shape if isinstance(value, Tensor) else ()
 
@@ -99,6 +102,8 @@ def _shape(value: Any) -> tuple[int, ...]:
 def predicted_elements(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     """An upper bound on the size of `op`'s result, known before computing it."""
     shapes = [_shape(a) for a in args]
+    if op.name not in _RESHAPING and all(s == shapes[0] for s in shapes):
+        return prod(shapes[0])  # the common case, without np.broadcast_shapes
     if op.name == "broadcast_to":
         return prod(kwargs["shape"])
     try:
@@ -120,4 +125,6 @@ def guarded_apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     if guard is not None:
         guard.check_time()
         guard.allocate(predicted_elements(op, args, kwargs))
+    if op.name in ARITHMETIC:
+        return apply_binary(op, *args)
     return apply(op, *args, **kwargs)

@@ -137,6 +137,7 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
 
 
 _NO_KWARGS: dict[str, Any] = {}
+ARITHMETIC = frozenset({"add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum"})  # for apply_binary
 
 
 def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
