@@ -7,9 +7,10 @@ and reports errors with the same kind of location.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Dtype = Literal["float32", "float64", "int64"]
 Name = Annotated[str, Field(description="A Python identifier of at most 64 characters.", examples=["x"])]
@@ -20,6 +21,18 @@ Values = Annotated[
     Number | NonFinite | list[Any],
     Field(description="A number (a 0-d tensor) or a rectangular nested list of numbers."),
 ]
+
+
+def _finite(value: bool | int | float) -> bool | int | float:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not allowed: params must be finite numbers")
+    return value
+
+
+# Python's json reads NaN and Infinity literals. The engine refuses them in leaf values and
+# gradients; params went through to the graph (every value and gradient NaN), so refuse them
+# here, as one error at the param (a union of float types would give three).
+Param = Annotated[bool | int | float, AfterValidator(_finite)]
 
 
 class Strict(BaseModel):
@@ -45,7 +58,7 @@ class LeafSpec(Strict):
         ),
     )
     seed: int = Field(default=0, ge=0, description="Seed of normal and uniform.")
-    scale: float = Field(default=1.0, description="Multiplies the generated values.")
+    scale: float = Field(default=1.0, allow_inf_nan=False, description="Multiplies the generated values.")
     dtype: Dtype | None = Field(default=None, description="This leaf's dtype; default: the request's dtype.")
     requires_grad: bool = Field(
         default=False, description="Compute this leaf's gradient (floating point leaves only, as in PyTorch)."
@@ -80,7 +93,7 @@ class FunctionSpec(Strict):
     """A torch.autograd.Function: forward and a hand-written backward, both as assignments."""
 
     inputs: list[Name] = Field(description="The tensor arguments, in order.", examples=[["x", "y"]])
-    params: dict[str, bool | int | float] = Field(
+    params: dict[str, Param] = Field(
         default_factory=dict,
         description="Non-tensor arguments with their defaults; a call may override them by keyword.",
         examples=[{"scale": 10}],
@@ -116,10 +129,14 @@ class CheckOptions(Strict):
         "auto: full while it stays under a cost setting, fast above; off: no check.",
     )
     eps: float | None = Field(
-        default=None, gt=0, lt=1, description="Step of the differences; default chosen per tensor."
+        default=None, gt=0, lt=1, allow_inf_nan=False, description="Step of the differences; default chosen per tensor."
     )
-    atol: float = Field(default=1e-9, ge=0, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5).")
-    rtol: float = Field(default=1e-6, ge=0, description="Relative tolerance (PyTorch's gradcheck uses 1e-3).")
+    atol: float = Field(
+        default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."
+    )
+    rtol: float = Field(
+        default=1e-6, ge=0, allow_inf_nan=False, description="Relative tolerance (PyTorch's gradcheck uses 1e-3)."
+    )
     seed: int = Field(default=0, ge=0, description="Seed of the random directions of fast mode.")
 
 

@@ -6,13 +6,14 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
-from app.answer import answer
+from app.answer import answer_json
 from app.examples import EXAMPLES
 from app.schemas import BackwardRequest, BackwardResponse, ErrorResponse
 from app.settings import Settings, get_settings
 from engine.check import run_check
+from engine.limits import Guard
 from engine.spec import compile_spec
 
 router = APIRouter(tags=["autograd"])
@@ -46,4 +47,5 @@ def backward(
     result = program.run(deadline)
     report = run_check(program, spec["check"], deadline)
     request.state.check = report.mode
-    return JSONResponse(answer(result, report))
+    # Written within the same deadline: a small body can ask for an answer of hundreds of megabytes.
+    return Response(answer_json(result, report, Guard(limits, deadline).check_time), media_type="application/json")
