@@ -78,7 +78,11 @@ def _function_class(spec: CustomFunction) -> type[Function]:
         env: dict[str, Any] = dict(zip(spec.saved, ctx.saved_tensors, strict=True))
         env.update(ctx.params)
         env.update((f"grad_{name}", g) for name, g in zip(spec.outputs, grads, strict=True))
-        ctx.grad_outputs = grads
+        # The check needs the upstream gradients of all backward calls together (several roots).
+        seen = ctx.__dict__.get("grad_outputs")
+        ctx.grad_outputs = (
+            grads if seen is None else tuple(Tensor(s.array + g.array) for s, g in zip(seen, grads, strict=True))
+        )
         run_statements(spec.backward, env)
         return (*(env.get(f"grad_{name}") for name in spec.inputs), None)
 

@@ -20,7 +20,7 @@ from engine.limits import setting
 
 ROUNDING = float(np.finfo(np.float64).eps)
 OFFSETS = (-4, -2, -1, 1, 2, 4)
-RETRY_FACTOR = 1e-3  # a kink or a domain edge within the step: try once more, closer in
+RETRY_FACTOR = 1e-3  # a kink, a domain edge or a fast-varying function within the step: closer in
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Derivative:
     error: float  # an estimate of |value - true derivative|: truncation and rounding
     kink: bool  # the one-sided derivatives disagree: not differentiable here
     finite: bool  # every evaluation was finite
+    truncation: float = 0.0  # the part of `error` that a smaller step would reduce
 
 
 class Budget:
@@ -49,35 +50,52 @@ class Budget:
             )
 
 
+def steps(scale: float, eps: float) -> tuple[float, float]:
+    """The step to try first, eps itself, then one closer in: eps·|x| near 0 (a domain edge
+    such as log's may be that close), else eps·1e-3. An absolute first step works at every
+    scale, where a step relative to a large |x| would alias a function like sin."""
+    closer = eps * RETRY_FACTOR
+    if 0 < scale < RETRY_FACTOR:
+        closer = eps * scale
+    return eps, closer
+
+
 def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol: float) -> Derivative:
     fm4, fm2, fm1, fp1, fp2, fp4 = (f(k * h) for k in OFFSETS)
     values = (fm4, fm2, fm1, f0, fp1, fp2, fp4)
     if not all(math.isfinite(v) for v in values):
-        return Derivative(math.nan, math.inf, False, False)
+        return Derivative(math.nan, math.inf, False, False, math.inf)
     d_h = (fm2 - 8 * fm1 + 8 * fp1 - fp2) / (12 * h)
     d_2h = (fm4 - 8 * fm2 + 8 * fp2 - fp4) / (24 * h)
     scale = max(abs(v) for v in values)
     rounding = 32 * ROUNDING * scale / h  # each evaluation may be off by a few ulps of |f|
-    error = abs(d_h - d_2h) + rounding
+    truncation = abs(d_h - d_2h)
+    error = truncation + rounding
     forward = (-3 * f0 + 4 * fp1 - fp2) / (2 * h)
     backward = (3 * f0 - 4 * fm1 + fm2) / (2 * h)
-    # Both one-sided formulas are off by about h²/3 · f''' (same sign), which this bounds.
+    # Both one-sided formulas are off by about h²/3 times the third derivative (with the same
+    # sign), which this bounds.
     curvature = abs(fp2 - 2 * fp1 + 2 * fm1 - fm2) / (6 * h)
     margin = 4 * curvature + 4 * error + atol + rtol * max(abs(forward), abs(backward))
-    return Derivative(d_h, error, abs(forward - backward) > margin, True)
+    return Derivative(d_h, error, abs(forward - backward) > margin, True, truncation)
+
+
+def _rank(d: Derivative) -> tuple[int, float]:
+    return (0 if d.finite and not d.kink else 1 if d.finite else 2), d.error
 
 
 def derivative(
-    f: Callable[[float], float], f0: float, h: float, budget: Budget, atol: float, rtol: float
+    f: Callable[[float], float], f0: float, tries: tuple[float, ...], budget: Budget, atol: float, rtol: float
 ) -> Derivative:
-    """f'(0) from f(±h, ±2h, ±4h); retried once with a step 1000 times smaller at a kink
-    or where the function is not finite, so that a kink merely near 0 is not taken for one."""
-    budget.spend(len(OFFSETS))
-    first = _stencil(f, f0, h, atol, rtol)
-    if first.finite and not first.kink:
-        return first
-    budget.spend(len(OFFSETS))
-    closer = _stencil(f, f0, h * RETRY_FACTOR, atol, rtol)
-    if closer.finite and not closer.kink:
-        return closer
-    return closer if closer.finite else first
+    """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
+    finite result whose truncation error is within tolerance; else the best of them. So a
+    kink merely near 0 is not taken for one, and a domain edge within the step is avoided."""
+    best: Derivative | None = None
+    for h in tries:
+        budget.spend(len(OFFSETS))
+        d = _stencil(f, f0, h, atol, rtol)
+        if d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
+            return d
+        best = d if best is None or _rank(d) < _rank(best) else best
+    assert best is not None, "derivative needs at least one step"
+    return best
