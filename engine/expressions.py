@@ -58,6 +58,7 @@ _REFUSED = {
     ast.Set: "sets are not allowed",
     ast.Slice: "slices are only allowed inside [ ]",
 }
+_CHAINED = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.MatMult)  # left-associative, so chains are left spines
 BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}
 
 
@@ -191,18 +192,41 @@ class _Compiler:
     # --- operators --------------------------------------------------------------------
 
     def binary(self, node: ast.BinOp, depth: int) -> Evaluate | _Const:
-        kind = type(node.op)
-        if kind not in _BINARY:
-            raise self.error(
-                node,
-                f"the operator {_SYMBOL.get(kind, kind.__name__)} is not allowed (use + - * / ** @)",
-            )
-        left, right = self.compile(node.left, depth), self.compile(node.right, depth)
-        if kind is ast.MatMult and (isinstance(left, _Const) or isinstance(right, _Const)):
-            raise self.error(node, "@ needs tensors on both sides, not numbers")
-        if isinstance(left, _Const) and isinstance(right, _Const):
-            return self.fold(node, _BINARY[kind], left.value, right.value)
-        return self.op_call(node, OPS[_BINARY[kind]], [left, right], {}, _SYMBOL[kind])
+        # a + b + c + ... parses as ((a + b) + c) + ...: the whole left spine is one level of
+        # nesting, evaluated in a loop, so that a long sum is neither deep nor recursive.
+        spine = [node]
+        while isinstance(spine[-1].left, ast.BinOp) and type(spine[-1].left.op) in _CHAINED:
+            spine.append(spine[-1].left)
+        value = self.compile(spine[-1].left, depth)
+        steps: list[tuple[ast.BinOp, Op, Evaluate | _Const]] = []
+        for step in reversed(spine):
+            kind = type(step.op)
+            if kind not in _BINARY:
+                symbol = _SYMBOL.get(kind, kind.__name__)
+                raise self.error(step, f"the operator {symbol} is not allowed (use + - * / ** @)")
+            right = self.compile(step.right, depth)
+            if kind is ast.MatMult and (isinstance(right, _Const) or (not steps and isinstance(value, _Const))):
+                raise self.error(step, "@ needs tensors on both sides, not numbers")
+            if not steps and isinstance(value, _Const) and isinstance(right, _Const):
+                value = self.fold(step, _BINARY[kind], value.value, right.value)
+            else:
+                steps.append((step, OPS[_BINARY[kind]], right))
+        if not steps:
+            return value
+        return self.chain(value, steps)
+
+    def chain(self, first: Evaluate | _Const, steps: list[tuple[ast.BinOp, Op, Evaluate | _Const]]) -> Evaluate:
+        start = _getter(first)
+        calls = [(self.where(step, _SYMBOL[type(step.op)]), op, _getter(right)) for step, op, right in steps]
+        loc = self.loc
+
+        def evaluate(env: Env) -> Any:
+            value = start(env)
+            for where, op, right in calls:
+                value = _run(loc, where, lambda v, op=op: guarded_apply(op, *v), [value, right(env)], None)
+            return value
+
+        return evaluate
 
     def unary(self, node: ast.UnaryOp, depth: int) -> Evaluate | _Const:
         if isinstance(node.op, ast.UAdd):
@@ -355,6 +379,9 @@ class _Compiler:
         signature = Signature(op.name, (), op.params, 1, lambda a, kw: guarded_apply(op, *a, **kw))
         return self.function_call(node, signature, args, kwargs, what)
 
+    def where(self, node: ast.AST, what: str) -> str:
+        return f"{self.label}, column {self.column(node)}: {what}"
+
     def function_call(
         self,
         node: ast.AST,
@@ -363,20 +390,31 @@ class _Compiler:
         params: dict[str, Any],
         what: str = "",
     ) -> Evaluate:
-        where = f"{self.label}, column {self.column(node)}: {what or signature.name + '()'}"
+        where = self.where(node, what or signature.name + "()")
         loc, call = self.loc, signature.call
-        getters = [(lambda env, v=a.value: v) if isinstance(a, _Const) else a for a in args]
+        getters = [_getter(a) for a in args]
 
         def evaluate(env: Env) -> Any:
-            values = [get(env) for get in getters]
-            try:
-                return call(values, params)
-            except SpecError:
-                raise
-            except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
-                raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
+            return _run(loc, where, call, [get(env) for get in getters], params)
 
         return evaluate
+
+
+def _getter(compiled: Evaluate | _Const) -> Evaluate:
+    if isinstance(compiled, _Const):
+        value = compiled.value
+        return lambda env: value
+    return compiled
+
+
+def _run(loc: Loc, where: str, call: Callable[..., Any], values: list[Any], params: dict[str, Any] | None) -> Any:
+    """One call, its failure (shapes, domains) turned into an error that says where."""
+    try:
+        return call(values) if params is None else call(values, params)
+    except SpecError:
+        raise
+    except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
+        raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
 
 
 def _describe(error: Exception, values: list[Any]) -> str:

@@ -116,7 +116,16 @@ def test_deep_nesting_without_brackets_is_a_clear_limit_error() -> None:
     with pytest.raises(LimitExceeded, match="nests deeper than 50"):
         compile_spec(_spec("-" * 900 + "x"))
     with pytest.raises(LimitExceeded, match="nests deeper than 50"):
-        compile_spec(_spec("x" + " + x" * 200))
+        compile_spec(_spec("exp(-" * 30 + "x" + ")" * 30))  # 30 brackets, 60 levels
+
+
+def test_a_long_flat_sum_is_not_deep() -> None:
+    # 240 terms in 961 characters: one level of nesting, evaluated in a loop, not 240 nested calls.
+    expr = "x" + "+x*2-y/4" * 120
+    result = compile_spec(_spec(expr)).run()
+    expected = [x + 120 * (2 * x - y / 4) for x, y in ((1.0, 4.0), (2.0, 5.0), (3.0, 6.0))]
+    assert result.tensors["z"].value.tolist() == pytest.approx(expected, rel=1e-6)
+    assert result.tensors["z"].grad_fn == "SubBackward0"
 
 
 def test_parser_recursion_is_caught_when_limits_are_raised() -> None:
