@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.check import CheckReport, Comparison
+from engine.errors import LimitExceeded
 from engine.spec import Result, TensorReport
 
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -97,6 +98,21 @@ def _tensor(t: TensorReport) -> dict[str, Any]:
 def answer(result: Result, report: CheckReport) -> dict[str, Any]:
     tensors = {name: _tensor(t) for name, t in result.tensors.items()}
     return {"tensors": tensors, "check": check_answer(report), "warnings": result.warnings + report.warnings}
+
+
+def ensure_fits(result: Result, report: CheckReport | None, limit: int) -> None:
+    """Refuse an answer of more than `limit` numbers: values, gradients and, once the check has
+    run, its arrays. Checked before the check too, so that no time goes into a refused answer."""
+    size = sum(t.value.size + (t.grad.size if t.grad is not None else 0) for t in result.tensors.values())
+    if report is not None:
+        size += sum(c.numerical.size + c.analytic.size for c in report.tensors.values())
+        size += sum(2 * c.numerical.size + c.analytic.size for f in report.functions for c in f.inputs.values())
+    if size > limit:
+        raise LimitExceeded(
+            ("body",),
+            f"the answer would hold {size:,} numbers, over the limit of {limit:,} (setting "
+            f"GRADLAB_MAX_ANSWER_ELEMENTS): ask for fewer or smaller tensors, or check mode fast",
+        )
 
 
 def answer_json(result: Result, report: CheckReport, tick: Callable[[], None]) -> bytes:

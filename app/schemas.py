@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 Dtype = Literal["float32", "float64", "int64"]
 Name = Annotated[str, Field(description="A Python identifier of at most 64 characters.", examples=["x"])]
@@ -32,7 +32,8 @@ def _finite(value: bool | int | float) -> bool | int | float:
 # Python's json reads NaN and Infinity literals. The engine refuses them in leaf values and
 # gradients; params went through to the graph (every value and gradient NaN), so refuse them
 # here, as one error at the param (a union of float types would give three).
-Param = Annotated[bool | int | float, AfterValidator(_finite)]
+# Strict: "yes" is not a boolean, and "3" not a number.
+Param = Annotated[StrictBool | StrictInt | StrictFloat, AfterValidator(_finite)]
 
 
 class Strict(BaseModel):
@@ -60,7 +61,7 @@ class LeafSpec(Strict):
     seed: int = Field(default=0, ge=0, description="Seed of normal and uniform.")
     scale: float = Field(default=1.0, allow_inf_nan=False, description="Multiplies the generated values.")
     dtype: Dtype | None = Field(default=None, description="This leaf's dtype; default: the request's dtype.")
-    requires_grad: bool = Field(
+    requires_grad: StrictBool = Field(
         default=False, description="Compute this leaf's gradient (floating point leaves only, as in PyTorch)."
     )
 
@@ -82,7 +83,7 @@ class Statement(Strict):
 class NodeSpec(Statement):
     """A non-leaf tensor, computed from leaves and earlier nodes."""
 
-    retain_grad: bool | list[Name] = Field(
+    retain_grad: StrictBool | list[Name] = Field(
         default=False,
         description="Keep this node's gradient, like Tensor.retain_grad(); for several outputs, true or a list "
         "of the names to keep.",

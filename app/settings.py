@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     auto_full_check_evaluations: int = Field(
         default=20_000, ge=0, description="Check mode auto runs full up to this many evaluations, fast above."
     )
+    max_ndim: int = Field(default=8, ge=1, le=32, description="Most dimensions of a tensor.")
+    max_answer_elements: int = Field(
+        default=2_000_000, ge=1, description="Most numbers in one answer (values, gradients and the check's arrays)."
+    )
     max_expr_length: int = Field(default=1_000, ge=1, description="Longest expression, in characters.")
     max_expr_depth: int = Field(default=50, ge=1, description="Deepest nesting of an expression.")
     time_limit_seconds: float = Field(default=10.0, gt=0, description="Longest time one request may compute.")
@@ -47,6 +51,7 @@ class Settings(BaseSettings):
             max_nodes=self.max_nodes,
             max_functions=self.max_functions,
             max_tensor_elements=self.max_tensor_elements,
+            max_ndim=self.max_ndim,
             max_total_elements=self.max_total_elements,
             max_expr_length=self.max_expr_length,
             max_expr_depth=self.max_expr_depth,

@@ -22,7 +22,7 @@ from engine.autograd import FunctionCtx
 from engine.errors import LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
-from engine.limits import setting
+from engine.limits import setting, start_evaluation
 from engine.numerical import OFFSETS, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
@@ -357,6 +357,7 @@ def _node_objective(
     """F as a function of one node's value: only the nodes after it re-run."""
 
     def f(x: Array) -> float:
+        program.start_evaluation()
         values = dict(base)
         values[name] = Tensor(x)
         program.evaluate_nodes(values, start)
@@ -463,6 +464,7 @@ def _projected_forward(
     """sum over outputs of sum(output * its upstream gradient), as a function of one input."""
 
     def f(x: Array) -> float:
+        start_evaluation()
         args = list(inputs)
         args[index] = Tensor(x)
         outputs = function.forward(FunctionCtx(()), *args, params)

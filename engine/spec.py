@@ -22,7 +22,7 @@ from engine.custom_functions import CustomFunction, compile_function
 from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
 from engine.expressions import Compiled, Scope, Signature, compile_expression
 from engine.graph import Array, run_backward
-from engine.limits import Guard, Limits, current_guard, guarded, setting
+from engine.limits import Guard, Limits, current_guard, guarded, setting, start_evaluation
 from engine.names import check_name
 from engine.tensor import Tensor
 from engine.values import initialized, nested_to_array
@@ -101,15 +101,19 @@ class Program:
         }
 
     def leaf_tensors(self, arrays: dict[str, Array], requires_grad: bool = True) -> dict[str, Tensor]:
-        """The leaves as tensors: the start of one evaluation, whose allocations are counted anew."""
-        guard = _current_guard()
-        guard.elements = 0
+        """The leaves as tensors: the start of one evaluation."""
+        guard = self.start_evaluation()
         env: dict[str, Tensor] = {}
         for leaf in self.leaves:
             array = arrays[leaf.name]
             guard.allocate(array.size)
             env[leaf.name] = Tensor(array, requires_grad=requires_grad and leaf.requires_grad)
         return env
+
+    def start_evaluation(self) -> Guard:
+        """Each evaluation (the check makes thousands) has its own count of elements allocated."""
+        start_evaluation()
+        return _current_guard()
 
     def evaluate_nodes(self, env: dict[str, Tensor], start: int = 0) -> None:
         """Evaluate nodes[start:] into `env`, the values only (what the check re-runs)."""
@@ -448,10 +452,8 @@ def _compile_node(i: int, raw: Any, scope: Scope, later: dict[str, int], claim: 
     elif isinstance(retain, list) and len(names) > 1 and all(r in names for r in retain):
         retained = list(retain)
     else:
-        raise SpecError(
-            (*loc, "retain_grad"),
-            f"{label}: retain_grad must be true, false{' or a list of its names' if len(names) > 1 else ''}",
-        )
+        allowed = "true, false or a list of its names" if len(names) > 1 else "true or false"
+        raise SpecError((*loc, "retain_grad"), f"{label}: retain_grad must be {allowed}")
     return Node(names, compiled, retained, (*loc, "expr"), label)
 
 

@@ -36,7 +36,9 @@ def nested_to_array(value: Any, dtype: np.dtype[Any], loc: Loc, what: str, limit
     probe = value
     while isinstance(probe, list):
         if len(shape) >= limits.max_ndim:
-            raise LimitExceeded(loc, f"{what} has more than {limits.max_ndim} dimensions")
+            raise LimitExceeded(
+                loc, f"{what} has more than {limits.max_ndim} dimensions (setting {setting('max_ndim')})"
+            )
         shape.append(len(probe))
         probe = probe[0] if probe else None
     count = prod(shape)
@@ -97,7 +99,9 @@ def initialized(
     if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
         raise SpecError((*loc, "shape"), f"{what}: shape must be a list of non-negative integers")
     if len(shape) > limits.max_ndim:
-        raise LimitExceeded((*loc, "shape"), f"{what} has more than {limits.max_ndim} dimensions")
+        raise LimitExceeded(
+            (*loc, "shape"), f"{what} has more than {limits.max_ndim} dimensions (setting {setting('max_ndim')})"
+        )
     count = prod(shape)
     if count > limits.max_tensor_elements:
         raise _too_many((*loc, "shape"), what, count, limits)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
-from app.answer import answer_json
+from app.answer import answer_json, ensure_fits
 from app.examples import EXAMPLES
 from app.schemas import BackwardRequest, BackwardResponse, ErrorResponse
 from app.settings import Settings, get_settings
@@ -45,7 +45,9 @@ def backward(
     program = compile_spec(spec, limits)
     request.state.elements = sum(leaf.array.size for leaf in program.leaves)
     result = program.run(deadline)
+    ensure_fits(result, None, settings.max_answer_elements)
     report = run_check(program, spec["check"], deadline)
+    ensure_fits(result, report, settings.max_answer_elements)
     request.state.check = report.mode
     # Written within the same deadline: a small body can ask for an answer of hundreds of megabytes.
     return Response(answer_json(result, report, Guard(limits, deadline).check_time), media_type="application/json")
