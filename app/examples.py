@@ -31,6 +31,18 @@ CUSTOM_BACKWARD = [
 ]
 
 
+def _notebook_function(outputs: list[str], **params: Any) -> dict[str, Any]:
+    """The notebook's Function of x and y, returning `outputs` of its forward."""
+    return {
+        "inputs": ["x", "y"],
+        "params": params,
+        "forward": CUSTOM_FORWARD,
+        "outputs": outputs,
+        "save_for_backward": ["x", "y"],
+        "backward": CUSTOM_BACKWARD,
+    }
+
+
 def _example(summary: str, description: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"summary": summary, "description": description, "value": body}
 
@@ -81,15 +93,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "formula with finite differences.",
         {
             "leaves": {"x": X, "y": Y},
-            "functions": {
-                "CustomFunction": {
-                    "inputs": ["x", "y"],
-                    "forward": CUSTOM_FORWARD,
-                    "outputs": ["z"],
-                    "save_for_backward": ["x", "y"],
-                    "backward": CUSTOM_BACKWARD,
-                }
-            },
+            "functions": {"CustomFunction": _notebook_function(["z"])},
             "nodes": [
                 {"name": "z", "expr": "CustomFunction(x, y)"},
                 {"name": "s", "expr": "sum(z)"},
@@ -103,15 +107,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "where only z is used, and the check warns that it would be wrong if they were used.",
         {
             "leaves": {"x": X, "y": Y},
-            "functions": {
-                "ExtendedCustomFunction": {
-                    "inputs": ["x", "y"],
-                    "forward": CUSTOM_FORWARD,
-                    "outputs": ["z", "xx", "yy", "xy"],
-                    "save_for_backward": ["x", "y"],
-                    "backward": CUSTOM_BACKWARD,
-                }
-            },
+            "functions": {"ExtendedCustomFunction": _notebook_function(["z", "xx", "yy", "xy"])},
             "nodes": [
                 {"name": ["z", "xx", "yy", "xy"], "expr": "ExtendedCustomFunction(x, y)"},
                 {"name": "s", "expr": "sum(z)"},
@@ -147,16 +143,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "with the call and gets no gradient.",
         {
             "leaves": {"x": X, "y": Y},
-            "functions": {
-                "CustomFunction": {
-                    "inputs": ["x", "y"],
-                    "params": {"print_debug_info": True},
-                    "forward": CUSTOM_FORWARD,
-                    "outputs": ["z"],
-                    "save_for_backward": ["x", "y"],
-                    "backward": CUSTOM_BACKWARD,
-                }
-            },
+            "functions": {"CustomFunction": _notebook_function(["z"], print_debug_info=True)},
             "nodes": [
                 {"name": "z", "expr": "CustomFunction(x, y)"},
                 {"name": "s", "expr": "sum(z)"},

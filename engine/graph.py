@@ -92,21 +92,24 @@ def run_backward(
     `tick`, when given, is called before each node: the service's clock check.
     """
     push, pop = heapq.heappush, heapq.heappop
-    pending: dict[Node, list[Array | None]] = {}
+    pending: dict[Node, list[Array | None]] = {}  # each node's output gradients, summed over paths
     ready: list[tuple[int, Node]] = []
     stored = {id(upstream) for _, upstream in roots}  # arrays that must not be shared
-    for root, upstream in roots:
-        node = root.grad_fn
+
+    def deliver(tensor: Tensor, grad: Array) -> None:
+        node = tensor.grad_fn
         if node is None:
-            _store_grad(root, upstream, stored)
-            continue
+            _store_grad(tensor, grad, stored)
+            return
         slots = pending.get(node)
         if slots is None:
             slots = pending[node] = [None] * node.n_outputs
             push(ready, (-node.sequence_nr, node))
-        total = slots[root.output_nr]
-        slots[root.output_nr] = upstream if total is None else total + upstream
+        total = slots[tensor.output_nr]
+        slots[tensor.output_nr] = grad if total is None else total + grad
 
+    for root, upstream in roots:
+        deliver(root, upstream)
     while ready:
         node = ready.pop()[1] if len(ready) == 1 else pop(ready)[1]  # a chain needs no heap work
         grads = pending.pop(node)
@@ -123,15 +126,5 @@ def run_backward(
         if not retain_graph:
             node.release()
         for tensor, grad in zip(node.inputs, input_grads, strict=False):
-            if tensor is None or grad is None:
-                continue
-            parent = tensor.grad_fn
-            if parent is None:
-                _store_grad(tensor, grad, stored)
-                continue
-            slots = pending.get(parent)
-            if slots is None:
-                slots = pending[parent] = [None] * parent.n_outputs
-                push(ready, (-parent.sequence_nr, parent))
-            total = slots[tensor.output_nr]
-            slots[tensor.output_nr] = grad if total is None else total + grad
+            if tensor is not None and grad is not None:
+                deliver(tensor, grad)
