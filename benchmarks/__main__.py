@@ -25,9 +25,7 @@ README = Path(__file__).with_name("README.md")
 def main(argv: list[str] | None = None) -> None:
     numpy_was_loaded = "numpy" in sys.modules
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument(
-        "--budget", type=float, default=0.6, help="seconds of timing per implementation"
-    )
+    parser.add_argument("--budget", type=float, default=0.6, help="seconds of timing per implementation")
     parser.add_argument("--no-write", action="store_true", help="leave README.md unchanged")
     parser.add_argument("--profile", metavar="WORKLOAD", help="profile the engine on one")
     args = parser.parse_args(argv)

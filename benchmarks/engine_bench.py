@@ -560,10 +560,7 @@ def report(results: list[Workload], bandwidth: Bandwidth, budget: float) -> str:
         "",
         "Fresh memory costs more than traffic: minor page faults per call (mean of 10 calls, "
         "after a collection), each one a page the kernel had to map afresh: "
-        + ", ".join(
-            f"{COLUMN_NAMES.get(i, i)} {by_key['seed-1e6'].page_faults[i]:,.0f}"
-            for i in IMPLEMENTATIONS
-        )
+        + ", ".join(f"{COLUMN_NAMES.get(i, i)} {by_key['seed-1e6'].page_faults[i]:,.0f}" for i in IMPLEMENTATIONS)
         + ". The minimum times (in parentheses above) are the calls that reused memory.",
     ]
 

@@ -113,8 +113,7 @@ def machine_lines(code: tuple[str, ...] = ("engine",)) -> list[str]:
     )
     return [
         f"- Date: {now}",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, numpy {version('numpy')}, "
         f"torch {version('torch')}, autograd {version('autograd')}",
         f"- Code measured: {code_version(code)}",
