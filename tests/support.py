@@ -10,14 +10,17 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 LOOPBACK = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -131,3 +134,23 @@ def running(
             yield process
         finally:
             stop_process_group(process)
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serve(folder: Path, **settings: str) -> Iterator[Server]:
+    """gradlab as `make run` starts it (`python -m app`), on a free loopback port with these
+    GRADLAB_* settings; stopped on exit, with everything it started."""
+    port = free_port()
+    log = folder / "server.log"
+    env = clean_env(GRADLAB_HOST=LOOPBACK, GRADLAB_PORT=str(port), **settings)
+    with running([sys.executable, "-m", "app"], env=env, cwd=ROOT, log=log) as process:
+        url = f"http://{LOOPBACK}:{port}"
+        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
+        yield Server(url, log, process)

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from support import clean_env, free_port, running, wait_for_url
+from support import serve
 
 from app.settings import Settings
 
@@ -29,13 +28,8 @@ def blocks(language: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("readme") / "server.log"
-    env = clean_env(GRADLAB_PORT=str(port))
-    with running([sys.executable, "-m", "app"], env=env, cwd=ROOT, log=log) as process:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
-        yield url
+    with serve(tmp_path_factory.mktemp("readme")) as running_server:
+        yield running_server.url
 
 
 def assert_same(got: Any, expected: Any, path: str = "") -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,11 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from support import LOOPBACK, clean_env, free_port, log_tail, running, wait_for_url
+from support import Server, log_tail, serve
 
 from app.examples import EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[2]
 ANSWER_BOUND = 5.0  # seconds: every bad request is answered faster than this
 TIME_LIMIT = 2.0  # GRADLAB_TIME_LIMIT_SECONDS of this module's server
 MAX_BODY = 1_000_000  # GRADLAB_MAX_BODY_BYTES: room for 100,000 nested brackets (200 kB)
@@ -39,23 +37,10 @@ SETTINGS = {
 }
 
 
-@dataclass
-class Server:
-    url: str
-    log: Path
-    process: Any
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("bad_requests") / "server.log"
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", LOOPBACK, "--port", str(port)]
-    command += ["--log-level", "warning", "--no-access-log"]
-    with running(command, env=clean_env(**SETTINGS), cwd=ROOT, log=log) as process:
-        url = f"http://{LOOPBACK}:{port}"
-        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
-        yield Server(url, log, process)
+    with serve(tmp_path_factory.mktemp("bad_requests"), **SETTINGS) as running_server:
+        yield running_server
 
 
 @pytest.fixture(scope="module")
@@ -726,12 +711,8 @@ def test_server_still_healthy(client: httpx.Client, server: Server) -> None:
 
 def test_an_answer_over_its_size_limit_is_refused_before_the_check(tmp_path: Path) -> None:
     # x (300 values, 300 gradients), y and s fit in 1,000 numbers; with the check's arrays they do not.
-    port = free_port()
-    env = clean_env(GRADLAB_PORT=str(port), GRADLAB_MAX_ANSWER_ELEMENTS="1000")
-    log = tmp_path / "server.log"
-    with running([sys.executable, "-m", "app"], env=env, cwd=ROOT, log=log) as process:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
+    with serve(tmp_path, GRADLAB_MAX_ANSWER_ELEMENTS="1000") as small_answers:
+        url = small_answers.url
         small = {"leaves": {"x": {"shape": [100], "init": "uniform", "requires_grad": True}},
                  "nodes": [{"name": "s", "expr": "sum(x * x)"}]}  # fmt: skip
         assert httpx.post(f"{url}/backward", json=small, timeout=30).status_code == 200

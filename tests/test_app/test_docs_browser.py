@@ -23,7 +23,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -32,11 +31,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from support import LOOPBACK, clean_env, free_port, running, stop_process_group, wait_for_url
+from support import LOOPBACK, clean_env, serve, stop_process_group
 
 from app.examples import EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 DEEP_LINK = "/docs#/autograd/backward_backward_post"
 VIRTUAL_TIME_BUDGET_MS = 30_000  # virtual time: the page's timers run fast; network waits are real
@@ -45,14 +43,8 @@ BROWSER_TIMEOUT = 120  # seconds of real time for one page render
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("docs_browser") / "server.log"
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", LOOPBACK, "--port", str(port)]
-    command += ["--log-level", "warning", "--no-access-log"]
-    with running(command, env=clean_env(GRADLAB_LOG_LEVEL="warning"), cwd=ROOT, log=log) as process:
-        url = f"http://{LOOPBACK}:{port}"
-        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
-        yield url
+    with serve(tmp_path_factory.mktemp("docs_browser"), GRADLAB_LOG_LEVEL="warning") as running_server:
+        yield running_server.url
 
 
 # --- what the browser rendered ---------------------------------------------------------

@@ -42,9 +42,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support import LOOPBACK, clean_env, free_port, log_tail, running, wait_for_url
+from support import clean_env, log_tail, serve
 
-ROOT = Path(__file__).resolve().parents[2]
 TIME_LIMIT = 1.0  # GRADLAB_TIME_LIMIT_SECONDS: generated graphs are small; none may hold the server longer
 MAX_RESPONSE_TIME = 5.0  # seconds: the time limit, plus room for a loaded CI machine
 SEED = 20240601  # generation is reproducible: a failure prints the same request every run
@@ -157,14 +156,8 @@ class Run:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("schemathesis_server") / "server.log"
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", LOOPBACK, "--port", str(port)]
-    command += ["--log-level", "warning", "--no-access-log"]
-    with running(command, env=clean_env(**SETTINGS), cwd=ROOT, log=log) as process:
-        url = f"http://{LOOPBACK}:{port}"
-        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
-        yield url, log
+    with serve(tmp_path_factory.mktemp("schemathesis_server"), **SETTINGS) as running_server:
+        yield running_server.url, running_server.log
 
 
 def _body(interaction: dict[str, Any]) -> str:

@@ -11,18 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from support import LOOPBACK, clean_env, free_port, log_tail, running, wait_for_url
+from support import Server, log_tail, serve
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
 from engine.check import run_check
@@ -30,34 +28,18 @@ from engine.errors import SpecError
 from engine.limits import Limits
 from engine.spec import compile_spec
 
-ROOT = Path(__file__).resolve().parents[2]
 TIME_LIMIT = 10.0  # GRADLAB_TIME_LIMIT_SECONDS of this module's server: the default
 NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-@dataclass
-class Server:
-    url: str
-    pid: int
-    log: Path
-    process: Any
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    env = clean_env(
-        GRADLAB_HOST=LOOPBACK,
-        GRADLAB_PORT=str(port),
-        GRADLAB_TIME_LIMIT_SECONDS=str(TIME_LIMIT),
-        GRADLAB_MAX_ANSWER_ELEMENTS="100000000",  # the heavy request runs into the time limit, not this one
-    )
-    # One worker: uvicorn serves in this very process, whose pid is the one to measure.
-    with running([sys.executable, "-m", "app"], env=env, cwd=ROOT, log=log) as process:
-        url = f"http://{LOOPBACK}:{port}"
-        wait_for_url(f"{url}/healthz", timeout=30, process=process, log=log)
-        yield Server(url, process.pid, log, process)
+    settings = {
+        "GRADLAB_TIME_LIMIT_SECONDS": str(TIME_LIMIT),
+        "GRADLAB_MAX_ANSWER_ELEMENTS": "100000000",  # the heavy request runs into the time limit, not this one
+    }
+    with serve(tmp_path_factory.mktemp("server"), **settings) as running_server:
+        yield running_server
 
 
 @pytest.fixture(scope="module")
@@ -453,9 +435,9 @@ def test_memory_bounded_over_2000_requests(client: httpx.Client, server: Server)
 
     start = time.monotonic()
     statuses = asyncio.run(send(100, 0))
-    after_100 = rss_bytes(server.pid)
+    after_100 = rss_bytes(server.process.pid)
     statuses += asyncio.run(send(1900, 100))
-    after_2000 = rss_bytes(server.pid)
+    after_2000 = rss_bytes(server.process.pid)
     elapsed = time.monotonic() - start
     assert len(statuses) == 2000
     assert set(statuses) <= {200, 422}, sorted(set(statuses))
