@@ -23,6 +23,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
     && pip install --no-cache-dir --requirement requirements.txt \
     && rm requirements.txt
 
+COPY README.md ./
 COPY app/ app/
 COPY engine/ engine/
 RUN pip install --no-cache-dir --no-deps .

@@ -435,6 +435,7 @@ def test_dockerfile_installs_dependencies_in_their_own_layer() -> None:
     ("path", "excluded"),
     [
         ("pyproject.toml", False),
+        ("README.md", False),
         ("app/main.py", False),
         ("app/routes/health.py", False),
         ("engine/__init__.py", False),
@@ -462,10 +463,10 @@ def test_replayed_build_copies_only_the_package(image: Image) -> None:
     # The dependency layer sees pyproject.toml alone, so source edits keep it cached.
     dependencies, package = image.pip_steps
     assert dependencies.files_before == ["pyproject.toml"]
-    # The package is installed from pyproject.toml, app/ and engine/, without caches.
+    # The package is installed from pyproject.toml (with its README), app/ and engine/, without caches.
     files = package.files_before
-    assert {"pyproject.toml", "app/__main__.py", "engine/__init__.py"} <= set(files)
-    assert {f.split("/")[0] for f in files} == {"pyproject.toml", "app", "engine"}
+    assert {"pyproject.toml", "README.md", "app/__main__.py", "engine/__init__.py"} <= set(files)
+    assert {f.split("/")[0] for f in files} == {"pyproject.toml", "README.md", "app", "engine"}
     assert not [f for f in files if "__pycache__" in f or f.endswith((".pyc", ".pyo"))]
     assert [cmd for cmd in image.skipped if "pip" in cmd] == []
 
