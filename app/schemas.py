@@ -182,6 +182,9 @@ class TensorCheck(BaseModel):
     analytic: Values | None = None
     non_differentiable: list[list[int]] = Field(default_factory=list)
     message: str | None = None
+    direction: str | None = Field(
+        default=None, description="Fast mode: the values compared are along this (random) direction."
+    )
 
 
 class InputCheck(BaseModel):
@@ -194,6 +197,7 @@ class InputCheck(BaseModel):
     autodiff: Values | None = None
     non_differentiable: list[list[int]] = Field(default_factory=list)
     message: str | None = None
+    direction: str | None = None
 
 
 class FunctionCheck(BaseModel):
