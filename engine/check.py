@@ -19,10 +19,10 @@ import numpy as np
 
 from engine import dtypes
 from engine.autograd import FunctionCtx
-from engine.errors import LimitExceeded, SpecError
+from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
-from engine.limits import setting, start_evaluation
+from engine.limits import current_guard, setting, start_evaluation
 from engine.numerical import OFFSETS, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
@@ -279,7 +279,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
                 f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
             )
         # Retries at kinks may double the count; past that the budget says no.
-        budget = Budget(2 * limits.max_check_evaluations, LOC)
+        budget = Budget(2 * limits.max_check_evaluations, LOC, tick=current_guard_clock())
         differentiator = _Differentiator(options, budget)
         with no_grad():
             tensors = _check_tensors(program, env, upstream, mode, options, differentiator)
@@ -302,6 +302,11 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         functions=functions,
         warnings=warnings,
     )
+
+
+def current_guard_clock() -> Callable[[], None] | None:
+    guard = current_guard()
+    return guard.check_time if guard is not None else None
 
 
 def _objective(upstream: list[tuple[str, Array]]) -> Callable[[dict[str, Tensor]], float]:
@@ -430,14 +435,22 @@ def _check_functions(
     return checks, warnings
 
 
+FAILURES = (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError)
+
+
 def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[int]) -> dict[int, Array]:
     """The backward formula's gradient for each checked input; none given counts as zeros."""
-    returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
-    returned = returned if isinstance(returned, tuple) else (returned,)
-    result = {}
-    for i in checked:
-        grad = node._input_grad(i, returned[i]) if i < len(returned) else None
-        result[i] = np.zeros(node.inputs[i].array.shape) if grad is None else grad
+    name = node.function.__name__
+    try:
+        returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
+        returned = returned if isinstance(returned, tuple) else (returned,)
+        result = {}
+        for i in checked:
+            grad = node._input_grad(i, returned[i]) if i < len(returned) else None
+            result[i] = np.zeros(node.inputs[i].array.shape) if grad is None else grad
+    except FAILURES as error:
+        loc = ("body", "functions", name)
+        raise ComputeError(loc, f"function '{name}': backward failed in the check: {error}") from None
     return result
 
 
@@ -494,7 +507,12 @@ def _jacobian_warnings(
             continue
         probe = [np.zeros(g.shape) for g in grads]
         probe[k] = np.asarray(differentiator.rng.standard_normal(grads[k].shape))
-        hand = _hand_written(node, ctx, probe, checked)
+        try:
+            hand = _hand_written(node, ctx, probe, checked)
+        except ComputeError as error:
+            used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
+            warnings.append(f"{call.function} (node {call.node}): {error.msg}, with a gradient on {used}")
+            continue
         for i in checked:
             f = _projected_forward(spec.function, ctx.params, inputs, i, probe)
             result = _compare_one(

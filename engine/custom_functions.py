@@ -13,7 +13,7 @@ from typing import Any
 from engine.autograd import Function, FunctionCtx
 from engine.errors import LimitExceeded, Loc, SpecError
 from engine.expressions import BUILTINS, Compiled, Scope, Signature, compile_expression
-from engine.limits import Limits, setting
+from engine.limits import Limits, current_guard, setting
 from engine.names import check_name
 from engine.tensor import Tensor, tensor
 
@@ -54,7 +54,10 @@ class CustomFunction:
 
 
 def run_statements(statements: list[Statement], env: dict[str, Any]) -> None:
+    guard = current_guard()
     for statement in statements:
+        if guard is not None:
+            guard.check_time()  # functions calling functions may run no op for a long time
         value = statement.compiled.evaluate(env)
         if len(statement.names) == 1:
             env[statement.names[0]] = value if isinstance(value, Tensor) else tensor(value)

@@ -77,7 +77,13 @@ def builtin_signature(op: Op) -> Signature:
     names = ("a", "b") if op.arity == 2 else ("a",)
     if op.name == "cross_entropy":
         names = ("logits", "labels")
-    return Signature(op.name, names, op.params, 1, lambda args, kw: guarded_apply(op, *args, **kw))
+
+    def call(args: list[Any], params: dict[str, Any]) -> Any:
+        # A number given to a function (a param, or a literal as in maximum(x, 0)) becomes a
+        # 0-d tensor, as torch's functions take tensors: sum(scale) is then a sum, not an error.
+        return guarded_apply(op, *(a if isinstance(a, Tensor) else tensor(a) for a in args), **params)
+
+    return Signature(op.name, names, op.params, 1, call)
 
 
 BUILTIN_SIGNATURES = {name: builtin_signature(op) for name, op in BUILTINS.items()}
@@ -107,7 +113,8 @@ class _Const:
 
 
 class _Compiler:
-    def __init__(self, source: str, scope: Scope, limits: Limits, loc: Loc, label: str) -> None:
+    def __init__(self, source: str, scope: Scope, limits: Limits, loc: Loc, label: str, indent: int = 0) -> None:
+        self.indent = indent
         self.source = source
         self.scope = scope
         self.limits = limits
@@ -117,8 +124,8 @@ class _Compiler:
         self.warnings: list[str] = []
 
     def column(self, node: ast.AST) -> int:
-        offset = getattr(node, "col_offset", 0)
-        return len(self.source.encode()[:offset].decode(errors="ignore")) + 1
+        offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes
+        return self.indent + len(self.source.encode()[:offset].decode(errors="ignore")) + 1
 
     def error(self, node: ast.AST | None, reason: str) -> SpecError:
         where = f"{self.label}, column {self.column(node)}" if node is not None else self.label
@@ -320,9 +327,6 @@ class _Compiler:
         if missing:
             raise self.error(node, f"{fname}() needs the parameter '{missing[0]}'")
         args = [self.compile(arg, depth) for arg in positional[:n_tensors]]
-        if all(isinstance(a, _Const) for a in args):
-            # A call on numbers alone works on 0-d tensors, as torch.exp(torch.tensor(1.)) does.
-            args = [_Const(tensor(a.value)) for a in args if isinstance(a, _Const)]
         return self.function_call(node, signature, args, params), signature.n_outputs
 
     def param_value(self, node: ast.AST, fname: str, pname: str, default: Any) -> Any:
@@ -334,6 +338,8 @@ class _Compiler:
             )
         if value is None:
             return None
+        if isinstance(default, bool | int | float) and isinstance(value, tuple):
+            raise self.error(node, f"the parameter '{pname}' of {fname}() must be a number or True/False")
         if pname in ("shape", "axes") and not (isinstance(value, tuple) or type(value) is int):
             raise self.error(node, f"'{pname}' must be a tuple of integers, like (3, 1)")
         if pname == "axes" or pname == "shape":
@@ -358,8 +364,8 @@ class _Compiler:
             for b, part in zip(bounds, (node.lower, node.upper, node.step), strict=True):
                 if part is not None and type(b) is not int:
                     raise self.error(part, "slice bounds must be integer constants")
-            if bounds[2] == 0:
-                raise self.error(node, "slice step cannot be zero")
+            if bounds[2] is not None and bounds[2] <= 0:
+                raise self.error(node, "slice step must be greater than zero (as in PyTorch)")
             return slice(*bounds)
         value = _constant_value(node)
         if type(value) is not int:
@@ -413,7 +419,7 @@ def _run(loc: Loc, where: str, call: Callable[..., Any], values: list[Any], para
         return call(values) if params is None else call(values, params)
     except SpecError:
         raise
-    except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
+    except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError, AttributeError) as error:
         raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
 
 
@@ -482,10 +488,13 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
             f"{label}: the expression nests brackets deeper than {limits.max_expr_depth} "
             f"(setting {setting('max_expr_depth')})",
         )
+    text = source.strip()
+    indent = len(source) - len(source.lstrip())  # the parser refuses leading spaces; columns count them
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
-        raise SpecError(loc, f"{label}, column {error.offset or 1}: invalid syntax ({error.msg})") from None
+        column = (error.offset or 1) + indent
+        raise SpecError(loc, f"{label}, column {column}: invalid syntax ({error.msg})") from None
     except (RecursionError, MemoryError):
         raise LimitExceeded(
             loc,
@@ -493,7 +502,7 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
         ) from None
     except ValueError as error:  # e.g. a NUL character
         raise SpecError(loc, f"{label}: {error}") from None
-    compiler = _Compiler(source.strip(), scope, limits, loc, label)
+    compiler = _Compiler(text, scope, limits, loc, label, indent)
     body = tree.body
     n_outputs = 1
     if isinstance(body, ast.Call):

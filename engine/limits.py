@@ -103,7 +103,8 @@ _RESHAPING = frozenset({"broadcast_to", "matmul"})
 
 
 def _shape(value: Any) -> tuple[int, ...]:
-    return value.shape if isinstance(value, Tensor) else ()
+    # A zero-length axis counts as one: reducing over it (sum of shape (0, n) along 0) gives n.
+    return tuple(max(n, 1) for n in value.shape) if isinstance(value, Tensor) else ()
 
 
 def predicted_elements(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
@@ -112,7 +113,7 @@ def predicted_elements(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     if op.name not in _RESHAPING and all(s == shapes[0] for s in shapes):
         return prod(shapes[0])  # the common case, without np.broadcast_shapes
     if op.name == "broadcast_to":
-        return prod(kwargs["shape"])
+        return prod(max(n, 1) for n in kwargs["shape"])
     try:
         if op.name == "matmul" and all(shapes):
             # (..., n, k) @ (..., k, m) makes (..., n, m); a vector is one row or column.

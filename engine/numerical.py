@@ -35,12 +35,15 @@ class Derivative:
 class Budget:
     """Counts evaluations of the function being differentiated, up to a limit."""
 
-    def __init__(self, limit: int, loc: Loc) -> None:
+    def __init__(self, limit: int, loc: Loc, tick: Callable[[], None] | None = None) -> None:
         self.limit = limit
         self.used = 0
         self.loc = loc
+        self.tick = tick  # the request's clock: an evaluation may run no op at all
 
     def spend(self, evaluations: int) -> None:
+        if self.tick is not None:
+            self.tick()
         self.used += evaluations
         if self.used > self.limit:
             raise LimitExceeded(

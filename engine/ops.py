@@ -85,7 +85,9 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
     for a in (axis,) if isinstance(axis, int) else axis:
         if not -span <= a < span:
             raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, {span - 1}], but got {a})")
-    return () if ndim == 0 else normalize_axis_tuple(axis, ndim)
+    if ndim == 0 or axis == ():
+        return None  # dim=() in PyTorch reduces over every axis; a 0-d tensor has none to keep
+    return normalize_axis_tuple(axis, ndim)
 
 
 def unreduce(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Array:
@@ -304,7 +306,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("reshape", "reshape(a, shape)", _reshape_name, lambda a, shape: np.reshape(a, shape),
        (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": REQUIRED}),
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
-       (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(axes)),),
+       (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(_axes(a.ndim, axes))),),
        "the gradient permuted back", params={"axes": None}),
     Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", lambda a, shape: np.broadcast_to(a, shape),
        (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED}),

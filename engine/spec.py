@@ -135,6 +135,7 @@ class Program:
         guard = _current_guard()
         for node in self.nodes:
             guard.loc = node.loc
+            guard.check_time()
             value = node.compiled.evaluate(env)
             values = list(value) if len(node.names) > 1 else [value]
             for name, v in zip(node.names, values, strict=True):
@@ -284,8 +285,7 @@ def _calls_in(node: str | list[str], tensor: Tensor, earlier: set[int]) -> list[
         seen.add(id(fn))
         if isinstance(fn, FunctionNode):
             found.append(Call(fn.function.__name__, node, fn))
-        else:
-            stack.extend(t.grad_fn for t in fn.inputs if t is not None)
+        stack.extend(t.grad_fn for t in fn.inputs if t is not None)
     return found[::-1]
 
 
@@ -402,7 +402,8 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
         scope.tensors.update(node.names)
         nodes.append(node)
 
-    roots = _compile_roots(spec.get("backward"), nodes, taken)
+    tensors = [leaf.name for leaf in leaves] + [n for node in nodes for n in node.names]
+    roots = _compile_roots(spec.get("backward"), nodes, tensors)
     return Program(leaves, nodes, functions, roots, limits, warnings, spec.get("check"))
 
 
@@ -457,7 +458,7 @@ def _compile_node(i: int, raw: Any, scope: Scope, later: dict[str, int], claim: 
     return Node(names, compiled, retained, (*loc, "expr"), label)
 
 
-def _compile_roots(raw: Any, nodes: list[Node], taken: dict[str, str]) -> list[Root]:
+def _compile_roots(raw: Any, nodes: list[Node], tensors: list[str]) -> list[Root]:
     if raw is None:
         if not nodes:
             raise SpecError(("body", "nodes"), "there are no nodes to backpropagate from")
@@ -474,8 +475,8 @@ def _compile_roots(raw: Any, nodes: list[Node], taken: dict[str, str]) -> list[R
         loc: Loc = ("body", "backward", i) if isinstance(raw, list) else ("body", "backward")
         item = _object(item, loc, "a backward root")
         name = item.get("root")
-        if name not in taken:
-            known = ", ".join(sorted(taken))
+        if name not in tensors:
+            known = ", ".join(sorted(tensors))
             raise SpecError((*loc, "root"), f"unknown backward root {name!r} (known: {known})")
         roots.append(Root(name, item.get("gradient"), loc))
     return roots

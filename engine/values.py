@@ -102,7 +102,7 @@ def initialized(
         raise LimitExceeded(
             (*loc, "shape"), f"{what} has more than {limits.max_ndim} dimensions (setting {setting('max_ndim')})"
         )
-    count = prod(shape)
+    count = prod(max(n, 1) for n in shape)  # (0, 10**30) holds nothing, but nothing can use it either
     if count > limits.max_tensor_elements:
         raise _too_many((*loc, "shape"), what, count, limits)
     init = spec.get("init")
