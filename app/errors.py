@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from engine.errors import SpecError
+
+log = logging.getLogger("gradlab")
 
 
 def detail(status: int, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
@@ -60,8 +64,16 @@ async def too_deep(request: Request, error: Exception) -> JSONResponse:
     return detail(422, ["body"], "the JSON body nests too deeply to parse", "json_invalid")
 
 
+async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    # Every failure a request can cause is answered above; this is a bug of ours. The client gets
+    # the contract's shape without internals, the log gets the traceback.
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return detail(500, ["body"], f"internal error ({type(error).__name__}); please report it", "internal_error")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SpecError, spec_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(RecursionError, too_deep)
+    app.add_exception_handler(Exception, unexpected)

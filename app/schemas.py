@@ -172,16 +172,21 @@ class TensorReport(BaseModel):
 
 
 class TensorCheck(BaseModel):
+    """One reported gradient against finite differences of the same backward."""
+
     passed: bool
     max_abs_error: float | NonFinite
     max_rel_error: float | NonFinite
-    worst_index: list[int] | None
-    error_estimate: float | NonFinite | None = None
-    eps: float | None = None
-    numerical: Values | None = None
-    analytic: Values | None = None
-    non_differentiable: list[list[int]] = Field(default_factory=list)
-    message: str | None = None
+    worst_index: list[int] | None = Field(description="The element furthest outside its tolerance.")
+    error_estimate: float | NonFinite | None = Field(
+        default=None, description="The numerical method's own error estimate at the worst element."
+    )
+    numerical: Values | None = Field(default=None, description="The finite-difference gradient (or directional value).")
+    analytic: Values | None = Field(default=None, description="The gradient being checked (or its directional value).")
+    non_differentiable: list[list[int]] = Field(
+        default_factory=list, description="Elements at a kink (relu or abs at 0, a tie): listed, not judged."
+    )
+    message: str | None = Field(default=None, description="What failed, where, by how much, against which tolerance.")
     direction: str | None = Field(
         default=None, description="Fast mode: the values compared are along this (random) direction."
     )

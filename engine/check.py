@@ -117,8 +117,10 @@ def compare(
     bad = judged & ~(diff <= tolerance)
     worst = None
     message = None
+    estimate = None
     if judged.any():
         flat = int(np.argmax(ratio))
+        estimate = float(errors.flat[flat])
         worst = [int(i) for i in np.unravel_index(flat, analytic.shape)] if analytic.ndim else []
         if bad.any():
             message = _explain(
@@ -130,7 +132,7 @@ def compare(
         max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
         max_rel_error=float(np.max(np.where(judged, relative, 0.0), initial=0.0)),
         worst_index=worst,
-        error_estimate=float(errors.flat[int(np.argmax(ratio))]) if judged.any() else None,
+        error_estimate=estimate,
         numerical=numerical,
         analytic=analytic,
         non_differentiable=kink_list,

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.autograd import Function, FunctionCtx
 from engine.errors import LimitExceeded, Loc, SpecError
-from engine.expressions import BUILTINS, Compiled, Scope, Signature, compile_expression
+from engine.expressions import Compiled, Scope, Signature, compile_expression
 from engine.limits import Limits, current_guard, setting
 from engine.names import check_name
 from engine.tensor import Tensor, tensor
@@ -175,8 +175,9 @@ def compile_function(
 
     # Backward: saved tensors, params and grad_<output>; every other forward name is hidden.
     grads = {f"grad_{out}" for out in outputs}
-    for taken in sorted(grads & (set(saved) | set(params))):
-        raise SpecError(loc, f"{label}: '{taken}' is the name backward gives the gradient of an output")
+    taken = sorted(grads & (set(saved) | set(params)))
+    if taken:
+        raise SpecError(loc, f"{label}: '{taken[0]}' is the name backward gives the gradient of an output")
     unsaved = {
         n: f"'{n}' is not saved for backward: add '{n}' to save_for_backward of function '{name}'"
         for n in forward_names - set(saved)
@@ -217,8 +218,6 @@ def _compile_statements(raw: Any, scope: Scope, limits: Limits, loc: Loc, label:
                     (*loc, i, "name"),
                     f"{label}: {part}[{i}] assigns '{n}' again; names are assigned once",
                 )
-            if n in BUILTINS:
-                raise SpecError((*loc, i, "name"), f"{label}: '{n}' is a built-in function name")
         compiled = compile_expression(item["expr"], scope, limits, (*loc, i, "expr"), f"{label}, {part} '{names[0]}'")
         if compiled.n_outputs != len(names):
             raise SpecError(

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
 from engine.limits import Limits, guarded_apply, setting
-from engine.ops import OPS, REQUIRED, Op
+from engine.ops import BUILTINS, OPS, REQUIRED, Op
 from engine.tensor import Tensor, tensor
 
 Env = Mapping[str, Any]
@@ -59,7 +59,6 @@ _REFUSED = {
     ast.Slice: "slices are only allowed inside [ ]",
 }
 _CHAINED = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.MatMult)  # left-associative, so chains are left spines
-BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}
 
 
 @dataclass(frozen=True)

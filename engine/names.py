@@ -6,10 +6,9 @@ import keyword
 from typing import Any
 
 from engine.errors import Loc, SpecError
-from engine.ops import OPS
+from engine.ops import BUILTINS
 
 MAX_NAME_LENGTH = 64
-BUILTIN_NAMES = frozenset(OPS) - {"index"}
 
 
 def check_name(name: Any, loc: Loc, label: str) -> str:
@@ -25,6 +24,6 @@ def check_name(name: Any, loc: Loc, label: str) -> str:
         raise SpecError(loc, f"{label}: the name '{name[:20]}...' is longer than {MAX_NAME_LENGTH} characters")
     if keyword.iskeyword(name):
         raise SpecError(loc, f"{label}: '{name}' is a Python keyword")
-    if name in BUILTIN_NAMES:
+    if name in BUILTINS:
         raise SpecError(loc, f"{label}: '{name}' is the name of a built-in function")
     return name

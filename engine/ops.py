@@ -329,3 +329,6 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("ones_like", "ones_like(a)", "", np.ones_like, (None,), "constant: no gradient"),
     Op("zeros_like", "zeros_like(a)", "", np.zeros_like, (None,), "constant: no gradient"),
 )}  # fmt: skip
+
+# What expressions may call by name: every op but indexing, which is written x[...].
+BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}

@@ -91,7 +91,6 @@ class Program:
     roots: list[Root]
     limits: Limits
     warnings: list[str] = field(default_factory=list)
-    check: Any = None  # the raw `check` part of the spec, for engine.check
 
     def leaf_arrays(self, float64: bool = False) -> dict[str, Array]:
         """The leaves' values; with float64, floating leaves in float64 (for the check)."""
@@ -205,19 +204,11 @@ class Program:
             )
         return gradient
 
-    def run(self, deadline: float | None = None, float64: bool = False) -> Result:
-        """Forward, backward and a report of every tensor, within the limits.
-
-        With float64, the floating leaves (and so the whole graph) are in float64.
-        """
+    def run(self, deadline: float | None = None) -> Result:
+        """Forward, backward and a report of every tensor, within the limits."""
         with self.guard(deadline), np.errstate(all="ignore"):
-            if float64:
-                with dtypes.default_dtype(dtypes.float64):
-                    env, calls = self.forward(self.leaf_arrays(float64=True))
-                    upstream = self.backward(env)
-            else:
-                env, calls = self.forward()
-                upstream = self.backward(env)
+            env, calls = self.forward()
+            upstream = self.backward(env)
         return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls, upstream)
 
     @contextmanager
@@ -404,7 +395,7 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
 
     tensors = [leaf.name for leaf in leaves] + [n for node in nodes for n in node.names]
     roots = _compile_roots(spec.get("backward"), nodes, tensors)
-    return Program(leaves, nodes, functions, roots, limits, warnings, spec.get("check"))
+    return Program(leaves, nodes, functions, roots, limits, warnings)
 
 
 def _later_names(raw_nodes: list[Any]) -> dict[str, int]:
