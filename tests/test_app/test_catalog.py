@@ -1,0 +1,61 @@
+"""GET /ops and the check's function entries, as a client sees them over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support import serve
+
+from app.examples import EXAMPLES
+
+# The catalog API.md promises, at least.
+REQUIRED_OPS = [
+    *("add", "sub", "mul", "div", "neg", "pow", "matmul"),
+    *("exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "maximum", "minimum"),
+    *("sum", "mean", "max", "min", "reshape", "transpose", "broadcast_to"),
+    *("softmax", "log_softmax", "logsumexp", "ones_like", "zeros_like", "mse_loss", "cross_entropy"),
+]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    folder: Path = tmp_path_factory.mktemp("catalog")
+    with serve(folder) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def test_ops_lists_the_catalog_with_grad_fn_and_rule(client: httpx.Client) -> None:
+    ops = {op["name"]: op for op in client.get("/ops").json()}
+    assert set(REQUIRED_OPS) <= set(ops)
+    for name in REQUIRED_OPS:
+        assert ops[name]["syntax"] and ops[name]["grad_fn"] and ops[name]["rule"], name
+    assert ops["mul"]["grad_fn"] == "MulBackward0"
+    assert ops["max"]["grad_fn"] == "AmaxBackward0"
+    assert "RsubBackward1" in ops["sub"]["grad_fn"]
+    assert ops["sum"]["params"] == {"axis": None, "keepdims": False}
+    assert ops["reshape"]["params"] == {"shape": "required"}
+
+
+def test_a_call_with_several_outputs_is_checked_with_its_node_names(client: httpx.Client) -> None:
+    answer = client.post("/backward", json=EXAMPLES["seed_multiple_outputs"]["value"]).json()
+    [entry] = answer["check"]["functions"]
+    assert entry["function"] == "ExtendedCustomFunction" and entry["node"] == ["z", "xx", "yy", "xy"]
+    assert entry["passed"] is True
+    # d/dx of 10 (x + y)² is 20 (x + y): by hand, from the three views of the same gradient.
+    expected = [20 * (x + y) for x, y in ((1, 10), (2, 20), (3, 30))]
+    for field in ("hand_written", "numerical", "autodiff"):
+        assert entry["inputs"]["x"][field] == pytest.approx(expected, rel=1e-9), field
+    assert sum("correct here, wrong if" in w for w in answer["warnings"]) == 3
+
+
+def test_a_wrong_backward_is_named_with_its_input_and_worst_element(client: httpx.Client) -> None:
+    answer = client.post("/backward", json=EXAMPLES["wrong_backward"]["value"]).json()
+    assert answer["check"]["passed"] is False
+    [entry] = answer["check"]["functions"]
+    x = entry["inputs"]["x"]
+    assert entry["function"] == "XSquaredSin" and x["passed"] is False
+    assert x["message"].startswith("XSquaredSin: grad_x[")
+    assert x["worst_index"] is not None and len(x["worst_index"]) == 1
