@@ -61,6 +61,7 @@ def measure(fn: Callable[[], Any], budget: float) -> Timing:
 
 def format_seconds(seconds: float) -> str:
     """3 significant digits in the unit that suits: `41.2 µs`, `3.07 ms`, `1.20 s`."""
+    seconds = float(f"{seconds:.3g}")  # first, so that 0.99996 s is `1.00 s`, not `1000 ms`
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{_sig3(seconds / scale)} {unit}"

@@ -1,0 +1,328 @@
+"""Servers and load for the HTTP benchmarks: start, wait, drive with client processes, stop.
+
+A server is started as it is deployed, in its own session (process group), so that stopping
+it stops its uvicorn workers too; it is always stopped on the way out, errors included. Its
+environment is this process's without any `GRADLAB_*` setting, with the thread variables
+as they were found (`python -m benchmarks` pins its own process only), plus the host, port
+and worker count given; its output goes to a log file, shown if it fails to start.
+
+The load comes from `benchmarks.loadgen` client processes, all given the same wall-clock
+start; the CPU time of the server's processes over the measured window is read from /proc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from benchmarks import FOUND_THREAD_ENV
+
+LOOPBACK = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 60.0
+STARTUP_MARGIN = 0.5  # seconds for the client processes to start before the run does
+ANSWER_TIMEOUT = 30.0  # an answer later than this is an error
+
+Kind = Literal["gradlab", "hello"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a client sends, again and again."""
+
+    method: str
+    path: str
+    body: bytes
+
+
+@dataclass
+class Server:
+    kind: Kind
+    workers: int
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the load: answers within the window, their latencies and the CPU spent."""
+
+    connections: int
+    processes: int
+    duration: float
+    answered: int
+    unanswered: int  # still waiting at the window's end: counted in the latencies at their age
+    latencies: list[float]  # sorted; the unanswered at their age, a lower bound
+    errors: Counter[str]
+    client_cpu: float  # seconds of CPU, all client processes, over the window
+    client_split: list[float]  # the same by client process
+    server_cpu: float  # seconds of CPU, the server's processes, over the window
+    server_split: list[float]  # the same by process, those busy over 1% of the window, busiest first
+    late_start: float  # the most a client process started after the agreed start
+
+    @property
+    def rate(self) -> float:
+        return self.answered / self.duration
+
+    def percentile(self, p: float) -> float:
+        """The p-th percentile (0-100) by the nearest rank, NaN if nothing was measured."""
+        if not self.latencies:
+            return float("nan")
+        rank = max(1, -(-len(self.latencies) * p // 100))
+        return self.latencies[int(rank) - 1]
+
+    def is_lower_bound(self, p: float) -> bool:
+        """Whether the p-th percentile may be an unanswered request's age: a lower bound."""
+        return self.unanswered > 0 and self.unanswered >= len(self.latencies) * (100 - p) / 100
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.latencies) if self.latencies else float("nan")
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GRADLAB_") and key not in {"VIRTUAL_ENV", "PYTHONPATH", *FOUND_THREAD_ENV}
+    }
+    env.update({name: value for name, value in FOUND_THREAD_ENV.items() if value is not None})
+    env.update(overrides)
+    return env
+
+
+def command(kind: Kind, port: int, workers: int) -> list[str]:
+    """gradlab as `make run` starts it; the hello app with the same uvicorn settings."""
+    if kind == "gradlab":
+        return [sys.executable, "-m", "app"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.hello_app:app",
+        f"--host={LOOPBACK}",
+        f"--port={port}",
+        f"--workers={workers}",
+        "--log-level=info",  # gradlab's default
+        "--no-access-log",  # as `python -m app` runs uvicorn
+    ]
+
+
+def log_tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM the server's process group, SIGKILL it if it has not exited in time."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    # uvicorn's workers may outlive the supervisor for a moment: none may remain.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=timeout)
+
+
+@contextmanager
+def serving(kind: Kind, workers: int, folder: Path, **env: str) -> Iterator[Server]:
+    """A server on a free loopback port, ready once every worker has started; stopped on exit.
+    `env`: more environment variables, over those of `server_env`."""
+    port = free_port()
+    env = server_env(GRADLAB_HOST=LOOPBACK, GRADLAB_PORT=str(port), GRADLAB_WORKERS=str(workers), **env)
+    log = folder / f"{kind}-{workers}-workers-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command(kind, port, workers),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            server = Server(kind, workers, port, process, log)
+            wait_until_ready(server)
+            yield server
+        finally:
+            stop(process)
+
+
+def wait_until_ready(server: Server) -> None:
+    """Every worker has logged its start-up, and the server answers."""
+    path = "/healthz" if server.kind == "gradlab" else "/hello"
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        started = server.log.read_text(errors="replace").count("Application startup complete")
+        if started >= server.workers:
+            with suppress(httpx.TransportError):
+                if httpx.get(server.url + path, timeout=2.0).status_code == 200:
+                    return
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.kind} exited with {server.process.returncode}:\n{log_tail(server.log)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server.kind} not ready after {START_TIMEOUT:.0f} s:\n{log_tail(server.log)}")
+        time.sleep(0.1)
+
+
+def process_tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) of `root` and of every process descended from it, by pid."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (command) "
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return {pid: times[pid] for pid in tree if pid in times}
+
+
+def drive(
+    server: Server,
+    request: Request,
+    connections: int,
+    processes: int,
+    warmup: float,
+    duration: float,
+    folder: Path,
+) -> Run:
+    """`connections` closed-loop connections, shared by `processes` client processes."""
+    body_file = folder / "body.json"
+    body_file.write_bytes(request.body)
+    start = time.time() + STARTUP_MARGIN
+    shares = [connections // processes + (i < connections % processes) for i in range(processes)]
+    clients: list[subprocess.Popen[bytes]] = []
+    try:
+        for share in shares:
+            clients.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.loadgen",
+                        f"--port={server.port}",
+                        f"--method={request.method}",
+                        f"--path={request.path}",
+                        f"--body-file={body_file}",
+                        f"--connections={share}",
+                        f"--start={start}",
+                        f"--warmup={warmup}",
+                        f"--duration={duration}",
+                        f"--timeout={ANSWER_TIMEOUT}",
+                        f"--client={len(clients)}",
+                        f"--clients={processes}",
+                    ],
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
+        time.sleep(max(0.0, start + warmup - time.time()))
+        cpu_before = process_tree_cpu(server.process.pid)
+        time.sleep(max(0.0, start + warmup + duration - time.time()))
+        cpu_after = process_tree_cpu(server.process.pid)
+        by_process = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after]
+        results = []
+        for client in clients:
+            out, err = client.communicate(timeout=ANSWER_TIMEOUT + 30)
+            if client.returncode != 0:
+                raise RuntimeError(f"a load client failed ({client.returncode}):\n{err.decode(errors='replace')}")
+            results.append(json.loads(out))
+    finally:
+        for client in clients:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+    return combine(results, connections, processes, duration, by_process)
+
+
+def combine(
+    results: list[dict[str, Any]], connections: int, processes: int, duration: float, server_cpu: list[float]
+) -> Run:
+    errors: Counter[str] = Counter()
+    latencies: list[float] = []
+    unanswered = 0
+    for r in results:
+        errors.update(r["errors"])
+        latencies += r["latencies"] + r["unanswered_ages"]
+        unanswered += len(r["unanswered_ages"])
+    return Run(
+        connections=connections,
+        processes=processes,
+        duration=duration,
+        answered=sum(len(r["latencies"]) for r in results),
+        unanswered=unanswered,
+        latencies=sorted(latencies),
+        errors=errors,
+        client_cpu=sum(r["cpu_seconds"] for r in results),
+        client_split=[r["cpu_seconds"] for r in results],
+        server_cpu=sum(server_cpu),
+        server_split=sorted((cpu for cpu in server_cpu if cpu > 0.01 * duration), reverse=True),
+        late_start=max(r["late_start"] for r in results),
+    )
+
+
+def verify(server: Server, request: Request, expect: Any) -> None:
+    """One request before any load: a 200 whose answer `expect` accepts."""
+    response = httpx.request(
+        request.method,
+        server.url + request.path,
+        content=request.body,
+        headers={"content-type": "application/json"},
+        timeout=ANSWER_TIMEOUT,
+    )
+    if response.status_code != 200 or not expect(response.json()):
+        raise RuntimeError(
+            f"{server.kind} {request.method} {request.path}: unexpected answer {response.status_code} "
+            f"{response.text[:500]}"
+        )
+
+
+def found_threads() -> str:
+    """The thread variables as `python -m benchmarks` found them, as the servers get them."""
+    return ", ".join(f"`{k}={v}`" if v is not None else f"`{k}` unset" for k, v in FOUND_THREAD_ENV.items())
+
+
+PINNED_THREADS = {name: "1" for name in FOUND_THREAD_ENV}
