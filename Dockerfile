@@ -9,6 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GRADLAB_PORT=8000 \
     GRADLAB_WORKERS=2
 
+# One BLAS thread per worker: two workers with a thread per core each oversubscribe two
+# cores (the MLP example took about 4 times the CPU under load; benchmarks/README.md).
+ENV OPENBLAS_NUM_THREADS=1
+
 # The server runs as this unprivileged user; it owns nothing in the image.
 RUN groupadd --system --gid 10001 gradlab \
     && useradd --system --no-log-init --uid 10001 --gid gradlab \
