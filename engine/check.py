@@ -22,7 +22,7 @@ from engine.autograd import FunctionCtx
 from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
-from engine.limits import current_guard, setting, start_evaluation
+from engine.limits import Guard, current_guard, setting, start_evaluation
 from engine.numerical import OFFSETS, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
@@ -268,6 +268,8 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
     with program.guard(deadline), np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
         env, calls = program.forward(program.leaf_arrays(float64=True))
         upstream = program.backward(env)
+        # Every evaluation below has this one's shapes (perturbed values, never shapes).
+        _guard_of_this_run().sizes_known = True
         full_cost = estimate_evaluations(program, env, calls, full=True)
         mode = options.mode
         if mode == "auto":
@@ -304,6 +306,12 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         functions=functions,
         warnings=warnings,
     )
+
+
+def _guard_of_this_run() -> Guard:
+    guard = current_guard()
+    assert guard is not None, "the check runs inside Program.guard()"
+    return guard
 
 
 def current_guard_clock() -> Callable[[], None] | None:
