@@ -214,15 +214,11 @@ class _Differentiator:
 class _Target:
     """A reported gradient to check: a leaf, or a node whose value can be perturbed."""
 
-    names: list[str]
-    node_index: int | None  # None for a leaf
+    names: list[str]  # several when bare-name nodes alias one tensor
     grad: Array
 
 
 def _targets(program: Program, env: dict[str, Tensor]) -> list[_Target]:
-    position = {leaf.name: None for leaf in program.leaves} | {
-        name: i for i, node in enumerate(program.nodes) for name in node.names
-    }
     groups: dict[int, _Target] = {}
     for name in program.names():
         tensor = env[name]
@@ -231,7 +227,7 @@ def _targets(program: Program, env: dict[str, Tensor]) -> list[_Target]:
         if id(tensor) in groups:  # a bare-name node is the same tensor as an earlier name
             groups[id(tensor)].names.append(name)
         else:
-            groups[id(tensor)] = _Target([name], position[name], tensor.grad.array)
+            groups[id(tensor)] = _Target([name], tensor.grad.array)
     return list(groups.values())
 
 
@@ -335,47 +331,30 @@ def _check_tensors(
     differentiator: _Differentiator,
 ) -> dict[str, Comparison]:
     objective = _objective(upstream)
-    base_leaves = program.leaf_arrays(float64=True)
-    base_values = program.leaf_tensors(base_leaves, requires_grad=False)
-    program.evaluate_nodes(base_values)
+    base = program.leaf_tensors(program.leaf_arrays(float64=True), requires_grad=False)
+    program.evaluate_nodes(base)
     results: dict[str, Comparison] = {}
     for target in _targets(program, env):
         name = target.names[0]
-        if target.node_index is None:
-            f = _leaf_objective(program, base_leaves, name, objective)
-            x = base_leaves[name]
-        else:
-            f = _node_objective(program, base_values, name, target.node_index + 1, objective)
-            x = base_values[name].array
+        f = _objective_of(program, base, name, objective)
+        x = base[name].array
         comparison = _compare_one(f, x, target.grad, mode, options, differentiator, name)
         for alias in target.names:
             results[alias] = comparison
     return results
 
 
-def _leaf_objective(
-    program: Program, leaves: dict[str, Array], name: str, objective: Callable[[dict[str, Tensor]], float]
+def _objective_of(
+    program: Program, base: dict[str, Tensor], name: str, objective: Callable[[dict[str, Tensor]], float]
 ) -> Callable[[Array], float]:
-    """F as a function of one leaf: the whole graph re-run."""
-
-    def f(x: Array) -> float:
-        values = program.leaf_tensors({**leaves, name: x}, requires_grad=False)
-        program.evaluate_nodes(values)
-        return objective(values)
-
-    return f
-
-
-def _node_objective(
-    program: Program, base: dict[str, Tensor], name: str, start: int, objective: Callable[[dict[str, Tensor]], float]
-) -> Callable[[Array], float]:
-    """F as a function of one node's value: only the nodes after it re-run."""
+    """F as a function of one leaf's or node's value: only the nodes that depend on it re-run."""
+    dependents = program.dependents(name)
 
     def f(x: Array) -> float:
         program.start_evaluation()
         values = dict(base)
         values[name] = Tensor(x)
-        program.evaluate_nodes(values, start)
+        program.evaluate_nodes(values, dependents)
         return objective(values)
 
     return f

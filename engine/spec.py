@@ -114,10 +114,19 @@ class Program:
         start_evaluation()
         return _current_guard()
 
-    def evaluate_nodes(self, env: dict[str, Tensor], start: int = 0) -> None:
-        """Evaluate nodes[start:] into `env`, the values only (what the check re-runs)."""
+    def dependents(self, name: str) -> list[int]:
+        """The nodes whose value depends on `name`, directly or not, in evaluation order."""
+        affected, found = {name}, []
+        for i, node in enumerate(self.nodes):
+            if node.compiled.names & affected:
+                found.append(i)
+                affected.update(node.names)
+        return found
+
+    def evaluate_nodes(self, env: dict[str, Tensor], only: list[int] | None = None) -> None:
+        """Evaluate the nodes (or those of `only`) into `env`, the values only: what the check re-runs."""
         guard = _current_guard()
-        for node in self.nodes[start:]:
+        for node in self.nodes if only is None else [self.nodes[i] for i in only]:
             guard.loc = node.loc
             guard.check_time()
             value = node.compiled.evaluate(env)
