@@ -1,5 +1,6 @@
 """The service's settings, read once from `GRADLAB_*` environment variables."""
 
+from dataclasses import fields
 from functools import lru_cache
 from typing import Literal
 
@@ -26,39 +27,39 @@ class Settings(BaseSettings):
         default="info", description="Log level of the server."
     )
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest request body, in bytes.")
-    max_nodes: int = Field(default=200, ge=1, description="Most nodes in a graph (and statements in a function).")
-    max_functions: int = Field(default=32, ge=0, description="Most custom functions in a request.")
-    max_tensor_elements: int = Field(default=1_000_000, ge=1, description="Most elements in any one tensor.")
+    max_nodes: int = Field(
+        default=Limits.max_nodes, ge=1, description="Most nodes in a graph (and statements in a function)."
+    )
+    max_functions: int = Field(default=Limits.max_functions, ge=0, description="Most custom functions in a request.")
+    max_tensor_elements: int = Field(
+        default=Limits.max_tensor_elements, ge=1, description="Most elements in any one tensor."
+    )
     max_total_elements: int = Field(
-        default=20_000_000, ge=1, description="Most elements allocated by one evaluation of the graph."
+        default=Limits.max_total_elements, ge=1, description="Most elements allocated by one evaluation of the graph."
     )
     max_check_evaluations: int = Field(
-        default=200_000, ge=0, description="Most forward evaluations the finite-difference check may make."
+        default=Limits.max_check_evaluations,
+        ge=0,
+        description="Most forward evaluations the finite-difference check may make.",
     )
     auto_full_check_evaluations: int = Field(
-        default=20_000, ge=0, description="Check mode auto runs full up to this many evaluations, fast above."
+        default=Limits.auto_full_check_evaluations,
+        ge=0,
+        description="Check mode auto runs full up to this many evaluations, fast above.",
     )
-    max_ndim: int = Field(default=8, ge=1, le=32, description="Most dimensions of a tensor.")
+    max_ndim: int = Field(default=Limits.max_ndim, ge=1, le=32, description="Most dimensions of a tensor.")
     max_answer_elements: int = Field(
         default=2_000_000, ge=1, description="Most numbers in one answer (values, gradients and the check's arrays)."
     )
-    max_expr_length: int = Field(default=1_000, ge=1, description="Longest expression, in characters.")
-    max_expr_depth: int = Field(default=50, ge=1, description="Deepest nesting of an expression.")
-    time_limit_seconds: float = Field(default=10.0, gt=0, description="Longest time one request may compute.")
+    max_expr_length: int = Field(default=Limits.max_expr_length, ge=1, description="Longest expression, in characters.")
+    max_expr_depth: int = Field(default=Limits.max_expr_depth, ge=1, description="Deepest nesting of an expression.")
+    time_limit_seconds: float = Field(
+        default=Limits.time_limit_seconds, gt=0, description="Longest time one request may compute."
+    )
 
     def limits(self) -> Limits:
-        return Limits(
-            max_nodes=self.max_nodes,
-            max_functions=self.max_functions,
-            max_tensor_elements=self.max_tensor_elements,
-            max_ndim=self.max_ndim,
-            max_total_elements=self.max_total_elements,
-            max_expr_length=self.max_expr_length,
-            max_expr_depth=self.max_expr_depth,
-            max_check_evaluations=self.max_check_evaluations,
-            auto_full_check_evaluations=self.auto_full_check_evaluations,
-            time_limit_seconds=self.time_limit_seconds,
-        )
+        """The engine's limits: each has a setting of the same name (defaults live in Limits)."""
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 
 
 @lru_cache

@@ -22,7 +22,7 @@ from engine.autograd import FunctionCtx
 from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
-from engine.limits import Guard, current_guard, setting, start_evaluation
+from engine.limits import setting, start_evaluation
 from engine.numerical import OFFSETS, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
@@ -261,11 +261,11 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
     if options.mode == "off":
         return CheckReport(mode="off", passed=None)
     limits = program.limits
-    with program.guard(deadline), np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
+    with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
         env, calls = program.forward(program.leaf_arrays(float64=True))
         upstream = program.backward(env)
         # Every evaluation below has this one's shapes (perturbed values, never shapes).
-        _guard_of_this_run().sizes_known = True
+        guard.sizes_known = True
         full_cost = estimate_evaluations(program, env, calls, full=True)
         mode = options.mode
         if mode == "auto":
@@ -279,7 +279,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
                 f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
             )
         # Retries at kinks may double the count; past that the budget says no.
-        budget = Budget(2 * limits.max_check_evaluations, LOC, tick=current_guard_clock())
+        budget = Budget(2 * limits.max_check_evaluations, LOC, tick=guard.check_time)
         differentiator = _Differentiator(options, budget)
         with no_grad():
             tensors = _check_tensors(program, env, upstream, mode, options, differentiator)
@@ -302,17 +302,6 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         functions=functions,
         warnings=warnings,
     )
-
-
-def _guard_of_this_run() -> Guard:
-    guard = current_guard()
-    assert guard is not None, "the check runs inside Program.guard()"
-    return guard
-
-
-def current_guard_clock() -> Callable[[], None] | None:
-    guard = current_guard()
-    return guard.check_time if guard is not None else None
 
 
 def _objective(upstream: list[tuple[str, Array]]) -> Callable[[dict[str, Tensor]], float]:

@@ -80,7 +80,6 @@ class Result:
     warnings: list[str]
     env: dict[str, Tensor]
     calls: list[Call]
-    upstream: list[tuple[str, Array]]  # each backward root with its gradient
 
 
 @dataclass
@@ -127,13 +126,7 @@ class Program:
         """Evaluate the nodes (or those of `only`) into `env`, the values only: what the check re-runs."""
         guard = _current_guard()
         for node in self.nodes if only is None else [self.nodes[i] for i in only]:
-            guard.loc = node.loc
-            guard.check_time()
-            value = node.compiled.evaluate(env)
-            if len(node.names) == 1:
-                env[node.names[0]] = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
-            else:
-                env.update(zip(node.names, value, strict=True))
+            _evaluate(node, env, guard)
 
     def forward(self, leaf_arrays: dict[str, Array] | None = None) -> tuple[dict[str, Tensor], list[Call]]:
         """Build the leaves and evaluate every node in order, recording the graph."""
@@ -142,12 +135,7 @@ class Program:
         earlier: set[int] = set()  # grad_fns of the tensors named so far
         guard = _current_guard()
         for node in self.nodes:
-            guard.loc = node.loc
-            guard.check_time()
-            value = node.compiled.evaluate(env)
-            values = list(value) if len(node.names) > 1 else [value]
-            for name, v in zip(node.names, values, strict=True):
-                env[name] = v if isinstance(v, Tensor) else Tensor(np.asarray(v))
+            _evaluate(node, env, guard)
             label = node.names[0] if len(node.names) == 1 else list(node.names)
             calls.extend(_calls_in(label, env[node.names[0]], earlier))
             earlier.update(id(env[n].grad_fn) for n in node.names)
@@ -217,8 +205,8 @@ class Program:
         """Forward, backward and a report of every tensor, within the limits."""
         with self.guard(deadline), np.errstate(all="ignore"):
             env, calls = self.forward()
-            upstream = self.backward(env)
-        return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls, upstream)
+            self.backward(env)
+        return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls)
 
     @contextmanager
     def guard(self, deadline: float | None = None) -> Iterator[Guard]:
@@ -271,6 +259,17 @@ class Program:
                     )
                     break
         return warnings
+
+
+def _evaluate(node: Node, env: dict[str, Tensor], guard: Guard) -> None:
+    """One node's value (or values, for a call with several outputs) into `env`."""
+    guard.loc = node.loc
+    guard.check_time()
+    value = node.compiled.evaluate(env)
+    if len(node.names) == 1:
+        env[node.names[0]] = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+    else:
+        env.update(zip(node.names, value, strict=True))
 
 
 def _calls_in(node: str | list[str], tensor: Tensor, earlier: set[int]) -> list[Call]:
