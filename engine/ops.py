@@ -122,8 +122,9 @@ def _log_softmax(a: Array, axis: int) -> Array:
 
 
 def _softmax(a: Array, axis: int) -> Array:
-    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
 def _check_labels(logits: Array, target: Array) -> None:
@@ -135,20 +136,28 @@ def _check_labels(logits: Array, target: Array) -> None:
             f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
             f"with a 0-d label; got {list(logits.shape)} and {list(target.shape)}"
         )
-    bad = target[(target < 0) | (target >= classes)]
-    if bad.size:
+    if target.size and (target.min() < 0 or target.max() >= classes):
+        bad = target[(target < 0) | (target >= classes)]
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+
+
+def _labelled(a: Array, target: Array) -> Any:
+    # The index of each row's labelled element: a[i, target[i]], or a[target] for one row.
+    return (np.arange(target.size), target) if a.ndim == 2 else target
 
 
 def _cross_entropy(logits: Array, target: Array) -> Array:
     _check_labels(logits, target)
-    picked = np.take_along_axis(_log_softmax(logits, -1), target[..., None], axis=-1)
-    return -np.mean(picked)
+    m = logits.max(axis=-1, keepdims=True)
+    shifted = logits - (m if np.isfinite(m).all() else np.where(np.isfinite(m), m, 0))
+    return (np.log(np.exp(shifted).sum(axis=-1)) - shifted[_labelled(shifted, target)]).mean()
 
 
 def _cross_entropy_vjp(g: Array, y: Array, logits: Array, target: Array) -> Array:
-    onehot = np.arange(logits.shape[-1]) == target[..., None]
-    return g * (_softmax(logits, -1) - onehot) / max(target.size, 1)
+    p = _softmax(logits, -1)
+    p[_labelled(p, target)] -= 1
+    p *= g / max(target.size, 1)
+    return p
 
 
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
