@@ -8,10 +8,12 @@ The input is plain JSON data; the service validates its wire format separately.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -365,7 +367,53 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
             )
         leaves.append(leaf)
 
-    raw_functions = _object(spec.get("functions") or {}, ("body", "functions"), "functions")
+    functions, nodes, warnings = _compile_graph(
+        tuple(leaf.name for leaf in leaves), spec.get("functions"), spec.get("nodes"), limits
+    )
+    tensors = [leaf.name for leaf in leaves] + [n for node in nodes for n in node.names]
+    roots = _compile_roots(spec.get("backward"), nodes, tensors)
+    return Program(leaves, nodes, functions, roots, limits, list(warnings))
+
+
+# The same specs come back again and again (a class runs the same example): their functions
+# and nodes, which do not depend on the leaves' values, are compiled once. A spec's graph is
+# keyed by its JSON text; large ones are not kept, so the cache stays a few megabytes at most.
+CACHED_GRAPHS = 256
+CACHED_GRAPH_CHARS = 20_000
+
+Graph = tuple[dict[str, CustomFunction], list[Node], list[str]]
+
+
+def _compile_graph(leaf_names: tuple[str, ...], raw_functions: Any, raw_nodes: Any, limits: Limits) -> Graph:
+    try:
+        text = json.dumps([raw_functions, raw_nodes], allow_nan=False)
+    except (TypeError, ValueError):
+        text = None  # not JSON data: compiled as it is, and left to the checks to refuse
+    if text is None or len(text) > CACHED_GRAPH_CHARS:
+        return _compile_functions_and_nodes(leaf_names, raw_functions, raw_nodes, limits)
+    return _cached_graph(leaf_names, text, limits)
+
+
+@lru_cache(maxsize=CACHED_GRAPHS)
+def _cached_graph(leaf_names: tuple[str, ...], text: str, limits: Limits) -> Graph:
+    """What is compiled here is only read afterwards, so one compiled graph serves every thread."""
+    raw_functions, raw_nodes = json.loads(text)
+    return _compile_functions_and_nodes(leaf_names, raw_functions, raw_nodes, limits)
+
+
+def _compile_functions_and_nodes(
+    leaf_names: tuple[str, ...], raw_functions: Any, raw_nodes: Any, limits: Limits
+) -> Graph:
+    taken = {name: f"leaf '{name}'" for name in leaf_names}
+
+    def claim(name: Any, loc: Loc, label: str) -> str:
+        name = check_name(name, loc, label)
+        if name in taken:
+            raise SpecError(loc, f"{label}: the name '{name}' is already used by {taken[name]}")
+        taken[name] = label
+        return name
+
+    raw_functions = _object(raw_functions or {}, ("body", "functions"), "functions")
     if len(raw_functions) > limits.max_functions:
         raise LimitExceeded(
             ("body", "functions"),
@@ -384,7 +432,6 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
         signatures[fname] = function.signature()
         warnings.extend(function.warnings)
 
-    raw_nodes = spec.get("nodes")
     if not isinstance(raw_nodes, list):
         raise SpecError(("body", "nodes"), "nodes must be a list of {name, expr} objects")
     if len(raw_nodes) > limits.max_nodes:
@@ -393,7 +440,7 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
             f"{len(raw_nodes)} nodes, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
         )
     later = _later_names(raw_nodes)
-    scope = Scope(tensors={leaf.name for leaf in leaves}, functions=signatures)
+    scope = Scope(tensors=set(leaf_names), functions=signatures)
     nodes = []
     for i, raw in enumerate(raw_nodes):
         node = _compile_node(i, raw, scope, later, claim, limits)
@@ -401,9 +448,7 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
         scope.tensors.update(node.names)
         nodes.append(node)
 
-    tensors = [leaf.name for leaf in leaves] + [n for node in nodes for n in node.names]
-    roots = _compile_roots(spec.get("backward"), nodes, tensors)
-    return Program(leaves, nodes, functions, roots, limits, warnings)
+    return functions, nodes, warnings
 
 
 def _later_names(raw_nodes: list[Any]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from seed_cells import seed_cells
 from app.examples import EXAMPLES, SEED_EXAMPLES
 from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.limits import Limits
-from engine.spec import compile_spec
+from engine.spec import _cached_graph, compile_spec
 
 
 def run(spec: dict[str, Any], limits: Limits | None = None) -> Any:
@@ -426,3 +426,42 @@ def test_forward_of_a_custom_function_is_not_recorded() -> None:
     result = run(spec)
     assert result.tensors["y"].grad_fn == "SquareBackward"
     assert len(result.calls) == 1
+
+
+def _numbers(spec: dict[str, Any]) -> dict[str, Any]:
+    result = run(spec)
+    return {n: (t.value.tolist(), None if t.grad is None else t.grad.tolist()) for n, t in result.tensors.items()}
+
+
+def _with_values_scaled(spec: dict[str, Any], factor: float) -> dict[str, Any]:
+    def scaled(leaf: dict[str, Any]) -> dict[str, Any]:
+        if "value" not in leaf or leaf.get("dtype") == "int64":  # labels stay labels
+            return leaf
+        return {**leaf, "value": np.multiply(leaf["value"], factor).tolist()}
+
+    return {**spec, "leaves": {n: scaled(leaf) for n, leaf in spec["leaves"].items()}}
+
+
+@pytest.mark.parametrize("name", [n for n in EXAMPLES if not n.startswith("error")])
+def test_a_repeated_graph_is_compiled_once_and_gives_what_a_fresh_compile_gives(name: str) -> None:
+    spec = EXAMPLES[name]["value"]
+    scaled = _with_values_scaled(spec, 3.0)
+    _cached_graph.cache_clear()
+    fresh, fresh_scaled = _numbers(spec), _numbers(scaled)
+    first, second = compile_spec(spec), compile_spec(scaled)
+    assert first.nodes is second.nodes and first.functions is second.functions  # values are not part of the key
+    assert first.warnings is not second.warnings  # each program owns its list
+    assert _numbers(spec) == fresh and _numbers(scaled) == fresh_scaled
+
+
+def test_the_compiled_graph_depends_on_the_leaf_names_and_the_limits() -> None:
+    spec = {"leaves": {"x": {"value": [1.0], "requires_grad": True}}, "nodes": [{"name": "y", "expr": "x * 2"}]}
+    assert compile_spec(spec).run().tensors["x"].grad.tolist() == [2.0]
+    renamed = {**spec, "leaves": {"w": spec["leaves"]["x"]}}
+    with pytest.raises(SpecError, match="'x'"):
+        compile_spec(renamed)
+    with pytest.raises(SpecError, match="'x'"):  # refused again: failures are not cached
+        compile_spec(renamed)
+    with pytest.raises(LimitExceeded, match="GRADLAB_MAX_EXPR_LENGTH"):
+        compile_spec(spec, Limits(max_expr_length=3))
+    assert compile_spec(spec).nodes is compile_spec(spec).nodes
