@@ -306,7 +306,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
 
 def _objective(upstream: list[tuple[str, Array]]) -> Callable[[dict[str, Tensor]], float]:
     def objective(env: dict[str, Tensor]) -> float:
-        return float(sum(np.sum(env[name].array * gradient) for name, gradient in upstream))
+        return float(sum(np.vdot(env[name].array, gradient) for name, gradient in upstream))
 
     return objective
 

@@ -229,7 +229,13 @@ class _Compiler:
         def evaluate(env: Env) -> Any:
             value = start(env)
             for where, op, right in calls:
-                value = _run(loc, where, lambda v, op=op: guarded_apply(op, *v), [value, right(env)], None)
+                operand = right(env)
+                try:  # _run's work written out: a chain's steps are most of what the check runs
+                    value = guarded_apply(op, value, operand)
+                except SpecError:
+                    raise
+                except _FAILURES as error:
+                    raise ComputeError(loc, f"{where}: {_describe(error, [value, operand])}") from None
             return value
 
         return evaluate
@@ -412,13 +418,17 @@ def _getter(compiled: Evaluate | _Const) -> Evaluate:
     return compiled
 
 
+# What NumPy and the ops raise for a bad call (shapes, domains): reported as the node's error.
+_FAILURES = (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError, AttributeError)
+
+
 def _run(loc: Loc, where: str, call: Callable[..., Any], values: list[Any], params: dict[str, Any] | None) -> Any:
     """One call, its failure (shapes, domains) turned into an error that says where."""
     try:
         return call(values) if params is None else call(values, params)
     except SpecError:
         raise
-    except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError, AttributeError) as error:
+    except _FAILURES as error:
         raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
 
 

@@ -455,7 +455,10 @@ def test_a_repeated_graph_is_compiled_once_and_gives_what_a_fresh_compile_gives(
 
 
 def test_the_compiled_graph_depends_on_the_leaf_names_and_the_limits() -> None:
-    spec = {"leaves": {"x": {"value": [1.0], "requires_grad": True}}, "nodes": [{"name": "y", "expr": "x * 2"}]}
+    spec: dict[str, Any] = {
+        "leaves": {"x": {"value": [1.0], "requires_grad": True}},
+        "nodes": [{"name": "y", "expr": "x * 2"}],
+    }
     assert compile_spec(spec).run().tensors["x"].grad.tolist() == [2.0]
     renamed = {**spec, "leaves": {"w": spec["leaves"]["x"]}}
     with pytest.raises(SpecError, match="'x'"):
