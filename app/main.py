@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import errors
+from app.answer_cache import AnswerCache
 from app.middleware import BodySizeLimit, RequestLog
 from app.routes import backward, catalog, health
 from app.settings import get_settings
@@ -38,6 +39,9 @@ def create_app() -> FastAPI:
     application.include_router(catalog.router)
     application.include_router(health.router)
     errors.install(application)
+    # The last added is the outermost: RequestLog sees every answer, and BodySizeLimit refuses an
+    # oversized body before AnswerCache reads one whole.
+    application.add_middleware(AnswerCache, max_bytes=settings.answer_cache_bytes)
     application.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     application.add_middleware(RequestLog)
     return application

@@ -81,8 +81,8 @@ class BodySizeLimit:
 
 
 class RequestLog:
-    """One line per request: method, path, status, nodes, elements, check mode, milliseconds.
-    Never values: what students send stays theirs."""
+    """One line per request: method, path, status, nodes, elements, check mode (or cache=hit for
+    an answer from app.answer_cache), milliseconds. Never values: what students send stays theirs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,6 +104,6 @@ class RequestLog:
             await self.app(scope, receive, send_status)
         finally:
             state = scope.get("state", {})
-            extra = " ".join(f"{k}={state[k]}" for k in ("nodes", "elements", "check") if k in state)
+            extra = " ".join(f"{k}={state[k]}" for k in ("nodes", "elements", "check", "cache") if k in state)
             ms = (time.perf_counter() - start) * 1000
             log.info("%s %s %d %s%.1fms", scope["method"], scope["path"], status, extra + " " if extra else "", ms)

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     time_limit_seconds: float = Field(
         default=Limits.time_limit_seconds, gt=0, description="Longest time one request may compute."
     )
+    answer_cache_bytes: int = Field(
+        default=64_000_000,
+        ge=0,
+        description="Bytes of answers kept to answer a repeated identical POST /backward, in each worker "
+        "process (each has its own cache); none over a quarter of it; 0 turns the cache off.",
+    )
 
     def limits(self) -> Limits:
         """The engine's limits: each has a setting of the same name (defaults live in Limits)."""

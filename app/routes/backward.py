@@ -25,6 +25,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
     response_model=BackwardResponse,
     summary="Values, gradients and a finite-difference check of a graph",
     responses={
+        200: {
+            "headers": {
+                "x-gradlab-cache": {
+                    "description": "hit: the answer to the same body, given before and kept; miss: computed now. "
+                    "Absent when the cache is off (GRADLAB_ANSWER_CACHE_BYTES=0).",
+                    "schema": {"type": "string", "enum": ["hit", "miss"]},
+                }
+            }
+        },
         413: {"model": ErrorResponse, "description": "Over a configured limit; the message names the setting."},
         422: {"model": ErrorResponse, "description": "Invalid spec; loc points into the request."},
     },
