@@ -19,6 +19,7 @@ import numpy as np
 
 from engine import dtypes
 from engine.autograd import FunctionCtx
+from engine.batching import Batched, Unbatchable
 from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
@@ -30,6 +31,21 @@ from engine.tensor import Tensor
 MODES = ("auto", "full", "fast", "off")
 DEFAULT_EPS = 1e-3
 PER_DERIVATIVE = len(OFFSETS)
+# Elements that one batched evaluation of full mode may allocate, counted as copies times what
+# one evaluation allocates: enough copies to make Python's cost per op small beside the
+# arithmetic, and half a megabyte of float64 at most.
+BATCH_ELEMENTS = 1 << 16
+
+
+@dataclass
+class Batch:
+    """F for many copies of one tensor at once: `evaluate(copies)` with copies of shape
+    (rows, *shape) gives F of each row, or None where the graph has no batched form."""
+
+    evaluate: Callable[[Array], Array | None]
+    rows: int  # the most copies one evaluation may take
+
+
 LOC = ("body", "check")
 
 
@@ -163,17 +179,21 @@ class _Differentiator:
         self.eps = options.eps or DEFAULT_EPS
         self.rng = np.random.default_rng(options.seed)
 
-    def full(self, f: Callable[[Array], float], x: Array) -> tuple[Array, Array, Array]:
-        """Every element: f(x + t·e_i) differentiated at t = 0."""
+    def full(self, f: Callable[[Array], float], x: Array, batched: Batch | None = None) -> tuple[Array, Array, Array]:
+        """Every element: f(x + t·e_i) differentiated at t = 0. With `batched`, f's values at the
+        first step of every element come from evaluations of many copies at once."""
         self.budget.spend(1)
         f0 = f(x)
         values, errors, kinks = (np.zeros(x.shape), np.zeros(x.shape), np.zeros(x.shape, dtype=bool))
+        known = self._first_step_values(batched, x) if batched is not None else None
         probe = x.copy()
         flat = probe.reshape(-1)
         for i in range(flat.size):
             original = flat[i]
 
             def along(t: float, i: int = i, original: float = original) -> float:
+                if known is not None and t in known[i]:
+                    return known[i][t]
                 flat[i] = original + t
                 try:
                     return f(probe)
@@ -183,6 +203,29 @@ class _Differentiator:
             d = self._derivative(along, f0, steps(abs(float(original)), self.eps))
             values.flat[i], errors.flat[i], kinks.flat[i] = d
         return values, errors, kinks
+
+    def _first_step_values(self, batched: Batch, x: Array) -> list[dict[float, float]] | None:
+        """f(x + t·e_i) for every element i and every t of the first step's stencil, taken from
+        evaluations of many perturbed copies at once; None if the graph has no batched form."""
+        offsets = [k * self.eps for k in OFFSETS]  # what the stencil asks for first: steps() starts at eps
+        n = x.size
+        per_chunk = batched.rows // len(offsets)  # elements perturbed per evaluation
+        if per_chunk < 2 or self.budget.used + len(offsets) * n > self.budget.limit:
+            return None  # copy by copy: nothing to gain, or the budget says where it runs out
+        flat = x.reshape(-1)
+        values = np.empty((n, len(offsets)))
+        for start in range(0, n, per_chunk):
+            if self.budget.tick is not None:
+                self.budget.tick()
+            elements = np.arange(start, min(n, start + per_chunk))
+            columns = np.repeat(elements, len(offsets))
+            copies = np.repeat(flat[None], len(columns), axis=0)
+            copies[np.arange(len(columns)), columns] = flat[columns] + np.tile(offsets, len(elements))
+            found = batched.evaluate(copies.reshape(len(columns), *x.shape))
+            if found is None:
+                return None
+            values[elements] = found.reshape(len(elements), len(offsets))
+        return [dict(zip(offsets, row, strict=True)) for row in values.tolist()]
 
     def direction(self, shape: tuple[int, ...]) -> Array:
         u = self.rng.standard_normal(shape)
@@ -263,6 +306,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
     limits = program.limits
     with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
         env, calls = program.forward(program.leaf_arrays(float64=True))
+        evaluation_elements = guard.elements  # everything one evaluation allocates, intermediates too
         upstream = program.backward(env)
         # Every evaluation below has this one's shapes (perturbed values, never shapes).
         guard.sizes_known = True
@@ -282,7 +326,8 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         budget = Budget(2 * limits.max_check_evaluations, LOC, tick=guard.check_time)
         differentiator = _Differentiator(options, budget)
         with no_grad():
-            tensors = _check_tensors(program, env, upstream, mode, options, differentiator)
+            rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
+            tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
             functions, warnings = _check_functions(program, calls, mode, options, differentiator)
     checked = [c.passed for c in tensors.values()] + [f.passed for f in functions]
     if not checked:
@@ -318,28 +363,38 @@ def _check_tensors(
     mode: str,
     options: CheckOptions,
     differentiator: _Differentiator,
+    batch_rows: int,
 ) -> dict[str, Comparison]:
     objective = _objective(upstream)
     base = program.leaf_tensors(program.leaf_arrays(float64=True), requires_grad=False)
     program.evaluate_nodes(base)
+    at_base = objective(base)
     results: dict[str, Comparison] = {}
     for target in _targets(program, env):
         name = target.names[0]
-        f = _objective_of(program, base, name, objective)
+        f = _objective_of(program, base, name, objective, at_base)
+        batched = _batched_objective_of(program, base, name, upstream, batch_rows)
         x = base[name].array
-        comparison = _compare_one(f, x, target.grad, mode, options, differentiator, name)
+        comparison = _compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
         for alias in target.names:
             results[alias] = comparison
     return results
 
 
 def _objective_of(
-    program: Program, base: dict[str, Tensor], name: str, objective: Callable[[dict[str, Tensor]], float]
+    program: Program,
+    base: dict[str, Tensor],
+    name: str,
+    objective: Callable[[dict[str, Tensor]], float],
+    at_base: float,
 ) -> Callable[[Array], float]:
     """F as a function of one leaf's or node's value: only the nodes that depend on it re-run."""
     dependents = program.dependents(name)
+    unperturbed = base[name].array
 
     def f(x: Array) -> float:
+        if x is unperturbed:
+            return at_base  # every target's derivatives start from F itself: computed once
         program.start_evaluation()
         values = dict(base)
         values[name] = Tensor(x)
@@ -347,6 +402,44 @@ def _objective_of(
         return objective(values)
 
     return f
+
+
+def _batched_objective_of(
+    program: Program, base: dict[str, Tensor], name: str, upstream: list[tuple[str, Array]], rows: int
+) -> Batch:
+    """F for many values of one leaf or node at once, by re-running what depends on it with a
+    batch axis: up to `rows` copies, each as large as one evaluation of the graph at most."""
+    dependents = program.dependents(name)
+    names = [n for i in dependents for n in program.nodes[i].names]
+
+    def f(copies: Array) -> Array | None:
+        rows = copies.shape[0]
+        guard = program.start_evaluation()
+        values = dict(base)
+        values[name] = Batched(copies)
+        guard.batched = True
+        try:
+            program.evaluate_nodes(values, dependents)
+        except LimitExceeded:
+            raise
+        except (Unbatchable, SpecError, *FAILURES):
+            return None  # evaluated copy by copy, an error is met again and said where it happens
+        finally:
+            guard.batched = False
+        for n in names:  # every row a copy of the tensor it stands for: else a rule is wrong
+            expected = (rows, *base[n].shape) if values[n].__class__ is Batched else base[n].shape
+            if values[n].shape != expected:
+                return None
+        total = np.zeros(rows)
+        for root, gradient in upstream:
+            tensor = values[root]
+            if tensor.__class__ is Batched:
+                total += tensor.array.reshape(rows, -1) @ gradient.reshape(-1)
+            else:
+                total += np.vdot(tensor.array, gradient)
+        return total
+
+    return Batch(f, rows)
 
 
 def _compare_one(
@@ -357,9 +450,10 @@ def _compare_one(
     options: CheckOptions,
     differentiator: _Differentiator,
     what: str,
+    batched: Batch | None = None,
 ) -> Comparison:
     if mode == "full":
-        numerical, errors, kinks = differentiator.full(f, x)
+        numerical, errors, kinks = differentiator.full(f, x, batched)
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
     u = differentiator.direction(x.shape)
     numerical, errors, kinks = differentiator.along(f, x, u)
@@ -372,11 +466,11 @@ def _compare_one(
     if result.non_differentiable and affordable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.
-        numerical, errors, kinks = differentiator.full(f, x)
+        numerical, errors, kinks = differentiator.full(f, x, batched)
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
     if not result.passed and affordable:
         # Say which element is wrong, not only that a random direction disagrees.
-        numerical, errors, kinks = differentiator.full(f, x)
+        numerical, errors, kinks = differentiator.full(f, x, batched)
         detail = compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
         result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
     return result

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.batching import Batched, batched_apply
 from engine.errors import LimitExceeded, Loc
 from engine.ops import Op
 from engine.tensor import ARITHMETIC, Tensor, apply, apply_binary
@@ -53,6 +54,7 @@ class Guard:
         # Set once an evaluation of the same graph, with the same shapes, has passed the size
         # checks: the check's thousands of evaluations then only watch the clock.
         self.sizes_known = False
+        self.batched = False  # evaluating many copies at once (engine.batching): sizes are the check's to bound
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
@@ -137,6 +139,8 @@ def guarded_apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         guard.check_time()
         if not guard.sizes_known:
             guard.allocate(predicted_elements(op, args, kwargs))
+        if guard.batched and any(a.__class__ is Batched for a in args):
+            return batched_apply(op, args, kwargs)
     if op.name in ARITHMETIC:
         return apply_binary(op, *args)
     return apply(op, *args, **kwargs)

@@ -118,7 +118,10 @@ def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
 
 
 def _log_softmax(a: Array, axis: int) -> Array:
-    return a - _logsumexp(a, axis, True)
+    # (a - max) - log Σ exp(a - max), rounded as PyTorch rounds it.
+    m = np.max(a, axis=axis, keepdims=True)
+    shifted = a - np.where(np.isfinite(m), m, 0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _softmax(a: Array, axis: int) -> Array:

@@ -1,7 +1,8 @@
 """Hypothesis-generated specs (random expression trees over random leaves) against torch.
 
 Each tree is rendered twice: as the spec's expression text, and evaluated directly with
-torch. Both must agree on every value and gradient, or both must refuse the graph.
+torch. Both must agree on every value and gradient, or both must refuse the graph. The same
+specs also run the check's full mode in batches and copy by copy, which must agree.
 """
 
 # mypy: disable-error-code="union-attr"
@@ -13,7 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_batching import assert_same_numbers
 
+from engine import check
+from engine.check import run_check
 from engine.errors import SpecError
 from engine.spec import compile_spec
 
@@ -170,3 +174,24 @@ def test_random_spec_matches_torch(drawn: tuple[dict[str, Any], list[Any]], seed
         if reported is not None:
             assert mine.grad is not None
             np.testing.assert_allclose(mine.grad, reported.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"{name} in {spec}")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(), st.integers(0, 2**32 - 1))
+def test_random_spec_full_check_is_the_same_batched_or_copy_by_copy(
+    drawn: tuple[dict[str, Any], list[Any]], seed: int
+) -> None:
+    spec, _ = drawn
+    spec["backward"] = []
+    try:
+        forward = compile_spec(spec).run()
+    except SpecError:
+        return  # refused alike either way: the torch test above says which are right to refuse
+    rng = np.random.default_rng(seed)
+    roots = [n["name"] for n in spec["nodes"] if forward.tensors[n["name"]].requires_grad][-2:]
+    spec["backward"] = [{"root": r, "gradient": rng.standard_normal(forward.tensors[r].shape).tolist()} for r in roots]
+    batched = run_check(compile_spec(spec), {"mode": "full"})
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(check, "BATCH_ELEMENTS", 0)
+        one_by_one = run_check(compile_spec(spec), {"mode": "full"})
+    assert_same_numbers(batched, one_by_one)
