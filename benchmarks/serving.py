@@ -8,6 +8,9 @@ and worker count given; its output goes to a log file, shown if it fails to star
 
 The load comes from `benchmarks.loadgen` client processes, all given the same wall-clock
 start; the CPU time of the server's processes over the measured window is read from /proc.
+A request is sent with the same body every time, or with a new body every time (`vary`): then
+each body sent to a server, by any run, has a number of its own, so that none is ever a repeat
+that the server's answer cache could answer.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any, Literal
 import httpx
 
 from benchmarks import FOUND_THREAD_ENV
+from benchmarks.loadgen import CACHE_HEADER
 
 LOOPBACK = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,11 +46,20 @@ Kind = Literal["gradlab", "hello"]
 
 @dataclass(frozen=True)
 class Request:
-    """What a client sends, again and again."""
+    """What a client sends, again and again: the same body, or with `vary` a template body
+    whose one `vary` token each request replaces by its own number (as many digits as the token
+    has characters, zero-padded)."""
 
     method: str
     path: str
     body: bytes
+    vary: str | None = None
+
+    def numbered(self, number: int) -> bytes:
+        """The body as request `number` sends it."""
+        if self.vary is None:
+            return self.body
+        return self.body.replace(self.vary.encode(), b"%0*d" % (len(self.vary), number), 1)
 
 
 @dataclass
@@ -56,6 +69,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    next_number: int = 0  # for the varied bodies: the numbers below this were sent to this server
 
     @property
     def url(self) -> str:
@@ -78,10 +92,22 @@ class Run:
     server_cpu: float  # seconds of CPU, the server's processes, over the window
     server_split: list[float]  # the same by process, those busy over 1% of the window, busiest first
     late_start: float  # the most a client process started after the agreed start
+    hits: int  # answers marked `x-gradlab-cache: hit`: from the server's answer cache, not computed
+    machine_cpu: float  # seconds of CPU, every process on the machine, over the window
+
+    @property
+    def other_cpu(self) -> float:
+        """Seconds of CPU that neither the server nor the clients used: other work on the machine
+        (this process's own waiting included, which is next to nothing), disturbing the run."""
+        return max(0.0, self.machine_cpu - self.server_cpu - self.client_cpu)
 
     @property
     def rate(self) -> float:
         return self.answered / self.duration
+
+    @property
+    def hit_fraction(self) -> float:
+        return self.hits / self.answered if self.answered else float("nan")
 
     def percentile(self, p: float) -> float:
         """The p-th percentile (0-100) by the nearest rank, NaN if nothing was measured."""
@@ -218,6 +244,13 @@ def process_tree_cpu(root: int) -> dict[int, float]:
     return {pid: times[pid] for pid in tree if pid in times}
 
 
+def machine_busy() -> float:
+    """CPU seconds that the whole machine has spent busy since it started (all cores, from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # user .. steal; guest time is counted in user
+
+
 def drive(
     server: Server,
     request: Request,
@@ -229,6 +262,7 @@ def drive(
 ) -> Run:
     """`connections` closed-loop connections, shared by `processes` client processes."""
     body_file = folder / "body.json"
+    varied = [f"--vary={request.vary}", f"--first={server.next_number}"] if request.vary else []
     body_file.write_bytes(request.body)
     start = time.time() + STARTUP_MARGIN
     shares = [connections // processes + (i < connections % processes) for i in range(processes)]
@@ -252,6 +286,7 @@ def drive(
                         f"--timeout={ANSWER_TIMEOUT}",
                         f"--client={len(clients)}",
                         f"--clients={processes}",
+                        *varied,
                     ],
                     cwd=ROOT,
                     stdin=subprocess.DEVNULL,
@@ -260,9 +295,9 @@ def drive(
                 )
             )
         time.sleep(max(0.0, start + warmup - time.time()))
-        cpu_before = process_tree_cpu(server.process.pid)
+        cpu_before, machine_before = process_tree_cpu(server.process.pid), machine_busy()
         time.sleep(max(0.0, start + warmup + duration - time.time()))
-        cpu_after = process_tree_cpu(server.process.pid)
+        cpu_after, machine_after = process_tree_cpu(server.process.pid), machine_busy()
         by_process = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after]
         results = []
         for client in clients:
@@ -275,11 +310,18 @@ def drive(
             if client.poll() is None:
                 client.kill()
                 client.wait()
-    return combine(results, connections, processes, duration, by_process)
+    used = [r["last_number"] for r in results if r["last_number"] is not None]
+    server.next_number = max([server.next_number - 1, *used]) + 1
+    return combine(results, connections, processes, duration, by_process, machine_after - machine_before)
 
 
 def combine(
-    results: list[dict[str, Any]], connections: int, processes: int, duration: float, server_cpu: list[float]
+    results: list[dict[str, Any]],
+    connections: int,
+    processes: int,
+    duration: float,
+    server_cpu: list[float],
+    machine_cpu: float,
 ) -> Run:
     errors: Counter[str] = Counter()
     latencies: list[float] = []
@@ -301,23 +343,36 @@ def combine(
         server_cpu=sum(server_cpu),
         server_split=sorted((cpu for cpu in server_cpu if cpu > 0.01 * duration), reverse=True),
         late_start=max(r["late_start"] for r in results),
+        hits=sum(r["hits"] for r in results),
+        machine_cpu=machine_cpu,
     )
 
 
 def verify(server: Server, request: Request, expect: Any) -> None:
-    """One request before any load: a 200 whose answer `expect` accepts."""
-    response = httpx.request(
-        request.method,
-        server.url + request.path,
-        content=request.body,
-        headers={"content-type": "application/json"},
-        timeout=ANSWER_TIMEOUT,
-    )
-    if response.status_code != 200 or not expect(response.json()):
-        raise RuntimeError(
-            f"{server.kind} {request.method} {request.path}: unexpected answer {response.status_code} "
-            f"{response.text[:500]}"
+    """Before any load: a 200 whose answer `expect` accepts. A varied request is sent twice,
+    with two numbers: both answers must be accepted, computed (not marked as cache hits) and
+    different, so that the number does reach the computation."""
+    answers = []
+    for _ in range(2 if request.vary else 1):
+        body = request.numbered(server.next_number)
+        server.next_number += 1
+        response = httpx.request(
+            request.method,
+            server.url + request.path,
+            content=body,
+            headers={"content-type": "application/json"},
+            timeout=ANSWER_TIMEOUT,
         )
+        if response.status_code != 200 or not expect(response.json()):
+            raise RuntimeError(
+                f"{server.kind} {request.method} {request.path}: unexpected answer {response.status_code} "
+                f"{response.text[:500]}"
+            )
+        answers.append(response)
+    if request.vary:
+        first, second = answers
+        if first.content == second.content or "hit" in (r.headers.get(CACHE_HEADER) for r in answers):
+            raise RuntimeError(f"{server.kind} {request.path}: two numbered bodies were not answered apart")
 
 
 def found_threads() -> str:
