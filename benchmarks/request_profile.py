@@ -17,10 +17,13 @@ the seed request with the full check then says which functions the time is spent
 
 Through HTTP: gradlab (`python -m app`) and the hello app (`benchmarks.hello_app`), each on
 1 worker, driven by one client process with one connection, one request at a time (the
-load generator of `benchmarks.load`). What HTTP, uvicorn, FastAPI and gradlab's middleware
-add to a request is its latency there minus its time in-process. These servers pin NumPy's
-BLAS to one thread, as this process is pinned; the MLP is run once more on a server with the
-thread variables as found, as deployed.
+load generator of `benchmarks.load`). gradlab answers a body it has answered before from its
+answer cache, so the seed with the full check and the MLP are each sent two ways, as in
+`benchmarks.load`: the same body every time (cache hits, nothing computed) and new values in
+every body (never a hit, all computed). What HTTP, uvicorn, FastAPI and gradlab's middleware
+add to a computed request is its latency there minus its time in-process. These servers pin
+NumPy's BLAS to one thread, as this process is pinned; the computed MLP is run once more on a
+server with the thread variables as found, as `make run` starts it.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from app.answer import answer_json, ensure_fits
 from app.schemas import BackwardRequest
 from app.settings import Settings
 from benchmarks.harness import format_seconds, machine_lines
-from benchmarks.load import body
-from benchmarks.serving import PINNED_THREADS, Request, Run, Server, drive, found_threads, serving, verify
+from benchmarks.load import Workload, body, workloads
+from benchmarks.serving import PINNED_THREADS, Run, Server, drive, found_threads, serving, verify
 from engine.check import run_check
 from engine.limits import Guard
 from engine.spec import compile_spec
@@ -61,6 +64,9 @@ WORKLOADS = {  # key: (title, example, check mode)
     "seed-off": ("seed, check off", "seed_sum", "off"),
     "mlp-fast": ("MLP, check fast", "mlp", "fast"),
 }
+# Through HTTP, after the hello app: benchmarks.load's workloads of these keys, each the request of
+# the in-process workload whose key it starts with, with a repeated body or new values.
+HTTP_WORKLOADS = ("seed-full", "seed-full-new", "seed-off-new", "mlp-fast", "mlp-fast-new")
 MIN_REQUESTS = 5
 PROFILED_REQUESTS = 200
 TOP = 15
@@ -179,31 +185,32 @@ def http_latencies(log: Callable[[str], None], duration: float) -> dict[str, Run
     """One client, one connection, one request at a time, on 1 worker.
 
     The servers' libraries are pinned to one thread, as this process's are, so that their time
-    compares with the in-process one; the MLP is also run on a server as deployed, with the
-    thread variables as found ("mlp-fast-found")."""
+    compares with the in-process one; the computed MLP is also run on a server as `make run`
+    starts it, with the thread variables as found ("mlp-fast-new-found")."""
     runs: dict[str, Run] = {}
+    by_key = {w.key: w for w in workloads()}
     with tempfile.TemporaryDirectory(prefix="gradlab-request-") as tmp:
         folder = Path(tmp)
 
-        def sequential(server: Server, key: str, request: Request, expect: Callable[[Any], bool]) -> None:
-            verify(server, request, expect)
-            runs[key] = drive(server, request, 1, 1, SEQUENTIAL_WARMUP, duration, folder)
-            log(f"  {key:<14} through HTTP: p50 {format_seconds(runs[key].percentile(50))}")
+        def sequential(server: Server, key: str, w: Workload) -> None:
+            verify(server, w.request, w.expect)
+            runs[key] = drive(server, w.request, 1, 1, SEQUENTIAL_WARMUP, duration, folder)
+            r = runs[key]
+            log(f"  {key:<18} through HTTP: p50 {format_seconds(r.percentile(50))}, cache hits {r.hit_fraction:.2f}")
 
         with serving("hello", 1, folder, **PINNED_THREADS) as server:
-            hello = Request("POST", "/hello", body("seed_sum", "off"))
-            sequential(server, "hello", hello, lambda answer: answer == {"hello": "world"})
+            sequential(server, "hello", by_key["hello"])
         with serving("gradlab", 1, folder, **PINNED_THREADS) as server:
-            for key, (_, example, mode) in WORKLOADS.items():
-                sequential(server, key, Request("POST", "/backward", body(example, mode)), _mode(mode))
+            for key in HTTP_WORKLOADS:
+                sequential(server, key, by_key[key])
         with serving("gradlab", 1, folder) as server:
-            mlp = Request("POST", "/backward", body("mlp", "fast"))
-            sequential(server, "mlp-fast-found", mlp, _mode("fast"))
+            sequential(server, "mlp-fast-new-found", by_key["mlp-fast-new"])
     return runs
 
 
-def _mode(mode: str) -> Callable[[Any], bool]:
-    return lambda answer: bool(answer["check"]["mode"] == mode)
+def _computes(key: str) -> str:
+    """The in-process workload that an HTTP workload's request computes when it is not a cache hit."""
+    return key.removesuffix("-new")
 
 
 def run(budget: float = 0.6, log: Callable[[str], None] = print) -> str:
@@ -246,7 +253,8 @@ def report(steps: dict[str, Steps], profiled: Profile, http: dict[str, Run], bud
     ]
 
     hello = http["hello"]
-    found = http["mlp-fast-found"]
+    found = http["mlp-fast-new-found"]
+    titles = {w.key: w.title for w in workloads()}
     lines += [
         "",
         "### Through HTTP",
@@ -254,27 +262,27 @@ def report(steps: dict[str, Steps], profiled: Profile, http: dict[str, Run], bud
         "One client process, one keep-alive connection, one request at a time, 1 worker, log level info; "
         "servers with NumPy's BLAS pinned to one thread like the in-process run (`OPENBLAS_NUM_THREADS=1`, "
         "`OMP_NUM_THREADS=1`, `MKL_NUM_THREADS=1`) but for the last row. The hello app is sent the seed "
-        "body with the check off (it leaves it unread). Overhead = latency through HTTP − the whole request "
-        "in-process: what the loopback, uvicorn, FastAPI (routing, JSON parsing, validation, the thread "
-        "pool) and gradlab's middleware (body-size limit, one log line a request) add.",
+        "body with the full check (it leaves it unread). gradlab answers a body it has answered before from "
+        "its answer cache: a *repeated body* is such a cache hit every time but the first, nothing computed; "
+        "*new values each request* puts a new number in every body (as the load benchmark does: the seed's "
+        "x[0], the seed of the MLP's X), so that each is computed. Cache hits: the share of the answers "
+        "marked `x-gradlab-cache: hit`. Overhead, for the computed requests = latency through HTTP − the "
+        "whole request in-process: what the loopback, uvicorn, FastAPI (routing, JSON parsing, validation, "
+        "the thread pool) and gradlab's middleware (body-size limit, the cache's look-up and store, one log "
+        "line a request) add.",
         "",
-        "| request | in-process | through HTTP, p50 | p99 | overhead (p50 − in-process) | overhead / hello's p50 |",
-        "|---|---|---|---|---|---|",
+        "| request | in-process | through HTTP, p50 | p99 | cache hits | overhead (p50 − in-process) "
+        "| overhead / hello's p50 |",
+        "|---|---|---|---|---|---|---|",
         f"| hello (ceiling) | – | {format_seconds(hello.percentile(50))} | {format_seconds(hello.percentile(99))} "
-        "| – | – |",
+        f"| {_hits(hello)} | – | – |",
     ]
-    for k in keys:
-        r = http[k]
-        overhead = r.percentile(50) - steps[k].total
-        lines.append(
-            f"| {WORKLOADS[k][0]} | {format_seconds(steps[k].total)} | {format_seconds(r.percentile(50))} | "
-            f"{format_seconds(r.percentile(99))} | {format_seconds(overhead) if overhead > 0 else '–'} | "
-            f"{overhead / hello.percentile(50):.1f} |"
-        )
+    for key in HTTP_WORKLOADS:
+        lines.append(_http_row(titles[key], http[key], steps[_computes(key)].total, hello, key.endswith("-new")))
     lines += [
-        f"| {WORKLOADS['mlp-fast'][0]}, server with thread variables as found ({found_threads()}), "
-        f"as deployed | – | {format_seconds(found.percentile(50))} | {format_seconds(found.percentile(99))} "
-        "| – | – |",
+        f"| {titles['mlp-fast-new']}, server with the thread variables as found ({found_threads()}), as "
+        f"`make run` starts it | – | {format_seconds(found.percentile(50))} | "
+        f"{format_seconds(found.percentile(99))} | {_hits(found)} | – | – |",
     ]
 
     lines += [
@@ -306,3 +314,19 @@ def report(steps: dict[str, Steps], profiled: Profile, http: dict[str, Run], bud
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _hits(run: Run) -> str:
+    return f"{run.hit_fraction:.2f}" if run.answered else "–"
+
+
+def _http_row(title: str, r: Run, in_process: float, hello: Run, computed: bool) -> str:
+    """A gradlab request through HTTP; the overhead over its time in-process if it was computed."""
+    p50, p99 = format_seconds(r.percentile(50)), format_seconds(r.percentile(99))
+    if not computed:
+        return f"| {title} | – (not computed) | {p50} | {p99} | {_hits(r)} | – | – |"
+    overhead = r.percentile(50) - in_process
+    return (
+        f"| {title} | {format_seconds(in_process)} | {p50} | {p99} | {_hits(r)} | "
+        f"{format_seconds(overhead) if overhead > 0 else '–'} | {overhead / hello.percentile(50):.1f} |"
+    )
