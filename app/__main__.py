@@ -1,8 +1,17 @@
 """`python -m app`: serve gradlab with uvicorn on the configured host, port and workers."""
 
-import uvicorn
+import os
 
-from app.settings import get_settings
+# One BLAS thread per worker, unless the environment says otherwise: under concurrent requests,
+# every worker starting a thread per core oversubscribes the machine (benchmarks/README.md: the
+# MLP example collapsed from about 40 to 1-3 requests a second at 2 workers). Set before NumPy
+# loads, here and in the workers uvicorn starts, which inherit the environment.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import uvicorn  # noqa: E402
+
+from app.settings import get_settings  # noqa: E402
 
 
 def main() -> None:
