@@ -236,8 +236,11 @@ class _Differentiator:
         """One direction: f(x + t·u) differentiated at t = 0, as gradcheck's fast mode does."""
         self.budget.spend(1)
         f0 = f(x)
-        nonzero = np.abs(x[x != 0])
-        nearest_edge = float(nonzero.min()) if nonzero.size else 0.0  # of a domain such as log's
+        # How far along u the nearest element reaches 0 (the edge of a domain such as log's):
+        # |x_i| / |u_i|, not |x_i|, which in a large tensor is always tiny and would send the
+        # retry to a step so small that rounding swamps it.
+        moving = (x != 0) & (u != 0)
+        nearest_edge = float(np.min(np.abs(x[moving] / u[moving]))) if moving.any() else 0.0
         value, error, kink = self._derivative(lambda t: f(x + t * u), f0, steps(nearest_edge, self.eps))
         return np.array(value), np.array(error), np.array(kink)
 
