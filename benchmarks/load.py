@@ -33,6 +33,11 @@ from the clients themselves: that says whether the generator could be what limit
 
 Also, on 1 worker, one client sending one request at a time: the latency of one request
 with nothing else going on, for the target on the MLP's time per request.
+
+gradlab's servers get the thread variables as found, and `python -m app` sets each one left
+unset to 1: unless the environment says otherwise, NumPy's BLAS on one thread per worker. To
+show why, the computed MLP is run once more on a server with BLAS unpinned: the three variables
+set to the machine's core count, the threads OpenBLAS starts when nothing pins it.
 """
 
 from __future__ import annotations
@@ -49,7 +54,18 @@ from typing import Any
 
 from app.examples import EXAMPLES
 from benchmarks.harness import format_seconds, machine_lines, version
-from benchmarks.serving import PINNED_THREADS, Kind, Request, Run, drive, found_threads, serving, verify
+from benchmarks.serving import (
+    DEPLOYED_THREADS,
+    UNPINNED_THREADS,
+    Kind,
+    Request,
+    Run,
+    deployed_threads,
+    drive,
+    serving,
+    threads_text,
+    verify,
+)
 
 KINDS: tuple[Kind, ...] = ("hello", "gradlab")
 WORKERS = (1, 2)
@@ -192,15 +208,15 @@ def workloads() -> list[Workload]:
 class Results:
     load: dict[tuple[str, int, int], Run]  # (workload, workers, connections)
     sequential: dict[str, Run]  # one client, one connection, 1 worker
-    pinned: Run  # the MLP with new values on PINNED_SETTING with NumPy's BLAS on one thread
-    pinned_sequential: Run  # the same server, one request at a time
+    unpinned: Run  # the MLP with new values on UNPINNED_SETTING with BLAS unpinned (UNPINNED_THREADS)
+    unpinned_sequential: Run  # the same server, one request at a time
     warmup: float
     duration: float
     sequential_duration: float
 
 
-# Besides: the MLP, computed, once more with the servers' BLAS pinned to one thread (workers, connections).
-PINNED_SETTING = (2, 16)
+# Besides: the MLP, computed, once more with the server's BLAS unpinned, a thread per core (workers, connections).
+UNPINNED_SETTING = (2, 16)
 
 
 def _logged(log: Callable[[str], None], what: str, run: Run) -> Run:
@@ -237,16 +253,16 @@ def measure_all(budget: float, log: Callable[[str], None]) -> Results:
                             run = drive(server, w.request, connections, CLIENT_PROCESSES, WARMUP, duration, folder)
                             what = f"{w.key:<13} {workers} worker(s), {connections:>2} connections"
                             load[w.key, workers, connections] = _logged(log, what, run)
-        workers, connections = PINNED_SETTING
-        with serving("gradlab", workers, folder, **PINNED_THREADS) as server:
+        workers, connections = UNPINNED_SETTING
+        with serving("gradlab", workers, folder, **UNPINNED_THREADS) as server:
             mlp = by_key["mlp-fast-new"]
             verify(server, mlp.request, mlp.expect)
             run = drive(server, mlp.request, 1, 1, SEQUENTIAL_WARMUP, sequential_duration, folder)
-            pinned_sequential = _logged(log, "mlp-fast-new  BLAS pinned, 1 connection, sequential", run)
+            unpinned_sequential = _logged(log, "mlp-fast-new  BLAS unpinned, 1 connection, sequential", run)
             run = drive(server, mlp.request, connections, CLIENT_PROCESSES, WARMUP, duration, folder)
-            what = f"mlp-fast-new  BLAS pinned, {workers} worker(s), {connections:>2} connections"
-            pinned = _logged(log, what, run)
-    return Results(load, sequential, pinned, pinned_sequential, WARMUP, duration, sequential_duration)
+            what = f"mlp-fast-new  BLAS unpinned, {workers} worker(s), {connections:>2} connections"
+            unpinned = _logged(log, what, run)
+    return Results(load, sequential, unpinned, unpinned_sequential, WARMUP, duration, sequential_duration)
 
 
 def run(budget: float = DEFAULT_BUDGET, log: Callable[[str], None] = print) -> str:
@@ -360,14 +376,17 @@ DISTURBED = 0.1
 def _others(results: Results) -> str:
     """Whether anything but the server and the clients used the machine's CPU during the runs: this
     machine may be shared, and the runs are only as good as it was quiet."""
-    runs = {**results.load, **{(key, 1, 1): r for key, r in results.sequential.items()}}
     titles = {w.key: w.title for w in workloads()}
-    most = max(r.other_cpu / r.duration for r in runs.values())
-    disturbed = [
-        f"{titles[key]}, {_workers(w)} × {c} connection{'s' if c > 1 else ''} ({r.other_cpu / r.duration:.2f})"
-        for (key, w, c), r in runs.items()
-        if r.other_cpu / r.duration > DISTURBED
+    workers, connections = UNPINNED_SETTING
+    unpinned = f"{titles['mlp-fast-new']}, BLAS unpinned, {_workers(workers)}"
+    runs = [
+        *((f"{titles[key]}, {_workers(w)} × {c} connections", r) for (key, w, c), r in results.load.items()),
+        *((f"{titles[key]}, 1 worker × 1 connection", r) for key, r in results.sequential.items()),
+        (f"{unpinned} × {connections} connections", results.unpinned),
+        (f"{unpinned} × 1 connection", results.unpinned_sequential),
     ]
+    most = max(r.other_cpu / r.duration for _, r in runs)
+    disturbed = [f"{what} ({r.other_cpu / r.duration:.2f})" for what, r in runs if r.other_cpu / r.duration > DISTURBED]
     text = (
         "Other work on the machine, its busy CPU (from /proc/stat) less the server's and the clients' (other "
         "processes, and the kernel's work charged to neither, some of the loopback's among it): at most "
@@ -391,8 +410,8 @@ def report(results: Results) -> str:
         "- Servers: `python -m app` and `python -m uvicorn benchmarks.hello_app:app`, on 127.0.0.1, with "
         "`GRADLAB_WORKERS` / `--workers` 1 and 2, log level info (gradlab's default: one log line a "
         "request, to a file), no access log, every other setting its default (the answer cache among them), "
-        f"and the thread variables as found, as `make run` has them: {found_threads()} (the Docker image sets "
-        "`OPENBLAS_NUM_THREADS=1`: see the MLP with BLAS pinned, below).",
+        f"and gradlab's thread variables as `make run` has them: {deployed_threads()} (the Docker image sets "
+        "`OPENBLAS_NUM_THREADS=1`; why one BLAS thread per worker: the MLP with BLAS unpinned, below).",
         f"- Load: {CLIENT_PROCESSES} client processes (`benchmarks/loadgen.py`: asyncio on uvloop, HTTP/1.1 "
         f"over bare sockets, keep-alive), sharing the connections; each connection sends its next request "
         f"when the answer is in (closed loop). {results.warmup:g} s of warm-up, then {d:g} s measured. "
@@ -492,9 +511,11 @@ def _where_cpu_goes(results: Results) -> list[str]:
     load = results.load
     keys = ("hello", "seed-full", "seed-off-new", "seed-full-new")
     cpu = {key: load[key, 1, 16].server_cpu / load[key, 1, 16].answered for key in keys}
-    workers, connections = PINNED_SETTING
-    found, pinned = load["mlp-fast-new", workers, connections], results.pinned
-    pinned_seq = results.pinned_sequential
+    workers, connections = UNPINNED_SETTING
+    deployed, unpinned = load["mlp-fast-new", workers, connections], results.unpinned
+    unpinned_seq = results.unpinned_sequential
+    pinned = all(value == "1" for value in DEPLOYED_THREADS.values())
+    as_deployed = f"{'BLAS pinned to one thread: ' if pinned else ''}{threads_text(DEPLOYED_THREADS)}"
     return [
         "### Where the server's CPU goes",
         "",
@@ -509,15 +530,23 @@ def _where_cpu_goes(results: Results) -> list[str]:
         f"answer, about {format_seconds(2 * cpu['hello'])}.",
         "",
         "The MLP's answer is megabytes of JSON (see the request profile for its steps). Its matrix products run "
-        "in NumPy's BLAS, which by default starts a thread per core in every worker process, more threads than "
-        "cores under load. The MLP with new values once more with the server's BLAS pinned to one thread, as "
-        "the Docker image has it for OpenBLAS "
-        f"(`OPENBLAS_NUM_THREADS=1`, `OMP_NUM_THREADS=1`, `MKL_NUM_THREADS=1`), at {workers} workers and "
-        f"{connections} connections: {_rate(pinned)} req/s, p50 {_latency(pinned, 50)}, p99 "
-        f"{_latency(pinned, 99)}, server CPU / answer {_per_answer(pinned)}, against {_rate(found)} req/s, p50 "
-        f"{_latency(found, 50)} and {_per_answer(found)} with the thread variables as found above; one request "
-        f"at a time on that server: p50 {_latency(pinned_seq, 50)}, p99 {_latency(pinned_seq, 99)}.",
+        "in NumPy's BLAS, which, when nothing pins it, starts a thread per core in every worker process: more "
+        "threads than cores under load. The MLP with new values once more on a server with BLAS unpinned, the "
+        f"thread variables set to the machine's core count ({threads_text(UNPINNED_THREADS)}), at {workers} "
+        f"workers and {connections} connections: {_rate(unpinned)} req/s, p50 {_latency(unpinned, 50)}, p99 "
+        f"{_latency(unpinned, 99)}, server CPU / answer {_per_answer(unpinned)}, against {_rate(deployed)} "
+        f"req/s, p50 {_latency(deployed, 50)} and {_per_answer(deployed)} on the server as deployed above "
+        f"({as_deployed}); one request at a time on the unpinned server: p50 {_latency(unpinned_seq, 50)}, "
+        f"p99 {_latency(unpinned_seq, 99)}.{_why_pinned(deployed, unpinned, pinned)}",
     ]
+
+
+def _why_pinned(deployed: Run, unpinned: Run, pinned: bool) -> str:
+    """What pinning gained under load, said only where the deployed server was pinned and did better."""
+    if not pinned or deployed.rate <= unpinned.rate:
+        return ""
+    gain = f"{deployed.rate / unpinned.rate:.1f} times the rate" if unpinned.answered else "its answers, against none"
+    return f" One BLAS thread per worker, as `python -m app` sets where nothing says otherwise, gave {gain} here."
 
 
 def _targets(results: Results) -> list[str]:
@@ -550,10 +579,13 @@ def _targets(results: Results) -> list[str]:
         )
     for key, what in (("mlp-fast", "repeated (cache hits)"), ("mlp-fast-new", "new values (computed)")):
         r = seq[key]
-        pinned = f" (with BLAS pinned to one thread: p50 {_latency(results.pinned_sequential, 50)})"
+        unpinned = (
+            f" (with BLAS unpinned: p50 {_latency(results.unpinned_sequential, 50)}, on a server of "
+            f"{_workers(UNPINNED_SETTING[0])})"
+        )
         lines.append(
             f"| MLP with the fast check under {format_seconds(MLP_LIMIT)} per request (one request at a time, "
             f"1 worker, p50) | {what} | {_latency(r, 50)}, p99 {_latency(r, 99)}"
-            f"{pinned if key == 'mlp-fast-new' else ''} | {_met(r.percentile(50) < MLP_LIMIT)} |"
+            f"{unpinned if key == 'mlp-fast-new' else ''} | {_met(r.percentile(50) < MLP_LIMIT)} |"
         )
     return lines

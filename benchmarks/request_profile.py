@@ -22,8 +22,10 @@ answer cache, so the seed with the full check and the MLP are each sent two ways
 `benchmarks.load`: the same body every time (cache hits, nothing computed) and new values in
 every body (never a hit, all computed). What HTTP, uvicorn, FastAPI and gradlab's middleware
 add to a computed request is its latency there minus its time in-process. These servers pin
-NumPy's BLAS to one thread, as this process is pinned; the computed MLP is run once more on a
-server with the thread variables as found, as `make run` starts it.
+NumPy's BLAS to one thread, as this process is pinned (and as `python -m app` does where the
+environment leaves it unset); the computed MLP is run once more on a server with BLAS unpinned,
+the thread variables set to the machine's core count, the threads OpenBLAS starts when nothing
+pins it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from app.schemas import BackwardRequest
 from app.settings import Settings
 from benchmarks.harness import format_seconds, machine_lines
 from benchmarks.load import Workload, body, workloads
-from benchmarks.serving import PINNED_THREADS, Run, Server, drive, found_threads, serving, verify
+from benchmarks.serving import PINNED_THREADS, UNPINNED_THREADS, Run, Server, drive, serving, threads_text, verify
 from engine.check import run_check
 from engine.limits import Guard
 from engine.spec import compile_spec
@@ -185,8 +187,8 @@ def http_latencies(log: Callable[[str], None], duration: float) -> dict[str, Run
     """One client, one connection, one request at a time, on 1 worker.
 
     The servers' libraries are pinned to one thread, as this process's are, so that their time
-    compares with the in-process one; the computed MLP is also run on a server as `make run`
-    starts it, with the thread variables as found ("mlp-fast-new-found")."""
+    compares with the in-process one; the computed MLP is also run on a server with BLAS unpinned,
+    a thread per core ("mlp-fast-new-unpinned")."""
     runs: dict[str, Run] = {}
     by_key = {w.key: w for w in workloads()}
     with tempfile.TemporaryDirectory(prefix="gradlab-request-") as tmp:
@@ -196,15 +198,15 @@ def http_latencies(log: Callable[[str], None], duration: float) -> dict[str, Run
             verify(server, w.request, w.expect)
             runs[key] = drive(server, w.request, 1, 1, SEQUENTIAL_WARMUP, duration, folder)
             r = runs[key]
-            log(f"  {key:<18} through HTTP: p50 {format_seconds(r.percentile(50))}, cache hits {r.hit_fraction:.2f}")
+            log(f"  {key:<21} through HTTP: p50 {format_seconds(r.percentile(50))}, cache hits {r.hit_fraction:.2f}")
 
         with serving("hello", 1, folder, **PINNED_THREADS) as server:
             sequential(server, "hello", by_key["hello"])
         with serving("gradlab", 1, folder, **PINNED_THREADS) as server:
             for key in HTTP_WORKLOADS:
                 sequential(server, key, by_key[key])
-        with serving("gradlab", 1, folder) as server:
-            sequential(server, "mlp-fast-new-found", by_key["mlp-fast-new"])
+        with serving("gradlab", 1, folder, **UNPINNED_THREADS) as server:
+            sequential(server, "mlp-fast-new-unpinned", by_key["mlp-fast-new"])
     return runs
 
 
@@ -253,15 +255,17 @@ def report(steps: dict[str, Steps], profiled: Profile, http: dict[str, Run], bud
     ]
 
     hello = http["hello"]
-    found = http["mlp-fast-new-found"]
+    unpinned = http["mlp-fast-new-unpinned"]
     titles = {w.key: w.title for w in workloads()}
     lines += [
         "",
         "### Through HTTP",
         "",
         "One client process, one keep-alive connection, one request at a time, 1 worker, log level info; "
-        "servers with NumPy's BLAS pinned to one thread like the in-process run (`OPENBLAS_NUM_THREADS=1`, "
-        "`OMP_NUM_THREADS=1`, `MKL_NUM_THREADS=1`) but for the last row. The hello app is sent the seed "
+        f"servers with NumPy's BLAS pinned to one thread like the in-process run ({threads_text(PINNED_THREADS)}, "
+        "as `python -m app` sets them where the environment leaves them unset) but for the last row, whose "
+        "server has BLAS unpinned, the variables set to the machine's core count, the threads OpenBLAS starts "
+        "when nothing pins it. The hello app is sent the seed "
         "body with the full check (it leaves it unread). gradlab answers a body it has answered before from "
         "its answer cache: a *repeated body* is such a cache hit every time but the first, nothing computed; "
         "*new values each request* puts a new number in every body (as the load benchmark does: the seed's "
@@ -280,9 +284,9 @@ def report(steps: dict[str, Steps], profiled: Profile, http: dict[str, Run], bud
     for key in HTTP_WORKLOADS:
         lines.append(_http_row(titles[key], http[key], steps[_computes(key)].total, hello, key.endswith("-new")))
     lines += [
-        f"| {titles['mlp-fast-new']}, server with the thread variables as found ({found_threads()}), as "
-        f"`make run` starts it | – | {format_seconds(found.percentile(50))} | "
-        f"{format_seconds(found.percentile(99))} | {_hits(found)} | – | – |",
+        f"| {titles['mlp-fast-new']}, server with BLAS unpinned ({threads_text(UNPINNED_THREADS)}) | – | "
+        f"{format_seconds(unpinned.percentile(50))} | {format_seconds(unpinned.percentile(99))} | "
+        f"{_hits(unpinned)} | – | – |",
     ]
 
     lines += [

@@ -3,8 +3,9 @@
 A server is started as it is deployed, in its own session (process group), so that stopping
 it stops its uvicorn workers too; it is always stopped on the way out, errors included. Its
 environment is this process's without any `GRADLAB_*` setting, with the thread variables
-as they were found (`python -m benchmarks` pins its own process only), plus the host, port
-and worker count given; its output goes to a log file, shown if it fails to start.
+as they were found (`python -m benchmarks` pins its own process only; `python -m app` then
+sets each one left unset to 1), plus the host, port and worker count given; its output goes
+to a log file, shown if it fails to start.
 
 The load comes from `benchmarks.loadgen` client processes, all given the same wall-clock
 start; the CPU time of the server's processes over the measured window is read from /proc.
@@ -375,9 +376,35 @@ def verify(server: Server, request: Request, expect: Any) -> None:
             raise RuntimeError(f"{server.kind} {request.path}: two numbered bodies were not answered apart")
 
 
-def found_threads() -> str:
-    """The thread variables as `python -m benchmarks` found them, as the servers get them."""
-    return ", ".join(f"`{k}={v}`" if v is not None else f"`{k}` unset" for k, v in FOUND_THREAD_ENV.items())
+# What `python -m app` sets each thread variable to where the environment leaves it unset (app/__main__.py).
+APP_THREADS = "1"
 
 
+def deployed_threads() -> str:
+    """The thread variables as `python -m benchmarks` found them, and so as a gradlab server gets them:
+    those unset, `python -m app` sets to APP_THREADS."""
+    found = [f"`{name}={value}`" for name, value in FOUND_THREAD_ENV.items() if value is not None]
+    unset = [f"`{name}`" for name, value in FOUND_THREAD_ENV.items() if value is None]
+    parts = [f"{_listed(found)} as found"] if found else []
+    if unset:
+        them = "them each" if len(unset) > 1 else "it"
+        parts.append(f"{_listed(unset)} unset here, so `python -m app` sets {them} to {APP_THREADS}")
+    return "; ".join(parts)
+
+
+# The thread variables as a gradlab server started here gets them, after `python -m app`.
+DEPLOYED_THREADS = {name: APP_THREADS if value is None else value for name, value in FOUND_THREAD_ENV.items()}
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def threads_text(threads: dict[str, str]) -> str:
+    return ", ".join(f"`{name}={value}`" for name, value in threads.items())
+
+
+# NumPy's BLAS on one thread, as `python -m app` has it where nothing says otherwise.
 PINNED_THREADS = {name: "1" for name in FOUND_THREAD_ENV}
+# BLAS unpinned: a thread per core, which is what OpenBLAS starts when nothing pins it.
+UNPINNED_THREADS = {name: str(os.cpu_count() or 1) for name in FOUND_THREAD_ENV}
