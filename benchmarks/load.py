@@ -164,6 +164,14 @@ def workloads() -> list[Workload]:
             lambda answer: answer == {"hello": "world"},
         ),
         Workload(
+            "hello-async",
+            "hello, async endpoint (no thread pool)",
+            "hello",
+            Request("POST", "/hello-async", seed_full),
+            lambda answer: answer == {"hello": "world"},
+            connections=(16,),
+        ),
+        Workload(
             "seed-full",
             "seed, check full, repeated body (cache hits)",
             "gradlab",
@@ -341,9 +349,9 @@ def _ceiling_limits(hello_runs: list[tuple[int, int, Run]], d: float, cores: int
 
 def _gradlab_clients(load: dict[tuple[str, int, int], Run], hello_clients: float, d: float, cores: int) -> str:
     """How much the clients needed driving gradlab, against what they needed for the hello app."""
-    busier: dict[str, list[Run]] = {key: [] for key, _, _ in load if key != "hello"}
+    busier: dict[str, list[Run]] = {key: [] for key, _, _ in load if not key.startswith("hello")}
     for (key, _, _), r in load.items():
-        if key != "hello" and r.answered and r.client_cpu / d > hello_clients:
+        if not key.startswith("hello") and r.answered and r.client_cpu / d > hello_clients:
             busier[key].append(r)
     computed = max(r.client_cpu / d for (key, _, _), r in load.items() if key.endswith("-new"))
     titles = {w.key: w.title for w in workloads()}
@@ -509,7 +517,7 @@ def report(results: Results) -> str:
 def _where_cpu_goes(results: Results) -> list[str]:
     """A seed request's server CPU, split by what differs between the runs at 1 worker, 16 connections."""
     load = results.load
-    keys = ("hello", "seed-full", "seed-off-new", "seed-full-new")
+    keys = ("hello", "hello-async", "seed-full", "seed-off-new", "seed-full-new")
     cpu = {key: load[key, 1, 16].server_cpu / load[key, 1, 16].answered for key in keys}
     workers, connections = UNPINNED_SETTING
     deployed, unpinned = load["mlp-fast-new", workers, connections], results.unpinned
@@ -528,6 +536,14 @@ def _where_cpu_goes(results: Results) -> list[str]:
         f"{format_seconds(cpu['seed-off-new'] - cpu['hello'])}, and the HTTP stack as the hello app has it "
         f"{format_seconds(cpu['hello'])}. Half the ceiling's rate means at most twice the hello app's CPU per "
         f"answer, about {format_seconds(2 * cpu['hello'])}.",
+        "",
+        f"The thread pool's hop: the hello app's endpoint as `async def`, run on the event loop, takes "
+        f"{format_seconds(cpu['hello-async'])} per answer against {format_seconds(cpu['hello'])} as `def`, run in "
+        f"FastAPI's thread pool: the hop costs {format_seconds(cpu['hello'] - cpu['hello-async'])} a request "
+        f"({(cpu['hello'] - cpu['hello-async']) / cpu['hello']:.0%} of the sync endpoint's CPU). A cache hit never "
+        "takes it (it is answered in gradlab's middleware, before routing); a computed request keeps it on "
+        "purpose: run on the event loop, a request that computes for seconds would hold up every other, "
+        "cache hits and health checks included.",
         "",
         "The MLP's answer is megabytes of JSON (see the request profile for its steps). Its matrix products run "
         "in NumPy's BLAS, which, when nothing pins it, starts a thread per core in every worker process: more "
