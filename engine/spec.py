@@ -339,19 +339,26 @@ def _compile_leaf(name: str, raw: Any, default: np.dtype[Any], limits: Limits) -
     return Leaf(name, array, requires_grad)
 
 
+class _Names:
+    """The names a spec has given so far, and to what: leaves, functions and nodes share them."""
+
+    def __init__(self, taken: dict[str, str] | None = None) -> None:
+        self.taken = dict(taken or {})
+
+    def claim(self, name: Any, loc: Loc, label: str) -> str:
+        name = check_name(name, loc, label)
+        if name in self.taken:
+            raise SpecError(loc, f"{label}: the name '{name}' is already used by {self.taken[name]}")
+        self.taken[name] = label
+        return name
+
+
 def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
     """Check a spec and compile it; raises SpecError (or LimitExceeded) with its location."""
     limits = limits or Limits()
     spec = _object(spec, ("body",), "the request body")
     default = _dtype(spec.get("dtype", "float32"), ("body", "dtype"))
-    taken: dict[str, str] = {}
-
-    def claim(name: Any, loc: Loc, label: str) -> str:
-        name = check_name(name, loc, label)
-        if name in taken:
-            raise SpecError(loc, f"{label}: the name '{name}' is already used by {taken[name]}")
-        taken[name] = label
-        return name
+    claim = _Names().claim
 
     raw_leaves = _object(spec.get("leaves"), ("body", "leaves"), "leaves")
     leaves = []
@@ -404,14 +411,7 @@ def _cached_graph(leaf_names: tuple[str, ...], text: str, limits: Limits) -> Gra
 def _compile_functions_and_nodes(
     leaf_names: tuple[str, ...], raw_functions: Any, raw_nodes: Any, limits: Limits
 ) -> Graph:
-    taken = {name: f"leaf '{name}'" for name in leaf_names}
-
-    def claim(name: Any, loc: Loc, label: str) -> str:
-        name = check_name(name, loc, label)
-        if name in taken:
-            raise SpecError(loc, f"{label}: the name '{name}' is already used by {taken[name]}")
-        taken[name] = label
-        return name
+    claim = _Names({name: f"leaf '{name}'" for name in leaf_names}).claim
 
     raw_functions = _object(raw_functions or {}, ("body", "functions"), "functions")
     if len(raw_functions) > limits.max_functions:
