@@ -70,11 +70,16 @@ class Node:
 
 def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
     """Accumulate into `.grad`. Each `.grad` gets an array of its own, as in PyTorch: one
-    array can reach several tensors (x + y sends the same gradient to both)."""
+    array can reach several tensors (x + y sends the same gradient to both). As PyTorch does, a
+    leaf's `.grad` accumulates in place (it stays the same tensor across backward calls), a
+    retained non-leaf's is replaced by the sum."""
     if grad.dtype != tensor.array.dtype:
         grad = grad.astype(tensor.array.dtype)
     current = tensor.grad
     if current is not None:
+        if tensor.grad_fn is None and current.array.flags.writeable and current.array.shape == grad.shape:
+            current.array += grad
+            return
         grad = current.array + grad
     elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
         grad = grad.copy()

@@ -29,6 +29,22 @@ def test_grad_accumulates_across_two_backward_calls() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
 
 
+def test_a_leaf_grad_accumulates_in_place_and_a_retained_one_is_replaced_as_in_torch() -> None:
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        s = (y * y).sum()
+        s.backward(retain_graph=True)
+        x_grad, y_grad = x.grad, y.grad
+        s.backward()
+        # x.grad is the same tensor, updated; y.grad a new one, the old one unchanged.
+        seen[lib.__name__] = (x_grad is x.grad, x_grad.tolist(), y_grad is y.grad, y_grad.tolist(), y.grad.tolist())
+    assert seen["engine"] == seen["torch"] == (True, [16.0, 32.0], False, [4.0, 8.0], [8.0, 16.0])
+
+
 def test_second_backward_without_retain_graph_is_refused_like_torch() -> None:
     x = engine.tensor([1.0, 2.0], requires_grad=True)
     s = (x * x).sum()
