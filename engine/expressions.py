@@ -519,8 +519,11 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
     else:
         compiled = compiler.compile(body)
         if isinstance(compiled, _Const):
-            constant = tensor(compiled.value)
-            evaluate = lambda env: constant  # noqa: E731
+            # A new tensor each evaluation, in the default dtype of that moment, as torch.tensor(2.5)
+            # is: float32 in the run, float64 in the check. Made once, it would keep the dtype of
+            # the compile (cached graphs serve every request) and be shared by all of them.
+            value = compiled.value
+            evaluate = lambda env: tensor(value)  # noqa: E731
         else:
             evaluate = compiled
     return Compiled(evaluate, compiler.names, n_outputs, compiler.warnings)

@@ -697,6 +697,29 @@ def test_a_float32_gradient_off_by_rounding_still_passes() -> None:
     np.testing.assert_allclose(check(spec, {"mode": "full"}).tensors["x"].analytic, exact, rtol=1e-12)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_constant_node_is_float64_in_the_check(mode: str) -> None:
+    # c is float32, as torch.tensor(2.5) is, and so is d, its broadcast: a 0-d float64 s does not
+    # promote a float32 tensor with dimensions, so y is float32, as torch makes it. The check
+    # computes in float64 whatever the request's dtypes are, the constant's included.
+    spec = {
+        "dtype": "float64",
+        "leaves": {"s": leaf(0.3)},
+        "nodes": [
+            {"name": "c", "expr": "2.5"},
+            {"name": "d", "expr": "broadcast_to(c, (3,))"},
+            {"name": "y", "expr": "sum(s * d * sin(s))"},
+        ],
+    }
+    result = compile_spec(copy.deepcopy(spec)).run()
+    assert [result.tensors[n].dtype for n in ("c", "d", "y")] == ["float32"] * 3
+    report = check(spec, {"mode": mode})
+    assert report.passed is True, report.tensors["s"].message
+    if mode == "full":
+        exact = 7.5 * (math.sin(0.3) + 0.3 * math.cos(0.3))  # d/ds of 3 · 2.5 · s · sin(s)
+        assert abs(float(report.tensors["s"].numerical) - exact) < 1e-9
+
+
 # --- found wrong: known weaknesses --------------------------------------------------------
 
 
