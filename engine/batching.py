@@ -43,7 +43,10 @@ def batched_apply(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tens
         raise Unbatchable(f"{op.name} has no batched form")
     arrays = [a.array if isinstance(a, Tensor) else a for a in args]
     if op.dtypes != "same" and not _numpy_agrees(arrays):
-        arrays = _cast_operands(op, arrays)
+        # Promoted as one copy is: a 0-d copy does not promote a tensor with dimensions of its
+        # kind, though the stack of copies has a dimension.
+        one = _cast_operands(op, [a[0, ...] if b else a for a, b in zip(arrays, batched, strict=True)])
+        arrays = [a.astype(c.dtype, copy=False) if b else c for a, b, c in zip(arrays, batched, one, strict=True)]
     rows = next(a.shape[0] for a, b in zip(arrays, batched, strict=True) if b)
     value = np.asarray(rule(op, arrays, batched, dict(kwargs)))
     if value.ndim == 0 or value.shape[0] != rows:

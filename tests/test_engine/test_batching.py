@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 
 from engine import check
+from engine.batching import Batched, batched_apply
 from engine.check import CheckReport, run_check
+from engine.ops import OPS
 from engine.spec import compile_spec
+from engine.tensor import Tensor, apply_binary
 
 rng = np.random.default_rng(7)
 
@@ -179,3 +182,14 @@ def test_a_wrong_backward_is_still_caught_when_batched(monkeypatch: pytest.Monke
     batched = full_check(spec)
     assert_same_numbers(batched, copy_by_copy(spec, monkeypatch))
     assert not batched.tensors["x"].passed and "x[" in str(batched.tensors["x"].message)
+
+
+def test_a_stack_of_0d_copies_is_promoted_as_one_0d_copy() -> None:
+    # PyTorch: a 0-d float64 tensor does not promote a float32 tensor with dimensions (the
+    # product is float32). The stack of four 0-d copies has a dimension; its rows must not.
+    copies, m = np.array([0.5, 1.0, 1.5, 2.0]), np.array([0.1, 0.2, 0.3], dtype=np.float32)
+    for op in ("mul", "add", "maximum"):
+        stacked = batched_apply(OPS[op], (Batched(copies), Tensor(m)), {})
+        one_by_one = [apply_binary(OPS[op], Tensor(np.array(c)), Tensor(m)).array for c in copies]
+        assert stacked.array.dtype == one_by_one[0].dtype == np.float32, op
+        np.testing.assert_array_equal(stacked.array, np.stack(one_by_one), err_msg=op)
