@@ -384,9 +384,11 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
 
 # The same specs come back again and again (a class runs the same example): their functions
 # and nodes, which do not depend on the leaves' values, are compiled once. A spec's graph is
-# keyed by its JSON text; large ones are not kept, so the cache stays a few megabytes at most.
-CACHED_GRAPHS = 256
-CACHED_GRAPH_CHARS = 20_000
+# keyed by its JSON text; large ones are not kept. Compiled, a graph takes up to about 300 bytes
+# a character of that text (a closure and a located error message for every name and operator;
+# the seed's graphs about 55), so the cache holds 20 MB at most, and a few hundred kB for a class.
+CACHED_GRAPHS = 64
+CACHED_GRAPH_CHARS = 1_000
 
 Graph = tuple[dict[str, CustomFunction], list[Node], list[str]]
 

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
+import json
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -14,7 +17,7 @@ from seed_cells import seed_cells
 from app.examples import EXAMPLES, SEED_EXAMPLES
 from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.limits import Limits
-from engine.spec import _cached_graph, compile_spec
+from engine.spec import CACHED_GRAPH_CHARS, CACHED_GRAPHS, _cached_graph, compile_spec
 
 
 def run(spec: dict[str, Any], limits: Limits | None = None) -> Any:
@@ -468,3 +471,31 @@ def test_the_compiled_graph_depends_on_the_leaf_names_and_the_limits() -> None:
     with pytest.raises(LimitExceeded, match="GRADLAB_MAX_EXPR_LENGTH"):
         compile_spec(spec, Limits(max_expr_length=3))
     assert compile_spec(spec).nodes is compile_spec(spec).nodes
+
+
+def _costly_graph(i: int) -> dict[str, Any]:
+    """As large a graph as the compile cache keeps, written to take the most memory compiled:
+    long names, and an index and an operator every few characters."""
+    nodes: list[dict[str, Any]] = []
+    while True:
+        node = {"name": f"n{i}_{len(nodes)}".ljust(64, "n"), "expr": "+".join(["x[0][0][0]"] * 30)}
+        if len(json.dumps([None, [*nodes, node]])) > CACHED_GRAPH_CHARS:
+            return {"leaves": {"x": {"value": [[[1.0]]]}}, "nodes": nodes}
+        nodes.append(node)
+
+
+def test_the_compile_cache_holds_20_megabytes_at_most_however_its_graphs_are_written() -> None:
+    # Compiled, a graph is far larger than its JSON text: a closure and a located error message
+    # for every name, index and operator, about 270 bytes a character of the text here.
+    _cached_graph.cache_clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(8):
+            compile_spec(_costly_graph(i))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+        _cached_graph.cache_clear()
+    assert held / 8 * CACHED_GRAPHS < 20_000_000
