@@ -220,8 +220,15 @@ def _reduction_name(prefix: str) -> Callable[..., str]:
 
 
 def _reshape_name(a: Array, shape: Any) -> str:
-    """ViewBackward0 (UnsafeViewBackward0 for a non-contiguous tensor)"""
-    return "ViewBackward0" if a.flags.c_contiguous else "UnsafeViewBackward0"
+    """ViewBackward0; for a non-contiguous tensor, ReshapeAliasBackward0 when the new shape is
+    still a view of it, UnsafeViewBackward0 when it takes a copy"""
+    if a.flags.c_contiguous:
+        return "ViewBackward0"
+    try:
+        np.reshape(a, shape, copy=False)
+    except ValueError:
+        return "UnsafeViewBackward0"
+    return "ReshapeAliasBackward0"
 
 
 def _pow_name(a: Any, b: Any) -> str:
