@@ -68,21 +68,30 @@ class Node:
         return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in self.inputs)
 
 
-def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
+def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -> None:
     """Accumulate into `.grad`. Each `.grad` gets an array of its own, as in PyTorch: one
     array can reach several tensors (x + y sends the same gradient to both). As PyTorch does, a
     leaf's `.grad` accumulates in place (it stays the same tensor across backward calls), a
-    retained non-leaf's is replaced by the sum."""
+    retained non-leaf's is replaced by the sum.
+
+    `stored`: the arrays this backward pass may not write to or share: the roots' gradients and
+    every `.grad` stored as it arrived, which may still be on its way elsewhere (x + x delivers
+    one array twice). `made`: the `.grad` arrays this pass made itself, which nothing else holds.
+    """
     if grad.dtype != tensor.array.dtype:
         grad = grad.astype(tensor.array.dtype)
     current = tensor.grad
     if current is not None:
-        if tensor.grad_fn is None and current.array.flags.writeable and current.array.shape == grad.shape:
-            current.array += grad
+        array = current.array
+        mine = id(array) not in stored or id(array) in made  # a .grad of earlier passes, or made here
+        if tensor.grad_fn is None and mine and array.flags.writeable and array.shape == grad.shape:
+            array += grad
             return
-        grad = current.array + grad
+        grad = array + grad
+        made.add(id(grad))
     elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
         grad = grad.copy()
+        made.add(id(grad))
     stored.add(id(grad))
     tensor.set_grad(grad)
 
@@ -99,12 +108,13 @@ def run_backward(
     push, pop = heapq.heappush, heapq.heappop
     pending: dict[Node, list[Array | None]] = {}  # each node's output gradients, summed over paths
     ready: list[tuple[int, Node]] = []
-    stored = {id(upstream) for _, upstream in roots}  # arrays that must not be shared
+    stored = {id(upstream) for _, upstream in roots}  # see _store_grad
+    made: set[int] = set()
 
     def deliver(tensor: Tensor, grad: Array) -> None:
         node = tensor.grad_fn
         if node is None:
-            _store_grad(tensor, grad, stored)
+            _store_grad(tensor, grad, stored, made)
             return
         slots = pending.get(node)
         if slots is None:
@@ -126,7 +136,7 @@ def run_backward(
             for ref in node.retained:
                 kept = ref()
                 if kept is not None and grads[kept.output_nr] is not None:
-                    _store_grad(kept, grads[kept.output_nr], stored)  # type: ignore[arg-type]
+                    _store_grad(kept, grads[kept.output_nr], stored, made)  # type: ignore[arg-type]
         input_grads = node.backward(grads)
         if not retain_graph:
             node.release()

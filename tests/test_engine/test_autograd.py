@@ -29,6 +29,18 @@ def test_grad_accumulates_across_two_backward_calls() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
 
 
+def test_one_gradient_delivered_twice_to_a_leaf_is_counted_twice() -> None:
+    # x + (x + x): the two adds pass one array to x three times; d/dx = 3 by hand, also when
+    # x.grad accumulates in place over a second call. (Hypothesis found 4: the in-place sum
+    # had doubled the very array still on its way to x.)
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    s = ((x + (x + x)) / 4).sum()
+    s.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.numpy(), [0.75, 0.75])
+    s.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.5, 1.5])
+
+
 def test_a_leaf_grad_accumulates_in_place_and_a_retained_one_is_replaced_as_in_torch() -> None:
     torch = pytest.importorskip("torch")
     seen = {}
