@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
+from engine.numerical import MIN_EPS
+
 Dtype = Literal["float32", "float64", "int64"]
 Name = Annotated[str, Field(description="A Python identifier of at most 64 characters.", examples=["x"])]
 Number = int | float
@@ -130,7 +132,12 @@ class CheckOptions(Strict):
         "auto: full while it stays under a cost setting, fast above; off: no check.",
     )
     eps: float | None = Field(
-        default=None, gt=0, lt=1, allow_inf_nan=False, description="Step of the differences; default chosen per tensor."
+        default=None,
+        ge=MIN_EPS,
+        lt=1,
+        allow_inf_nan=False,
+        description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge; at "
+        "least 1e-12 (below it float64's rounding is all a difference measures).",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

@@ -24,7 +24,7 @@ from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
 from engine.limits import setting, start_evaluation
-from engine.numerical import OFFSETS, Budget, derivative, steps
+from engine.numerical import MIN_EPS, OFFSETS, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
 
@@ -70,8 +70,8 @@ class CheckOptions:
             value = getattr(options, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise SpecError((*LOC, name), f"{name} must be a finite number >= 0")
-        if options.eps is not None and not (isinstance(options.eps, int | float) and 0 < options.eps < 1):
-            raise SpecError((*LOC, "eps"), "eps must be a number between 0 and 1")
+        if options.eps is not None and not (isinstance(options.eps, int | float) and MIN_EPS <= options.eps < 1):
+            raise SpecError((*LOC, "eps"), f"eps must be a number from {MIN_EPS:g} up to 1 (not included)")
         if type(options.seed) is not int or options.seed < 0:
             raise SpecError((*LOC, "seed"), "seed must be a non-negative integer")
         return options

@@ -21,6 +21,8 @@ from engine.limits import setting
 ROUNDING = float(np.finfo(np.float64).eps)
 OFFSETS = (-4, -2, -1, 1, 2, 4)
 RETRY_FACTOR = 1e-3  # a kink, a domain edge or a fast-varying function within the step: closer in
+SMALLEST_STEP = float(np.finfo(np.float64).tiny)
+MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,11 @@ class Budget:
 def steps(scale: float, eps: float) -> tuple[float, float]:
     """The step to try first, eps itself, then one closer in: eps·|x| near 0 (a domain edge
     such as log's may be that close), else eps·1e-3. An absolute first step works at every
-    scale, where a step relative to a large |x| would alias a function like sin."""
+    scale, where a step relative to a large |x| would alias a function like sin. Never a step
+    below the smallest normal float: eps·|x| for a subnormal x is 0, and a difference over 0
+    steps is no derivative."""
     closer = eps * RETRY_FACTOR
-    if 0 < scale < RETRY_FACTOR:
+    if 0 < scale < RETRY_FACTOR and eps * scale >= SMALLEST_STEP:
         closer = eps * scale
     return eps, closer
 

@@ -174,6 +174,8 @@ CASES = [
     ),
     Case("an unknown dtype", json=body(dtype="float16"), loc=["body", "dtype"], msg=("float32",)),
     Case("an unknown check mode", json=body(check={"mode": "fastest"}), loc=["body", "check", "mode"]),
+    # A subnormal step would underflow to a difference over 0 steps.
+    Case("a check step below 1e-12", json=body(check={"eps": 1e-320}), loc=["body", "check", "eps"]),
     Case(
         "a string for backward",
         json=body(backward="s"),

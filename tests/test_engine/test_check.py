@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
 from engine.check import CheckReport, Comparison, FunctionCheck, run_check
-from engine.errors import LimitExceeded
+from engine.errors import LimitExceeded, SpecError
 from engine.graph import Array
 from engine.limits import Limits
 from engine.spec import compile_spec
@@ -421,6 +421,30 @@ def test_other_examples() -> None:
     assert wrong_backward.functions[0].inputs["x"].worst_index == [2]  # x = 2: the dropped x² cos x is largest
     mlp = check(EXAMPLES["mlp"]["value"], {"mode": "auto"})
     assert mlp.mode == "fast" and mlp.passed is True and set(mlp.tensors) == {"W1", "b1", "W2", "b2"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("value", [5e-324, -5e-324, 1e-310])
+def test_a_kink_at_a_subnormal_value_is_listed_not_a_crash(value: float, mode: str) -> None:
+    # relu and abs have their kink at 0, and x is within a subnormal of it: the retry's step
+    # eps·|x| underflowed to 0, and the difference divided by it (a 500 from the service).
+    spec = {
+        "dtype": "float64",
+        "leaves": {"x": leaf([value, 1.5])},
+        "nodes": [{"name": "y", "expr": "sum(relu(x) + abs(x))"}],
+    }
+    report = check(spec, {"mode": mode})
+    assert report.passed is True
+    assert [0] in report.tensors["x"].non_differentiable
+
+
+def test_a_step_below_1e_12_is_refused_with_its_location() -> None:
+    with pytest.raises(SpecError, match="eps must be a number from 1e-12") as error:
+        check(SEED_SUM_LIKE, {"mode": "full", "eps": 1e-320})
+    assert error.value.loc == ("body", "check", "eps")
+
+
+SEED_SUM_LIKE: dict[str, Any] = {"leaves": {"x": leaf([1.0, 2.0])}, "nodes": [{"name": "s", "expr": "sum(x * x)"}]}
 
 
 @pytest.mark.parametrize("seed", [1_000_034, 1_000_058, 1, 7, 1_000_000])

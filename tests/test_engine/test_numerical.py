@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import LimitExceeded
-from engine.numerical import OFFSETS, RETRY_FACTOR, Budget, Derivative, derivative, steps
+from engine.numerical import OFFSETS, RETRY_FACTOR, SMALLEST_STEP, Budget, Derivative, derivative, steps
 
 ATOL, RTOL = 1e-9, 1e-6
 LOC = ("body", "check")
@@ -222,3 +222,11 @@ def test_derivative_stops_at_the_retry_when_the_budget_is_spent() -> None:
     budget = Budget(2 * len(OFFSETS) - 1, LOC)
     with pytest.raises(LimitExceeded, match="GRADLAB_MAX_CHECK_EVALUATIONS"):
         numerical(abs, 0.0, budget)  # a kink needs the retry, one evaluation too many
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e-310, 2e-306, 1e-200, 1e-4])
+def test_the_retry_step_is_never_below_the_smallest_normal_float(scale: float) -> None:
+    first, closer = steps(scale, 1e-3)
+    assert first == 1e-3 and SMALLEST_STEP <= closer <= 1e-3 * RETRY_FACTOR
+    d = derivative(lambda t: abs(scale + t), abs(scale), (first, closer), Budget(100, LOC), ATOL, RTOL)
+    assert math.isfinite(d.value) or not d.finite
