@@ -64,7 +64,7 @@ class FunctionNode(Node):
     def n_outputs(self) -> int:  # type: ignore[override]
         return len(self.outputs)
 
-    def backward(self, grads: list[Array | None]) -> list[Array | None]:
+    def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:
         # PyTorch materializes the gradient of an output that received none as zeros.
         grad_tensors = [
             Tensor(np.zeros_like(out) if g is None else g) for g, out in zip(grads, self.outputs, strict=True)
@@ -78,7 +78,8 @@ class FunctionNode(Node):
                 f"function {self._name} returned an incorrect number of gradients "
                 f"(expected {len(self.inputs)}, got {len(returned)})"
             )
-        return [self._input_grad(i, g) for i, g in enumerate(returned)]
+        given = [(self.inputs[i], self._input_grad(i, g)) for i, g in enumerate(returned)]
+        return [(tensor, grad) for tensor, grad in given if grad is not None]  # type: ignore[misc]
 
     def _input_grad(self, index: int, grad: Any) -> Array | None:
         tensor = self.inputs[index]

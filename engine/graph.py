@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.ops import sum_to
+
 if TYPE_CHECKING:
     from engine.tensor import Tensor
 
@@ -47,8 +49,9 @@ class Node:
         self.retained: list[weakref.ref[Tensor]] | None = None  # weak: no cycle with the tensor
         self.freed = False
 
-    def backward(self, grads: list[Array | None]) -> Sequence[Array | None]:
-        """Gradients for `self.inputs`, given one gradient (or None) per output."""
+    def input_grads(self, grads: list[Array | None]) -> Sequence[tuple[Tensor, Array]]:
+        """Given one gradient (or None) per output, each input that gets a gradient, with it.
+        (run_backward applies an OpNode's rules itself.)"""
         raise NotImplementedError
 
     def release(self) -> None:
@@ -66,6 +69,36 @@ class Node:
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         """As in PyTorch, but inputs that are leaves point to None (no AccumulateGrad)."""
         return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in self.inputs)
+
+
+class OpNode(Node):
+    """The grad_fn of a primitive op of `engine.ops`: applies its backward rule to each input."""
+
+    __slots__ = ("args", "kwargs", "out", "vjps")
+
+    def __init__(
+        self,
+        name: str,
+        vjps: tuple[Callable[..., Array] | None, ...],
+        inputs: tuple[Tensor | None, ...],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        out: Array,
+    ) -> None:
+        # Node.__init__ written out: this runs once per recorded op.
+        self._name = name
+        self.inputs = inputs
+        self.sequence_nr = next(_sequence)
+        self.retained = None
+        self.freed = False
+        self.vjps = vjps
+        self.args: tuple[Any, ...] | None = args
+        self.kwargs = kwargs
+        self.out: Array | None = out
+
+    def release(self) -> None:
+        self.freed = True
+        self.args = self.out = None
 
 
 def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -> None:
@@ -105,13 +138,14 @@ def run_backward(
 
     `tick`, when given, is called before each node: the service's clock check.
     """
-    push, pop = heapq.heappush, heapq.heappop
     pending: dict[Node, list[Array | None]] = {}  # each node's output gradients, summed over paths
     ready: list[tuple[int, Node]] = []
     stored = {id(upstream) for _, upstream in roots}  # see _store_grad
     made: set[int] = set()
+    push, pop = heapq.heappush, heapq.heappop
 
     def deliver(tensor: Tensor, grad: Array) -> None:
+        """Hand a gradient to the node that made the tensor, or store it in a leaf's .grad."""
         node = tensor.grad_fn
         if node is None:
             _store_grad(tensor, grad, stored, made)
@@ -137,9 +171,40 @@ def run_backward(
                 kept = ref()
                 if kept is not None and grads[kept.output_nr] is not None:
                     _store_grad(kept, grads[kept.output_nr], stored, made)  # type: ignore[arg-type]
-        input_grads = node.backward(grads)
+        if type(node) is not OpNode:
+            for tensor, grad in node.input_grads(grads):
+                deliver(tensor, grad)
+        elif (g := grads[0]) is not None:
+            # The op's backward rules, each answer summed back to its input's shape if the op
+            # broadcast it and cast to its dtype, then delivered: `deliver` written out, as
+            # most edges of a graph go out of an OpNode.
+            out, args, kwargs, vjps = node.out, node.args, node.kwargs, node.vjps
+            i = -1
+            for operand in node.inputs:
+                i += 1
+                if operand is None:
+                    continue
+                vjp: Callable[..., Array] = vjps[i]  # type: ignore[assignment]  # an input has a rule
+                grad = vjp(g, out, *args, **kwargs) if kwargs else vjp(g, out, *args)  # type: ignore[misc]
+                if grad.__class__ is not np.ndarray:
+                    grad = np.asarray(grad)  # a rule on 0-d arrays may give a NumPy scalar
+                target = operand.array
+                if grad.shape != target.shape:
+                    grad = sum_to(grad, target.shape)
+                if grad.dtype is not target.dtype and grad.dtype != target.dtype:
+                    grad = grad.astype(target.dtype)
+                up = operand.grad_fn
+                if up is None:
+                    _store_grad(operand, grad, stored, made)
+                    continue
+                slots = pending.get(up)
+                if slots is None:
+                    push(ready, (-up.sequence_nr, up))
+                    if up.n_outputs == 1:
+                        pending[up] = [grad]
+                        continue
+                    slots = pending[up] = [None] * up.n_outputs
+                total = slots[operand.output_nr]
+                slots[operand.output_nr] = grad if total is None else total + grad
         if not retain_graph:
             node.release()
-        for tensor, grad in zip(node.inputs, input_grads, strict=False):
-            if tensor is not None and grad is not None:
-                deliver(tensor, grad)

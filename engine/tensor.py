@@ -16,65 +16,14 @@ import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled
-from engine.graph import Array, Node, _sequence, run_backward
-from engine.ops import OPS, Op, normalize_axis, sum_to
+from engine.graph import Array, Node, OpNode, run_backward
+from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
 
 Scalar = int | float | bool
 _ADD, _SUB, _MUL, _DIV, _POW, _MATMUL, _NEG, _INDEX = (
     OPS[name] for name in ("add", "sub", "mul", "div", "pow", "matmul", "neg", "index")
 )
-
-
-class OpNode(Node):
-    """The grad_fn of a primitive op: applies the op's backward rule for each input."""
-
-    __slots__ = ("args", "kwargs", "op", "out")
-
-    def __init__(
-        self,
-        op: Op,
-        inputs: tuple[Tensor | None, ...],
-        args: list[Any],
-        kwargs: dict[str, Any],
-        out: Array,
-    ) -> None:
-        # Node.__init__ written out: this runs once per recorded op.
-        name = op.grad_fn
-        self._name = name if name.__class__ is str else op.grad_fn_name(tuple(args), kwargs)
-        self.inputs = inputs
-        self.sequence_nr = next(_sequence)
-        self.retained = None
-        self.freed = False
-        self.op = op
-        self.args: list[Any] | None = args
-        self.kwargs = kwargs
-        self.out: Array | None = out
-
-    def backward(self, grads: list[Array | None]) -> list[Array | None]:
-        g = grads[0]
-        if g is None:
-            return [None] * len(self.inputs)
-        out, args, kwargs = self.out, self.args or [], self.kwargs
-        result: list[Array | None] = []
-        for tensor, vjp in zip(self.inputs, self.op.vjps, strict=False):
-            if tensor is None or vjp is None:
-                result.append(None)
-                continue
-            grad = vjp(g, out, *args, **kwargs) if kwargs else vjp(g, out, *args)
-            if grad.__class__ is not np.ndarray:
-                grad = np.asarray(grad)
-            target = tensor.array
-            if grad.shape != target.shape:
-                grad = sum_to(grad, target.shape)
-            if grad.dtype is not target.dtype and grad.dtype != target.dtype:
-                grad = grad.astype(target.dtype)
-            result.append(grad)
-        return result
-
-    def release(self) -> None:
-        self.freed = True
-        self.args = self.out = None
 
 
 _FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
@@ -110,7 +59,8 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
 
 def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     """Run a primitive op on tensors and Python numbers, recording it for backward."""
-    if len(args) != len(op.vjps):
+    vjps = op.vjps
+    if len(args) != len(vjps):
         raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
     arrays = [a.array if a.__class__ is Tensor else a for a in args]
     if op.dtypes != "same" and not _numpy_agrees(arrays):
@@ -123,17 +73,17 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     out = Tensor(value)
     if not _enabled.get():
         return out
-    for a in args:
-        if a.__class__ is Tensor and a._requires_grad:
-            break
-    else:
-        return out
-    inputs = tuple(
-        a if a.__class__ is Tensor and a._requires_grad and vjp is not None else None
-        for a, vjp in zip(args, op.vjps, strict=False)
-    )
-    if inputs.count(None) != len(inputs):
-        out.grad_fn = OpNode(op, inputs, arrays, kwargs, value)
+    inputs: list[Tensor | None] = []
+    recorded = False
+    for a, vjp in zip(args, vjps, strict=True):
+        if a.__class__ is Tensor and a._requires_grad and vjp is not None:
+            inputs.append(a)
+            recorded = True
+        else:
+            inputs.append(None)
+    if recorded:
+        name = op.grad_fn if op.grad_fn.__class__ is str else op.grad_fn_name(tuple(arrays), kwargs)
+        out.grad_fn = OpNode(name, vjps, tuple(inputs), tuple(arrays), kwargs, value)
         out._requires_grad = True
     return out
 
@@ -141,16 +91,44 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
 _NO_KWARGS: dict[str, Any] = {}
 ARITHMETIC = frozenset({"add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum"})  # for apply_binary
 
+# The ops for which a Python number may be replaced by a 0-d array of the other operand's
+# dtype: NumPy 2 casts the number to that dtype anyway (as PyTorch does), and an array operand
+# is about twice as fast as a number. Not pow: NumPy treats a number exponent specially.
+_NUMBERS_AS_ARRAYS = frozenset({"add", "sub", "mul", "div"})
+_CONSTANTS: dict[tuple[Scalar, np.dtype[Any]], Array] = {}
+
+
+def _constant(number: Scalar, dtype: np.dtype[Any]) -> Array:
+    """`number` as a read-only 0-d array of `dtype`, kept for the next time (a few thousand at most)."""
+    array = _CONSTANTS.get((number, dtype))
+    if array is None:
+        array = np.array(number, dtype)
+        array.flags.writeable = False
+        if number and len(_CONSTANTS) < 4096:  # never 0: 0.0 and -0.0 are equal keys
+            _CONSTANTS[number, dtype] = array
+    return array
+
 
 def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
     """`apply` for the arithmetic operators, written out: they are most of the ops recorded."""
     x = a.array if a.__class__ is Tensor else a
     y = b.array if b.__class__ is Tensor else b
+    name = op.grad_fn
+    if name.__class__ is not str:
+        name = op.grad_fn_name((x, y), _NO_KWARGS)  # before numbers become arrays: names tell them apart
     if x.__class__ is np.ndarray:
-        same = x.dtype in _FLOATS and (y.dtype is x.dtype if y.__class__ is np.ndarray else y.__class__ in _NUMBERS)
+        if y.__class__ is np.ndarray:
+            if y.dtype is not x.dtype or x.dtype not in _FLOATS:
+                x, y = _cast_operands(op, [x, y])
+        elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
+            if op.name in _NUMBERS_AS_ARRAYS:
+                y = _constant(y, x.dtype)
+        else:
+            x, y = _cast_operands(op, [x, y])
+    elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
+        if op.name in _NUMBERS_AS_ARRAYS:
+            x = _constant(x, y.dtype)
     else:
-        same = y.__class__ is np.ndarray and y.dtype in _FLOATS and x.__class__ in _NUMBERS
-    if not same:
         x, y = _cast_operands(op, [x, y])
     value = op.forward(x, y)
     if value.__class__ is not np.ndarray:
@@ -160,7 +138,7 @@ def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
         left = a if a.__class__ is Tensor and a._requires_grad else None
         right = b if b.__class__ is Tensor and b._requires_grad else None
         if left is not None or right is not None:
-            out.grad_fn = OpNode(op, (left, right), [x, y], _NO_KWARGS, value)
+            out.grad_fn = OpNode(name, op.vjps, (left, right), (x, y), _NO_KWARGS, value)
             out._requires_grad = True
     return out
 
