@@ -68,7 +68,7 @@ def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
         return g
     lead = g.ndim - len(shape)
     stretched = [i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1]
-    return g.sum(axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
+    return np.add.reduce(g, axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
 
 
 def _axes(ndim: int, axis: Axis) -> tuple[int, ...]:
@@ -110,6 +110,16 @@ def _extreme_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool
     return unreduce(g, a.shape, axis, keepdims) * hit / hit.sum(axis=axis, keepdims=True)
 
 
+def _max_along(a: Array, axis: int) -> Array:
+    """np.max(a, axis, keepdims=True), NaN winning as there. Along the last axis, through
+    argmax and a gather: NumPy's max reduction is about twice as slow on short rows (5.6 µs
+    for 64 rows of 10 against 2.6 µs)."""
+    if a.ndim == 0 or a.size == 0 or axis not in (-1, a.ndim - 1):
+        return np.max(a, axis=axis, keepdims=True)
+    rows = a.reshape(-1, a.shape[-1])
+    return rows[np.arange(len(rows)), rows.argmax(axis=1)].reshape(*a.shape[:-1], 1)
+
+
 def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
@@ -119,14 +129,14 @@ def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
 
 def _log_softmax(a: Array, axis: int) -> Array:
     # (a - max) - log Σ exp(a - max), rounded as PyTorch rounds it.
-    m = np.max(a, axis=axis, keepdims=True)
+    m = _max_along(a, axis)
     shifted = a - np.where(np.isfinite(m), m, 0)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _softmax(a: Array, axis: int) -> Array:
-    e = np.exp(a - a.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    e = np.exp(a - _max_along(a, axis))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 
@@ -139,7 +149,7 @@ def _check_labels(logits: Array, target: Array) -> None:
             f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
             f"with a 0-d label; got {list(logits.shape)} and {list(target.shape)}"
         )
-    if target.size and (target.min() < 0 or target.max() >= classes):
+    if target.size and (np.minimum.reduce(target, axis=None) < 0 or np.maximum.reduce(target, axis=None) >= classes):
         bad = target[(target < 0) | (target >= classes)]
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
 
@@ -151,9 +161,10 @@ def _labelled(a: Array, target: Array) -> Any:
 
 def _cross_entropy(logits: Array, target: Array) -> Array:
     _check_labels(logits, target)
-    m = logits.max(axis=-1, keepdims=True)
+    m = _max_along(logits, -1)
     shifted = logits - (m if np.isfinite(m).all() else np.where(np.isfinite(m), m, 0))
-    return (np.log(np.exp(shifted).sum(axis=-1)) - shifted[_labelled(shifted, target)]).mean()
+    losses = np.log(np.add.reduce(np.exp(shifted), axis=-1)) - shifted[_labelled(shifted, target)]
+    return np.add.reduce(losses, axis=None) / losses.size  # the mean, as ndarray.mean rounds it
 
 
 def _cross_entropy_vjp(g: Array, y: Array, logits: Array, target: Array) -> Array:
@@ -305,7 +316,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each", "promote"),
     # Reductions
     Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
-       lambda a, axis=None, keepdims=False: a.sum(axis=axis, keepdims=keepdims),
+       lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims),),
        "∂/∂a = 1 for every summed element", params=_AXIS),
     Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
