@@ -4,7 +4,8 @@
 operands to PyTorch's result dtype, computes the forward, and, when an operand requires grad,
 records an `OpNode` holding what the op's backward rules need. `apply_binary` is the same
 door written out for two operands: the arithmetic operators are most of the ops recorded,
-and the general path costs them about a microsecond more each (benchmarks/README.md).
+and the general path costs them about a microsecond more each (timeit, x * y on 3-element
+tensors: 1.4 µs against 2.5 µs; x * 1.0001: 1.6 against 3.0).
 """
 
 from __future__ import annotations
