@@ -176,9 +176,10 @@ def run_backward(
                 deliver(tensor, grad)
         elif (g := grads[0]) is not None:
             # The op's backward rules, each answer summed back to its input's shape if the op
-            # broadcast it and cast to its dtype, then delivered: `deliver` written out, as
-            # most edges of a graph go out of an OpNode.
+            # broadcast it and cast to its dtype. All of them before any is delivered, as in
+            # PyTorch: storing one in a leaf's .grad must not change what the next rule reads.
             out, args, kwargs, vjps = node.out, node.args, node.kwargs, node.vjps
+            answers = []
             i = -1
             for operand in node.inputs:
                 i += 1
@@ -193,6 +194,9 @@ def run_backward(
                     grad = sum_to(grad, target.shape)
                 if grad.dtype is not target.dtype and grad.dtype != target.dtype:
                     grad = grad.astype(target.dtype)
+                answers.append((operand, grad))
+            # `deliver`, written out: most edges of a graph go out of an OpNode.
+            for operand, grad in answers:
                 up = operand.grad_fn
                 if up is None:
                     _store_grad(operand, grad, stored, made)

@@ -10,6 +10,7 @@ tensors: 1.4 µs against 2.5 µs; x * 1.0001: 1.6 against 3.0).
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -97,15 +98,23 @@ ARITHMETIC = frozenset({"add", "sub", "mul", "div", "pow", "matmul", "maximum", 
 # is about twice as fast as a number. Not pow: NumPy treats a number exponent specially.
 _NUMBERS_AS_ARRAYS = frozenset({"add", "sub", "mul", "div"})
 _CONSTANTS: dict[tuple[Scalar, np.dtype[Any]], Array] = {}
+_MOST_CONSTANTS = 4096
 
 
 def _constant(number: Scalar, dtype: np.dtype[Any]) -> Array:
-    """`number` as a read-only 0-d array of `dtype`, kept for the next time (a few thousand at most)."""
+    """`number` as a read-only 0-d array of `dtype`, kept for the next time.
+
+    Kept only when the cast is uneventful, a finite number that stays finite and non-zero:
+    0.0 and -0.0 are equal keys, NaN never equals itself, and a cast that overflows or
+    underflows must warn (or raise, under np.errstate) every time, as NumPy's own does.
+    """
     array = _CONSTANTS.get((number, dtype))
     if array is None:
         array = np.array(number, dtype)
         array.flags.writeable = False
-        if number and len(_CONSTANTS) < 4096:  # never 0: 0.0 and -0.0 are equal keys
+        if 0 < abs(float(array)) < math.inf:
+            if len(_CONSTANTS) >= _MOST_CONSTANTS:
+                _CONSTANTS.clear()  # a bound without bookkeeping: the next ones are cached afresh
             _CONSTANTS[number, dtype] = array
     return array
 
@@ -114,9 +123,7 @@ def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
     """`apply` for the arithmetic operators, written out: they are most of the ops recorded."""
     x = a.array if a.__class__ is Tensor else a
     y = b.array if b.__class__ is Tensor else b
-    name = op.grad_fn
-    if name.__class__ is not str:
-        name = op.grad_fn_name((x, y), _NO_KWARGS)  # before numbers become arrays: names tell them apart
+    given = x, y  # names tell numbers from arrays: they are worked out from these
     if x.__class__ is np.ndarray:
         if y.__class__ is np.ndarray:
             if y.dtype is not x.dtype or x.dtype not in _FLOATS:
@@ -139,6 +146,7 @@ def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
         left = a if a.__class__ is Tensor and a._requires_grad else None
         right = b if b.__class__ is Tensor and b._requires_grad else None
         if left is not None or right is not None:
+            name = op.grad_fn if op.grad_fn.__class__ is str else op.grad_fn_name(given, _NO_KWARGS)
             out.grad_fn = OpNode(name, op.vjps, (left, right), (x, y), _NO_KWARGS, value)
             out._requires_grad = True
     return out
