@@ -176,10 +176,12 @@ def run_backward(
                 deliver(tensor, grad)
         elif (g := grads[0]) is not None:
             # The op's backward rules, each answer summed back to its input's shape if the op
-            # broadcast it and cast to its dtype. All of them before any is delivered, as in
-            # PyTorch: storing one in a leaf's .grad must not change what the next rule reads.
+            # broadcast it and cast to its dtype, then delivered: `deliver` written out, as
+            # most edges of a graph go out of an OpNode. Leaves' answers wait until every rule
+            # has run, as in PyTorch: storing one in place in a .grad must not change what the
+            # next rule reads (q = p.grad; p / q). Other deliveries write nothing in place.
             out, args, kwargs, vjps = node.out, node.args, node.kwargs, node.vjps
-            answers = []
+            for_leaves = None
             i = -1
             for operand in node.inputs:
                 i += 1
@@ -194,12 +196,12 @@ def run_backward(
                     grad = sum_to(grad, target.shape)
                 if grad.dtype is not target.dtype and grad.dtype != target.dtype:
                     grad = grad.astype(target.dtype)
-                answers.append((operand, grad))
-            # `deliver`, written out: most edges of a graph go out of an OpNode.
-            for operand, grad in answers:
                 up = operand.grad_fn
                 if up is None:
-                    _store_grad(operand, grad, stored, made)
+                    if for_leaves is None:
+                        for_leaves = [(operand, grad)]
+                    else:
+                        for_leaves.append((operand, grad))
                     continue
                 slots = pending.get(up)
                 if slots is None:
@@ -210,5 +212,8 @@ def run_backward(
                     slots = pending[up] = [None] * up.n_outputs
                 total = slots[operand.output_nr]
                 slots[operand.output_nr] = grad if total is None else total + grad
+            if for_leaves is not None:
+                for operand, grad in for_leaves:
+                    _store_grad(operand, grad, stored, made)
         if not retain_graph:
             node.release()
