@@ -20,7 +20,7 @@ import numpy as np
 from engine import dtypes
 from engine.autograd import FunctionCtx
 from engine.batching import Batched, Unbatchable
-from engine.errors import ComputeError, LimitExceeded, SpecError
+from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
 from engine.limits import setting, start_evaluation
@@ -425,7 +425,7 @@ def _batched_objective_of(
             program.evaluate_nodes(values, dependents)
         except LimitExceeded:
             raise
-        except (Unbatchable, SpecError, *FAILURES):
+        except (Unbatchable, SpecError, *COMPUTE_FAILURES):
             return None  # evaluated copy by copy, an error is met again and said where it happens
         finally:
             guard.batched = False
@@ -510,9 +510,6 @@ def _check_functions(
     return checks, warnings
 
 
-FAILURES = (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError)
-
-
 def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[int]) -> dict[int, Array]:
     """The backward formula's gradient for each checked input; none given counts as zeros."""
     name = node.function.__name__
@@ -523,7 +520,7 @@ def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list
         for i in checked:
             grad = node._input_grad(i, returned[i]) if i < len(returned) else None
             result[i] = np.zeros(node.inputs[i].array.shape) if grad is None else grad
-    except FAILURES as error:
+    except COMPUTE_FAILURES as error:
         loc = ("body", "functions", name)
         raise ComputeError(loc, f"function '{name}': backward failed in the check: {error}") from None
     return result

@@ -38,3 +38,8 @@ class ComputeError(SpecError):
     """The spec is well formed but the computation it asks for fails (shapes, domains)."""
 
     kind = "value_error.compute"
+
+
+# What NumPy, the ops and hand-written formulas raise for a bad computation (shapes, domains):
+# reported as a ComputeError where it happens, never as a 500.
+COMPUTE_FAILURES = (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError, AttributeError)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
+from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, Loc, SpecError
 from engine.limits import Limits, guarded_apply, setting
 from engine.ops import BUILTINS, OPS, REQUIRED, Op
 from engine.tensor import Tensor, tensor
@@ -234,7 +234,7 @@ class _Compiler:
                     value = guarded_apply(op, value, operand)
                 except SpecError:
                     raise
-                except _FAILURES as error:
+                except COMPUTE_FAILURES as error:
                     raise ComputeError(loc, f"{where}: {_describe(error, [value, operand])}") from None
             return value
 
@@ -418,17 +418,13 @@ def _getter(compiled: Evaluate | _Const) -> Evaluate:
     return compiled
 
 
-# What NumPy and the ops raise for a bad call (shapes, domains): reported as the node's error.
-_FAILURES = (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError, AttributeError)
-
-
 def _run(loc: Loc, where: str, call: Callable[..., Any], values: list[Any], params: dict[str, Any] | None) -> Any:
     """One call, its failure (shapes, domains) turned into an error that says where."""
     try:
         return call(values) if params is None else call(values, params)
     except SpecError:
         raise
-    except _FAILURES as error:
+    except COMPUTE_FAILURES as error:
         raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
 
 

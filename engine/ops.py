@@ -121,6 +121,13 @@ def _max_along(a: Array, axis: Axis) -> Array:
     return rows[np.arange(len(rows)), rows.argmax(axis=1)].reshape(*a.shape[:-1], 1)
 
 
+def _shifted(a: Array, axis: Axis) -> Array:
+    """a minus its maximum along the axis, the stable start of a log-sum-exp; a row whose
+    maximum is not finite (all -inf, or an inf or NaN in it) is left as it is."""
+    m = _max_along(a, axis)
+    return a - (m if np.isfinite(m).all() else np.where(np.isfinite(m), m, 0))
+
+
 def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
@@ -130,8 +137,7 @@ def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
 
 def _log_softmax(a: Array, axis: int) -> Array:
     # (a - max) - log Σ exp(a - max), rounded as PyTorch rounds it.
-    m = _max_along(a, axis)
-    shifted = a - np.where(np.isfinite(m), m, 0)
+    shifted = _shifted(a, axis)
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -162,8 +168,7 @@ def _labelled(a: Array, target: Array) -> Any:
 
 def _cross_entropy(logits: Array, target: Array) -> Array:
     _check_labels(logits, target)
-    m = _max_along(logits, -1)
-    shifted = logits - (m if np.isfinite(m).all() else np.where(np.isfinite(m), m, 0))
+    shifted = _shifted(logits, -1)
     losses = np.log(np.add.reduce(np.exp(shifted), axis=-1)) - shifted[_labelled(shifted, target)]
     return np.add.reduce(losses, axis=None) / losses.size  # the mean, as ndarray.mean rounds it
 

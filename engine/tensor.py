@@ -84,8 +84,8 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         else:
             inputs.append(None)
     if recorded:
-        name = op.grad_fn if op.grad_fn.__class__ is str else op.grad_fn_name(tuple(arrays), kwargs)
-        out.grad_fn = OpNode(name, vjps, tuple(inputs), tuple(arrays), kwargs, value)
+        saved = tuple(arrays)
+        out.grad_fn = OpNode(op.grad_fn_name(saved, kwargs), vjps, tuple(inputs), saved, kwargs, value)
         out._requires_grad = True
     return out
 
@@ -146,7 +146,7 @@ def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
         left = a if a.__class__ is Tensor and a._requires_grad else None
         right = b if b.__class__ is Tensor and b._requires_grad else None
         if left is not None or right is not None:
-            name = op.grad_fn if op.grad_fn.__class__ is str else op.grad_fn_name(given, _NO_KWARGS)
+            name = op.grad_fn_name(given, _NO_KWARGS)
             out.grad_fn = OpNode(name, op.vjps, (left, right), (x, y), _NO_KWARGS, value)
             out._requires_grad = True
     return out
