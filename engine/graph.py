@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Array = np.ndarray[Any, Any]
 
-_sequence = itertools.count()
+next_sequence_nr = itertools.count().__next__
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -45,7 +45,7 @@ class Node:
         self._name = name
         # One entry per argument of the call: the tensor when it requires grad, else None.
         self.inputs = inputs
-        self.sequence_nr = next(_sequence)
+        self.sequence_nr = next_sequence_nr()
         self.retained: list[weakref.ref[Tensor]] | None = None  # weak: no cycle with the tensor
         self.freed = False
 
@@ -88,7 +88,7 @@ class OpNode(Node):
         # Node.__init__ written out: this runs once per recorded op.
         self._name = name
         self.inputs = inputs
-        self.sequence_nr = next(_sequence)
+        self.sequence_nr = next_sequence_nr()
         self.retained = None
         self.freed = False
         self.vjps = vjps
@@ -111,9 +111,10 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -
     every `.grad` stored as it arrived, which may still be on its way elsewhere (x + x delivers
     one array twice). `made`: the `.grad` arrays this pass made itself, which nothing else holds.
     """
-    if grad.dtype != tensor.array.dtype:
-        grad = grad.astype(tensor.array.dtype)
-    current = tensor.grad
+    dtype = tensor.array.dtype
+    if grad.dtype is not dtype and grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    current = tensor._grad
     if current is not None:
         array = current.array
         mine = id(array) not in stored or id(array) in made  # a .grad of earlier passes, or made here
@@ -126,7 +127,7 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -
         grad = grad.copy()
         made.add(id(grad))
     stored.add(id(grad))
-    tensor.set_grad(grad)
+    tensor._grad = tensor.__class__(grad)  # a Tensor: engine.tensor imports this module
 
 
 def run_backward(
@@ -138,8 +139,14 @@ def run_backward(
 
     `tick`, when given, is called before each node: the service's clock check.
     """
-    pending: dict[Node, list[Array | None]] = {}  # each node's output gradients, summed over paths
+    # Each node's output gradient, summed over paths: the array itself for a node of one
+    # output (every OpNode: no list to make and index), else a list of one per output.
+    pending: dict[Node, Any] = {}
     ready: list[tuple[int, Node]] = []
+    # Each leaf's gradient, summed over paths, and stored in its .grad once every node has
+    # run, as PyTorch's AccumulateGrad does: one store per leaf, and no rule can read a
+    # .grad that this pass has already changed in place (q = p.grad; p / q).
+    leaves: dict[Tensor, Array] = {}
     stored = {id(upstream) for _, upstream in roots}  # see _store_grad
     made: set[int] = set()
     push, pop = heapq.heappush, heapq.heappop
@@ -148,72 +155,81 @@ def run_backward(
         """Hand a gradient to the node that made the tensor, or store it in a leaf's .grad."""
         node = tensor.grad_fn
         if node is None:
-            _store_grad(tensor, grad, stored, made)
-            return
-        slots = pending.get(node)
-        if slots is None:
-            slots = pending[node] = [None] * node.n_outputs
-            push(ready, (-node.sequence_nr, node))
-        total = slots[tensor.output_nr]
-        slots[tensor.output_nr] = grad if total is None else total + grad
+            total = leaves.get(tensor)
+            leaves[tensor] = grad if total is None else total + grad
+        elif node.n_outputs == 1:
+            total = pending.get(node)
+            if total is None:
+                push(ready, (-node.sequence_nr, node))
+            pending[node] = grad if total is None else total + grad
+        else:
+            slots = pending.get(node)
+            if slots is None:
+                slots = pending[node] = [None] * node.n_outputs
+                push(ready, (-node.sequence_nr, node))
+            total = slots[tensor.output_nr]
+            slots[tensor.output_nr] = grad if total is None else total + grad
 
     for root, upstream in roots:
         deliver(root, upstream)
     while ready:
         node = ready.pop()[1] if len(ready) == 1 else pop(ready)[1]  # a chain needs no heap work
-        grads = pending.pop(node)
+        got = pending.pop(node)
         if tick is not None:
             tick()
         if node.freed:
             raise RuntimeError(FREED_MESSAGE)
+        if type(node) is not OpNode:
+            grads = got if node.n_outputs > 1 else [got]
+            if node.retained is not None:
+                for ref in node.retained:
+                    kept = ref()
+                    if kept is not None and grads[kept.output_nr] is not None:
+                        _store_grad(kept, grads[kept.output_nr], stored, made)
+            for tensor, grad in node.input_grads(grads):
+                deliver(tensor, grad)
+            if not retain_graph:
+                node.release()
+            continue
+        # The op's backward rules, each answer summed back to its input's shape if the op
+        # broadcast it and cast to its dtype, then delivered: `deliver` written out, as most
+        # edges of a graph go out of an OpNode.
+        g: Array = got
         if node.retained is not None:
             for ref in node.retained:
                 kept = ref()
-                if kept is not None and grads[kept.output_nr] is not None:
-                    _store_grad(kept, grads[kept.output_nr], stored, made)  # type: ignore[arg-type]
-        if type(node) is not OpNode:
-            for tensor, grad in node.input_grads(grads):
-                deliver(tensor, grad)
-        elif (g := grads[0]) is not None:
-            # The op's backward rules, each answer summed back to its input's shape if the op
-            # broadcast it and cast to its dtype, then delivered: `deliver` written out, as
-            # most edges of a graph go out of an OpNode. Leaves' answers wait until every rule
-            # has run, as in PyTorch: storing one in place in a .grad must not change what the
-            # next rule reads (q = p.grad; p / q). Other deliveries write nothing in place.
-            out, args, kwargs, vjps = node.out, node.args, node.kwargs, node.vjps
-            for_leaves = None
-            i = -1
-            for operand in node.inputs:
-                i += 1
-                if operand is None:
-                    continue
-                vjp: Callable[..., Array] = vjps[i]  # type: ignore[assignment]  # an input has a rule
-                grad = vjp(g, out, *args, **kwargs) if kwargs else vjp(g, out, *args)  # type: ignore[misc]
-                if grad.__class__ is not np.ndarray:
-                    grad = np.asarray(grad)  # a rule on 0-d arrays may give a NumPy scalar
-                target = operand.array
-                if grad.shape != target.shape:
-                    grad = sum_to(grad, target.shape)
-                if grad.dtype is not target.dtype and grad.dtype != target.dtype:
-                    grad = grad.astype(target.dtype)
-                up = operand.grad_fn
-                if up is None:
-                    if for_leaves is None:
-                        for_leaves = [(operand, grad)]
-                    else:
-                        for_leaves.append((operand, grad))
-                    continue
-                slots = pending.get(up)
-                if slots is None:
+                if kept is not None:
+                    _store_grad(kept, g, stored, made)
+        out, args, kwargs, vjps = node.out, node.args, node.kwargs, node.vjps
+        if not retain_graph:  # OpNode.release written out
+            node.freed = True
+            node.args = node.out = None
+        i = -1
+        for operand in node.inputs:
+            i += 1
+            if operand is None:
+                continue
+            vjp: Callable[..., Array] = vjps[i]  # type: ignore[assignment]  # an input has a rule
+            grad = vjp(g, out, *args, **kwargs) if kwargs else vjp(g, out, *args)  # type: ignore[misc]
+            if grad.__class__ is not np.ndarray:
+                grad = np.asarray(grad)  # a rule on 0-d arrays may give a NumPy scalar
+            target = operand.array
+            if grad.shape != target.shape:
+                grad = sum_to(grad, target.shape)
+            if grad.dtype is not target.dtype and grad.dtype != target.dtype:
+                grad = grad.astype(target.dtype)
+            up = operand.grad_fn
+            if up is None:
+                total = leaves.get(operand)
+                leaves[operand] = grad if total is None else total + grad
+            elif up.n_outputs == 1:
+                total = pending.get(up)
+                if total is None:
                     push(ready, (-up.sequence_nr, up))
-                    if up.n_outputs == 1:
-                        pending[up] = [grad]
-                        continue
-                    slots = pending[up] = [None] * up.n_outputs
-                total = slots[operand.output_nr]
-                slots[operand.output_nr] = grad if total is None else total + grad
-            if for_leaves is not None:
-                for operand, grad in for_leaves:
-                    _store_grad(operand, grad, stored, made)
-        if not retain_graph:
-            node.release()
+                    pending[up] = grad
+                else:
+                    pending[up] = total + grad
+            else:
+                deliver(operand, grad)
+    for leaf, grad in leaves.items():
+        _store_grad(leaf, grad, stored, made)

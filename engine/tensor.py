@@ -2,34 +2,34 @@
 
 `apply` is the door through which every primitive op of `engine.ops` runs: it brings the
 operands to PyTorch's result dtype, computes the forward, and, when an operand requires grad,
-records an `OpNode` holding what the op's backward rules need. `apply_binary` is the same
-door written out for two operands: the arithmetic operators are most of the ops recorded,
-and the general path costs them about a microsecond more each (timeit, x * y on 3-element
-tensors: 1.4 µs against 2.5 µs; x * 1.0001: 1.6 against 3.0).
+records an `OpNode` holding what the op's backward rules need. The arithmetic operators
+have the same door written out, one for each (`_binary`, also `apply_binary`): they are
+most of the ops recorded, and the general path costs them more than twice as much (timeit,
+x * y on 3-element tensors: 1.2 µs against 2.5 µs; x * 1.0001: 1.3 against 3.0).
 """
 
 from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled
-from engine.graph import Array, Node, OpNode, run_backward
+from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
 
 Scalar = int | float | bool
-_ADD, _SUB, _MUL, _DIV, _POW, _MATMUL, _NEG, _INDEX = (
-    OPS[name] for name in ("add", "sub", "mul", "div", "pow", "matmul", "neg", "index")
-)
+_NEG, _INDEX = OPS["neg"], OPS["index"]
 
 
-_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+_FLOATS: frozenset[np.dtype[Any]] = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _NUMBERS = (int, float)
+_new = object.__new__
 
 
 def _numpy_agrees(arrays: list[Any]) -> bool:
@@ -97,8 +97,8 @@ ARITHMETIC = frozenset({"add", "sub", "mul", "div", "pow", "matmul", "maximum", 
 # dtype: NumPy 2 casts the number to that dtype anyway (as PyTorch does), and an array operand
 # is about twice as fast as a number. Not pow: NumPy treats a number exponent specially.
 _NUMBERS_AS_ARRAYS = frozenset({"add", "sub", "mul", "div"})
-_CONSTANTS: dict[tuple[Scalar, np.dtype[Any]], Array] = {}
-_MOST_CONSTANTS = 4096
+_CONSTANTS: dict[np.dtype[Any], dict[Scalar, Array]] = {dtype: {} for dtype in _FLOATS}  # by dtype, then number
+_MOST_CONSTANTS = 4096  # per dtype
 
 
 def _constant(number: Scalar, dtype: np.dtype[Any]) -> Array:
@@ -108,48 +108,92 @@ def _constant(number: Scalar, dtype: np.dtype[Any]) -> Array:
     0.0 and -0.0 are equal keys, NaN never equals itself, and a cast that overflows or
     underflows must warn (or raise, under np.errstate) every time, as NumPy's own does.
     """
-    array = _CONSTANTS.get((number, dtype))
+    kept = _CONSTANTS[dtype]
+    array = kept.get(number)
     if array is None:
         array = np.array(number, dtype)
         array.flags.writeable = False
         if 0 < abs(float(array)) < math.inf:
-            if len(_CONSTANTS) >= _MOST_CONSTANTS:
-                _CONSTANTS.clear()  # a bound without bookkeeping: the next ones are cached afresh
-            _CONSTANTS[number, dtype] = array
+            if len(kept) >= _MOST_CONSTANTS:
+                kept.clear()  # a bound without bookkeeping: the next ones are cached afresh
+            kept[number] = array
     return array
 
 
-def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
-    """`apply` for the arithmetic operators, written out: they are most of the ops recorded."""
-    x = a.array if a.__class__ is Tensor else a
-    y = b.array if b.__class__ is Tensor else b
-    given = x, y  # names tell numbers from arrays: they are worked out from these
-    if x.__class__ is np.ndarray:
-        if y.__class__ is np.ndarray:
-            if y.dtype is not x.dtype or x.dtype not in _FLOATS:
+def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
+    """`apply` for one arithmetic operator, written out: they are most of the ops recorded.
+    The op's fields are bound once here, not looked up on every call."""
+    forward, vjps, grad_fn = op.forward, op.vjps, op.grad_fn
+    numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
+
+    def apply_op(a: Any, b: Any) -> Tensor:
+        x = a.array if a.__class__ is Tensor else a
+        y = b.array if b.__class__ is Tensor else b
+        x0, y0 = x, y  # names tell numbers from arrays: they are worked out from these
+        if x.__class__ is np.ndarray:
+            if y.__class__ is np.ndarray:
+                if y.dtype is not x.dtype or x.dtype not in _FLOATS:
+                    x, y = _cast_operands(op, [x, y])
+            elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
+                if numbers_as_arrays:
+                    y = _constant(y, x.dtype)
+            else:
                 x, y = _cast_operands(op, [x, y])
-        elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
-            if op.name in _NUMBERS_AS_ARRAYS:
-                y = _constant(y, x.dtype)
+        elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
+            if numbers_as_arrays:
+                x = _constant(x, y.dtype)
         else:
             x, y = _cast_operands(op, [x, y])
-    elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
-        if op.name in _NUMBERS_AS_ARRAYS:
-            x = _constant(x, y.dtype)
-    else:
-        x, y = _cast_operands(op, [x, y])
-    value = op.forward(x, y)
-    if value.__class__ is not np.ndarray:
-        value = np.asarray(value)
-    out = Tensor(value)
-    if _enabled.get():
+        value = forward(x, y)
+        if value.__class__ is not np.ndarray:
+            value = np.asarray(value)
+        # Tensor(value) and OpNode(...) written out, field by field: it saves a call each, a
+        # third of the time recording takes. A slot added to either class is set here too
+        # (tests/test_engine/test_graph_records.py checks that every slot is).
+        out = _new(Tensor)
+        out.array = value
+        out.output_nr = 0
+        out._grad = None
+        out._retains_grad = False
         left = a if a.__class__ is Tensor and a._requires_grad else None
         right = b if b.__class__ is Tensor and b._requires_grad else None
-        if left is not None or right is not None:
-            name = op.grad_fn_name(given, _NO_KWARGS)
-            out.grad_fn = OpNode(name, op.vjps, (left, right), (x, y), _NO_KWARGS, value)
+        if (left is not None or right is not None) and _enabled.get():
+            node = _new(OpNode)
+            node._name = grad_fn if grad_fn.__class__ is str else grad_fn(x0, y0)  # type: ignore[operator]
+            node.inputs = (left, right)
+            node.sequence_nr = next_sequence_nr()
+            node.retained = None
+            node.freed = False
+            node.vjps = vjps
+            node.args = (x, y)
+            node.kwargs = _NO_KWARGS
+            node.out = value
+            out.grad_fn = node
             out._requires_grad = True
-    return out
+        else:
+            out.grad_fn = None
+            out._requires_grad = False
+        return out
+
+    return apply_op
+
+
+_BINARY = {name: _binary(OPS[name]) for name in sorted(ARITHMETIC)}
+
+
+def apply_binary(op: Op, a: Any, b: Any) -> Tensor:
+    """`apply` for an arithmetic operator on two operands."""
+    return _BINARY[op.name](a, b)
+
+
+def _operator(name: str) -> tuple[Callable[[Any, Any], Tensor], Callable[[Any, Any], Tensor]]:
+    """A Tensor's operator and its reflected twin (`t * 2` and `2 * t`)."""
+    apply_op = _BINARY[name]
+
+    def reflected(self: Any, other: Any) -> Tensor:
+        return apply_op(other, self)
+
+    return apply_op, reflected
 
 
 class Tensor:
@@ -220,9 +264,6 @@ class Tensor:
                 f"assigned grad has data of a different size: {list(value.shape)} instead of {list(self.shape)}"
             )
         self._grad = value
-
-    def set_grad(self, array: Array) -> None:
-        self._grad = Tensor(array)
 
     @property
     def retains_grad(self) -> bool:
@@ -331,41 +372,12 @@ class Tensor:
 
     # --- operators --------------------------------------------------------------------
 
-    def __add__(self, other: Any) -> Tensor:
-        return apply_binary(_ADD, self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return apply_binary(_ADD, other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return apply_binary(_SUB, self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return apply_binary(_SUB, other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return apply_binary(_MUL, self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return apply_binary(_MUL, other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return apply_binary(_DIV, self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return apply_binary(_DIV, other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return apply_binary(_POW, self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return apply_binary(_POW, other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return apply_binary(_MATMUL, self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return apply_binary(_MATMUL, other, self)
+    __add__, __radd__ = _operator("add")
+    __sub__, __rsub__ = _operator("sub")
+    __mul__, __rmul__ = _operator("mul")
+    __truediv__, __rtruediv__ = _operator("div")
+    __pow__, __rpow__ = _operator("pow")
+    __matmul__, __rmatmul__ = _operator("matmul")
 
     def __neg__(self) -> Tensor:
         return apply(_NEG, self)

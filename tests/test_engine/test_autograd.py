@@ -11,6 +11,7 @@ import pytest
 
 import engine
 from engine.autograd import Function, FunctionCtx
+from engine.tensor import Tensor
 
 
 def test_gradient_accumulates_over_every_path_of_a_reused_node() -> None:
@@ -151,6 +152,48 @@ def test_tensor_api_basics() -> None:
         x.numpy()
     assert engine.tensor(3).dtype == engine.int64
     assert engine.tensor(np.array([1.0], dtype=np.float64)).dtype == engine.float64
+
+
+def _slots(cls: type) -> set[str]:
+    return {slot for klass in cls.__mro__ for slot in getattr(klass, "__slots__", ())} - {"__weakref__"}
+
+
+def test_every_field_of_a_recorded_tensor_and_its_node_is_set_by_every_door() -> None:
+    # The arithmetic operators build Tensors and OpNodes field by field, not through their
+    # constructors: each must still come out with every field, as a constructor would set it.
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    made = [x + 1, 2 - x, x * x, x / 3, x**2, 2**x, x @ x, engine.maximum(x, 1.5), -x, x.sum(), x * 1]
+    with engine.no_grad():
+        made.append(x * 2)
+    made.append(engine.tensor([1.0]) * 2)
+    for out in made:
+        for slot in _slots(Tensor):
+            assert hasattr(out, slot), (out, slot)
+        assert (out._grad, out._retains_grad, out.output_nr) == (None, False, 0)
+        assert out.requires_grad == (out.grad_fn is not None)
+        if out.grad_fn is not None:
+            for slot in _slots(type(out.grad_fn)):
+                assert hasattr(out.grad_fn, slot), (out.grad_fn, slot)
+            assert (out.grad_fn.retained, out.grad_fn.freed) == (None, False)
+    numbers = [out.grad_fn.sequence_nr for out in made if out.grad_fn is not None]
+    assert numbers == sorted(set(numbers))  # made one after the other
+
+
+def test_a_leaf_gets_the_sum_over_its_paths_added_once_as_in_torch() -> None:
+    # PyTorch sums the gradients arriving at a leaf first, then adds the sum to .grad:
+    # .grad + (g3 + g2 + g1), which rounds differently from ((.grad + g3) + g2) + g1.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    coefficients = (rng.standard_normal((3, 64)) * np.array([[1.0], [1e-7], [1e-7]])).astype(np.float32)
+    grads = {}
+    for lib in (engine, torch):
+        x = lib.tensor(np.ones(64, np.float32), requires_grad=True)
+        a, b, c = (lib.tensor(row) for row in coefficients)
+        s = (x * a + x * b + x * c).sum()
+        s.backward(retain_graph=True)
+        s.backward()
+        grads[lib.__name__] = x.grad.numpy() if lib is engine else x.grad.detach().numpy()
+    np.testing.assert_array_equal(grads["engine"], grads["torch"])
 
 
 # --- custom Functions --------------------------------------------------------------
