@@ -147,7 +147,7 @@ def run_backward(
     # run, as PyTorch's AccumulateGrad does: one store per leaf, and no rule can read a
     # .grad that this pass has already changed in place (q = p.grad; p / q).
     leaves: dict[Tensor, Array] = {}
-    stored = {id(upstream) for _, upstream in roots}  # see _store_grad
+    stored: set[int] = set()  # see _store_grad; the roots' gradients go in first
     made: set[int] = set()
     push, pop = heapq.heappush, heapq.heappop
 
@@ -170,6 +170,8 @@ def run_backward(
             total = slots[tensor.output_nr]
             slots[tensor.output_nr] = grad if total is None else total + grad
 
+    for _, upstream in roots:
+        stored.add(id(upstream))
     for root, upstream in roots:
         deliver(root, upstream)
     while ready:

@@ -2,7 +2,9 @@
 
 Read it like a table of derivatives. A backward rule (a vector-Jacobian product) takes the
 incoming gradient `g`, the forward's answer `y` and the forward's arguments, and gives the
-gradient of one argument. Rules may return a gradient of the broadcast shape: the engine
+gradient of one argument. (An op marked `saves` answers with its value and what its rule
+needs, which the rule gets as `y`: cross_entropy's softmax, so that backward need not
+compute it again.) Rules may return a gradient of the broadcast shape: the engine
 sums it back to the argument's shape in one place (`sum_to`), so no rule deals with
 broadcasting. A rule of `None` means the argument is not differentiable (labels, shapes).
 """
@@ -35,6 +37,7 @@ class Op:
     rule: str  # the derivative, for people
     dtypes: DtypeRule = "same"
     params: dict[str, Any] = field(default_factory=dict)  # keyword arguments and defaults
+    saves: bool = False  # forward returns (value, what the rules get as y)
 
     @property
     def arity(self) -> int:
@@ -48,7 +51,8 @@ class Op:
         return " ".join((self.grad_fn.__doc__ or "").split())
 
     def grad_fn_name(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        return self.grad_fn if isinstance(self.grad_fn, str) else self.grad_fn(*args, **kwargs)
+        name = self.grad_fn
+        return name if name.__class__ is str else name(*args, **kwargs)  # type: ignore[operator]
 
 
 class _Required:
@@ -166,18 +170,24 @@ def _labelled(a: Array, target: Array) -> Any:
     return (np.arange(target.size), target) if a.ndim == 2 else target
 
 
-def _cross_entropy(logits: Array, target: Array) -> Array:
+def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
+    """The mean loss, and the softmax of the logits, which is what its rule needs."""
     _check_labels(logits, target)
     shifted = _shifted(logits, -1)
-    losses = np.log(np.add.reduce(np.exp(shifted), axis=-1)) - shifted[_labelled(shifted, target)]
-    return np.add.reduce(losses, axis=None) / losses.size  # the mean, as ndarray.mean rounds it
+    p = np.exp(shifted)
+    total = np.add.reduce(p, axis=-1, keepdims=True)
+    losses = np.log(total[..., 0]) - shifted[_labelled(shifted, target)]
+    p /= total
+    if np.isinf(total).any():  # a row with +inf in it: PyTorch's gradient is NaN all along it
+        p[np.isinf(total[..., 0])] = np.nan
+    return np.add.reduce(losses, axis=None) / losses.size, p  # the mean, as ndarray.mean rounds it
 
 
-def _cross_entropy_vjp(g: Array, y: Array, logits: Array, target: Array) -> Array:
-    p = _softmax(logits, -1)
-    p[_labelled(p, target)] -= 1
-    p *= g / max(target.size, 1)
-    return p
+def _cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Array:
+    grad = p.copy()  # p stays as it is for another backward (retain_graph)
+    grad[_labelled(grad, target)] -= 1
+    grad *= g / max(target.size, 1)
+    return grad
 
 
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
@@ -360,7 +370,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote"),
     Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", _cross_entropy,
        (_cross_entropy_vjp, None),
-       "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float"),
+       "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float", saves=True),
     # Constants: they carry no gradient
     Op("ones_like", "ones_like(a)", "", np.ones_like, (None,), "constant: no gradient"),
     Op("zeros_like", "zeros_like(a)", "", np.zeros_like, (None,), "constant: no gradient"),

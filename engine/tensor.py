@@ -24,7 +24,7 @@ from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
 
 Scalar = int | float | bool
-_NEG, _INDEX = OPS["neg"], OPS["index"]
+_NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
 
 
 _FLOATS: frozenset[np.dtype[Any]] = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
@@ -32,11 +32,14 @@ _NUMBERS = (int, float)
 _new = object.__new__
 
 
-def _numpy_agrees(arrays: list[Any]) -> bool:
+def _numpy_agrees(arrays: list[Any], vjps: tuple[Any, ...] | None = None) -> bool:
     """Whether NumPy's own promotion already gives PyTorch's dtype: floats of one dtype, with
-    or without Python numbers (NumPy 2 treats those as weakly typed, as PyTorch does)."""
+    or without Python numbers (NumPy 2 treats those as weakly typed, as PyTorch does).
+    With `vjps`, only differentiable operands count, as in `_cast_operands`."""
     dtype = None
-    for a in arrays:
+    for i, a in enumerate(arrays):
+        if vjps is not None and vjps[i] is None:
+            continue
         if a.__class__ is np.ndarray:
             if dtype is None:
                 dtype = a.dtype
@@ -64,28 +67,37 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     vjps = op.vjps
     if len(args) != len(vjps):
         raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
-    arrays = [a.array if a.__class__ is Tensor else a for a in args]
-    if op.dtypes != "same" and not _numpy_agrees(arrays):
-        arrays = _cast_operands(op, arrays)
+    if len(args) == 1:  # most ops: the loops below written out for one operand
+        a = args[0]
+        x = a.array if a.__class__ is Tensor else a
+        if op.dtypes != "same" and (x.__class__ is not np.ndarray or x.dtype not in _FLOATS):
+            (x,) = _cast_operands(op, [x])
+        arrays: tuple[Any, ...] = (x,)
+        recorded = a.__class__ is Tensor and a._requires_grad and vjps[0] is not None
+        inputs: tuple[Tensor | None, ...] = (a,) if recorded else (None,)
+    else:
+        given = [a.array if a.__class__ is Tensor else a for a in args]
+        if op.dtypes != "same" and not _numpy_agrees(given, vjps):
+            given = _cast_operands(op, given)
+        arrays = tuple(given)
+        inputs = tuple(
+            [
+                a if a.__class__ is Tensor and a._requires_grad and vjp is not None else None
+                for a, vjp in zip(args, vjps, strict=True)
+            ]
+        )
+        recorded = inputs.count(None) < len(inputs)
     if kwargs and "axis" in kwargs:
         kwargs["axis"] = normalize_axis(kwargs["axis"], arrays[0].ndim)
     value = op.forward(*arrays, **kwargs)
+    if op.saves:
+        value, saved = value
     if value.__class__ is not np.ndarray:
         value = np.asarray(value)
     out = Tensor(value)
-    if not _enabled.get():
-        return out
-    inputs: list[Tensor | None] = []
-    recorded = False
-    for a, vjp in zip(args, vjps, strict=True):
-        if a.__class__ is Tensor and a._requires_grad and vjp is not None:
-            inputs.append(a)
-            recorded = True
-        else:
-            inputs.append(None)
-    if recorded:
-        saved = tuple(arrays)
-        out.grad_fn = OpNode(op.grad_fn_name(saved, kwargs), vjps, tuple(inputs), saved, kwargs, value)
+    if recorded and _enabled.get():
+        y = saved if op.saves else value  # what the rules get as y
+        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs), vjps, inputs, arrays, kwargs, y)
         out._requires_grad = True
     return out
 
@@ -123,6 +135,7 @@ def _constant(number: Scalar, dtype: np.dtype[Any]) -> Array:
 def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     """`apply` for one arithmetic operator, written out: they are most of the ops recorded.
     The op's fields are bound once here, not looked up on every call."""
+    assert not op.saves, "an arithmetic op's rules get its value as y"
     forward, vjps, grad_fn = op.forward, op.vjps, op.grad_fn
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
 
@@ -391,7 +404,9 @@ class Tensor:
     # --- methods, with PyTorch's keyword names accepted too --------------------------
 
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return apply(OPS["sum"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+        if axis is None and dim is None and not keepdims and not keepdim:
+            return apply(_SUM, self)  # the usual root of a graph: no arguments to sort out
+        return apply(_SUM, self, **_reduce_args(axis, keepdims, dim, keepdim))
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
         return apply(OPS["mean"], self, **_reduce_args(axis, keepdims, dim, keepdim))

@@ -165,6 +165,26 @@ def test_cross_entropy_matches_torch() -> None:
     np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(0), inf - inf: as torch, NaN
+def test_cross_entropy_backward_twice_and_with_infinities_matches_torch() -> None:
+    # Backward uses the softmax that forward kept: a second backward (retain_graph) must
+    # find it unchanged, and a row with +inf or all -inf is NaN all along, as in torch.
+    logits = np.array([[1.0, np.inf, 2.0], [0.5, -1.0, 3.0], [-np.inf, -np.inf, -np.inf], [2.0, 2.0, -7.0]])
+    labels = np.array([0, 2, 1, 1])
+    grads = []
+    for lib, loss in ((engine, engine.cross_entropy), (torch, F.cross_entropy)):
+        x = lib.tensor(logits, requires_grad=True)
+        out = loss(x, lib.tensor(labels))
+        out.backward(retain_graph=True)
+        first = np.array(x.grad.tolist())
+        out.backward()
+        grads.append((first, np.array(x.grad.tolist())))
+    (mine_first, mine_twice), (ref_first, ref_twice) = grads
+    np.testing.assert_allclose(mine_first, ref_first, rtol=1e-12)
+    np.testing.assert_allclose(mine_twice, ref_twice, rtol=1e-12)
+    np.testing.assert_allclose(mine_twice[1], 2 * mine_first[1], rtol=1e-12)
+
+
 def test_cross_entropy_refuses_labels_out_of_range() -> None:
     with pytest.raises(IndexError, match="Target 5 is out of bounds"):
         engine.cross_entropy(engine.tensor([[1.0, 2.0]]), engine.tensor([5]))
