@@ -22,6 +22,7 @@ ROUNDING = float(np.finfo(np.float64).eps)
 OFFSETS = (-4, -2, -1, 1, 2, 4)
 RETRY_FACTOR = 1e-3  # a kink, a domain edge or a fast-varying function within the step: closer in
 SMALLEST_STEP = float(np.finfo(np.float64).tiny)
+UNDERFLOW = float(np.finfo(np.float64).smallest_subnormal)  # any result's absolute rounding, at most
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
 
 
@@ -75,7 +76,9 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     d_h = (fm2 - 8 * fm1 + 8 * fp1 - fp2) / (12 * h)
     d_2h = (fm4 - 8 * fm2 + 8 * fp2 - fp4) / (24 * h)
     scale = max(abs(v) for v in values)
-    rounding = 32 * ROUNDING * scale / h  # each evaluation may be off by a few ulps of |f|
+    # Each evaluation may be off by a few ulps of |f|, and by what underflows: a function
+    # of values near 1e-308 may come out as 0.
+    rounding = 32 * (ROUNDING * scale + UNDERFLOW) / h
     truncation = abs(d_h - d_2h)
     error = truncation + rounding
     forward = (-3 * f0 + 4 * fp1 - fp2) / (2 * h)
