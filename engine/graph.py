@@ -179,9 +179,9 @@ def run_backward(
         got = pending.pop(node)
         if tick is not None:
             tick()
-        if node.freed:
-            raise RuntimeError(FREED_MESSAGE)
         if type(node) is not OpNode:
+            if node.freed:
+                raise RuntimeError(FREED_MESSAGE)
             grads = got if node.n_outputs > 1 else [got]
             if node.retained is not None:
                 for ref in node.retained:
@@ -197,12 +197,15 @@ def run_backward(
         # broadcast it and cast to its dtype, then delivered: `deliver` written out, as most
         # edges of a graph go out of an OpNode.
         g: Array = got
+        args = node.args
+        if args is None:  # OpNode.release drops it
+            raise RuntimeError(FREED_MESSAGE)
         if node.retained is not None:
             for ref in node.retained:
                 kept = ref()
                 if kept is not None:
                     _store_grad(kept, g, stored, made)
-        out, args, kwargs, vjps = node.out, node.args, node.kwargs, node.vjps
+        out, kwargs, vjps = node.out, node.kwargs, node.vjps
         if not retain_graph:  # OpNode.release written out
             node.freed = True
             node.args = node.out = None
@@ -212,7 +215,12 @@ def run_backward(
             if operand is None:
                 continue
             vjp: Callable[..., Array] = vjps[i]  # type: ignore[assignment]  # an input has a rule
-            grad = vjp(g, out, *args, **kwargs) if kwargs else vjp(g, out, *args)  # type: ignore[misc]
+            if kwargs:
+                grad = vjp(g, out, *args, **kwargs)
+            elif len(args) == 2:
+                grad = vjp(g, out, args[0], args[1])  # 3x quicker than *args, for the usual case
+            else:
+                grad = vjp(g, out, *args)
             if grad.__class__ is not np.ndarray:
                 grad = np.asarray(grad)  # a rule on 0-d arrays may give a NumPy scalar
             target = operand.array

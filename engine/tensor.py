@@ -149,12 +149,12 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
                     x, y = _cast_operands(op, [x, y])
             elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
                 if numbers_as_arrays:
-                    y = _constant(y, x.dtype)
+                    y = _CONSTANTS[x.dtype].get(y) or _constant(y, x.dtype)  # kept ones are non-zero
             else:
                 x, y = _cast_operands(op, [x, y])
         elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
             if numbers_as_arrays:
-                x = _constant(x, y.dtype)
+                x = _CONSTANTS[y.dtype].get(x) or _constant(x, y.dtype)
         else:
             x, y = _cast_operands(op, [x, y])
         value = forward(x, y)
