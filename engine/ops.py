@@ -72,6 +72,8 @@ def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
         return g
     lead = g.ndim - len(shape)
     stretched = [i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1]
+    if not stretched and shape:  # only new leading axes (a bias): an array of the shape at once
+        return np.add.reduce(g, axis=0 if lead == 1 else tuple(range(lead)))
     return np.add.reduce(g, axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
 
 
@@ -211,8 +213,10 @@ def _index_name(a: Array, index: Any) -> str:
 def _matmul_name(a: Array, b: Array) -> str:
     """MmBackward0 (matrix @ matrix), MvBackward0, DotBackward0, SqueezeBackward4 (vector @ matrix),
     UnsafeViewBackward0 (batched)"""
-    names = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4"}
-    return names.get((a.ndim, b.ndim), "MmBackward0" if a.ndim == b.ndim == 2 else "UnsafeViewBackward0")
+    return _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0")
+
+
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}
 
 
 def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
@@ -226,13 +230,13 @@ def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
 
 def _matmul_vjp_a(g: Array, y: Array, a: Array, b: Array) -> Array:
     g2, _, b2 = _as_matrices(g, a, b)
-    ga = g2 @ np.swapaxes(b2, -1, -2)
+    ga = g2 @ b2.mT
     return ga[..., 0, :] if a.ndim == 1 else ga
 
 
 def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
     g2, a2, _ = _as_matrices(g, a, b)
-    gb = np.swapaxes(a2, -1, -2) @ g2
+    gb = a2.mT @ g2
     return gb[..., 0] if b.ndim == 1 else gb
 
 

@@ -154,6 +154,20 @@ def test_tensor_api_basics() -> None:
     assert engine.tensor(np.array([1.0], dtype=np.float64)).dtype == engine.float64
 
 
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((), 21.0), ((1,), [21.0]), ((3,), [5.0, 7.0, 9.0]), ((1, 3), [[5.0, 7.0, 9.0]]), ((2, 1), [[6.0], [15.0]])],
+)
+def test_a_broadcast_leaf_gets_an_array_of_its_own_shape(shape: tuple[int, ...], expected: Any) -> None:
+    # d/dx sum(x * w), x broadcast against w = [[1, 2, 3], [4, 5, 6]]: w summed over x's copies
+    # (by hand: all of it 21, columns 5 7 9, rows 6 15).
+    w = engine.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x = engine.tensor(np.ones(shape, np.float32), requires_grad=True)
+    (x * w).sum().backward()
+    assert type(x.grad.array) is np.ndarray and x.grad.shape == shape and x.grad.dtype == engine.float32
+    np.testing.assert_array_equal(x.grad.array, expected)
+
+
 def _slots(cls: type) -> set[str]:
     return {slot for klass in cls.__mro__ for slot in getattr(klass, "__slots__", ())} - {"__weakref__"}
 
