@@ -94,7 +94,9 @@ class FunctionNode(Node):
                     f"{list(array.shape)} but expected shape compatible with {list(shape)}"
                 )
             array = sum_to(array, shape)
-        return array.astype(tensor.array.dtype, copy=False)
+        # A copy: the array may be any tensor's own (a saved input returned as it is), and a
+        # leaf's .grad later accumulates in place. PyTorch clones such a gradient too.
+        return np.array(array, dtype=tensor.array.dtype)
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:

@@ -4,7 +4,8 @@ Every node gets a sequence number when it is created. A node is always created a
 nodes of its inputs, so taking the highest-numbered node that has a pending gradient first
 is a topological order: by then every path into it has delivered its part. PyTorch's own
 engine orders its ready queue the same way. The walk is a loop over a heap, never a
-recursion, so a chain of 100,000 nodes is no deeper than a chain of two.
+recursion, so a chain of 100,000 nodes is no deeper than a chain of two. Leaves have no
+node: what reaches a leaf is summed and added to its `.grad` once the walk is over.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def run_backward(
 ) -> None:
     """Backpropagate each root's gradient, accumulating into leaves' and retained `.grad`.
 
-    `tick`, when given, is called before each node: the service's clock check.
+    `tick`, when given, is called before each node: the service's clock check. A backward
+    that fails leaves every leaf's `.grad` as it was (PyTorch may have added to some of them).
     """
     # Each node's output gradient, summed over paths: the array itself for a node of one
     # output (every OpNode: no list to make and index), else a list of one per output.
@@ -206,9 +208,6 @@ def run_backward(
                 if kept is not None:
                     _store_grad(kept, g, stored, made)
         out, kwargs, vjps = node.out, node.kwargs, node.vjps
-        if not retain_graph:  # OpNode.release written out
-            node.freed = True
-            node.args = node.out = None
         i = -1
         for operand in node.inputs:
             i += 1
@@ -241,5 +240,8 @@ def run_backward(
                     pending[up] = total + grad
             else:
                 deliver(operand, grad)
+        if not retain_graph:  # OpNode.release written out, once every rule has run
+            node.freed = True
+            node.args = node.out = None
     for leaf, grad in leaves.items():
         _store_grad(leaf, grad, stored, made)

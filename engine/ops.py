@@ -128,10 +128,14 @@ def _max_along(a: Array, axis: Axis) -> Array:
 
 
 def _shifted(a: Array, axis: Axis) -> Array:
-    """a minus its maximum along the axis, the stable start of a log-sum-exp; a row whose
-    maximum is not finite (all -inf, or an inf or NaN in it) is left as it is."""
+    """a minus its maximum along the axis, the stable start of a log-softmax. A row whose
+    maximum is not finite (an inf or a NaN in it, or all -inf) has no log-softmax: it is NaN
+    all along, as in PyTorch, and without NumPy's warnings about inf - inf."""
     m = _max_along(a, axis)
-    return a - (m if np.isfinite(m).all() else np.where(np.isfinite(m), m, 0))
+    finite = np.isfinite(m)
+    if finite.all():
+        return a - m
+    return np.where(finite, a - np.where(finite, m, 0), np.nan)
 
 
 def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
@@ -180,8 +184,6 @@ def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
     total = np.add.reduce(p, axis=-1, keepdims=True)
     losses = np.log(total[..., 0]) - shifted[_labelled(shifted, target)]
     p /= total
-    if np.isinf(total).any():  # a row with +inf in it: PyTorch's gradient is NaN all along it
-        p[np.isinf(total[..., 0])] = np.nan
     return np.add.reduce(losses, axis=None) / losses.size, p  # the mean, as ndarray.mean rounds it
 
 

@@ -162,7 +162,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             value = np.asarray(value)
         # Tensor(value) and OpNode(...) written out, field by field: it saves a call each, a
         # third of the time recording takes. A slot added to either class is set here too
-        # (tests/test_engine/test_graph_records.py checks that every slot is).
+        # (tests/test_engine/test_autograd.py checks that every slot is).
         out = _new(Tensor)
         out.array = value
         out.output_nr = 0

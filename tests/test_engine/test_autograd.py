@@ -66,6 +66,16 @@ def test_second_backward_without_retain_graph_is_refused_like_torch() -> None:
         s.backward()
 
 
+def test_a_rule_that_fails_leaves_its_node_for_another_try() -> None:
+    # The node is freed only once its rules have run: the second try meets the same error,
+    # not "backward through the graph a second time".
+    x = engine.tensor(1e15, requires_grad=True)
+    y = x * x  # 1e30: float32 holds it; the rule's 1e30 · 1e15 overflows
+    for _ in range(2):
+        with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+            y.backward(engine.tensor(1e30))
+
+
 def test_non_leaf_grad_is_none_unless_retained() -> None:
     x = engine.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
@@ -319,6 +329,29 @@ def test_function_none_gradient_means_no_gradient() -> None:
     y = engine.tensor([2.0], requires_grad=True)
     NoGradForY.apply(x, y).sum().backward()
     assert x.grad is not None and y.grad is None
+
+
+class HalfSquare(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return x * x * 0.5
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        return x  # d/dx x²/2 = x, for a sum's gradient of ones: the saved input itself
+
+
+def test_a_function_returning_its_saved_input_as_the_gradient_leaves_that_input_alone() -> None:
+    # x.grad must not be x's own array: the second backward adds into x.grad in place.
+    # By hand (and as torch): x stays [1, 2], x.grad = 2·x = [2, 4].
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    s = HalfSquare.apply(x).sum()
+    s.backward(retain_graph=True)
+    s.backward()
+    np.testing.assert_array_equal(x.detach().numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
 
 
 def test_each_grad_owns_its_array() -> None:

@@ -165,21 +165,30 @@ def test_cross_entropy_matches_torch() -> None:
     np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(0), inf - inf: as torch, NaN
-def test_cross_entropy_backward_twice_and_with_infinities_matches_torch() -> None:
-    # Backward uses the softmax that forward kept: a second backward (retain_graph) must
-    # find it unchanged, and a row with +inf or all -inf is NaN all along, as in torch.
-    logits = np.array([[1.0, np.inf, 2.0], [0.5, -1.0, 3.0], [-np.inf, -np.inf, -np.inf], [2.0, 2.0, -7.0]])
-    labels = np.array([0, 2, 1, 1])
+@pytest.mark.filterwarnings("error")  # torch says nothing about these rows either
+@pytest.mark.parametrize("name", ["cross_entropy", "log_softmax"])
+def test_rows_without_a_finite_maximum_and_a_second_backward_match_torch(name: str) -> None:
+    # A row with +inf, NaN or only -inf has no log-softmax: NaN all along, values and
+    # gradients. cross_entropy's backward uses the softmax its forward kept: a second
+    # backward (retain_graph) must find it unchanged.
+    inf, nan = float("inf"), float("nan")
+    logits = np.array([[1.0, inf, 2.0], [0.5, -1.0, 3.0], [-inf, -inf, -inf], [2.0, nan, -7.0], [-inf, 0.0, 1.0]])
+    labels = np.array([0, 2, 1, 1, 2])
+    weights = np.arange(1.0, 16.0).reshape(5, 3)
     grads = []
-    for lib, loss in ((engine, engine.cross_entropy), (torch, F.cross_entropy)):
+    for lib in (engine, torch):
         x = lib.tensor(logits, requires_grad=True)
-        out = loss(x, lib.tensor(labels))
+        if name == "cross_entropy":
+            cross_entropy = engine.cross_entropy if lib is engine else F.cross_entropy
+            out = cross_entropy(x, lib.tensor(labels))
+        else:
+            out = (lib.log_softmax(x, 1) * lib.tensor(weights)).sum()
         out.backward(retain_graph=True)
         first = np.array(x.grad.tolist())
         out.backward()
-        grads.append((first, np.array(x.grad.tolist())))
-    (mine_first, mine_twice), (ref_first, ref_twice) = grads
+        grads.append((out.item(), first, np.array(x.grad.tolist())))
+    (mine, mine_first, mine_twice), (ref, ref_first, ref_twice) = grads
+    np.testing.assert_allclose(mine, ref, rtol=1e-12)
     np.testing.assert_allclose(mine_first, ref_first, rtol=1e-12)
     np.testing.assert_allclose(mine_twice, ref_twice, rtol=1e-12)
     np.testing.assert_allclose(mine_twice[1], 2 * mine_first[1], rtol=1e-12)
