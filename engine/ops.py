@@ -133,7 +133,7 @@ def _shifted(a: Array, axis: Axis) -> Array:
     all along, as in PyTorch, and without NumPy's warnings about inf - inf."""
     m = _max_along(a, axis)
     finite = np.isfinite(m)
-    if finite.all():
+    if np.logical_and.reduce(finite, axis=None):  # finite.all() without its Python layer
         return a - m
     return np.where(finite, a - np.where(finite, m, 0), np.nan)
 
