@@ -75,7 +75,7 @@ class Node:
 class OpNode(Node):
     """The grad_fn of a primitive op of `engine.ops`: applies its backward rule to each input."""
 
-    __slots__ = ("args", "kwargs", "out", "vjps")
+    __slots__ = ("args", "frees", "kwargs", "out", "vjps")
 
     def __init__(
         self,
@@ -85,6 +85,7 @@ class OpNode(Node):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         out: Array,
+        frees: bool = True,
     ) -> None:
         # Node.__init__ written out: this runs once per recorded op.
         self._name = name
@@ -96,10 +97,12 @@ class OpNode(Node):
         self.args: tuple[Any, ...] | None = args
         self.kwargs = kwargs
         self.out: Array | None = out
+        self.frees = frees  # see Op.frees
 
     def release(self) -> None:
-        self.freed = True
-        self.args = self.out = None
+        if self.frees:
+            self.freed = True
+            self.args = self.out = None
 
 
 def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -> None:
@@ -240,7 +243,7 @@ def run_backward(
                     pending[up] = total + grad
             else:
                 deliver(operand, grad)
-        if not retain_graph:  # OpNode.release written out, once every rule has run
+        if not retain_graph and node.frees:  # OpNode.release written out, once every rule has run
             node.freed = True
             node.args = node.out = None
     for leaf, grad in leaves.items():

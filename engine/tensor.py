@@ -97,7 +97,7 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     out = Tensor(value)
     if recorded and _enabled.get():
         y = saved if op.saves else value  # what the rules get as y
-        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs), vjps, inputs, arrays, kwargs, y)
+        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs), vjps, inputs, arrays, kwargs, y, op.frees)
         out._requires_grad = True
     return out
 
@@ -136,7 +136,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     """`apply` for one arithmetic operator, written out: they are most of the ops recorded.
     The op's fields are bound once here, not looked up on every call."""
     assert not op.saves, "an arithmetic op's rules get its value as y"
-    forward, vjps, grad_fn = op.forward, op.vjps, op.grad_fn
+    forward, vjps, grad_fn, frees = op.forward, op.vjps, op.grad_fn, op.frees
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
 
     def apply_op(a: Any, b: Any) -> Tensor:
@@ -181,6 +181,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             node.args = (x, y)
             node.kwargs = _NO_KWARGS
             node.out = value
+            node.frees = frees
             out.grad_fn = node
             out._requires_grad = True
         else:

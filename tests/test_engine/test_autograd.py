@@ -66,6 +66,46 @@ def test_second_backward_without_retain_graph_is_refused_like_torch() -> None:
         s.backward()
 
 
+SECOND_BACKWARD = {
+    "x + 2": lambda x: x + 2,
+    "2 - x": lambda x: 2 - x,
+    "-x": lambda x: -x,
+    "x + x": lambda x: x + x,
+    "reshape": lambda x: x.reshape(2, 1),
+    "transpose": lambda x: x.reshape(2, 1).transpose(1, 0),
+    "sum": lambda x: x.sum(0, keepdim=True),
+    "mean": lambda x: x.mean().reshape(1),
+    "index": lambda x: x[0:1],
+    "x * 2": lambda x: x * 2,
+    "x / 2": lambda x: x / 2,
+    "x * x": lambda x: x * x,
+    "x ** 2": lambda x: x**2,
+    "exp": lambda x: x.exp(),
+    "relu": lambda x: x.relu(),
+    "x @ x": lambda x: (x @ x).reshape(1),
+}
+
+
+@pytest.mark.parametrize("name", SECOND_BACKWARD)
+def test_a_second_backward_passes_where_torch_saved_no_tensor(name: str) -> None:
+    # PyTorch frees only saved tensors: through x + 2 or x.sum() a second backward works,
+    # through x * 2 or exp(x) it fails. The engine follows, op by op.
+    torch = pytest.importorskip("torch")
+    outcomes = {}
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = SECOND_BACKWARD[name](x)
+        y.sum().backward()
+        try:
+            y.sum().backward()
+        except RuntimeError as error:
+            assert "backward through the graph a second time" in str(error)
+            outcomes[lib.__name__] = "refused"
+        else:
+            outcomes[lib.__name__] = x.grad.tolist()
+    assert outcomes["engine"] == outcomes["torch"]
+
+
 def test_a_rule_that_fails_leaves_its_node_for_another_try() -> None:
     # The node is freed only once its rules have run: the second try meets the same error,
     # not "backward through the graph a second time".
