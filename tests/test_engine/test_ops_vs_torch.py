@@ -218,6 +218,12 @@ PROMOTIONS = [
     ("exp(int)", lambda m: m.exp(m.tensor([1, 2]))),
     ("sum(int)", lambda m: m.tensor([1, 2]).sum()),
     ("f32 literal", lambda m: m.tensor([1.0]) * 1e300),
+    # NumPy scalars count as the Python numbers they hold (NumPy alone would give float64).
+    ("f32 + np.float64", lambda m: m.tensor([1.0, 2.0]) + np.float64(1.5)),
+    ("np.float64 - f32", lambda m: np.float64(3.0) - m.tensor([1.0, 2.0])),
+    ("int * np.float64", lambda m: m.tensor([1, 2]) * np.float64(1.5)),
+    ("f32 ** np.int64", lambda m: m.tensor([1.0, 2.0]) ** np.int64(2)),
+    ("f64 / np.float32", lambda m: m.tensor([1.0], dtype=m.float64) / np.float32(3.0)),
 ]
 
 
