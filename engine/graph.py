@@ -152,12 +152,12 @@ def run_backward(
     # run, as PyTorch's AccumulateGrad does: one store per leaf, and no rule can read a
     # .grad that this pass has already changed in place (q = p.grad; p / q).
     leaves: dict[Tensor, Array] = {}
-    stored: set[int] = set()  # see _store_grad; the roots' gradients go in first
+    stored: set[int] = set()  # see _store_grad
     made: set[int] = set()
     push, pop = heapq.heappush, heapq.heappop
 
     def deliver(tensor: Tensor, grad: Array) -> None:
-        """Hand a gradient to the node that made the tensor, or store it in a leaf's .grad."""
+        """Hand a gradient to the node that made the tensor, or add it to a leaf's sum."""
         node = tensor.grad_fn
         if node is None:
             total = leaves.get(tensor)
@@ -175,9 +175,8 @@ def run_backward(
             total = slots[tensor.output_nr]
             slots[tensor.output_nr] = grad if total is None else total + grad
 
-    for _, upstream in roots:
-        stored.add(id(upstream))
     for root, upstream in roots:
+        stored.add(id(upstream))
         deliver(root, upstream)
     while ready:
         node = ready.pop()[1] if len(ready) == 1 else pop(ready)[1]  # a chain needs no heap work

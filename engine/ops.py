@@ -216,13 +216,13 @@ def _index_name(a: Array, index: Any) -> str:
     return "SliceBackward0" if isinstance(last[-1], slice) else "SelectBackward0"
 
 
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}
+
+
 def _matmul_name(a: Array, b: Array) -> str:
     """MmBackward0 (matrix @ matrix), MvBackward0, DotBackward0, SqueezeBackward4 (vector @ matrix),
     UnsafeViewBackward0 (batched)"""
     return _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0")
-
-
-_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}
 
 
 def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
