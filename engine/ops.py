@@ -170,14 +170,17 @@ def _check_labels(logits: Array, target: Array) -> None:
             f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
             f"with a 0-d label; got {list(logits.shape)} and {list(target.shape)}"
         )
-    if target.size and (np.minimum.reduce(target, axis=None) < 0 or np.maximum.reduce(target, axis=None) >= classes):
+    # One reduction finds both kinds of bad label: a negative one read as unsigned is huge.
+    unsigned = target.view(np.uint64) if target.dtype == np.int64 else target.astype(np.uint64)
+    if target.size and np.maximum.reduce(unsigned, axis=None) >= classes:
         bad = target[(target < 0) | (target >= classes)]
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
 
 
 def _labelled(a: Array, target: Array) -> Any:
-    # The index of each row's labelled element: a[i, target[i]], or a[target] for one row.
-    return (np.arange(target.size), target) if a.ndim == 2 else target
+    # Where each row's labelled element a[i, target[i]] (or a[target], for one row) is in
+    # a.reshape(-1), for a C-contiguous a: one flat index is quicker than a pair (1 µs).
+    return np.arange(0, a.size, a.shape[-1]) + target if a.ndim == 2 else target
 
 
 def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
@@ -186,16 +189,24 @@ def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
     shifted = _shifted(logits, -1)
     p = np.exp(shifted)
     total = np.add.reduce(p, axis=-1, keepdims=True)
-    losses = np.log(total[..., 0]) - shifted[_labelled(shifted, target)]
+    losses = np.log(total[..., 0]) - shifted.reshape(-1)[_labelled(shifted, target)]  # shifted is new
     p /= total
     return np.add.reduce(losses, axis=None) / losses.size, p  # the mean, as ndarray.mean rounds it
 
 
 def _cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Array:
     grad = p.copy()  # p stays as it is for another backward (retain_graph)
-    grad[_labelled(grad, target)] -= 1
+    grad.reshape(-1)[_labelled(grad, target)] -= 1
     grad *= g / max(target.size, 1)
     return grad
+
+
+def _relu_vjp(g: Array, y: Array, a: Array) -> Array:
+    # g·[a > 0], with the mask made in g's dtype: NumPy multiplies two float arrays faster
+    # than a float array by a bool one (the MLP's 64×256 float32: 6.5 µs against 8.9).
+    mask = (a > 0).astype(g.dtype)
+    mask *= g
+    return mask
 
 
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
@@ -319,7 +330,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("pow", "a ** b", _pow_name, lambda a, b: a ** b,
        (_pow_vjp_base, _pow_vjp_exponent),
        "∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a", "promote"),
-    Op("matmul", "a @ b", _matmul_name, lambda a, b: a @ b,
+    Op("matmul", "a @ b", _matmul_name, np.matmul,
        (_matmul_vjp_a, _matmul_vjp_b),
        "∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g", "promote"),
     # Elementwise functions
@@ -333,7 +344,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
        (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
     Op("relu", "relu(a)", "ReluBackward0", lambda a: np.maximum(a, 0),
-       (lambda g, y, a: g * (a > 0),), "relu' a = 1 if a > 0 else 0 (0 at 0)"),
+       (_relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)"),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
        (lambda g, y, a, b: g * ((a > b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b > a) + 0.5 * (a == b))),
        "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each", "promote"),

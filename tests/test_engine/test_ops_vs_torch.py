@@ -194,6 +194,21 @@ def test_rows_without_a_finite_maximum_and_a_second_backward_match_torch(name: s
     np.testing.assert_allclose(mine_twice[1], 2 * mine_first[1], rtol=1e-12)
 
 
+def test_cross_entropy_of_transposed_logits_matches_torch() -> None:
+    # Logits that are a transposed view, laid out column by column, twice through backward.
+    rng = np.random.default_rng(3)
+    data, labels = rng.standard_normal((3, 5)), np.array([0, 2, 1, 1, 0])
+    grads = []
+    for lib, loss in ((engine, engine.cross_entropy), (torch, F.cross_entropy)):
+        x = lib.tensor(data, requires_grad=True)
+        out = loss(x.T, lib.tensor(labels))
+        out.backward(retain_graph=True)
+        out.backward()
+        grads.append((out.item(), np.array(x.grad.tolist())))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
 def test_cross_entropy_refuses_labels_out_of_range() -> None:
     with pytest.raises(IndexError, match="Target 5 is out of bounds"):
         engine.cross_entropy(engine.tensor([[1.0, 2.0]]), engine.tensor([5]))
