@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import Array, Node, run_backward
+from engine.graph import FREED_MESSAGE, Array, Node, run_backward
 from engine.ops import sum_to
 from engine.tensor import Tensor
 
@@ -24,7 +24,16 @@ class FunctionCtx:
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple[Any, ...] = ()
+        self._saved: tuple[Any, ...] = ()
+        self._released = False
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        # As in PyTorch, a backward without retain_graph frees what was saved, and only
+        # reading it afterwards fails: a second backward that reads nothing saved works.
+        if self._released and self._saved:
+            raise RuntimeError(FREED_MESSAGE)
+        return self._saved
 
     # ctx takes any attribute, as in PyTorch; these two say so to type checkers too.
     def __setattr__(self, name: str, value: Any) -> None:
@@ -40,7 +49,7 @@ class FunctionCtx:
                     f"save_for_backward can only save variables, but argument {position} "
                     f"is of type {type(item).__name__}"
                 )
-        self.saved_tensors = tensors
+        self._saved = tensors
 
 
 class FunctionNode(Node):
@@ -63,6 +72,9 @@ class FunctionNode(Node):
     @property
     def n_outputs(self) -> int:  # type: ignore[override]
         return len(self.outputs)
+
+    def release(self) -> None:
+        self.ctx._released = True  # the node stays usable: see FunctionCtx.saved_tensors
 
     def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:
         # PyTorch materializes the gradient of an output that received none as zeros.

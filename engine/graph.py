@@ -103,6 +103,13 @@ class OpNode(Node):
         if self.frees:
             self.freed = True
             self.args = self.out = None
+        else:
+            # These rules read at most the shape of an operand that requires grad, which its
+            # tensor keeps: a constant, or a copy cast to another dtype, can go, as can out.
+            self.out = None
+            if self.args is not None:
+                kept = zip(self.args, self.inputs, strict=True)
+                self.args = tuple([a if t is not None and a is t.array else None for a, t in kept])
 
 
 def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -> None:
@@ -242,8 +249,12 @@ def run_backward(
                     pending[up] = total + grad
             else:
                 deliver(operand, grad)
-        if not retain_graph and node.frees:  # OpNode.release written out, once every rule has run
+        if retain_graph:
+            pass
+        elif node.frees:  # OpNode.release written out, once every rule has run
             node.freed = True
             node.args = node.out = None
+        else:
+            node.release()
     for leaf, grad in leaves.items():
         _store_grad(leaf, grad, stored, made)

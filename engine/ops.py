@@ -180,7 +180,7 @@ def _check_labels(logits: Array, target: Array) -> None:
 def _labelled(a: Array, target: Array) -> Any:
     # Where each row's labelled element a[i, target[i]] (or a[target], for one row) is in
     # a.reshape(-1), for a C-contiguous a: one flat index is quicker than a pair (1 µs).
-    return np.arange(0, a.size, a.shape[-1]) + target if a.ndim == 2 else target
+    return np.arange(0, a.size, a.shape[-1]) + target.astype(np.intp, copy=False) if a.ndim == 2 else target
 
 
 def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:

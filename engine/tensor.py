@@ -51,9 +51,9 @@ def _numpy_agrees(arrays: list[Any], vjps: tuple[Any, ...] | None = None) -> boo
 
 
 def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
-    # A NumPy scalar counts as the Python number it holds, as in PyTorch: t + np.float64(1.5)
-    # keeps t's float32, where NumPy would give float64.
-    args = [a.item() if isinstance(a, np.generic) else a for a in args]
+    # A NumPy scalar operand counts as the Python number it holds, as in PyTorch: t +
+    # np.float64(1.5) keeps t's float32, where NumPy would give float64. (Not labels.)
+    args = [a.item() if isinstance(a, np.generic) and vjp else a for a, vjp in zip(args, op.vjps, strict=True)]
     # Only differentiable operands take part: labels keep their integer dtype.
     operands = [a for a, vjp in zip(args, op.vjps, strict=True) if vjp is not None]
     target = dtypes.result_type(operands)

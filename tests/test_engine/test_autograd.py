@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import numpy as np
@@ -104,6 +106,23 @@ def test_a_second_backward_passes_where_torch_saved_no_tensor(name: str) -> None
         else:
             outcomes[lib.__name__] = x.grad.tolist()
     assert outcomes["engine"] == outcomes["torch"]
+
+
+def test_a_node_that_keeps_working_lets_go_of_what_its_rules_do_not_read() -> None:
+    # After backward, x - data keeps neither data (a constant) nor its own output, as
+    # PyTorch's SubBackward0 saves nothing; a second backward still passes.
+    x = engine.tensor(np.zeros((100, 100), np.float32), requires_grad=True)
+    data = np.ones((100, 100), np.float64)  # float64: the sub computes on a cast copy of x
+    gone = weakref.ref(data)
+    y = x - engine.Tensor(data)
+    made = weakref.ref(y.grad_fn.args[0])  # the float64 copy of x
+    loss = y.sum()
+    del data, y
+    loss.backward()
+    gc.collect()
+    assert gone() is None and made() is None
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((100, 100), 2.0, np.float32))
 
 
 def test_a_rule_that_fails_leaves_its_node_for_another_try() -> None:
@@ -392,6 +411,32 @@ def test_a_function_returning_its_saved_input_as_the_gradient_leaves_that_input_
     s.backward()
     np.testing.assert_array_equal(x.detach().numpy(), [1.0, 2.0])
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+class SavesButDoesNotRead(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: Any) -> Any:
+        return grad * 2
+
+
+@pytest.mark.parametrize("function", [SavesButDoesNotRead, Square])
+def test_a_second_backward_through_a_function_fails_only_if_it_reads_what_it_saved(function: Any) -> None:
+    # PyTorch frees saved tensors: only ctx.saved_tensors fails afterwards, as here.
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y = function.apply(x, 3.0) if function is Square else function.apply(x)
+    y.sum().backward()
+    once = x.grad.numpy().copy()
+    if function is Square:
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            y.sum().backward()
+    else:
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), 2 * once)
 
 
 def test_each_grad_owns_its_array() -> None:

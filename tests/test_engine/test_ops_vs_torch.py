@@ -209,6 +209,16 @@ def test_cross_entropy_of_transposed_logits_matches_torch() -> None:
     np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
 
 
+def test_cross_entropy_takes_labels_of_any_integer_kind() -> None:
+    # uint64 labels, and a NumPy integer label with integer logits (cast to float first),
+    # give what int64 labels and float logits give.
+    logits = engine.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    expected = engine.cross_entropy(logits, engine.tensor([2, 0])).item()
+    assert engine.cross_entropy(logits, np.array([2, 0], np.uint64)).item() == expected
+    one_row = engine.cross_entropy(engine.tensor([1.0, 2.0, 3.0]), engine.tensor(1)).item()
+    assert engine.cross_entropy(engine.tensor([1, 2, 3]), np.int64(1)).item() == one_row
+
+
 def test_cross_entropy_refuses_labels_out_of_range() -> None:
     with pytest.raises(IndexError, match="Target 5 is out of bounds"):
         engine.cross_entropy(engine.tensor([[1.0, 2.0]]), engine.tensor([5]))
