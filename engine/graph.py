@@ -84,7 +84,7 @@ class OpNode(Node):
         inputs: tuple[Tensor | None, ...],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        out: Array,
+        out: Array | None,
         frees: bool = True,
     ) -> None:
         # Node.__init__ written out: this runs once per recorded op.
@@ -97,19 +97,12 @@ class OpNode(Node):
         self.args: tuple[Any, ...] | None = args
         self.kwargs = kwargs
         self.out: Array | None = out
-        self.frees = frees  # see Op.frees
+        self.frees = frees  # see Op.needs
 
     def release(self) -> None:
-        if self.frees:
+        if self.frees:  # else it keeps nothing to free: see Op.needs
             self.freed = True
             self.args = self.out = None
-        else:
-            # These rules read at most the shape of an operand that requires grad, which its
-            # tensor keeps: a constant, or a copy cast to another dtype, can go, as can out.
-            self.out = None
-            if self.args is not None:
-                kept = zip(self.args, self.inputs, strict=True)
-                self.args = tuple([a if t is not None and a is t.array else None for a, t in kept])
 
 
 def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -> None:
@@ -249,12 +242,8 @@ def run_backward(
                     pending[up] = total + grad
             else:
                 deliver(operand, grad)
-        if retain_graph:
-            pass
-        elif node.frees:  # OpNode.release written out, once every rule has run
+        if not retain_graph and node.frees:  # OpNode.release written out, once every rule has run
             node.freed = True
             node.args = node.out = None
-        else:
-            node.release()
     for leaf, grad in leaves.items():
         _store_grad(leaf, grad, stored, made)

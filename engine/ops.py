@@ -38,10 +38,16 @@ class Op:
     dtypes: DtypeRule = "same"
     params: dict[str, Any] = field(default_factory=dict)  # keyword arguments and defaults
     saves: bool = False  # forward returns (value, what the rules get as y)
-    # Whether backward frees what the op saved (retain_graph=False), so that a second backward
-    # through it fails. Not for ops whose rules need only shapes: PyTorch saves no tensor for
-    # them, and a second backward through x + 1 or x.sum() works there.
-    frees: bool = True
+    # What the rules read of the call, as PyTorch's saved tensors. "values": the arguments and
+    # the answer, which a backward without retain_graph frees, so that a second backward
+    # through the op fails. "shapes": an operand's shape, which its tensor keeps; "nothing".
+    # For these two nothing is kept to free, and a second backward through x + 1 or x.sum()
+    # works, as in PyTorch.
+    needs: Literal["values", "shapes", "nothing"] = "values"
+
+    @property
+    def frees(self) -> bool:
+        return self.needs == "values"
 
     @property
     def arity(self) -> int:
@@ -312,11 +318,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     # Arithmetic
     Op("add", "a + b", "AddBackward0", np.add,
        (lambda g, y, a, b: g, lambda g, y, a, b: g),
-       "∂/∂a = 1, ∂/∂b = 1", "promote", frees=False),
+       "∂/∂a = 1, ∂/∂b = 1", "promote", needs="nothing"),
     Op("sub", "a - b", _sub_name,
        np.subtract,
        (lambda g, y, a, b: g, lambda g, y, a, b: -g),
-       "∂/∂a = 1, ∂/∂b = -1", "promote", frees=False),
+       "∂/∂a = 1, ∂/∂b = -1", "promote", needs="nothing"),
     Op("mul", "a * b", "MulBackward0", np.multiply,
        (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
        "∂/∂a = b, ∂/∂b = a", "promote"),
@@ -326,7 +332,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = 1/b, ∂/∂b = -a/b²", "float"),
     Op("neg", "-a", "NegBackward0", np.negative,
        (lambda g, y, a: -g,),
-       "∂/∂a = -1", frees=False),
+       "∂/∂a = -1", needs="nothing"),
     Op("pow", "a ** b", _pow_name, lambda a, b: a ** b,
        (_pow_vjp_base, _pow_vjp_exponent),
        "∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a", "promote"),
@@ -355,11 +361,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
        lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims),),
-       "∂/∂a = 1 for every summed element", params=_AXIS, frees=False),
+       "∂/∂a = 1 for every summed element", params=_AXIS, needs="shapes"),
     Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
        lambda a, axis=None, keepdims=False: a.mean(axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) / _count(a.shape, axis),),
-       "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, frees=False),
+       "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes"),
     Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
        lambda a, axis=None, keepdims=False: a.max(axis=axis, keepdims=keepdims),
        (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS),
@@ -372,16 +378,16 @@ OPS: dict[str, Op] = {op.name: op for op in (
     # Shapes
     Op("reshape", "reshape(a, shape)", _reshape_name, lambda a, shape: np.reshape(a, shape),
        (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": REQUIRED},
-       frees=False),
+       needs="shapes"),
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
        (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(_axes(a.ndim, axes))),),
-       "the gradient permuted back", params={"axes": None}, frees=False),
+       "the gradient permuted back", params={"axes": None}, needs="shapes"),
     Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", lambda a, shape: np.broadcast_to(a, shape),
        (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED},
-       frees=False),
+       needs="nothing"),
     Op("index", "a[i, j:k]", _index_name, lambda a, index: a[index],
        (_index_vjp,), "the gradient placed back at the selected elements, 0 elsewhere", params={"index": REQUIRED},
-       frees=False),
+       needs="shapes"),
     # Normalizations and losses
     Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: _softmax(a, axis),
        (lambda g, y, a, axis=-1: y * (g - np.sum(g * y, axis=axis, keepdims=True)),),

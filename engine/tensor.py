@@ -99,13 +99,16 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         value = np.asarray(value)
     out = Tensor(value)
     if recorded and _enabled.get():
-        y = saved if op.saves else value  # what the rules get as y
-        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs), vjps, inputs, arrays, kwargs, y, op.frees)
+        # Only what the rules read (Op.needs): y is what they get as y.
+        y = None if op.needs != "values" else saved if op.saves else value
+        kept = arrays if op.needs != "nothing" else (None,) * len(arrays)
+        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs), vjps, inputs, kept, kwargs, y, op.frees)
         out._requires_grad = True
     return out
 
 
 _NO_KWARGS: dict[str, Any] = {}
+_NOTHING_KEPT = (None, None)  # the arguments of an op whose rules read none of them
 ARITHMETIC = frozenset({"add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum"})  # for apply_binary
 
 # The ops for which a Python number may be replaced by a 0-d array of the other operand's
@@ -140,6 +143,8 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     The op's fields are bound once here, not looked up on every call."""
     assert not op.saves, "an arithmetic op's rules get its value as y"
     forward, vjps, grad_fn, frees = op.forward, op.vjps, op.grad_fn, op.frees
+    assert op.needs != "shapes", "an arithmetic op's rules read values or nothing"
+    keeps_values = op.needs == "values"  # see Op.needs
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
 
     def apply_op(a: Any, b: Any) -> Tensor:
@@ -181,9 +186,9 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             node.retained = None
             node.freed = False
             node.vjps = vjps
-            node.args = (x, y)
+            node.args = (x, y) if keeps_values else _NOTHING_KEPT
             node.kwargs = _NO_KWARGS
-            node.out = value
+            node.out = value if keeps_values else None
             node.frees = frees
             out.grad_fn = node
             out._requires_grad = True
