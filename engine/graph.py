@@ -105,15 +105,14 @@ class OpNode(Node):
             self.args = self.out = None
 
 
-def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -> None:
-    """Accumulate into `.grad`. Each `.grad` gets an array of its own, as in PyTorch: one
-    array can reach several tensors (x + y sends the same gradient to both). As PyTorch does, a
-    leaf's `.grad` accumulates in place (it stays the same tensor across backward calls), a
-    retained non-leaf's is replaced by the sum.
+def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
+    """Accumulate into `.grad`, once per tensor and backward pass. Each `.grad` gets an array
+    of its own, as in PyTorch: one array can reach several tensors (x + y sends the same
+    gradient to both). As PyTorch does, a leaf's `.grad` accumulates in place (it stays the
+    same tensor across backward calls), a retained non-leaf's is replaced by the sum.
 
-    `stored`: the arrays this backward pass may not write to or share: the roots' gradients and
-    every `.grad` stored as it arrived, which may still be on its way elsewhere (x + x delivers
-    one array twice). `made`: the `.grad` arrays this pass made itself, which nothing else holds.
+    `stored`: the arrays this backward pass may not write to or share: the roots' gradients
+    and every `.grad` it has stored so far.
     """
     dtype = tensor.array.dtype
     if grad.dtype is not dtype and grad.dtype != dtype:
@@ -121,15 +120,13 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int], made: set[int]) -
     current = tensor._grad
     if current is not None:
         array = current.array
-        mine = id(array) not in stored or id(array) in made  # a .grad of earlier passes, or made here
+        mine = id(array) not in stored  # not a root's gradient, given back as it is
         if tensor.grad_fn is None and mine and array.flags.writeable and array.shape == grad.shape:
             array += grad
             return
         grad = array + grad
-        made.add(id(grad))
     elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
         grad = grad.copy()
-        made.add(id(grad))
     stored.add(id(grad))
     tensor._grad = tensor.__class__(grad)  # a Tensor: engine.tensor imports this module
 
@@ -153,7 +150,6 @@ def run_backward(
     # .grad that this pass has already changed in place (q = p.grad; p / q).
     leaves: dict[Tensor, Array] = {}
     stored: set[int] = set()  # see _store_grad
-    made: set[int] = set()
     push, pop = heapq.heappush, heapq.heappop
 
     def deliver(tensor: Tensor, grad: Array) -> None:
@@ -191,7 +187,7 @@ def run_backward(
                 for ref in node.retained:
                     kept = ref()
                     if kept is not None and grads[kept.output_nr] is not None:
-                        _store_grad(kept, grads[kept.output_nr], stored, made)
+                        _store_grad(kept, grads[kept.output_nr], stored)
             for tensor, grad in node.input_grads(grads):
                 deliver(tensor, grad)
             if not retain_graph:
@@ -208,7 +204,7 @@ def run_backward(
             for ref in node.retained:
                 kept = ref()
                 if kept is not None:
-                    _store_grad(kept, g, stored, made)
+                    _store_grad(kept, g, stored)
         out, kwargs, vjps = node.out, node.kwargs, node.vjps
         i = -1
         for operand in node.inputs:
@@ -246,4 +242,4 @@ def run_backward(
             node.freed = True
             node.args = node.out = None
     for leaf, grad in leaves.items():
-        _store_grad(leaf, grad, stored, made)
+        _store_grad(leaf, grad, stored)

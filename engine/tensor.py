@@ -51,17 +51,17 @@ def _numpy_agrees(arrays: list[Any], vjps: tuple[Any, ...] | None = None) -> boo
 
 
 def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
-    # A NumPy scalar operand counts as the Python number it holds, as in PyTorch: t +
-    # np.float64(1.5) keeps t's float32, where NumPy would give float64. (Not labels.)
-    args = [a.item() if isinstance(a, np.generic) and vjp else a for a, vjp in zip(args, op.vjps, strict=True)]
-    # Only differentiable operands take part: labels keep their integer dtype.
-    operands = [a for a, vjp in zip(args, op.vjps, strict=True) if vjp is not None]
-    target = dtypes.result_type(operands)
+    # Only differentiable operands take part: labels keep their integer dtype. A NumPy scalar
+    # operand counts as the Python number it holds, as in PyTorch: t + np.float64(1.5) keeps
+    # t's float32, where NumPy would give float64.
+    rules = op.vjps
+    args = [a.item() if isinstance(a, np.generic) and r is not None else a for a, r in zip(args, rules, strict=True)]
+    target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
     return [
         a.astype(target) if isinstance(a, np.ndarray) and vjp is not None and a.dtype != target else a
-        for a, vjp in zip(args, op.vjps, strict=True)
+        for a, vjp in zip(args, rules, strict=True)
     ]
 
 
