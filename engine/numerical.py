@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,13 +99,31 @@ def derivative(
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
-    kink merely near 0 is not taken for one, and a domain edge within the step is avoided."""
-    best: Derivative | None = None
+    kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
+
+    With no clean step, the result is a kink when a step saw one or when two steps disagree
+    by more than their error estimates: a kink within a step can pass for a smooth slope
+    (a stencil's one-sided slopes agree when it has kinks on both sides, and its error
+    estimate misses a kink between its inner points), and a step that does not see the kink
+    it has stepped over is no better."""
+    tried: list[Derivative] = []
     for h in tries:
         budget.spend(len(OFFSETS))
         d = _stencil(f, f0, h, atol, rtol)
         if d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
-        best = d if best is None or _rank(d) < _rank(best) else best
-    assert best is not None, "derivative needs at least one step"
+        tried.append(d)
+    assert tried, "derivative needs at least one step"
+    best = min(tried, key=_rank)
+    if best.finite and not best.kink and (any(d.kink for d in tried) or _disagree(tried, atol, rtol)):
+        best = replace(best, kink=True)
     return best
+
+
+def _disagree(tried: list[Derivative], atol: float, rtol: float) -> bool:
+    finite = [d for d in tried if d.finite]
+    return any(
+        abs(a.value - b.value) > a.error + b.error + atol + rtol * max(abs(a.value), abs(b.value))
+        for i, a in enumerate(finite)
+        for b in finite[i + 1 :]
+    )
