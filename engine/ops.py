@@ -302,6 +302,20 @@ def _div_name(a: Any, b: Any) -> str:
     return "DivBackward0" if isinstance(a, np.ndarray) else "MulBackward0"
 
 
+def _pow(a: Any, b: Any) -> Array:
+    out = a**b
+    if out.dtype is not _INT8:
+        return out
+    # Bools to a bool power, which NumPy gives in int8 (no dtype of ours). PyTorch keeps a
+    # bool tensor to a bool number as bool, and has no bool power of a bool tensor.
+    if isinstance(b, np.ndarray):
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    return out.astype(np.bool_)
+
+
+_INT8 = np.dtype(np.int8)
+
+
 def _pow_vjp_base(g: Array, y: Array, a: Array, b: Any) -> Array:
     return np.where(b == 0, 0.0, g * b * a ** (b - 1))
 
@@ -333,7 +347,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("neg", "-a", "NegBackward0", np.negative,
        (lambda g, y, a: -g,),
        "∂/∂a = -1", needs="nothing"),
-    Op("pow", "a ** b", _pow_name, lambda a, b: a ** b,
+    Op("pow", "a ** b", _pow_name, _pow,
        (_pow_vjp_base, _pow_vjp_exponent),
        "∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a", "promote"),
     Op("matmul", "a @ b", _matmul_name, np.matmul,

@@ -55,7 +55,10 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
     # operand counts as the Python number it holds, as in PyTorch: t + np.float64(1.5) keeps
     # t's float32, where NumPy would give float64.
     rules = op.vjps
-    args = [a.item() if isinstance(a, np.generic) and r is not None else a for a, r in zip(args, rules, strict=True)]
+    args = [_number(a) if isinstance(a, np.generic) and r is not None else a for a, r in zip(args, rules, strict=True)]
+    for a in args:
+        if isinstance(a, complex) or (isinstance(a, np.ndarray) and a.dtype.kind == "c"):
+            raise TypeError(f"{op.name}(): complex numbers are not supported: use float32, float64, int64 or bool")
     target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
@@ -63,6 +66,14 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
         a.astype(target) if isinstance(a, np.ndarray) and vjp is not None and a.dtype != target else a
         for a, vjp in zip(args, rules, strict=True)
     ]
+
+
+def _number(scalar: np.generic) -> Any:
+    """The Python number a NumPy scalar holds (`item()` keeps a longdouble as it is)."""
+    kind = scalar.dtype.kind
+    if kind == "f":
+        return float(scalar)
+    return bool(scalar) if kind == "b" else int(scalar) if kind in "iu" else scalar.item()
 
 
 def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:

@@ -249,6 +249,12 @@ PROMOTIONS = [
     ("int * np.float64", lambda m: m.tensor([1, 2]) * np.float64(1.5)),
     ("f32 ** np.int64", lambda m: m.tensor([1.0, 2.0]) ** np.int64(2)),
     ("f64 / np.float32", lambda m: m.tensor([1.0], dtype=m.float64) / np.float32(3.0)),
+    ("f32 + np.longdouble", lambda m: m.tensor([1.0, 2.0]) + np.longdouble(1.5)),
+    ("f32 * np.bool_", lambda m: m.tensor([1.0, 2.0]) * np.bool_(True)),
+    ("int + np.uint8", lambda m: m.tensor([1, 2]) + np.uint8(200)),
+    # Bools to a bool power: NumPy gives int8, PyTorch keeps bool.
+    ("bool ** True", lambda m: m.tensor([True, False]) ** True),
+    ("bool ** False", lambda m: m.tensor([True, False]) ** False),
 ]
 
 
@@ -258,6 +264,21 @@ def test_dtype_promotion_follows_torch(name: str, build: Callable[[Any], Any]) -
     ours, theirs = build(engine), build(torch)
     assert ours.dtype.name == str(theirs.dtype).removeprefix("torch.")
     np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+
+
+def test_a_bool_tensor_has_no_bool_tensor_power() -> None:
+    for lib in (engine, torch):
+        with pytest.raises(NotImplementedError, match="\"pow\" not implemented for 'Bool'"):
+            lib.tensor([True, False]) ** lib.tensor([False, True])
+
+
+@pytest.mark.parametrize("number", [1j, np.complex64(1.5), np.array([1j])], ids=["complex", "np.complex64", "array"])
+def test_complex_operands_are_refused_by_name(number: Any) -> None:
+    # The engine has no complex dtype: an error that says so, not a tensor whose dtype it cannot name.
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    for op in (lambda: x * number, lambda: number + x, lambda: engine.maximum(x, number)):
+        with pytest.raises(TypeError, match="complex numbers are not supported"):
+            op()
 
 
 NUMBERS = [1.0001, -0.0, 0.0, 3, 2**24 + 1, float("nan"), float("inf"), -1e-30, 1e300]
