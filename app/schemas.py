@@ -128,8 +128,9 @@ class CheckOptions(Strict):
 
     mode: Literal["auto", "full", "fast", "off"] = Field(
         default="auto",
-        description="full: every element; fast: random directional derivatives (gradcheck's fast_mode); "
-        "auto: full while it stays under a cost setting, fast above; off: no check.",
+        description="full: every element; fast: random directional derivatives (gradcheck's fast_mode; "
+        "a direction that crosses a kink is checked element by element, or, for a large tensor, "
+        "replaced by up to 3 others); auto: full while it stays under a cost setting, fast above; off: no check.",
     )
     eps: float | None = Field(
         default=None,

@@ -97,15 +97,15 @@ def _rank(d: Derivative) -> tuple[int, float]:
 def derivative(
     f: Callable[[float], float], f0: float, tries: tuple[float, ...], budget: Budget, atol: float, rtol: float
 ) -> Derivative:
-    """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
-    finite result whose truncation error is within tolerance; else the best of them. So a
-    kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
+    """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` (each closer in than the last) in
+    turn until one gives a smooth, finite result whose truncation error is within tolerance.
+    So a kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
 
-    With no clean step, the result is a kink when a step saw one or when two steps disagree
-    by more than their error estimates: a kink within a step can pass for a smooth slope
-    (a stencil's one-sided slopes agree when it has kinks on both sides, and its error
-    estimate misses a kink between its inner points), and a step that does not see the kink
-    it has stepped over is no better."""
+    With no such step, the closest step is taken if rounding explains all its error: a kink
+    farther out affects only the steps that reach it. Else the best of them, which is a kink
+    if a step saw one or if two steps disagree by more than their error estimates: a kink
+    within a step can pass for a smooth slope (a stencil's one-sided slopes agree when it has
+    kinks on both sides, and its error estimate misses a kink between its inner points)."""
     tried: list[Derivative] = []
     for h in tries:
         budget.spend(len(OFFSETS))
@@ -114,6 +114,9 @@ def derivative(
             return d
         tried.append(d)
     assert tried, "derivative needs at least one step"
+    closest = tried[-1]
+    if closest.finite and not closest.kink and closest.truncation <= closest.error - closest.truncation:
+        return closest
     best = min(tried, key=_rank)
     if best.finite and not best.kink and (any(d.kink for d in tried) or _disagree(tried, atol, rtol)):
         best = replace(best, kink=True)
