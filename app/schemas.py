@@ -129,8 +129,8 @@ class CheckOptions(Strict):
     mode: Literal["auto", "full", "fast", "off"] = Field(
         default="auto",
         description="full: every element; fast: random directional derivatives (gradcheck's fast_mode; "
-        "a direction that crosses a kink is checked element by element, or, for a large tensor, "
-        "replaced by up to 3 others); auto: full while it stays under a cost setting, fast above; off: no check.",
+        "a direction that fails or crosses a kink is checked element by element where the cost allows, "
+        "and that verdict stands); auto: full while it stays under a cost setting, fast above; off: no check.",
     )
     eps: float | None = Field(
         default=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -97,36 +97,15 @@ def _rank(d: Derivative) -> tuple[int, float]:
 def derivative(
     f: Callable[[float], float], f0: float, tries: tuple[float, ...], budget: Budget, atol: float, rtol: float
 ) -> Derivative:
-    """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` (each closer in than the last) in
-    turn until one gives a smooth, finite result whose truncation error is within tolerance.
-    So a kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
-
-    With no such step, the closest step is taken if rounding explains all its error: a kink
-    farther out affects only the steps that reach it. Else the best of them, which is a kink
-    if a step saw one or if two steps disagree by more than their error estimates: a kink
-    within a step can pass for a smooth slope (a stencil's one-sided slopes agree when it has
-    kinks on both sides, and its error estimate misses a kink between its inner points)."""
-    tried: list[Derivative] = []
+    """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
+    finite result whose truncation error is within tolerance; else the best of them. So a
+    kink merely near 0 is not taken for one, and a domain edge within the step is avoided."""
+    best: Derivative | None = None
     for h in tries:
         budget.spend(len(OFFSETS))
         d = _stencil(f, f0, h, atol, rtol)
         if d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
-        tried.append(d)
-    assert tried, "derivative needs at least one step"
-    closest = tried[-1]
-    if closest.finite and not closest.kink and closest.truncation <= closest.error - closest.truncation:
-        return closest
-    best = min(tried, key=_rank)
-    if best.finite and not best.kink and (any(d.kink for d in tried) or _disagree(tried, atol, rtol)):
-        best = replace(best, kink=True)
+        best = d if best is None or _rank(d) < _rank(best) else best
+    assert best is not None, "derivative needs at least one step"
     return best
-
-
-def _disagree(tried: list[Derivative], atol: float, rtol: float) -> bool:
-    finite = [d for d in tried if d.finite]
-    return any(
-        abs(a.value - b.value) > a.error + b.error + atol + rtol * max(abs(a.value), abs(b.value))
-        for i, a in enumerate(finite)
-        for b in finite[i + 1 :]
-    )
