@@ -6,6 +6,12 @@ is a topological order: by then every path into it has delivered its part. PyTor
 engine orders its ready queue the same way. The walk is a loop over a heap, never a
 recursion, so a chain of 100,000 nodes is no deeper than a chain of two. Leaves have no
 node: what reaches a leaf is summed and added to its `.grad` once the walk is over.
+
+The gradient of a large tensor's sum is the same number at every element. It is carried
+as that one number, a 0-d array or a NumPy scalar, for as long as the ops it meets are
+elementwise (`UNIFORM_RULES`): 10 · x.sum() multiplies one number by 10, not 10^6 of them.
+It is spread into an array where one is needed: a `.grad`, an op that is not elementwise,
+an operand that the op broadcast (summed, as PyTorch sums it).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.ops import sum_to
+from engine.ops import OPS, sum_to
 
 if TYPE_CHECKING:
     from engine.tensor import Tensor
@@ -26,6 +32,12 @@ if TYPE_CHECKING:
 Array = np.ndarray[Any, Any]
 
 next_sequence_nr = itertools.count().__next__
+
+# The ops whose rules compute only elementwise with g, so that g may be one number standing
+# for every element (by the id of the rules' tuple, which every node of the op shares).
+ELEMENTWISE = ("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh",
+               "sigmoid", "relu", "maximum", "minimum")  # fmt: skip
+UNIFORM_RULES = frozenset(id(OPS[name].vjps) for name in ELEMENTWISE)
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -127,8 +139,43 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
         grad = array + grad
     elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
         grad = grad.copy()
+    if grad.__class__ is not np.ndarray:
+        grad = np.array(grad)  # NumPy gives a sum of 0-d arrays as a NumPy scalar
     stored.add(id(grad))
     tensor._grad = tensor.__class__(grad)  # a Tensor: engine.tensor imports this module
+
+
+def _rules_on_uniform(
+    node: OpNode, g: Any, shape: tuple[int, ...], deliver: Callable[[Tensor, Any], None], stored: set[int]
+) -> None:
+    """An OpNode's rules on a gradient that is the number g at every element of its output,
+    which has `shape`. What comes out of a rule is one number too unless the rule reads an
+    array (g · y); each answer is summed back to its input's shape and delivered."""
+    if node.retained is not None:
+        for ref in node.retained:
+            kept = ref()
+            if kept is not None:
+                _store_grad(kept, np.full(shape, g, kept.array.dtype), stored)
+    vjps, args, out, kwargs = node.vjps, node.args, node.out, node.kwargs
+    assert args is not None, "run_backward checks that the node still has its values"
+    # x * x could take one rule on 2·g, but x's other gradients would then be added to its
+    # parts in another order than PyTorch's, and round differently.
+    for i, operand in enumerate(node.inputs):
+        if operand is None:
+            continue
+        grad = vjps[i](g, out, *args, **kwargs)  # type: ignore[misc]  # an input has a rule
+        target = operand.array
+        if grad.ndim or shape != target.shape:
+            # An answer has the shape of the arrays the rule read, which with one number for g
+            # may fall short of the output's: it holds for every element of the output.
+            grad = np.broadcast_to(grad, shape)
+            if shape != target.shape:
+                grad = sum_to(grad, target.shape)  # an operand the op broadcast
+        if grad.__class__ is not np.ndarray and not target.ndim:
+            grad = np.asarray(grad)  # a 0-d tensor's gradient is an array, not a NumPy scalar
+        if grad.dtype != target.dtype:
+            grad = grad.astype(target.dtype)
+        deliver(operand, grad)
 
 
 def run_backward(
@@ -149,12 +196,23 @@ def run_backward(
     # run, as PyTorch's AccumulateGrad does: one store per leaf, and no rule can read a
     # .grad that this pass has already changed in place (q = p.grad; p / q).
     leaves: dict[Tensor, Array] = {}
+    # The nodes, and leaves, whose gradient is one number for every element (see above),
+    # with the shape it stands for. A node stays in it after an array is added to its number.
+    uniform: dict[Node, tuple[int, ...]] = {}
+    uniform_leaves: set[Tensor] = set()
     stored: set[int] = set()  # see _store_grad
     push, pop = heapq.heappush, heapq.heappop
 
     def deliver(tensor: Tensor, grad: Array) -> None:
         """Hand a gradient to the node that made the tensor, or add it to a leaf's sum."""
         node = tensor.grad_fn
+        if grad.ndim == 0 and tensor.array.ndim:  # one number for every element
+            if node is None:
+                uniform_leaves.add(tensor)
+            elif id(getattr(node, "vjps", None)) in UNIFORM_RULES:
+                uniform[node] = tensor.array.shape
+            else:
+                grad = np.full(tensor.array.shape, grad)  # for rules that read an array
         if node is None:
             total = leaves.get(tensor)
             leaves[tensor] = grad if total is None else total + grad
@@ -200,6 +258,13 @@ def run_backward(
         args = node.args
         if args is None:  # OpNode.release drops it
             raise RuntimeError(FREED_MESSAGE)
+        if uniform and node in uniform:
+            shape = uniform.pop(node)
+            if g.ndim == 0:  # still one number: no other path has added an array to it
+                _rules_on_uniform(node, g, shape, deliver, stored)
+                if not retain_graph:
+                    node.release()
+                continue
         if node.retained is not None:
             for ref in node.retained:
                 kept = ref()
@@ -222,6 +287,9 @@ def run_backward(
                 grad = np.asarray(grad)  # a rule on 0-d arrays may give a NumPy scalar
             target = operand.array
             if grad.shape != target.shape:
+                if grad.ndim == 0:  # one number for every element of the operand (a sum's rule)
+                    deliver(operand, grad if grad.dtype == target.dtype else grad.astype(target.dtype))
+                    continue
                 grad = sum_to(grad, target.shape)
             if grad.dtype is not target.dtype and grad.dtype != target.dtype:
                 grad = grad.astype(target.dtype)
@@ -241,5 +309,8 @@ def run_backward(
         if not retain_graph and node.frees:  # OpNode.release written out, once every rule has run
             node.freed = True
             node.args = node.out = None
+    for leaf in uniform_leaves:
+        if leaves[leaf].ndim == 0:  # still one number for every element
+            leaves[leaf] = np.full(leaf.array.shape, leaves[leaf], leaf.array.dtype)
     for leaf, grad in leaves.items():
         _store_grad(leaf, grad, stored)

@@ -106,6 +106,25 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
     return normalize_axis_tuple(axis, ndim)
 
 
+# From this many elements on, the gradient of a sum over every axis stays one number (see
+# spread). Below it an array is quicker: NumPy takes longer to multiply a NumPy scalar by a
+# 0-d array than a 3-element array by it, and np.full is slower than a copy. (The seed graph:
+# at 3 elements 56 µs against 41; at 10^5 2.4 ms against 2.5; at 10^6 8.6 ms against 11.8.)
+UNIFORM_MIN_ELEMENTS = 1 << 16
+
+
+def spread(g: Array, a: Array, axis: Axis, keepdims: bool) -> Array:
+    """The gradient of a sum: g at every summed element of `a`. Over every axis of a large
+    `a` it is g itself, one number standing for every element, as engine.graph carries it."""
+    if axis is None and not keepdims:
+        if a.size >= UNIFORM_MIN_ELEMENTS:
+            return g
+        out = np.empty(a.shape, g.dtype)
+        out[...] = g  # much cheaper than np.broadcast_to for small arrays
+        return out
+    return unreduce(g, a.shape, axis, keepdims)
+
+
 def unreduce(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Array:
     """Spread the gradient of a reduction back over the reduced axes (a new array)."""
     if not keepdims and axis is not None:
@@ -374,11 +393,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     # Reductions
     Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
        lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
-       (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims),),
+       (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims),),
        "∂/∂a = 1 for every summed element", params=_AXIS, needs="shapes"),
     Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
        lambda a, axis=None, keepdims=False: a.mean(axis=axis, keepdims=keepdims),
-       (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) / _count(a.shape, axis),),
+       (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims) / _count(a.shape, axis),),
        "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes"),
     Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
        lambda a, axis=None, keepdims=False: a.max(axis=axis, keepdims=keepdims),
