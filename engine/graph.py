@@ -165,14 +165,15 @@ def _rules_on_uniform(
             continue
         grad = vjps[i](g, out, *args, **kwargs)  # type: ignore[misc]  # an input has a rule
         target = operand.array
-        if grad.ndim or shape != target.shape:
-            # An answer has the shape of the arrays the rule read, which with one number for g
-            # may fall short of the output's: it holds for every element of the output.
+        if grad.ndim == 0 and shape == target.shape:
+            pass  # still one number for every element
+        elif grad.shape != shape:
+            # The answer has the shape of the arrays the rule read, which with one number for
+            # g may fall short of the output's; it holds for every element of the output.
             grad = np.broadcast_to(grad, shape)
-            if shape != target.shape:
-                grad = sum_to(grad, target.shape)  # an operand the op broadcast
-        if grad.__class__ is not np.ndarray and not target.ndim:
-            grad = np.asarray(grad)  # a 0-d tensor's gradient is an array, not a NumPy scalar
+            grad = sum_to(grad, target.shape) if shape != target.shape else grad.copy()
+        elif shape != target.shape:
+            grad = sum_to(grad, target.shape)  # an operand the op broadcast
         if grad.dtype != target.dtype:
             grad = grad.astype(target.dtype)
         deliver(operand, grad)
@@ -196,8 +197,9 @@ def run_backward(
     # run, as PyTorch's AccumulateGrad does: one store per leaf, and no rule can read a
     # .grad that this pass has already changed in place (q = p.grad; p / q).
     leaves: dict[Tensor, Array] = {}
-    # The nodes, and leaves, whose gradient is one number for every element (see above),
-    # with the shape it stands for. A node stays in it after an array is added to its number.
+    # The nodes whose gradient is one number for every element (see above), with the shape
+    # of their output; a node stays in it after an array is added to its number. And the
+    # leaves whose gradient may be one number, spread once the walk is over.
     uniform: dict[Node, tuple[int, ...]] = {}
     uniform_leaves: set[Tensor] = set()
     stored: set[int] = set()  # see _store_grad
@@ -241,6 +243,8 @@ def run_backward(
             if node.freed:
                 raise RuntimeError(FREED_MESSAGE)
             grads = got if node.n_outputs > 1 else [got]
+            # NumPy gives a sum of 0-d arrays as a NumPy scalar: a backward gets arrays.
+            grads = [a if a is None or a.__class__ is np.ndarray else np.asarray(a) for a in grads]
             if node.retained is not None:
                 for ref in node.retained:
                     kept = ref()

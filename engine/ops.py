@@ -117,7 +117,7 @@ def spread(g: Array, a: Array, axis: Axis, keepdims: bool) -> Array:
     """The gradient of a sum: g at every summed element of `a`. Over every axis of a large
     `a` it is g itself, one number standing for every element, as engine.graph carries it."""
     if axis is None and not keepdims:
-        if a.size >= UNIFORM_MIN_ELEMENTS:
+        if a.ndim and a.size >= UNIFORM_MIN_ELEMENTS:
             return g
         out = np.empty(a.shape, g.dtype)
         out[...] = g  # much cheaper than np.broadcast_to for small arrays

@@ -8,7 +8,7 @@ so that 3-element tensors take that path; one runs at the real size.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -137,24 +137,47 @@ def test_a_second_backward_with_retain_graph_accumulates_as_torch_does(path: str
         np.testing.assert_array_equal(mine, ref)
 
 
-def test_a_custom_function_gets_an_array(path: str) -> None:
-    seen: list[np.ndarray] = []
+class _Twice(engine.autograd.Function):
+    """2·a, whose backward doubles the gradient it is given in place (as torch's g.mul_(2) may)."""
 
-    class Double(engine.autograd.Function):
-        @staticmethod
-        def forward(ctx: Any, a: Any) -> Any:
-            return engine.tensor(a.detach().numpy() * 2)
+    seen: ClassVar[list[np.ndarray]] = []
 
-        @staticmethod
-        def backward(ctx: Any, g: Any) -> Any:
-            seen.append(g.numpy())
-            return g * 2
+    @staticmethod
+    def forward(ctx: Any, a: Any) -> Any:
+        return engine.tensor(a.detach().numpy() * 2)
 
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        array = g.numpy()
+        _Twice.seen.append(array)
+        array *= 2
+        return g
+
+
+@pytest.mark.parametrize("factor", ["number", "tensor"])
+def test_a_custom_function_gets_an_array_of_its_own(path: str, factor: str) -> None:
+    # With one number for g, 3·h gives one number (spread for the function), y·h an array of
+    # y's shape (the function must not get a read-only view of it).
+    _Twice.seen.clear()
     x = engine.tensor(X, dtype=engine.float64, requires_grad=True)
-    (Double.apply(x * 1.0) * 3).sum().backward()
-    assert seen[0].shape == (3,) and seen[0].flags.writeable
-    np.testing.assert_array_equal(seen[0], [3.0, 3.0, 3.0])
-    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])  # type: ignore[union-attr]
+    y = engine.tensor(Y, dtype=engine.float64)
+    h = _Twice.apply(x * 1.0)
+    (h * (3.0 if factor == "number" else y)).sum().backward()
+    (g,) = _Twice.seen
+    assert g.shape == (3,) and g.flags.writeable and g.base is None
+    expected = np.full(3, 3.0) if factor == "number" else np.array(Y)
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * expected)  # type: ignore[union-attr]
+
+
+def test_a_custom_function_with_a_0d_output_used_twice_gets_an_array() -> None:
+    # Its two gradients, 0-d arrays, add up to a NumPy scalar.
+    _Twice.seen.clear()
+    c = engine.tensor(1.5, dtype=engine.float64, requires_grad=True)
+    h = _Twice.apply(c * 1.0)
+    (h + h).backward()
+    (g,) = _Twice.seen
+    assert g.__class__ is np.ndarray and g.shape == () and g.flags.writeable
+    assert c.grad is not None and c.grad.item() == 4.0
 
 
 def test_at_the_real_size_the_seed_graph_matches_torch() -> None:
