@@ -51,7 +51,7 @@ FREED_MESSAGE = (
 class Node:
     """A `grad_fn`: turns the gradients of its outputs into gradients of its inputs."""
 
-    __slots__ = ("__weakref__", "_name", "freed", "inputs", "retained", "sequence_nr")
+    __slots__ = ("__weakref__", "_name", "inputs", "retained", "sequence_nr")
     n_outputs = 1
 
     def __init__(self, name: str, inputs: tuple[Tensor | None, ...]) -> None:
@@ -60,7 +60,6 @@ class Node:
         self.inputs = inputs
         self.sequence_nr = next_sequence_nr()
         self.retained: list[weakref.ref[Tensor]] | None = None  # weak: no cycle with the tensor
-        self.freed = False
 
     def input_grads(self, grads: list[Array | None]) -> Sequence[tuple[Tensor, Array]]:
         """Given one gradient (or None) per output, each input that gets a gradient, with it.
@@ -68,8 +67,8 @@ class Node:
         raise NotImplementedError
 
     def release(self) -> None:
-        """Drop what was saved for backward (retain_graph=False)."""
-        self.freed = True
+        """Drop what was saved for backward (retain_graph=False), so that another backward
+        through this node fails as in PyTorch, if it needs what was saved."""
 
     def name(self) -> str:
         """PyTorch's name for this kind of node: `MulBackward0`, `CustomFunctionBackward`."""
@@ -104,7 +103,6 @@ class OpNode(Node):
         self.inputs = inputs
         self.sequence_nr = next_sequence_nr()
         self.retained = None
-        self.freed = False
         self.vjps = vjps
         self.args: tuple[Any, ...] | None = args
         self.kwargs = kwargs
@@ -113,7 +111,6 @@ class OpNode(Node):
 
     def release(self) -> None:
         if self.frees:  # else it keeps nothing to free: see Op.needs
-            self.freed = True
             self.args = self.out = None
 
 
@@ -240,8 +237,6 @@ def run_backward(
         if tick is not None:
             tick()
         if type(node) is not OpNode:
-            if node.freed:
-                raise RuntimeError(FREED_MESSAGE)
             grads = got if node.n_outputs > 1 else [got]
             # NumPy gives a sum of 0-d arrays as a NumPy scalar: a backward gets arrays.
             grads = [a if a is None or a.__class__ is np.ndarray else np.asarray(a) for a in grads]
@@ -311,7 +306,6 @@ def run_backward(
             else:
                 deliver(operand, grad)
         if not retain_graph and node.frees:  # OpNode.release written out, once every rule has run
-            node.freed = True
             node.args = node.out = None
     for leaf in uniform_leaves:
         if leaves[leaf].ndim == 0:  # still one number for every element

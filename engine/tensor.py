@@ -154,6 +154,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     The op's fields are bound once here, not looked up on every call."""
     assert not op.saves, "an arithmetic op's rules get its value as y"
     forward, vjps, grad_fn, frees = op.forward, op.vjps, op.grad_fn, op.frees
+    fixed_name = grad_fn if isinstance(grad_fn, str) else ""  # else the name depends on the call
     assert op.needs != "shapes", "an arithmetic op's rules read values or nothing"
     keeps_values = op.needs == "values"  # see Op.needs
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
@@ -191,11 +192,10 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
         right = b if b.__class__ is Tensor and b._requires_grad else None
         if (left is not None or right is not None) and _enabled.get():
             node = _new(OpNode)
-            node._name = grad_fn if grad_fn.__class__ is str else grad_fn(x0, y0)  # type: ignore[operator]
+            node._name = fixed_name or grad_fn(x0, y0)  # type: ignore[operator]
             node.inputs = (left, right)
             node.sequence_nr = next_sequence_nr()
             node.retained = None
-            node.freed = False
             node.vjps = vjps
             node.args = (x, y) if keeps_values else _NOTHING_KEPT
             node.kwargs = _NO_KWARGS
