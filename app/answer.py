@@ -43,7 +43,8 @@ def _comparison(c: Comparison) -> dict[str, Any]:
         "analytic": values(c.analytic),
         "non_differentiable": c.non_differentiable,
         "message": c.message,
-        # Fast mode compares along a random direction, unless a kink sent it element by element.
+        # Fast mode compares along a random direction, unless a kink, or a failure that every
+        # element then passed, sent it element by element.
         "direction": None if c.direction is None else "random unit vector",
     }
 

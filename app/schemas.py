@@ -196,7 +196,9 @@ class TensorCheck(BaseModel):
     )
     message: str | None = Field(default=None, description="What failed, where, by how much, against which tolerance.")
     direction: str | None = Field(
-        default=None, description="Fast mode: the values compared are along this (random) direction."
+        default=None,
+        description="Fast mode: the values compared are along this (random) direction; null where the "
+        "tensor was compared element by element (full mode, or a fast check that crossed a kink or failed).",
     )
 
 
