@@ -108,8 +108,9 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
 
 # From this many elements on, the gradient of a sum over every axis stays one number (see
 # spread). Below it an array is quicker: NumPy takes longer to multiply a NumPy scalar by a
-# 0-d array than a 3-element array by it, and np.full is slower than a copy. (The seed graph:
-# at 3 elements 56 µs against 41; at 10^5 2.4 ms against 2.5; at 10^6 8.6 ms against 11.8.)
+# 0-d array than a 3-element array by it, and np.full is slower than a copy. The seed graph,
+# one number against an array: 3 elements 57 µs against 40, 2^14 131 against 118, 2^16 431
+# against 491, 10^5 668 against 786.
 UNIFORM_MIN_ELEMENTS = 1 << 16
 
 
