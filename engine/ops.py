@@ -227,12 +227,21 @@ def _cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Arra
     return grad
 
 
+_BITS: dict[np.dtype[Any], np.dtype[Any]] = {
+    np.dtype(np.float32): np.dtype(np.uint32),
+    np.dtype(np.float64): np.dtype(np.uint64),
+}
+
+
 def _relu_vjp(g: Array, y: Array, a: Array) -> Array:
-    # g·[a > 0], with the mask made in g's dtype: NumPy multiplies two float arrays faster
-    # than a float array by a bool one (the MLP's 64×256 float32: 6.5 µs against 8.9).
-    mask = (a > 0).astype(g.dtype)
-    mask *= g
-    return mask
+    # 0 where a <= 0, else g, selected as PyTorch selects: g·[a > 0] would make NaN of an
+    # inf or NaN g times 0, and drop the g of relu(NaN). g's bits are ANDed with all ones or
+    # all zeros, much quicker than np.where (the MLP's 64×256 float32: 9 µs against 63).
+    bits = _BITS[np.dtype(g.dtype)]
+    keep = np.asarray(np.less_equal(a, 0), dtype=bits)
+    keep -= 1  # 1 - 1 = 0 where a <= 0, 0 - 1 = all ones elsewhere
+    keep &= np.asarray(g).view(bits)
+    return keep.view(g.dtype)
 
 
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
