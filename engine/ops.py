@@ -117,12 +117,8 @@ UNIFORM_MIN_ELEMENTS = 1 << 16
 def spread(g: Array, a: Array, axis: Axis, keepdims: bool) -> Array:
     """The gradient of a sum: g at every summed element of `a`. Over every axis of a large
     `a` it is g itself, one number standing for every element, as engine.graph carries it."""
-    if axis is None and not keepdims:
-        if a.ndim and a.size >= UNIFORM_MIN_ELEMENTS:
-            return g
-        out = np.empty(a.shape, g.dtype)
-        out[...] = g  # much cheaper than np.broadcast_to for small arrays
-        return out
+    if axis is None and not keepdims and a.ndim and a.size >= UNIFORM_MIN_ELEMENTS:
+        return g
     return unreduce(g, a.shape, axis, keepdims)
 
 
@@ -237,10 +233,10 @@ def _relu_vjp(g: Array, y: Array, a: Array) -> Array:
     # 0 where a <= 0, else g, selected as PyTorch selects: g·[a > 0] would make NaN of an
     # inf or NaN g times 0, and drop the g of relu(NaN). g's bits are ANDed with all ones or
     # all zeros, much quicker than np.where (the MLP's 64×256 float32: 9 µs against 63).
-    bits = _BITS[np.dtype(g.dtype)]
+    bits = _BITS[g.dtype]
     keep = np.asarray(np.less_equal(a, 0), dtype=bits)
     keep -= 1  # 1 - 1 = 0 where a <= 0, 0 - 1 = all ones elsewhere
-    keep &= np.asarray(g).view(bits)
+    keep &= g.view(bits)
     return keep.view(g.dtype)
 
 
