@@ -44,6 +44,8 @@ class Op:
     # For these two nothing is kept to free, and a second backward through x + 1 or x.sum()
     # works, as in PyTorch.
     needs: Literal["values", "shapes", "nothing"] = "values"
+    # grad_fn also gets requires_grad=(which arguments require grad), as matmul's name needs.
+    named_by_requires_grad: bool = False
 
     @property
     def frees(self) -> bool:
@@ -60,9 +62,15 @@ class Op:
             return self.grad_fn or "none: the result does not require grad"
         return " ".join((self.grad_fn.__doc__ or "").split())
 
-    def grad_fn_name(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    def grad_fn_name(self, args: tuple[Any, ...], kwargs: dict[str, Any], inputs: tuple[Any, ...]) -> str:
+        """`inputs`: the arguments' tensors, None for those that do not require grad."""
         name = self.grad_fn
-        return name if name.__class__ is str else name(*args, **kwargs)  # type: ignore[operator]
+        if name.__class__ is str:
+            return name
+        if self.named_by_requires_grad:
+            requires_grad = tuple(tensor is not None for tensor in inputs)
+            return name(*args, requires_grad=requires_grad, **kwargs)  # type: ignore[operator]
+        return name(*args, **kwargs)  # type: ignore[operator]
 
 
 class _Required:
@@ -229,6 +237,13 @@ _BITS: dict[np.dtype[Any], np.dtype[Any]] = {
 }
 
 
+def _relu(a: Array) -> Array:
+    if a.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
+    # 0 first: on a tie NumPy answers the second operand, so relu(-0.0) is -0.0, as in PyTorch.
+    return np.maximum(0, a)
+
+
 def _relu_vjp(g: Array, y: Array, a: Array) -> Array:
     # 0 where a <= 0, else g, selected as PyTorch selects: g·[a > 0] would make NaN of an
     # inf or NaN g times 0, and drop the g of relu(NaN). g's bits are ANDed with all ones or
@@ -261,10 +276,23 @@ def _index_name(a: Array, index: Any) -> str:
 _MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}
 
 
-def _matmul_name(a: Array, b: Array) -> str:
+def _matmul_name(a: Array, b: Array, requires_grad: tuple[bool, ...] = (False, False)) -> str:
     """MmBackward0 (matrix @ matrix), MvBackward0, DotBackward0, SqueezeBackward4 (vector @ matrix),
-    UnsafeViewBackward0 (batched)"""
-    return _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0")
+    UnsafeViewBackward0 (batched); a matrix that requires grad @ a batch: CloneBackward0, or
+    TransposeBackward0 when the product is one row, one column or empty"""
+    name = _MATMUL_NAMES.get((a.ndim, b.ndim))
+    if name is not None:
+        return name
+    # PyTorch computes this one as (bᵀ @ aᵀ)ᵀ, folding b's batch into one matrix, and makes the
+    # transpose contiguous: a copy (Clone), unless the transpose is contiguous already.
+    # A 1×n×k `a` against a 3-D batch of more than one counts as the matrix n×k.
+    matrix = a.ndim == 2 or (a.ndim == b.ndim == 3 and a.shape[0] == 1 and b.shape[0] != 1)
+    if requires_grad[0] and matrix and b.ndim >= 3:
+        rows, columns = a.shape[-2], b.shape[-1]
+        if rows <= 1 or columns <= 1 or 0 in b.shape[:-2]:
+            return "TransposeBackward0"
+        return "CloneBackward0"
+    return "UnsafeViewBackward0"
 
 
 def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
@@ -377,7 +405,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a", "promote"),
     Op("matmul", "a @ b", _matmul_name, np.matmul,
        (_matmul_vjp_a, _matmul_vjp_b),
-       "∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g", "promote"),
+       "∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g", "promote", named_by_requires_grad=True),
     # Elementwise functions
     Op("exp", "exp(a)", "ExpBackward0", np.exp, (lambda g, y, a: g * y,), "exp' = exp", "float"),
     Op("log", "log(a)", "LogBackward0", np.log, (lambda g, y, a: g / a,), "log' a = 1/a", "float"),
@@ -388,7 +416,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * (1 - y * y),), "tanh' = 1 - tanh²", "float"),
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
        (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
-    Op("relu", "relu(a)", "ReluBackward0", lambda a: np.maximum(a, 0),
+    Op("relu", "relu(a)", "ReluBackward0", _relu,
        (_relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)"),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
        (lambda g, y, a, b: g * ((a > b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b > a) + 0.5 * (a == b))),

@@ -113,7 +113,7 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         # Only what the rules read (Op.needs): y is what they get as y.
         y = None if op.needs != "values" else saved if op.saves else value
         kept = arrays if op.needs != "nothing" else (None,) * len(arrays)
-        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs), vjps, inputs, kept, kwargs, y, op.frees)
+        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs, inputs), vjps, inputs, kept, kwargs, y, op.frees)
         out._requires_grad = True
     return out
 
@@ -192,7 +192,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
         right = b if b.__class__ is Tensor and b._requires_grad else None
         if (left is not None or right is not None) and _enabled.get():
             node = _new(OpNode)
-            node._name = fixed_name or grad_fn(x0, y0)  # type: ignore[operator]
+            node._name = fixed_name or op.grad_fn_name((x0, y0), _NO_KWARGS, (left, right))
             node.inputs = (left, right)
             node.sequence_nr = next_sequence_nr()
             node.retained = None

@@ -297,6 +297,66 @@ def test_relu_selects_its_gradient_as_torch_does(dtype: str) -> None:
         assert grads[0].dtype == grads[1].dtype and grads[0].__class__ is np.ndarray
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_relu_values_keep_torchs_bits(dtype: str) -> None:
+    # relu(-0.0) is -0.0 and relu(NaN) NaN, as clamp_min(x, 0) gives them.
+    values = [-0.0, 0.0, -1.0, 2.5, float("nan"), float("-inf"), float("inf")] if dtype != "int64" else [-3, 0, 4]
+    ours = engine.relu(engine.tensor(values, dtype=getattr(engine, dtype))).numpy()
+    theirs = torch.relu(torch.tensor(values, dtype=getattr(torch, dtype))).numpy()
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_relu_of_bools_is_refused_as_by_torch() -> None:
+    with pytest.raises(RuntimeError, match="Boolean inputs not supported for relu") as expected:
+        torch.relu(torch.tensor([True, False]))
+    with pytest.raises(RuntimeError, match=str(expected.value)):
+        engine.relu(engine.tensor([True, False]))
+
+
+MATMUL_SHAPES = [
+    ((3, 4), (2, 4, 5)),
+    ((1, 4), (2, 4, 5)),
+    ((3, 4), (2, 4, 1)),
+    ((3, 4), (1, 4, 5)),
+    ((3, 1), (2, 1, 5)),
+    ((3, 0), (2, 0, 5)),
+    ((0, 4), (2, 4, 5)),
+    ((3, 4), (0, 4, 5)),
+    ((3, 4), (2, 4, 0)),
+    ((3, 4), (2, 2, 4, 5)),
+    ((1, 3, 4), (2, 4, 5)),
+    ((1, 1, 4), (2, 4, 5)),
+    ((1, 3, 4), (2, 4, 1)),
+    ((1, 3, 4), (1, 4, 5)),
+    ((1, 3, 4), (1, 2, 4, 5)),
+    ((1, 1, 3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 3, 4), (1, 4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((4,), (2, 4, 5)),
+    ((2, 3, 4), (4,)),
+    ((3, 4), (4, 5)),
+    ((4,), (4, 5)),
+]
+
+
+@pytest.mark.parametrize("requires_grad", [(True, True), (True, False), (False, True)], ids=["both", "a", "b"])
+@pytest.mark.parametrize(("a_shape", "b_shape"), MATMUL_SHAPES, ids=[f"{a}@{b}" for a, b in MATMUL_SHAPES])
+def test_matmul_grad_fn_names_follow_torch(
+    a_shape: tuple[int, ...], b_shape: tuple[int, ...], requires_grad: tuple[bool, bool]
+) -> None:
+    # torch names a product by how it computed it: a matrix that requires grad times a batch
+    # is a transposed product, copied (Clone) unless the transpose is contiguous already.
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    ours = engine.tensor(a, requires_grad=requires_grad[0]) @ engine.tensor(b, requires_grad=requires_grad[1])
+    theirs = torch.tensor(a, requires_grad=requires_grad[0]) @ torch.tensor(b, requires_grad=requires_grad[1])
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+
+
 NUMBERS = [1.0001, -0.0, 0.0, 3, 2**24 + 1, float("nan"), float("inf"), -1e-30, 1e300]
 NUMBER_OPS = [
     ("x + n", lambda x, n: x + n),
