@@ -137,8 +137,9 @@ class CheckOptions(Strict):
         ge=MIN_EPS,
         lt=1,
         allow_inf_nan=False,
-        description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge; at "
-        "least 1e-12 (below it float64's rounding is all a difference measures).",
+        description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge, and "
+        "short of any kink of relu, abs, maximum, max, ... that a step crosses; at least 1e-12 (below it "
+        "float64's rounding is all a difference measures).",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

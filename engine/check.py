@@ -23,6 +23,7 @@ from engine.batching import Batched, Unbatchable
 from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
+from engine.kinks import Crossings
 from engine.limits import setting, start_evaluation
 from engine.numerical import MIN_EPS, OFFSETS, Budget, derivative, steps
 from engine.spec import Call, Program
@@ -188,6 +189,10 @@ class _Differentiator:
         known = self._first_step_values(batched, x) if batched is not None else None
         probe = x.copy()
         flat = probe.reshape(-1)
+        # What the retries cross. The first step's values come without (batched, they may
+        # be known already), so that both ways of evaluating give the same answers.
+        crossings = Crossings()
+        first_step = {k * self.eps for k in OFFSETS}
         for i in range(flat.size):
             original = flat[i]
 
@@ -196,11 +201,14 @@ class _Differentiator:
                     return known[i][t]
                 flat[i] = original + t
                 try:
-                    return f(probe)
+                    if t in first_step:
+                        return f(probe)
+                    with crossings.evaluation():
+                        return f(probe)
                 finally:
                     flat[i] = original
 
-            d = self._derivative(along, f0, steps(abs(float(original)), self.eps))
+            d = self._derivative(along, f0, steps(abs(float(original)), self.eps), crossings)
             values.flat[i], errors.flat[i], kinks.flat[i] = d
         return values, errors, kinks
 
@@ -241,14 +249,22 @@ class _Differentiator:
         # retry to a step so small that rounding swamps it.
         moving = (x != 0) & (u != 0)
         nearest_edge = float(np.min(np.abs(x[moving] / u[moving]))) if moving.any() else 0.0
-        value, error, kink = self._derivative(lambda t: f(x + t * u), f0, steps(nearest_edge, self.eps))
+        # Through many elements a step crosses kinks too slight for the stencil to tell: the
+        # ops say which they cross.
+        crossings = Crossings()
+
+        def along_u(t: float) -> float:
+            with crossings.evaluation():
+                return f(x + t * u)
+
+        value, error, kink = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings)
         return np.array(value), np.array(error), np.array(kink)
 
     def _derivative(
-        self, f: Callable[[float], float], f0: float, tries: tuple[float, ...]
+        self, f: Callable[[float], float], f0: float, tries: tuple[float, ...], crossings: Crossings | None = None
     ) -> tuple[float, float, bool]:
         o = self.options
-        d = derivative(f, f0, tries, self.budget, o.atol, o.rtol)
+        d = derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings)
         # No finite neighbourhood (sqrt at 0): not differentiable there, like a kink.
         return d.value, d.error, d.kink or not d.finite
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engine.errors import LimitExceeded, Loc
+from engine.kinks import Crossings
 from engine.limits import setting
 
 ROUNDING = float(np.finfo(np.float64).eps)
@@ -24,6 +25,10 @@ RETRY_FACTOR = 1e-3  # a kink, a domain edge or a fast-varying function within t
 SMALLEST_STEP = float(np.finfo(np.float64).tiny)
 UNDERFLOW = float(np.finfo(np.float64).smallest_subnormal)  # any result's absolute rounding, at most
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
+MOST_STEPS = 4  # stencils per derivative: the steps tried, and shorter ones that avoid crossing a kink
+# Next to a kink, a step short enough not to cross it may leave this much of the derivative
+# to rounding (reported as the error estimate): a looser verdict, where a kink gives none.
+ROUNDING_SHARE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,53 @@ def _rank(d: Derivative) -> tuple[int, float]:
 
 
 def derivative(
-    f: Callable[[float], float], f0: float, tries: tuple[float, ...], budget: Budget, atol: float, rtol: float
+    f: Callable[[float], float],
+    f0: float,
+    tries: tuple[float, ...],
+    budget: Budget,
+    atol: float,
+    rtol: float,
+    crossings: Crossings | None = None,
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
-    kink merely near 0 is not taken for one, and a domain edge within the step is avoided."""
+    kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
+
+    With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks): a
+    step that crosses one is a kink too, and the next step stops short of the nearest crossing,
+    unless rounding would swamp so short a step (_finest_step): then the derivative is at a kink."""
     best: Derivative | None = None
-    for h in tries:
+    pending = list(tries)
+    for _ in range(MOST_STEPS):
+        if not pending:
+            break
+        h = pending.pop(0)
         budget.spend(len(OFFSETS))
+        if crossings is not None:
+            crossings.clear()
         d = _stencil(f, f0, h, atol, rtol)
+        if crossings is not None and d.finite and crossings.crossed():
+            d = replace(d, kink=True)
+            nearest = crossings.nearest([k * h for k in OFFSETS])
+            if nearest is not None:
+                # Four steps stay within half the distance, as far as the line through the
+                # outermost evaluations tells it (else the next try says so).
+                shorter = min(nearest / 8, h / 8)
+                if shorter < _finest_step(d, h, atol, rtol):
+                    return d
+                pending = [shorter]
+                continue
         if d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
         best = d if best is None or _rank(d) < _rank(best) else best
     assert best is not None, "derivative needs at least one step"
     return best
+
+
+def _finest_step(d: Derivative, h: float, atol: float, rtol: float) -> float:
+    """The step below which f's rounding alone, as _stencil estimates it at step h, would exceed
+    the tolerance, or ROUNDING_SHARE of the derivative if that is more: a kink nearer than
+    that cannot be stepped around."""
+    allowed = max(atol + rtol * abs(d.value), ROUNDING_SHARE * abs(d.value))
+    rounding = d.error - d.truncation  # proportional to 1/h
+    return max(rounding * h / allowed if allowed > 0 else 0.0, SMALLEST_STEP)

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from engine import kinks
+
 Array = np.ndarray[Any, Any]
 Axis = int | tuple[int, ...] | None
 
@@ -46,6 +48,13 @@ class Op:
     needs: Literal["values", "shapes", "nothing"] = "values"
     # grad_fn also gets requires_grad=(which arguments require grad), as matmul's name needs.
     named_by_requires_grad: bool = False
+    # Where the derivative jumps, for the check (engine.kinks): a function of the arguments
+    # whose sign changes there (relu: a), or which elements are on the kink's one side.
+    kink: Callable[..., Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kink is not None:
+            object.__setattr__(self, "forward", kinks.noting(self.forward, self.kink))
 
     @property
     def frees(self) -> bool:
@@ -148,6 +157,20 @@ def _extreme_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool
     # Ties share the gradient evenly, as torch.amax/amin do.
     hit = a == unreduce(y, a.shape, axis, keepdims)
     return unreduce(g, a.shape, axis, keepdims) * hit / hit.sum(axis=axis, keepdims=True)
+
+
+# The kinks (see Op.kink) of maximum and minimum are at a = b, of max and min where the
+# element that is the extreme changes.
+def _difference(a: Any, b: Any) -> Array:
+    return np.subtract(a, b, dtype=np.float64)
+
+
+def _is_max(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+    return a == np.max(a, axis=axis, keepdims=True)
+
+
+def _is_min(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+    return a == np.min(a, axis=axis, keepdims=True)
 
 
 def _max_along(a: Array, axis: Axis) -> Array:
@@ -410,20 +433,21 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("exp", "exp(a)", "ExpBackward0", np.exp, (lambda g, y, a: g * y,), "exp' = exp", "float"),
     Op("log", "log(a)", "LogBackward0", np.log, (lambda g, y, a: g / a,), "log' a = 1/a", "float"),
     Op("sqrt", "sqrt(a)", "SqrtBackward0", np.sqrt, (lambda g, y, a: g / (2 * y),), "sqrt' a = 1/(2·sqrt a)", "float"),
-    Op("abs", "abs(a)", "AbsBackward0", np.abs, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)"),
+    Op("abs", "abs(a)", "AbsBackward0", np.abs, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)",
+       kink=lambda a: a),
     Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
     Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),
     Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * (1 - y * y),), "tanh' = 1 - tanh²", "float"),
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
        (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
     Op("relu", "relu(a)", "ReluBackward0", _relu,
-       (_relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)"),
+       (_relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
        (lambda g, y, a, b: g * ((a > b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b > a) + 0.5 * (a == b))),
-       "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each", "promote"),
+       "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each", "promote", kink=_difference),
     Op("minimum", "minimum(a, b)", "MinimumBackward0", np.minimum,
        (lambda g, y, a, b: g * ((a < b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b < a) + 0.5 * (a == b))),
-       "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each", "promote"),
+       "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each", "promote", kink=_difference),
     # Reductions
     Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
        lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
@@ -435,10 +459,10 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes"),
     Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
        lambda a, axis=None, keepdims=False: a.max(axis=axis, keepdims=keepdims),
-       (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS),
+       (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS, kink=_is_max),
     Op("min", "min(a, axis=None, keepdims=False)", "AminBackward0",
        lambda a, axis=None, keepdims=False: a.min(axis=axis, keepdims=keepdims),
-       (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS),
+       (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS, kink=_is_min),
     Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", _logsumexp,
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),
        "∂/∂a = softmax(a) along the axes", "float", _AXIS),

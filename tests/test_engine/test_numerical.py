@@ -16,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import LimitExceeded
+from engine.kinks import Crossings
 from engine.numerical import OFFSETS, RETRY_FACTOR, SMALLEST_STEP, Budget, Derivative, derivative, steps
 
 ATOL, RTOL = 1e-9, 1e-6
@@ -231,3 +232,87 @@ def test_the_retry_step_is_never_below_the_smallest_normal_float(scale: float) -
     assert first == 1e-3 and SMALLEST_STEP <= closer <= 1e-3 * RETRY_FACTOR
     d = derivative(lambda t: abs(scale + t), abs(scale), (first, closer), Budget(100, LOC), ATOL, RTOL)
     assert math.isfinite(d.value) or not d.finite
+
+
+# --- kinks the ops report (engine.kinks) ------------------------------------------------
+
+
+def _relu_sum(offsets: np.ndarray, weights: np.ndarray) -> Callable[[float], float]:
+    """F(t) = Σ w_k·relu(v_k + t), through the engine's relu, which notes its kinks."""
+    import engine
+
+    def f(t: float) -> float:
+        return float(np.sum(engine.relu(engine.tensor(offsets + t, dtype=engine.float64)).numpy() * weights))
+
+    return f
+
+
+def _recorded(f: Callable[[float], float], crossings: Crossings) -> Callable[[float], float]:
+    def g(t: float) -> float:
+        with crossings.evaluation():
+            return f(t)
+
+    return g
+
+
+def test_a_kink_within_a_step_is_stepped_around_when_the_ops_report_it() -> None:
+    # relu inputs at 3.2e-7 (inside every default step) and far away. F is linear on either
+    # side of each kink, so F'(0) is exactly Σ w_k over the inputs > 0.
+    offsets = np.array([3.2e-7, 0.0134, -0.0286, 0.5, -0.7])
+    weights = np.array([0.37, 1.1, -0.4, 0.25, 2.0])
+    exact = float(np.sum(weights[offsets > 0]))
+    f = _relu_sum(offsets, weights)
+    crossings = Crossings()
+    d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
+    assert not d.kink and d.finite
+    assert abs(d.value - exact) <= ATOL + RTOL * abs(exact) + d.error
+    assert d.error <= 1e-4 * abs(exact)  # a verdict, not a tolerance wide open
+    # Without the ops' report, neither default step gives the derivative within its estimate.
+    blind = derivative(f, f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL)
+    assert abs(blind.value - exact) > ATOL + RTOL * abs(exact) + blind.error or blind.kink
+
+
+def test_a_kink_within_rounding_distance_is_a_kink() -> None:
+    offsets = np.array([1e-15, 0.5])
+    weights = np.array([1.0, 1.0])
+    f = _relu_sum(offsets, weights)
+    crossings = Crossings()
+    d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
+    assert d.kink
+
+
+def test_crossings_tell_sides_and_the_nearest_crossing_by_hand() -> None:
+    import engine
+
+    crossings = Crossings()
+    hs = [k * 1e-3 for k in OFFSETS]
+    for t in hs:  # relu's input a = [0.002 + t, 1 - t]: the first crosses 0 at t = -0.002
+        with crossings.evaluation():
+            engine.relu(engine.tensor([0.002 + t, 1 - t], dtype=engine.float64))
+    assert crossings.crossed()
+    nearest = crossings.nearest(hs)
+    assert nearest is not None and math.isclose(nearest, 0.002, rel_tol=1e-9)
+    crossings.clear()
+    for t in hs:  # nothing changes sides; max's sides (which element is the maximum) neither
+        with crossings.evaluation():
+            engine.relu(engine.tensor([0.5 + t, -1 - t], dtype=engine.float64))
+            engine.max(engine.tensor([3.0, 1 + t]))
+    assert not crossings.crossed() and crossings.nearest(hs) is None
+    crossings.clear()
+    for t in hs:  # the maximum moves from one element to the other: crossed, but no distance
+        with crossings.evaluation():
+            engine.max(engine.tensor([1.0, 1.0 + 1e3 * t]))
+    assert crossings.crossed() and crossings.nearest(hs) is None
+
+
+def test_ops_note_nothing_unless_recording() -> None:
+    import engine
+
+    crossings = Crossings()
+    engine.relu(engine.tensor([1.0, -1.0]))
+    engine.maximum(engine.tensor([1.0]), engine.tensor([2.0]))
+    assert crossings.evaluations == []
+    with crossings.evaluation():
+        engine.maximum(engine.tensor([1.0, 3.0]), 2.0)
+        engine.abs(engine.tensor([-2.0]))
+    assert [r.tolist() for r in crossings.evaluations[0]] == [[-1.0, 1.0], [-2.0]]
