@@ -77,9 +77,15 @@ class Op:
         if name.__class__ is str:
             return name
         if self.named_by_requires_grad:
-            requires_grad = tuple(tensor is not None for tensor in inputs)
+            requires_grad = tuple([tensor is not None for tensor in inputs])
             return name(*args, requires_grad=requires_grad, **kwargs)  # type: ignore[operator]
         return name(*args, **kwargs)  # type: ignore[operator]
+
+    def binary_grad_fn_name(self, a: Any, b: Any, left: Any, right: Any) -> str:
+        """grad_fn_name of a binary op, written out: `left`, `right` are the operands' tensors or None."""
+        if self.named_by_requires_grad:
+            return self.grad_fn(a, b, requires_grad=(left is not None, right is not None))  # type: ignore[operator]
+        return self.grad_fn(a, b)  # type: ignore[operator]
 
 
 class _Required:

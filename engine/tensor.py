@@ -155,6 +155,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     assert not op.saves, "an arithmetic op's rules get its value as y"
     forward, vjps, grad_fn, frees = op.forward, op.vjps, op.grad_fn, op.frees
     fixed_name = grad_fn if isinstance(grad_fn, str) else ""  # else the name depends on the call
+    name_of = op.binary_grad_fn_name
     assert op.needs != "shapes", "an arithmetic op's rules read values or nothing"
     keeps_values = op.needs == "values"  # see Op.needs
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
@@ -192,7 +193,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
         right = b if b.__class__ is Tensor and b._requires_grad else None
         if (left is not None or right is not None) and _enabled.get():
             node = _new(OpNode)
-            node._name = fixed_name or op.grad_fn_name((x0, y0), _NO_KWARGS, (left, right))
+            node._name = fixed_name or name_of(x0, y0, left, right)
             node.inputs = (left, right)
             node.sequence_nr = next_sequence_nr()
             node.retained = None
