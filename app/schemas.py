@@ -193,7 +193,9 @@ class TensorCheck(BaseModel):
     numerical: Values | None = Field(default=None, description="The finite-difference gradient (or directional value).")
     analytic: Values | None = Field(default=None, description="The gradient being checked (or its directional value).")
     non_differentiable: list[list[int]] = Field(
-        default_factory=list, description="Elements at a kink (relu or abs at 0, a tie): listed, not judged."
+        default_factory=list,
+        description="Elements at a kink (relu or abs at 0, a tie), or so near one that a step short of it "
+        "would measure rounding: listed, not judged.",
     )
     message: str | None = Field(default=None, description="What failed, where, by how much, against which tolerance.")
     direction: str | None = Field(
