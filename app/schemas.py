@@ -138,8 +138,9 @@ class CheckOptions(Strict):
         lt=1,
         allow_inf_nan=False,
         description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge, and "
-        "short of any kink of relu, abs, maximum, max, ... that a step crosses; at least 1e-12 (below it "
-        "float64's rounding is all a difference measures).",
+        "short of any kink of relu, abs, maximum, max, ... that a step crosses (then no finer than "
+        "1e-12·max(1, |x|), and with an error estimate of up to 1e-4 of the derivative, added to the "
+        "tolerance); at least 1e-12 (below it float64's rounding is all a difference measures).",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

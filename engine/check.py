@@ -25,7 +25,7 @@ from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
 from engine.kinks import Crossings
 from engine.limits import setting, start_evaluation
-from engine.numerical import MIN_EPS, OFFSETS, Budget, derivative, steps
+from engine.numerical import MIN_EPS, MOST_STEPS, OFFSETS, SMALLEST_STEP, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
 
@@ -192,7 +192,7 @@ class _Differentiator:
         # What the retries cross. The first step's values come without (batched, they may
         # be known already), so that both ways of evaluating give the same answers.
         crossings = Crossings()
-        first_step = {k * self.eps for k in OFFSETS}
+        first_step = set(self._first_step())
         for i in range(flat.size):
             original = flat[i]
 
@@ -203,19 +203,21 @@ class _Differentiator:
                 try:
                     if t in first_step:
                         return f(probe)
-                    with crossings.evaluation():
+                    with crossings.evaluation(t):
                         return f(probe)
                 finally:
                     flat[i] = original
 
-            d = self._derivative(along, f0, steps(abs(float(original)), self.eps), crossings)
+            # A step short of a kink no finer than x resolves: x's rounding is then 1e-4 of it.
+            scale = abs(float(original))
+            d = self._derivative(along, f0, steps(scale, self.eps), crossings, MIN_EPS * max(1.0, scale))
             values.flat[i], errors.flat[i], kinks.flat[i] = d
         return values, errors, kinks
 
     def _first_step_values(self, batched: Batch, x: Array) -> list[dict[float, float]] | None:
         """f(x + t·e_i) for every element i and every t of the first step's stencil, taken from
         evaluations of many perturbed copies at once; None if the graph has no batched form."""
-        offsets = [k * self.eps for k in OFFSETS]  # what the stencil asks for first: steps() starts at eps
+        offsets = self._first_step()
         n = x.size
         per_chunk = batched.rows // len(offsets)  # elements perturbed per evaluation
         if per_chunk < 2 or self.budget.used + len(offsets) * n > self.budget.limit:
@@ -234,6 +236,10 @@ class _Differentiator:
                 return None
             values[elements] = found.reshape(len(elements), len(offsets))
         return [dict(zip(offsets, row, strict=True)) for row in values.tolist()]
+
+    def _first_step(self) -> list[float]:
+        """The steps at which the stencil evaluates f first: steps() starts at eps."""
+        return [k * self.eps for k in OFFSETS]
 
     def direction(self, shape: tuple[int, ...]) -> Array:
         u = self.rng.standard_normal(shape)
@@ -254,17 +260,21 @@ class _Differentiator:
         crossings = Crossings()
 
         def along_u(t: float) -> float:
-            with crossings.evaluation():
+            with crossings.evaluation(t):
                 return f(x + t * u)
 
-        value, error, kink = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings)
+        # A step short of a kink may be no finer than what the elements that move most resolve.
+        largest = float(np.max(np.abs(x), initial=1.0))
+        fastest = float(np.max(np.abs(u), initial=0.0))
+        finest = MIN_EPS * largest / fastest if fastest else SMALLEST_STEP
+        value, error, kink = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings, finest)
         return np.array(value), np.array(error), np.array(kink)
 
     def _derivative(
-        self, f: Callable[[float], float], f0: float, tries: tuple[float, ...], crossings: Crossings | None = None
+        self, f: Callable[[float], float], f0: float, tries: tuple[float, ...], crossings: Crossings, finest: float
     ) -> tuple[float, float, bool]:
         o = self.options
-        d = derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings)
+        d = derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest)
         # No finite neighbourhood (sqrt at 0): not differentiable there, like a kink.
         return d.value, d.error, d.kink or not d.finite
 
@@ -341,8 +351,9 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
                 f"the {mode} check would need {cost:,} forward evaluations, over the limit of "
                 f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
             )
-        # Retries at kinks may double the count; past that the budget says no.
-        budget = Budget(2 * limits.max_check_evaluations, LOC, tick=guard.check_time)
+        # Retries at kinks may take up to MOST_STEPS stencils a derivative; past that the
+        # budget says no.
+        budget = Budget(MOST_STEPS * limits.max_check_evaluations, LOC, tick=guard.check_time)
         differentiator = _Differentiator(options, budget)
         with no_grad():
             rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
@@ -481,7 +492,7 @@ def _compare_one(
         directional, numerical, errors, kinks, options.atol, options.rtol, f"{what} along a random direction"
     )
     result.direction = u
-    affordable = differentiator.budget.used + PER_DERIVATIVE * x.size <= differentiator.budget.limit // 2
+    affordable = differentiator.budget.used + PER_DERIVATIVE * x.size <= differentiator.budget.limit // MOST_STEPS
     if result.non_differentiable and affordable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.

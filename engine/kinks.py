@@ -1,10 +1,11 @@
-"""Which side of its kink each input of relu, abs, maximum, max, ... lies on, evaluation by evaluation.
+"""Which kinks of relu, abs, maximum, max, ... the evaluations of one stencil crossed.
 
 A finite difference across a kink measures neither side's slope. Along a random direction
 through many elements, as the fast check differentiates, a step may cross kinks that are too
 many and too slight for the stencil's own test (engine.numerical) to tell: here the ops say
-so themselves. Each op of the table with a kink says where it is (`Op.kink`); while a
-`Crossings` records an evaluation, every such op notes where its input is.
+so themselves. Each op of the table with a kink says where it is (`Op.kink`): a signed
+distance to it, such as relu's input, whose sign is the side. While a `Crossings` records an
+evaluation, every such op notes that distance.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ _RECORDING: ContextVar[Crossings | None] = ContextVar("kink_crossings", default=
 
 
 def noting(forward: Callable[..., Any], kink: Callable[..., Any]) -> Callable[..., Any]:
-    """`forward`, which also notes where its input is against the kink while a Crossings records."""
+    """`forward`, which also notes its distance to the kink while a Crossings records."""
 
     def forward_noting_kinks(*args: Any, **kwargs: Any) -> Any:
         crossings = _RECORDING.get()
@@ -33,73 +35,84 @@ def noting(forward: Callable[..., Any], kink: Callable[..., Any]) -> Callable[..
     return forward_noting_kinks
 
 
-class Crossings:
-    """What the kinked ops noted in each evaluation of one stencil, in order.
+@dataclass
+class _Record:
+    """One kinked op of the evaluations: the sides of the first, which elements have changed
+    side since, and the distances at the evaluations nearest t = 0 below and above it."""
 
-    An op's kink is a signed distance (relu's input, a - b for maximum), whose sign is the
-    side, or a boolean array (which elements are the maximum) that tells the side only.
-    """
+    sides: Array
+    changed: Array
+    below: tuple[float, Array] | None = None
+    above: tuple[float, Array] | None = None
+
+
+class Crossings:
+    """What the kinked ops noted over the evaluations of one stencil, op by op in the order
+    they ran: a few bytes per element and two copies of the distances, not one per evaluation."""
 
     def __init__(self) -> None:
-        self.evaluations: list[list[Array]] = []
+        self.clear()
 
     def clear(self) -> None:
-        self.evaluations = []
+        self._records: list[_Record] = []
+        self._evaluations = 0
+        self._position = 0  # the next record, in the evaluation under way
+        self._t = 0.0
+        self._mismatched = False  # an evaluation ran other kinked ops, or other shapes
 
     @contextmanager
-    def evaluation(self) -> Iterator[None]:
-        self.evaluations.append([])
+    def evaluation(self, t: float) -> Iterator[None]:
+        """Record the evaluation at step t (which must not be 0)."""
+        self._evaluations += 1
+        self._position = 0
+        self._t = t
         token = _RECORDING.set(self)
         try:
             yield
         finally:
             _RECORDING.reset(token)
+        if self._position != len(self._records):
+            self._mismatched = True
 
     def note(self, kink: Any) -> None:
-        self.evaluations[-1].append(np.array(kink, copy=True))
+        distance = np.asarray(kink, dtype=np.float64)
+        sides = (distance > 0).view(np.int8) - (distance < 0).view(np.int8)  # NaN: no side
+        if self._evaluations == 1:
+            record = _Record(sides, np.zeros(sides.shape, dtype=bool))
+            self._records.append(record)
+        elif self._position < len(self._records) and self._records[self._position].sides.shape == sides.shape:
+            record = self._records[self._position]
+            record.changed |= sides != record.sides
+        else:
+            self._mismatched = True
+            return
+        self._position += 1
+        t = self._t
+        if t < 0 and (record.below is None or t > record.below[0]):
+            record.below = (t, distance.copy())  # a copy: full mode perturbs its input in place
+        elif t > 0 and (record.above is None or t < record.above[0]):
+            record.above = (t, distance.copy())
 
     def crossed(self) -> bool:
-        """Whether any input changed sides between the evaluations (a different number of
-        kinked ops counts as a crossing too: the evaluations did not run the same ops)."""
-        if not self.evaluations:
-            return False
-        first = self.evaluations[0]
-        for other in self.evaluations[1:]:
-            if len(other) != len(first):
-                return True
-            for a, b in zip(first, other, strict=True):
-                if a.shape != b.shape or not np.array_equal(_sides(a), _sides(b), equal_nan=True):
-                    return True
-        return False
+        """Whether any element changed sides between the evaluations."""
+        return self._mismatched or any(record.changed.any() for record in self._records)
 
-    def nearest(self, steps: list[float]) -> float | None:
-        """How far from 0 the nearest crossing is, interpolating each crossing distance linearly
-        between the evaluations at `steps` (ascending, at least one on each side of 0); None if a
-        kink that tells its side only was crossed, or the evaluations do not line up."""
-        if len(self.evaluations) != len(steps) or not self.crossed():
+    def nearest(self) -> float | None:
+        """How far from 0 the nearest crossing is: where the line through each element's
+        distances at the evaluations nearest 0 on either side reaches 0. None if no element
+        that changed sides can be located so."""
+        if self._mismatched:
             return None
-        ts = np.array(steps)
         nearest = np.inf
-        for records in zip(*self.evaluations, strict=True):
-            if any(r.shape != records[0].shape for r in records):
-                return None
-            values = np.stack([np.asarray(r, dtype=np.float64).reshape(-1) for r in records])  # (steps, elements)
-            sides = _sides(values)
-            same = (sides == sides[:1]) | (np.isnan(sides) & np.isnan(sides[:1]))
-            changed = ~np.all(same, axis=0)
-            if not changed.any():
+        for record in self._records:
+            if record.below is None or record.above is None or not record.changed.any():
                 continue
-            if records[0].dtype == np.bool_:
-                return None
-            # The line through the outermost evaluations: where it reaches 0.
-            v = values[:, changed]
-            slope = (v[-1] - v[0]) / (ts[-1] - ts[0])
-            at_zero = v[0] - slope * ts[0]
+            (t0, v0), (t1, v1) = record.below, record.above
+            v0, v1 = v0[record.changed], v1[record.changed]
+            slope = (v1 - v0) / (t1 - t0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                reach = np.abs(np.where(slope != 0, at_zero / slope, 0.0))
-            nearest = min(nearest, float(np.min(np.nan_to_num(reach, nan=0.0))))
+                reach = np.abs((v0 - slope * t0) / slope)
+            reach = reach[np.isfinite(reach)]  # no slope, or NaN: the element cannot be located
+            if reach.size:
+                nearest = min(nearest, float(np.min(reach)))
         return nearest if nearest < np.inf else None
-
-
-def _sides(kink: Array) -> Array:
-    return np.sign(kink) if kink.dtype != np.bool_ else kink

@@ -25,7 +25,7 @@ RETRY_FACTOR = 1e-3  # a kink, a domain edge or a fast-varying function within t
 SMALLEST_STEP = float(np.finfo(np.float64).tiny)
 UNDERFLOW = float(np.finfo(np.float64).smallest_subnormal)  # any result's absolute rounding, at most
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
-MOST_STEPS = 4  # stencils per derivative: the steps tried, and shorter ones that avoid crossing a kink
+MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that avoid crossing a kink
 # Next to a kink, a step short enough not to cross it may leave this much of the derivative
 # to rounding (reported as the error estimate): a looser verdict, where a kink gives none.
 ROUNDING_SHARE = 1e-4
@@ -107,16 +107,21 @@ def derivative(
     atol: float,
     rtol: float,
     crossings: Crossings | None = None,
+    finest: float = SMALLEST_STEP,
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
     kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
 
-    With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks): a
-    step that crosses one is a kink too, and the next step stops short of the nearest crossing,
-    unless rounding would swamp so short a step (_finest_step): then the derivative is at a kink."""
+    With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks).
+    A step that crossed one is replaced by a step short of the nearest crossing, no finer than
+    `finest` (below it the argument's own rounding shows); it is a kink if rounding swamps it.
+    A crossing alone proves no kink of f (the branch may not reach it, or kinks cancel): the
+    stencil's own test judges a stencil that crossed, and only if no other is smooth."""
     best: Derivative | None = None
+    best_key: tuple[bool, tuple[int, float]] | None = None
     pending = list(tries)
+    shortened = False
     for _ in range(MOST_STEPS):
         if not pending:
             break
@@ -125,28 +130,25 @@ def derivative(
         if crossings is not None:
             crossings.clear()
         d = _stencil(f, f0, h, atol, rtol)
-        if crossings is not None and d.finite and crossings.crossed():
-            d = replace(d, kink=True)
-            nearest = crossings.nearest([k * h for k in OFFSETS])
-            if nearest is not None:
-                # Four steps stay within half the distance, as far as the line through the
-                # outermost evaluations tells it (else the next try says so).
-                shorter = min(nearest / 8, h / 8)
-                if shorter < _finest_step(d, h, atol, rtol):
-                    return d
-                pending = [shorter]
-                continue
-        if d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
+        if shortened and d.finite and _swamped(d, atol, rtol):
+            d = replace(d, kink=True)  # the kink is too near to step around
+        crossed = crossings is not None and d.finite and crossings.crossed()
+        if crossed:
+            nearest = crossings.nearest()  # type: ignore[union-attr]
+            if nearest is not None and min(nearest, h) / 8 >= finest:
+                # Four steps stay within half the distance, as far as the line tells it.
+                pending, shortened = [min(nearest, h) / 8], True
+        elif d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
-        best = d if best is None or _rank(d) < _rank(best) else best
+        key = (crossed, _rank(d))
+        if best_key is None or key < best_key:
+            best, best_key = d, key
     assert best is not None, "derivative needs at least one step"
     return best
 
 
-def _finest_step(d: Derivative, h: float, atol: float, rtol: float) -> float:
-    """The step below which f's rounding alone, as _stencil estimates it at step h, would exceed
-    the tolerance, or ROUNDING_SHARE of the derivative if that is more: a kink nearer than
-    that cannot be stepped around."""
+def _swamped(d: Derivative, atol: float, rtol: float) -> bool:
+    """Whether f's rounding alone, as _stencil estimates it, exceeds the tolerance and
+    ROUNDING_SHARE of the derivative: a verdict at that step would say little."""
     allowed = max(atol + rtol * abs(d.value), ROUNDING_SHARE * abs(d.value))
-    rounding = d.error - d.truncation  # proportional to 1/h
-    return max(rounding * h / allowed if allowed > 0 else 0.0, SMALLEST_STEP)
+    return d.error - d.truncation > allowed

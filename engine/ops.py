@@ -48,8 +48,8 @@ class Op:
     needs: Literal["values", "shapes", "nothing"] = "values"
     # grad_fn also gets requires_grad=(which arguments require grad), as matmul's name needs.
     named_by_requires_grad: bool = False
-    # Where the derivative jumps, for the check (engine.kinks): a function of the arguments
-    # whose sign changes there (relu: a), or which elements are on the kink's one side.
+    # Where the derivative jumps, for the check (engine.kinks): a function of the arguments,
+    # a signed distance to the kink whose sign tells the side (relu: a; maximum: a - b).
     kink: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
@@ -165,18 +165,25 @@ def _extreme_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool
     return unreduce(g, a.shape, axis, keepdims) * hit / hit.sum(axis=axis, keepdims=True)
 
 
-# The kinks (see Op.kink) of maximum and minimum are at a = b, of max and min where the
-# element that is the extreme changes.
+# The kinks (see Op.kink) of maximum and minimum are at a = b; of max and min where another
+# element becomes the extreme.
 def _difference(a: Any, b: Any) -> Array:
     return np.subtract(a, b, dtype=np.float64)
 
 
-def _is_max(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
-    return a == np.max(a, axis=axis, keepdims=True)
+def _lead(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+    """Each element's lead over the largest of the others along the axes: > 0 at the maximum
+    alone, 0 at tied maxima, < 0 elsewhere."""
+    a = np.asarray(a, dtype=np.float64)
+    top = np.max(a, axis=axis, keepdims=True)
+    at_top = a == top
+    others = np.max(np.where(at_top, -np.inf, a), axis=axis, keepdims=True)
+    others = np.where(np.sum(at_top, axis=axis, keepdims=True) > 1, top, others)  # a tie
+    return np.where(at_top, a - others, a - top)
 
 
-def _is_min(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
-    return a == np.min(a, axis=axis, keepdims=True)
+def _lead_below(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+    return _lead(np.negative(a, dtype=np.float64), axis)
 
 
 def _max_along(a: Array, axis: Axis) -> Array:
@@ -465,10 +472,10 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes"),
     Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
        lambda a, axis=None, keepdims=False: a.max(axis=axis, keepdims=keepdims),
-       (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS, kink=_is_max),
+       (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS, kink=_lead),
     Op("min", "min(a, axis=None, keepdims=False)", "AminBackward0",
        lambda a, axis=None, keepdims=False: a.min(axis=axis, keepdims=keepdims),
-       (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS, kink=_is_min),
+       (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS, kink=_lead_below),
     Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", _logsumexp,
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),
        "∂/∂a = softmax(a) along the axes", "float", _AXIS),

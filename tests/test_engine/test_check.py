@@ -632,6 +632,57 @@ def test_kinks_are_listed_not_failed(
         assert fast.tensors[name].non_differentiable == expected, name
 
 
+# Kinks whose input is curved, or so near the point that a step short of them would be
+# finer than x's own rounding: steps are never finer than 1e-12·max(1, |x|), and the element
+# is listed. (A review of the kinks' crossings found the first to crash fast mode, the others
+# to fail correct gradients, with steps down to 7e-18.)
+NEAR_KINKS = [
+    ("relu of a curve through 0", [0.0], "sum(relu(x * (x + 0.01)))"),
+    ("abs of a curve through 0", [0.0], "sum(abs(x * x + 0.01 * x))"),
+    ("relu 1e-12 away, at 1", [1.0], "sum((x - 1) * 3 + relu(x - 1.000000000001))"),
+    ("maximum of exp(x) - 1 and 0, at 0", [0.0], "sum(maximum(exp(x) - 1, 0))"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("what", "value", "expr"), NEAR_KINKS, ids=[k[0] for k in NEAR_KINKS])
+def test_a_kink_too_near_to_step_around_is_listed(what: str, value: list[float], expr: str, mode: str) -> None:
+    spec = {"dtype": "float64", "leaves": {"x": leaf(value)}, "nodes": [{"name": "s", "expr": expr}]}
+    report = check(spec, {"mode": mode})
+    assert report.passed is True
+    assert report.tensors["x"].non_differentiable == [[0]]
+
+
+def test_a_step_short_of_a_kink_is_judged_with_its_rounding_and_no_finer_than_x_resolves() -> None:
+    # relu's kink 3e-11 from x = 1: the step 3.75e-12 stops short of it, above 1e-12, and
+    # the derivative 3 is found within its error estimate (x's rounding is 1e-4 of the step).
+    spec = {"dtype": "float64", "leaves": {"x": leaf([1.0])},
+            "nodes": [{"name": "s", "expr": "sum((x - 1) * 3 + relu(x - 1.00000000003))"}]}  # fmt: skip
+    comparison = check(spec, {"mode": "full"}).tensors["x"]
+    assert comparison.passed and comparison.non_differentiable == []
+    assert comparison.error_estimate is not None and comparison.error_estimate <= 1e-4 * 3
+
+
+@pytest.mark.parametrize(("mode", "rows"), [("full", 40), ("fast", 4000)])
+def test_a_wrong_backward_at_tied_maxima_still_fails(mode: str, rows: int) -> None:
+    # A stable logsumexp: its max ties in every row, which moves the maximum along any
+    # direction, but F is smooth there. The backward forgets to divide by the row sums. With
+    # 4,000 rows fast mode cannot fall back on a full check: the direction itself must fail.
+    x = np.random.default_rng(0).integers(0, 3, size=(rows, 10)).astype(float)
+    forward = [{"name": "m", "expr": "max(x, axis=1, keepdims=True)"},
+               {"name": "y", "expr": f"reshape(m, ({rows},)) + log(sum(exp(x - m), axis=1))"}]  # fmt: skip
+    spec = {
+        "dtype": "float64",
+        "leaves": {"x": leaf(x.tolist())},
+        "functions": {"LSE": {"inputs": ["x"], "forward": forward, "outputs": ["y"], "save_for_backward": ["x"],
+                              "backward": [{"name": "grad_x", "expr": f"exp(x) * reshape(grad_y, ({rows}, 1))"}]}},
+        "nodes": [{"name": "y", "expr": "LSE(x)"}, {"name": "s", "expr": "sum(y)"}],
+    }  # fmt: skip
+    report = check(spec, {"mode": mode})
+    comparison = report.functions[0].inputs["x"]
+    assert report.passed is False and not comparison.passed and comparison.non_differentiable == []
+
+
 def test_a_custom_function_at_a_kink_is_listed_and_follows_autodiff() -> None:
     fn = {"inputs": ["x"], "forward": [{"name": "y", "expr": "relu(x)"}], "outputs": ["y"], "save_for_backward": ["x"],
           "backward": [{"name": "grad_x", "expr": "grad_y * relu(x) / (x + 1e-300)"}]}  # fmt: skip

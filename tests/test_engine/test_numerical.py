@@ -249,7 +249,7 @@ def _relu_sum(offsets: np.ndarray, weights: np.ndarray) -> Callable[[float], flo
 
 def _recorded(f: Callable[[float], float], crossings: Crossings) -> Callable[[float], float]:
     def g(t: float) -> float:
-        with crossings.evaluation():
+        with crossings.evaluation(t):
             return f(t)
 
     return g
@@ -285,24 +285,36 @@ def test_crossings_tell_sides_and_the_nearest_crossing_by_hand() -> None:
     import engine
 
     crossings = Crossings()
-    hs = [k * 1e-3 for k in OFFSETS]
-    for t in hs:  # relu's input a = [0.002 + t, 1 - t]: the first crosses 0 at t = -0.002
-        with crossings.evaluation():
+    for t in [k * 1e-3 for k in OFFSETS]:  # relu's input a = [0.002 + t, 1 - t]: a[0] is 0 at t = -0.002
+        with crossings.evaluation(t):
             engine.relu(engine.tensor([0.002 + t, 1 - t], dtype=engine.float64))
     assert crossings.crossed()
-    nearest = crossings.nearest(hs)
+    nearest = crossings.nearest()
     assert nearest is not None and math.isclose(nearest, 0.002, rel_tol=1e-9)
     crossings.clear()
-    for t in hs:  # nothing changes sides; max's sides (which element is the maximum) neither
-        with crossings.evaluation():
+    for t in [k * 1e-3 for k in OFFSETS]:  # nothing changes sides, nor becomes the maximum
+        with crossings.evaluation(t):
             engine.relu(engine.tensor([0.5 + t, -1 - t], dtype=engine.float64))
             engine.max(engine.tensor([3.0, 1 + t]))
-    assert not crossings.crossed() and crossings.nearest(hs) is None
+    assert not crossings.crossed() and crossings.nearest() is None
     crossings.clear()
-    for t in hs:  # the maximum moves from one element to the other: crossed, but no distance
-        with crossings.evaluation():
-            engine.max(engine.tensor([1.0, 1.0 + 1e3 * t]))
-    assert crossings.crossed() and crossings.nearest(hs) is None
+    for t in [k * 1e-3 for k in OFFSETS]:  # the maximum moves to the second element at t = 0.0005
+        with crossings.evaluation(t):
+            engine.max(engine.tensor([1.0, 0.999 + 2 * t], dtype=engine.float64))
+    nearest = crossings.nearest()
+    assert crossings.crossed() and nearest is not None and 0 < nearest <= 0.0005 * (1 + 1e-9)
+
+
+def test_evaluations_that_run_other_kinked_ops_count_as_crossed_and_cannot_locate_it() -> None:
+    import engine
+
+    crossings = Crossings()
+    for t in (-1e-3, 1e-3):
+        with crossings.evaluation(t):
+            engine.relu(engine.tensor([1.0]))
+            if t > 0:
+                engine.abs(engine.tensor([1.0]))
+    assert crossings.crossed() and crossings.nearest() is None
 
 
 def test_ops_note_nothing_unless_recording() -> None:
@@ -311,8 +323,22 @@ def test_ops_note_nothing_unless_recording() -> None:
     crossings = Crossings()
     engine.relu(engine.tensor([1.0, -1.0]))
     engine.maximum(engine.tensor([1.0]), engine.tensor([2.0]))
-    assert crossings.evaluations == []
-    with crossings.evaluation():
-        engine.maximum(engine.tensor([1.0, 3.0]), 2.0)
-        engine.abs(engine.tensor([-2.0]))
-    assert [r.tolist() for r in crossings.evaluations[0]] == [[-1.0, 1.0], [-2.0]]
+    assert not crossings.crossed()
+    for t in (-1e-3, 1e-3):
+        with crossings.evaluation(t):
+            engine.maximum(engine.tensor([1.0, 3.0]), 2.0 - t)  # crosses at t = -1 and t = 1
+            engine.abs(engine.tensor([-2.0]))
+    assert not crossings.crossed() and crossings.nearest() is None
+
+
+def test_a_step_short_of_a_kink_that_rounding_swamps_is_a_kink() -> None:
+    # F = 1000 + t + 10^6·relu(t - 1e-11): a step short of the kink is about 1e-12, where
+    # F's rounding (about 1e-13 of 1000) is several times the derivative 1.
+    import engine
+
+    def f(t: float) -> float:
+        return float(1000 + t + 1e6 * engine.relu(engine.tensor([t - 1e-11], dtype=engine.float64)).numpy()[0])
+
+    crossings = Crossings()
+    d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
+    assert d.kink
