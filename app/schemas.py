@@ -130,7 +130,8 @@ class CheckOptions(Strict):
         default="auto",
         description="full: every element; fast: random directional derivatives (gradcheck's fast_mode; "
         "a direction that fails or crosses a kink is checked element by element where the cost allows, "
-        "and that verdict stands); auto: full while it stays under a cost setting, fast above; off: no check.",
+        "and that verdict stands; where it does not, up to two more directions are tried past a kink); "
+        "auto: full while it stays under a cost setting, fast above; off: no check.",
     )
     eps: float | None = Field(
         default=None,
@@ -138,9 +139,10 @@ class CheckOptions(Strict):
         lt=1,
         allow_inf_nan=False,
         description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge, and "
-        "short of any kink of relu, abs, maximum, max, ... that a step crosses (then no finer than "
-        "1e-12·max(1, |x|), and with an error estimate of up to 1e-4 of the derivative, added to the "
-        "tolerance); at least 1e-12 (below it float64's rounding is all a difference measures).",
+        "short of any kink of relu, abs, maximum, max, ... that a step crosses (no finer than the values "
+        "resolve, 1e-12·max(1, |x|) for one element; the error estimate, added to the tolerance, then "
+        "includes the rounding of so short a step, and from a tenth of the derivative on the element is "
+        "at a kink); at least 1e-12 (below it float64's rounding is all a difference measures).",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

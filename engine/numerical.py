@@ -26,9 +26,10 @@ SMALLEST_STEP = float(np.finfo(np.float64).tiny)
 UNDERFLOW = float(np.finfo(np.float64).smallest_subnormal)  # any result's absolute rounding, at most
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
 MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that avoid crossing a kink
-# Next to a kink, a step short enough not to cross it may leave this much of the derivative
-# to rounding (reported as the error estimate): a looser verdict, where a kink gives none.
-ROUNDING_SHARE = 1e-4
+# Next to a kink, a step short enough not to cross it leaves more of the derivative to
+# rounding, which the error estimate reports and the tolerance takes in: a looser verdict,
+# but one. From this share on, the kink is too near to step around.
+ROUNDING_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,11 @@ def derivative(
 
     With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks).
     A step that crossed one is replaced by a step short of the nearest crossing, no finer than
-    `finest` (below it the argument's own rounding shows); it is a kink if rounding swamps it.
-    A crossing alone proves no kink of f (the branch may not reach it, or kinks cancel): the
-    stencil's own test judges a stencil that crossed, and only if no other is smooth."""
-    best: Derivative | None = None
-    best_key: tuple[bool, tuple[int, float]] | None = None
+    `finest` (below it the argument's own rounding shows). If f's rounding swamps that step,
+    the kink is too near to step around: a kink. But a crossing alone proves no kink of f (the
+    branch may not reach it, or kinks cancel): with no clean step, the best is a smooth one,
+    one that did not cross first, then a kink."""
+    tried: list[tuple[float, Derivative, bool]] = []  # each step, its stencil, whether it crossed
     pending = list(tries)
     shortened = False
     for _ in range(MOST_STEPS):
@@ -130,8 +131,8 @@ def derivative(
         if crossings is not None:
             crossings.clear()
         d = _stencil(f, f0, h, atol, rtol)
-        if shortened and d.finite and _swamped(d, atol, rtol):
-            d = replace(d, kink=True)  # the kink is too near to step around
+        if shortened and d.finite and _swamped(d):
+            d = replace(d, kink=True)
         crossed = crossings is not None and d.finite and crossings.crossed()
         if crossed:
             nearest = crossings.nearest()  # type: ignore[union-attr]
@@ -140,15 +141,16 @@ def derivative(
                 pending, shortened = [min(nearest, h) / 8], True
         elif d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
-        key = (crossed, _rank(d))
-        if best_key is None or key < best_key:
-            best, best_key = d, key
-    assert best is not None, "derivative needs at least one step"
-    return best
+        tried.append((h, d, crossed))
+    assert tried, "derivative needs at least one step"
+    # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
+    # own test, the most local, is the one that counts.
+    narrowest_crossed = min((h for h, _, crossed in tried if crossed), default=math.inf)
+    candidates = [(d, h >= narrowest_crossed) for h, d, _ in tried if h <= narrowest_crossed]
+    return min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
 
 
-def _swamped(d: Derivative, atol: float, rtol: float) -> bool:
-    """Whether f's rounding alone, as _stencil estimates it, exceeds the tolerance and
-    ROUNDING_SHARE of the derivative: a verdict at that step would say little."""
-    allowed = max(atol + rtol * abs(d.value), ROUNDING_SHARE * abs(d.value))
-    return d.error - d.truncation > allowed
+def _swamped(d: Derivative) -> bool:
+    """Whether f's rounding alone, as _stencil estimates it, is ROUNDING_SHARE of the derivative
+    or more: a verdict at that step would say little."""
+    return d.error - d.truncation >= ROUNDING_SHARE * abs(d.value)

@@ -173,7 +173,7 @@ def _difference(a: Any, b: Any) -> Array:
 
 def _lead(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     """Each element's lead over the largest of the others along the axes: > 0 at the maximum
-    alone, 0 at tied maxima, < 0 elsewhere."""
+    alone, 0 at tied maxima, < 0 elsewhere. (keepdims shapes max's answer, not this.)"""
     a = np.asarray(a, dtype=np.float64)
     top = np.max(a, axis=axis, keepdims=True)
     at_top = a == top
@@ -183,7 +183,7 @@ def _lead(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
 
 
 def _lead_below(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
-    return _lead(np.negative(a, dtype=np.float64), axis)
+    return _lead(np.negative(a, dtype=np.float64), axis, keepdims)
 
 
 def _max_along(a: Array, axis: Axis) -> Array:
