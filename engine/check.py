@@ -36,6 +36,9 @@ PER_DERIVATIVE = len(OFFSETS)
 # one evaluation allocates: enough copies to make Python's cost per op small beside the
 # arithmetic, and half a megabyte of float64 at most.
 BATCH_ELEMENTS = 1 << 16
+# What engine.kinks keeps of an element that a kinked op noted, in float64 elements (its sign,
+# whether it changed, its distances at two steps: 18 bytes).
+RECORD_ELEMENTS = 3
 # Fast mode: the directions tried after one that meets a kink it cannot step around, for a
 # tensor too large to check element by element.
 OTHER_DIRECTIONS = 2
@@ -177,8 +180,9 @@ def _explain(
 class _Differentiator:
     """Numerical derivatives of a scalar function of one array, full or along directions."""
 
-    def __init__(self, options: CheckOptions, budget: Budget) -> None:
+    def __init__(self, options: CheckOptions, budget: Budget, record_kinks: bool = True) -> None:
         self.options = options
+        self.record_kinks = record_kinks
         self.budget = budget
         self.eps = options.eps or DEFAULT_EPS
         self.rng = np.random.default_rng(options.seed)
@@ -194,7 +198,7 @@ class _Differentiator:
         flat = probe.reshape(-1)
         # What the retries cross. The first step's values come without (batched, they may
         # be known already), so that both ways of evaluating give the same answers.
-        crossings = Crossings()
+        crossings = Crossings() if self.record_kinks else None
         first_step = set(self._first_step())
         for i in range(flat.size):
             original = flat[i]
@@ -204,7 +208,7 @@ class _Differentiator:
                     return known[i][t]
                 flat[i] = original + t
                 try:
-                    if t in first_step:
+                    if t in first_step or crossings is None:
                         return f(probe)
                     with crossings.evaluation(t):
                         return f(probe)
@@ -260,9 +264,11 @@ class _Differentiator:
         nearest_edge = float(np.min(np.abs(x[moving] / u[moving]))) if moving.any() else 0.0
         # Through many elements a step crosses kinks too slight for the stencil to tell: the
         # ops say which they cross.
-        crossings = Crossings()
+        crossings = Crossings() if self.record_kinks else None
 
         def along_u(t: float) -> float:
+            if crossings is None:
+                return f(x + t * u)
             with crossings.evaluation(t):
                 return f(x + t * u)
 
@@ -274,7 +280,12 @@ class _Differentiator:
         return np.array(value), np.array(error), np.array(kink)
 
     def _derivative(
-        self, f: Callable[[float], float], f0: float, tries: tuple[float, ...], crossings: Crossings, finest: float
+        self,
+        f: Callable[[float], float],
+        f0: float,
+        tries: tuple[float, ...],
+        crossings: Crossings | None,
+        finest: float,
     ) -> tuple[float, float, bool]:
         o = self.options
         d = derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest)
@@ -339,6 +350,10 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
     with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
         env, calls = program.forward(program.leaf_arrays(float64=True))
         evaluation_elements = guard.elements  # everything one evaluation allocates, intermediates too
+        # What engine.kinks keeps of each input element of relu, abs, max, ... while it
+        # differentiates counts against the same setting; where it would not fit, the
+        # stencils' own tests tell kinks alone.
+        records_fit = evaluation_elements + RECORD_ELEMENTS * guard.kink_elements <= limits.max_total_elements
         upstream = program.backward(env)
         # Every evaluation below has this one's shapes (perturbed values, never shapes).
         guard.sizes_known = True
@@ -357,7 +372,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         # Retries at kinks may take up to MOST_STEPS stencils a derivative; past that the
         # budget says no.
         budget = Budget(MOST_STEPS * limits.max_check_evaluations, LOC, tick=guard.check_time)
-        differentiator = _Differentiator(options, budget)
+        differentiator = _Differentiator(options, budget, records_fit)
         with no_grad():
             rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
             tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)

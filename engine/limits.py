@@ -50,6 +50,7 @@ class Guard:
         self.limits = limits
         self.deadline = deadline
         self.elements = 0
+        self.kink_elements = 0  # of those, the inputs of relu, abs, max, ... (see engine.kinks)
         self.loc: Loc = ("body",)
         # Set once an evaluation of the same graph, with the same shapes, has passed the size
         # checks: the check's thousands of evaluations then only watch the clock.
@@ -101,7 +102,7 @@ def start_evaluation() -> None:
     """One more evaluation of the graph (the check makes thousands): its allocations count anew."""
     guard = _guard.get()
     if guard is not None:
-        guard.elements = 0
+        guard.elements = guard.kink_elements = 0
 
 
 _RESHAPING = frozenset({"broadcast_to", "matmul"})
@@ -138,7 +139,10 @@ def guarded_apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     if guard is not None:
         guard.check_time()
         if not guard.sizes_known:
-            guard.allocate(predicted_elements(op, args, kwargs))
+            elements = predicted_elements(op, args, kwargs)
+            guard.allocate(elements)
+            if op.kink is not None:  # an elementwise op, or a reduction of its first argument
+                guard.kink_elements += max(elements, prod(_shape(args[0])) if args else 0)
         if guard.batched and any(a.__class__ is Batched for a in args):
             return batched_apply(op, args, kwargs)
     if op.name in ARITHMETIC:

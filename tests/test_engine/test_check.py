@@ -725,6 +725,23 @@ def test_fast_mode_tries_other_directions_past_a_kink_it_cannot_step_around(monk
     assert comparison.direction is not None and comparison.direction[1] == comparison.direction[0]
 
 
+def test_kink_records_count_against_the_total_elements_setting() -> None:
+    # The MLP's one kinked op is relu, whose input is 64×256; its records take 3 elements'
+    # worth each. Under a setting that one evaluation fits but not the records, the check runs
+    # without them, as before them: for this X and check seed, W1's direction then crosses
+    # kinks that its stencils alone do not tell, and fails as it did then.
+    spec = copy.deepcopy(EXAMPLES["mlp"]["value"])
+    spec["leaves"]["X"]["seed"] = 3_002_277
+    program = compile_spec(copy.deepcopy(spec))
+    with program.guard() as guard:
+        program.forward(program.leaf_arrays(float64=True))
+        evaluation, kinked = guard.elements, guard.kink_elements
+    assert kinked == 64 * 256
+    assert check(spec, {"mode": "fast", "seed": 11}).passed is True
+    without_records = check(spec, {"mode": "fast", "seed": 11}, Limits(max_total_elements=evaluation + 2 * kinked))
+    assert without_records.passed is False and not without_records.tensors["W1"].passed
+
+
 @pytest.mark.parametrize(("factor", "passes"), [("1", True), ("0.95", False), ("1.05", False)])
 def test_a_dead_kink_next_to_x_leaves_the_accurate_step_to_judge(factor: str, passes: bool) -> None:
     # F = 1000 + 3x + 0.001 sin(1000x) + 0·relu(x - 1 - 3e-11) at x = 1: the first step is
