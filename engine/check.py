@@ -23,7 +23,7 @@ from engine.batching import Batched, Unbatchable
 from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
-from engine.kinks import Crossings
+from engine.kinks import Crossings, recorded
 from engine.limits import setting, start_evaluation
 from engine.numerical import MIN_EPS, MOST_STEPS, OFFSETS, SMALLEST_STEP, Budget, derivative, steps
 from engine.spec import Call, Program
@@ -180,7 +180,7 @@ def _explain(
 class _Differentiator:
     """Numerical derivatives of a scalar function of one array, full or along directions."""
 
-    def __init__(self, options: CheckOptions, budget: Budget, record_kinks: bool = True) -> None:
+    def __init__(self, options: CheckOptions, budget: Budget, record_kinks: bool) -> None:
         self.options = options
         self.record_kinks = record_kinks
         self.budget = budget
@@ -208,10 +208,7 @@ class _Differentiator:
                     return known[i][t]
                 flat[i] = original + t
                 try:
-                    if t in first_step or crossings is None:
-                        return f(probe)
-                    with crossings.evaluation(t):
-                        return f(probe)
+                    return f(probe) if t in first_step else recorded(crossings, t, lambda: f(probe))
                 finally:
                     flat[i] = original
 
@@ -267,10 +264,7 @@ class _Differentiator:
         crossings = Crossings() if self.record_kinks else None
 
         def along_u(t: float) -> float:
-            if crossings is None:
-                return f(x + t * u)
-            with crossings.evaluation(t):
-                return f(x + t * u)
+            return recorded(crossings, t, lambda: f(x + t * u))
 
         # A step short of a kink may be no finer than what the elements that move most resolve.
         largest = float(np.max(np.abs(x), initial=1.0))

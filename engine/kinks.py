@@ -35,6 +35,14 @@ def noting(forward: Callable[..., Any], kink: Callable[..., Any]) -> Callable[..
     return forward_noting_kinks
 
 
+def recorded(crossings: Crossings | None, t: float, evaluate: Callable[[], float]) -> float:
+    """evaluate(), recorded as the evaluation at step t unless there is nothing to record it."""
+    if crossings is None:
+        return evaluate()
+    with crossings.evaluation(t):
+        return evaluate()
+
+
 @dataclass
 class _Record:
     """One kinked op of the evaluations: the sides of the first, which elements have changed

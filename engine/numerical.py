@@ -133,9 +133,9 @@ def derivative(
         d = _stencil(f, f0, h, atol, rtol)
         if shortened and d.finite and _swamped(d):
             d = replace(d, kink=True)
-        crossed = crossings is not None and d.finite and crossings.crossed()
-        if crossed:
-            nearest = crossings.nearest()  # type: ignore[union-attr]
+        crossed = False
+        if crossings is not None and d.finite and crossings.crossed():
+            crossed, nearest = True, crossings.nearest()
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
