@@ -20,6 +20,8 @@ import numpy as np
 
 Array = np.ndarray[Any, Any]
 
+ONE_PLACE = 1e-9  # relative spread of crossings that are one kink: the same distances, rounded alike
+
 _RECORDING: ContextVar[Crossings | None] = ContextVar("kink_crossings", default=None)
 
 
@@ -106,21 +108,43 @@ class Crossings:
         return self._mismatched or any(record.changed.any() for record in self._records)
 
     def nearest(self) -> float | None:
-        """How far from 0 the nearest crossing is: where the line through each element's
-        distances at the evaluations nearest 0 on either side reaches 0. None if no element
-        that changed sides can be located so."""
+        """How far from 0 the nearest crossing is, or None if no element that changed sides
+        can be located."""
+        located = self._located()
+        if located is None or not located[0].size:
+            return None
+        return float(np.min(np.abs(located[0])))
+
+    def at_one_place(self) -> bool:
+        """Whether every element that changed sides did so at one t, as for one relu, or for
+        relu(x) - relu(x): one kink, which the stencil's one-sided test sees (engine.numerical).
+        Kinks at several places can hide one another from it."""
+        located = self._located()
+        if located is None or not located[0].size or located[1]:
+            return False
+        places = located[0]
+        return bool(np.ptp(places) <= ONE_PLACE * np.max(np.abs(places)))
+
+    def _located(self) -> tuple[Array, int] | None:
+        """Where each element that changed sides crossed: the t at which the line through its
+        distances at the evaluations nearest 0, on either side, reaches 0; and how many such
+        elements cannot be located so (no slope, NaN). None after mismatched evaluations."""
         if self._mismatched:
             return None
-        nearest = np.inf
+        found: list[Array] = []
+        unlocated = 0
         for record in self._records:
-            if record.below is None or record.above is None or not record.changed.any():
+            if not record.changed.any():
+                continue
+            if record.below is None or record.above is None:
+                unlocated += int(record.changed.sum())
                 continue
             (t0, v0), (t1, v1) = record.below, record.above
             v0, v1 = v0[record.changed], v1[record.changed]
             slope = (v1 - v0) / (t1 - t0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                reach = np.abs((v0 - slope * t0) / slope)
-            reach = reach[np.isfinite(reach)]  # no slope, or NaN: the element cannot be located
-            if reach.size:
-                nearest = min(nearest, float(np.min(reach)))
-        return nearest if nearest < np.inf else None
+                places = t0 - v0 / slope
+            finite = np.isfinite(places)
+            unlocated += int(np.count_nonzero(~finite))
+            found.append(places[finite])
+        return (np.concatenate(found) if found else np.zeros(0)), unlocated

@@ -39,6 +39,7 @@ class Derivative:
     kink: bool  # the one-sided derivatives disagree: not differentiable here
     finite: bool  # every evaluation was finite
     truncation: float = 0.0  # the part of `error` that a smaller step would reduce
+    gap: float = 0.0  # |forward - backward| of the one-sided derivatives: a kink's size, at most
 
 
 class Budget:
@@ -93,7 +94,8 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     # sign), which this bounds.
     curvature = abs(fp2 - 2 * fp1 + 2 * fm1 - fm2) / (6 * h)
     margin = 4 * curvature + 4 * error + atol + rtol * max(abs(forward), abs(backward))
-    return Derivative(d_h, error, abs(forward - backward) > margin, True, truncation)
+    gap = abs(forward - backward)
+    return Derivative(d_h, error, gap > margin, True, truncation, gap)
 
 
 def _rank(d: Derivative) -> tuple[int, float]:
@@ -115,12 +117,17 @@ def derivative(
     kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
 
     With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks).
-    A step that crossed one is replaced by a step short of the nearest crossing, no finer than
-    `finest` (below it the argument's own rounding shows). If f's rounding swamps that step,
-    the kink is too near to step around: a kink. But a crossing alone proves no kink of f (the
-    branch may not reach it, or kinks cancel): with no clean step, the best is a smooth one,
-    one that did not cross first, then a kink."""
-    tried: list[tuple[float, Derivative, bool]] = []  # each step, its stencil, whether it crossed
+    One kink crossed, the stencil's one-sided test sees it if it matters; if that test finds
+    f smooth, the kink may still bias the stencil by up to the one-sided gap, which its error
+    then counts. Kinks crossed at several places may hide one another from that test (two
+    of opposite slopes either side of 0 make a bump it cannot see). Either way, a step short
+    of the nearest crossing is tried too, no finer than `finest` (below it the argument's
+    own rounding shows). If f's rounding swamps that step, the kink is too near to step
+    around: a kink. But a crossing alone proves no kink of f (the branch may not reach it, or
+    kinks cancel): the best is a smooth stencil, one that crossed nothing it could not see
+    first, then a kink."""
+    # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
+    tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
     shortened = False
     for _ in range(MOST_STEPS):
@@ -133,20 +140,23 @@ def derivative(
         d = _stencil(f, f0, h, atol, rtol)
         if shortened and d.finite and _swamped(d):
             d = replace(d, kink=True)
-        crossed = False
+        crossed = hidden = False
         if crossings is not None and d.finite and crossings.crossed():
-            crossed, nearest = True, crossings.nearest()
+            crossed, hidden = True, not crossings.at_one_place()
+            if not hidden:  # the gap is a bias that a step short of the kink would avoid
+                d = replace(d, error=d.error + d.gap, truncation=d.truncation + d.gap)
+            nearest = crossings.nearest()
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
-        elif d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
+        if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
-        tried.append((h, d, crossed))
+        tried.append((h, d, crossed, hidden))
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.
-    narrowest_crossed = min((h for h, _, crossed in tried if crossed), default=math.inf)
-    candidates = [(d, h >= narrowest_crossed) for h, d, _ in tried if h <= narrowest_crossed]
+    narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
+    candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
     return min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
 
 

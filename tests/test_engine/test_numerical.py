@@ -342,3 +342,68 @@ def test_a_step_short_of_a_kink_that_rounding_swamps_is_a_kink() -> None:
     crossings = Crossings()
     d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
     assert d.kink
+
+
+# A curved F and a kink small enough for the one-sided test to miss, within the steps: the
+# first three were judged by the stencil that crossed, off by half the one-sided gap and
+# 10 to 20 times its error estimate, before the gap counted in it.
+ONE_KINK = [
+    (-3.978e-7, 2.09e-4, 0.1246, 11.44),
+    (-4.044e-8, -4.033e-4, 0.7356, 8.244),
+    (4.644e-7, -3.307e-5, 0.00463, 26.09),
+    *[(d, w, 0.01, 1.0) for d in (-3.7e-3, -6.7e-4, -3e-10, 4.4e-7, 2.5e-3) for w in (0.3, -5.0)],
+]
+
+
+@pytest.mark.parametrize(("distance", "weight", "amplitude", "frequency"), ONE_KINK)
+def test_one_kink_crossed_is_within_the_error_estimate_wherever_it_lies(
+    distance: float, weight: float, amplitude: float, frequency: float
+) -> None:
+    # F = 2t + a·sin(ωt) + w·relu(t - distance): F'(0) is 2 + aω, plus w if the kink lies
+    # below 0. Whether the stencil that crossed is kept or a step short of it, the answer is
+    # within its own error estimate.
+    import engine
+
+    def f(t: float) -> float:
+        kinked = engine.relu(engine.tensor([t - distance], dtype=engine.float64)).numpy()[0]
+        return float(2 * t + amplitude * math.sin(frequency * t) + weight * kinked)
+
+    exact = 2 + amplitude * frequency + (weight if distance < 0 else 0.0)
+    crossings = Crossings()
+    d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
+    assert d.finite and not d.kink
+    assert abs(d.value - exact) <= ATOL + RTOL * abs(exact) + d.error
+
+
+def test_kinks_at_two_places_that_hide_from_the_one_sided_test_are_stepped_around() -> None:
+    # F = relu(t + 1e-7) - relu(t - 1e-7): slope 1 between the kinks, 0 outside. A step of
+    # 1e-3 sees a flat line, one-sided differences and all; only a step inside the kinks
+    # finds F'(0) = 1.
+    f = _relu_sum(np.array([1e-7, -1e-7]), np.array([1.0, -1.0]))
+    crossings = Crossings()
+    for t in (-1e-3, 1e-3):
+        _recorded(f, crossings)(t)
+    assert crossings.crossed() and not crossings.at_one_place()
+    d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
+    assert not d.kink and abs(d.value - 1.0) <= ATOL + RTOL + d.error and d.error <= 1e-6
+
+
+def test_crossings_at_one_place_are_one_kink() -> None:
+    import engine
+
+    def evaluate(t: float) -> None:
+        a = engine.tensor([0.002 + t, 1 - t], dtype=engine.float64)
+        engine.relu(a) - engine.relu(a)
+        engine.max(engine.tensor([1.0, 1.002 + t], dtype=engine.float64))  # tied at t = -0.002 too
+
+    crossings = Crossings()
+    for t in [k * 1e-3 for k in OFFSETS]:
+        with crossings.evaluation(t):
+            evaluate(t)
+    assert crossings.crossed() and crossings.at_one_place()
+    crossings.clear()
+    for t in [k * 1e-3 for k in OFFSETS]:
+        with crossings.evaluation(t):
+            evaluate(t)
+            engine.abs(engine.tensor([t + 0.003], dtype=engine.float64))
+    assert not crossings.at_one_place()
