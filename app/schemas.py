@@ -130,8 +130,10 @@ class CheckOptions(Strict):
         default="auto",
         description="full: every element; fast: random directional derivatives (gradcheck's fast_mode; "
         "a direction that fails or crosses a kink is checked element by element where the cost allows, "
-        "and that verdict stands; where it does not, up to two more directions are tried past a kink); "
-        "auto: full while it stays under a cost setting, fast above; off: no check.",
+        "and that verdict stands; up to two more directions are tried past a kink where it does not, "
+        "and where a direction's derivative comes out no better than 1% of it, the closest kept); "
+        "auto: full while it stays under a cost setting, fast above; off: no check. None of this goes "
+        "past GRADLAB_MAX_CHECK_EVALUATIONS: what does not fit is left out.",
     )
     eps: float | None = Field(
         default=None,
@@ -139,10 +141,12 @@ class CheckOptions(Strict):
         lt=1,
         allow_inf_nan=False,
         description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge, and "
-        "short of any kink of relu, abs, maximum, max, ... that a step crosses (no finer than the values "
-        "resolve, 1e-12·max(1, |x|) for one element; the error estimate, added to the tolerance, then "
-        "includes the rounding of so short a step, and from a tenth of the derivative on the element is "
-        "at a kink); at least 1e-12 (below it float64's rounding is all a difference measures).",
+        "short of any kink of relu, abs, maximum, max, ... that a step crosses, unless the step crossed just "
+        "one that its one-sided differences find flat (no finer than the values resolve, 1e-12·max(1, |x|) "
+        "for one element; the error estimate, added to the tolerance, then includes the rounding of so "
+        "short a step, and from a tenth of the derivative on the element is at a kink); at least 1e-12 "
+        "(below it float64's rounding is all a difference measures). An error estimate above 1% of the "
+        "gradient's largest element gives a warning naming the element: only errors above it can fail there.",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

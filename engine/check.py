@@ -39,9 +39,14 @@ BATCH_ELEMENTS = 1 << 16
 # What engine.kinks keeps of an element that a kinked op noted, in float64 elements (its sign,
 # whether it changed, its distances at two steps: 18 bytes).
 RECORD_ELEMENTS = 3
-# Fast mode: the directions tried after one that meets a kink it cannot step around, for a
-# tensor too large to check element by element.
+# Fast mode: the directions tried after one that meets a kink it cannot step around, or
+# whose derivative comes out imprecise, for a tensor too large to check element by element.
 OTHER_DIRECTIONS = 2
+ONE_DIRECTION = MOST_STEPS * PER_DERIVATIVE + 1  # the most evaluations a direction may take
+# A numerical derivative whose error estimate exceeds this share of the gradient's scale
+# (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
+# fail: fast mode looks further, and a warning says what is left.
+IMPRECISE = 0.01
 
 
 @dataclass
@@ -98,6 +103,7 @@ class Comparison:
     non_differentiable: list[list[int]] = field(default_factory=list)
     message: str | None = None
     direction: Array | None = None  # fast mode: the random unit vector compared along
+    imprecise: str | None = None  # which judged elements could tell only errors above IMPRECISE, and why
 
 
 @dataclass
@@ -150,6 +156,8 @@ def compare(
                 what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
             )
     kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
+    scale = float(np.max(np.abs(numerical[judged]), initial=0.0))
+    coarse = judged & (errors > atol + IMPRECISE * scale)
     return Comparison(
         passed=not bad.any(),
         max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
@@ -160,6 +168,19 @@ def compare(
         analytic=analytic,
         non_differentiable=kink_list,
         message=message,
+        imprecise=_imprecise(what, coarse, errors, scale) if coarse.any() else None,
+    )
+
+
+def _imprecise(what: str, coarse: Array, errors: Array, scale: float) -> str:
+    worst = np.unravel_index(int(np.argmax(np.where(coarse, errors, -1.0))), coarse.shape)
+    where = f"{what}[{', '.join(map(str, worst))}]" if coarse.ndim else what
+    more = int(np.count_nonzero(coarse)) - 1
+    error = float(errors[worst])
+    return (
+        f"{where}{f' and {more:,} more elements' if more else ''}: the numerical derivative is only good to "
+        f"{error:.2g} (its error estimate) against a gradient of {scale:.3g}: an error smaller than that cannot fail "
+        "there (the function's rounding swamps the steps, or kinks lie too near)"
     )
 
 
@@ -185,7 +206,10 @@ class _Differentiator:
         self.record_kinks = record_kinks
         self.budget = budget
         self.eps = options.eps or DEFAULT_EPS
-        self.rng = np.random.default_rng(options.seed)
+        self.rng = np.random.default_rng(options.seed)  # the directions
+        # The upstream gradients that custom functions are probed with: a stream of their
+        # own, so that another direction drawn for one tensor leaves them as they were.
+        self.probes = np.random.default_rng([options.seed, 1])
 
     def full(self, f: Callable[[Array], float], x: Array, batched: Batch | None = None) -> tuple[Array, Array, Array]:
         """Every element: f(x + t·e_i) differentiated at t = 0. With `batched`, f's values at the
@@ -363,14 +387,16 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
                 f"the {mode} check would need {cost:,} forward evaluations, over the limit of "
                 f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
             )
-        # Retries at kinks may take up to MOST_STEPS stencils a derivative; past that the
-        # budget says no.
-        budget = Budget(MOST_STEPS * limits.max_check_evaluations, LOC, tick=guard.check_time)
+        # Retries at kinks may take up to MOST_STEPS stencils a derivative; other directions
+        # and element-by-element looks at a tensor only what is left of that.
+        budget = Budget(MOST_STEPS * limits.max_check_evaluations, LOC, guard.check_time, MOST_STEPS * cost)
         differentiator = _Differentiator(options, budget, records_fit)
         with no_grad():
             rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
             tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
             functions, warnings = _check_functions(program, calls, mode, options, differentiator)
+    comparisons = [*tensors.values(), *(c for f in functions for c in f.inputs.values())]
+    warnings.extend({id(c): c.imprecise for c in comparisons if c.imprecise}.values())  # aliases share one
     checked = [c.passed for c in tensors.values()] + [f.passed for f in functions]
     if not checked:
         warnings.append(
@@ -498,18 +524,21 @@ def _compare_one(
         numerical, errors, kinks = differentiator.full(f, x, batched)
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
     result = _along_a_random_direction(f, x, grad, options, differentiator, what)
-    affordable = differentiator.budget.used + PER_DERIVATIVE * x.size <= differentiator.budget.limit // MOST_STEPS
-    if result.non_differentiable and affordable:
+    budget = differentiator.budget
+    element_by_element = MOST_STEPS * PER_DERIVATIVE * x.size + 1  # at most
+    if result.non_differentiable and budget.reserve(element_by_element):
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.
         numerical, errors, kinks = differentiator.full(f, x, batched)
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
     for _ in range(OTHER_DIRECTIONS):
-        if not result.non_differentiable:
+        if not (result.non_differentiable or result.imprecise) or not budget.reserve(ONE_DIRECTION):
             break
-        # Too large to check element by element: another direction may pass clear of the kink.
-        result = _along_a_random_direction(f, x, grad, options, differentiator, what)
-    if not result.passed and affordable:
+        # Another direction may pass clear of the kink, or measure closer: element by element
+        # the function's rounding is no smaller.
+        other = _along_a_random_direction(f, x, grad, options, differentiator, what)
+        result = min(result, other, key=_doubt)
+    if not result.passed and budget.reserve(element_by_element):
         # Element by element, to say which element is wrong. That is the finer check (gradcheck
         # advises re-running a failed fast check in full): if every element passes, the one
         # direction crossed kinks that its steps did not tell apart, and the elements' verdict stands.
@@ -519,6 +548,14 @@ def _compare_one(
             return detail
         result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
     return result
+
+
+def _doubt(direction: Comparison) -> tuple[bool, float]:
+    """How little a direction's verdict says: nothing at a kink; else the less, the larger its
+    error estimate against the derivative."""
+    if direction.non_differentiable or direction.error_estimate is None:
+        return True, math.inf
+    return False, direction.error_estimate / max(abs(float(direction.numerical)), SMALLEST_STEP)
 
 
 def _along_a_random_direction(
@@ -548,7 +585,7 @@ def _check_functions(
         node = call.grad_fn
         ctx = node.ctx
         inputs: list[Any] = list(ctx.inputs)
-        grads, received = _upstream_of(call, differentiator.rng)
+        grads, received = _upstream_of(call, differentiator.probes)
         checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
         hand = _hand_written(node, ctx, grads, checked)
         auto = _autodiff(spec.function, ctx.params, inputs, grads, checked)
@@ -638,7 +675,7 @@ def _jacobian_warnings(
         if got_gradient:
             continue
         probe = [np.zeros(g.shape) for g in grads]
-        probe[k] = np.asarray(differentiator.rng.standard_normal(grads[k].shape))
+        probe[k] = np.asarray(differentiator.probes.standard_normal(grads[k].shape))
         try:
             hand = _hand_written(node, ctx, probe, checked)
         except ComputeError as error:

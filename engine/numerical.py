@@ -43,13 +43,23 @@ class Derivative:
 
 
 class Budget:
-    """Counts evaluations of the function being differentiated, up to a limit."""
+    """Counts evaluations of the function being differentiated, up to a limit. What was planned
+    before counting began may take up to `planned`; more (another direction, a closer look)
+    only as `reserve` allows, so that the limit is never met halfway through a check."""
 
-    def __init__(self, limit: int, loc: Loc, tick: Callable[[], None] | None = None) -> None:
+    def __init__(self, limit: int, loc: Loc, tick: Callable[[], None] | None = None, planned: int = 0) -> None:
         self.limit = limit
         self.used = 0
         self.loc = loc
         self.tick = tick  # the request's clock: an evaluation may run no op at all
+        self.committed = planned  # the most that everything planned or reserved so far may take
+
+    def reserve(self, evaluations: int) -> bool:
+        """Whether up to `evaluations` more fit beside everything committed; if so, they are."""
+        if self.committed + evaluations > self.limit:
+            return False
+        self.committed += evaluations
+        return True
 
     def spend(self, evaluations: int) -> None:
         if self.tick is not None:
@@ -59,7 +69,7 @@ class Budget:
             raise LimitExceeded(
                 self.loc,
                 f"the check needed more than {self.limit:,} forward evaluations "
-                f"(setting {setting('max_check_evaluations')}); use check mode fast",
+                f"(setting {setting('max_check_evaluations')})",
             )
 
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
-from engine.check import CheckReport, Comparison, FunctionCheck, _Differentiator, run_check
+from engine.check import IMPRECISE, CheckReport, Comparison, FunctionCheck, _Differentiator, run_check
 from engine.errors import LimitExceeded, SpecError
 from engine.graph import Array
 from engine.limits import Limits
@@ -723,6 +723,57 @@ def test_fast_mode_tries_other_directions_past_a_kink_it_cannot_step_around(monk
     comparison = check(spec, {"mode": "fast"}).tensors["x"]
     assert comparison.non_differentiable == [] and comparison.passed
     assert comparison.direction is not None and comparison.direction[1] == comparison.direction[0]
+
+
+def test_other_directions_never_take_the_check_past_its_evaluation_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same kink, with a limit the planned check just fits (one direction, up to 3 stencils:
+    # 7 evaluations, 21 at most). Another direction would not fit: the first one's verdict,
+    # the kink, stands. (A review found LimitExceeded raised midway, saying "use check mode
+    # fast" in fast mode.)
+    n = 40_000
+    x = [1.0, 1.0, *np.random.default_rng(0).standard_normal(n - 2).tolist()]
+    crossing = np.random.default_rng(1).standard_normal(n)
+    monkeypatch.setattr(_Differentiator, "direction", lambda self, shape: crossing / np.linalg.norm(crossing))
+    spec = {"dtype": "float64", "leaves": {"x": leaf(x)},
+            "nodes": [{"name": "s", "expr": "sum(relu(x[0] - x[1])) + sum(x * x)"}]}  # fmt: skip
+    report = check(spec, {"mode": "fast"}, Limits(max_check_evaluations=7))
+    assert report.passed is True and report.tensors["x"].non_differentiable == [[]]
+    assert report.evaluations <= 3 * 7
+    with pytest.raises(LimitExceeded, match="would need 7 forward evaluations"):
+        check(spec, {"mode": "fast"}, Limits(max_check_evaluations=6))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fast_mode_looks_for_a_direction_it_can_measure_closely(seed: int) -> None:
+    # |F| = 1.5e9: every step's rounding is about 0.011, which along a direction nearly
+    # orthogonal to the gradient (check seeds 8 and 9 here) is 12% and 60% of the derivative.
+    # A review found backwards 5% wrong passing so; another direction measures closer.
+    x = np.random.default_rng(0).standard_normal(50_000).tolist()
+    spec = _one_function(x, "30000 + 3 * x + 0.001 * sin(1000 * x)", "grad_y * (3 + cos(1000 * x)) * 1.05")
+    report = check(spec, {"mode": "fast", "seed": seed})
+    comparison = report.functions[0].inputs["x"]
+    assert report.passed is False and not comparison.passed
+    assert comparison.error_estimate is not None
+    assert comparison.error_estimate <= IMPRECISE * abs(float(comparison.numerical))
+
+
+@pytest.mark.parametrize(("factor", "passes"), [("1", True), ("0.97", True), ("0.5", False)])
+def test_a_derivative_known_only_roughly_is_judged_and_said_to_be(factor: str, passes: bool) -> None:
+    # A live relu 3e-10 from x = 1 and |F| = 1000: the one step short of it that rounding does
+    # not swamp leaves an error estimate of 5% of F'. Errors above that fail; below it they
+    # cannot, and a warning says so, naming the element (of the leaf and of F's input).
+    kinked = "relu(x - 1 - 3e-10)"
+    spec = _one_function(
+        [1.0],
+        f"1000 + 3 * x + 0.001 * sin(1000 * x) + {kinked}",
+        f"grad_y * (3 * {factor} + cos(1000 * x) + {kinked} / (x - 1 - 3e-10))",
+    )
+    report = check(spec, {"mode": "full"})
+    comparison = report.functions[0].inputs["x"]
+    assert comparison.passed is passes and comparison.non_differentiable == []
+    assert comparison.error_estimate is not None and 0.01 < comparison.error_estimate / comparison.numerical[0] < 0.1
+    said = [w.split(": the numerical derivative is only good to 0.1")[0] for w in report.warnings]
+    assert said == ["x[0]", "F: grad_x[0]"]  # the leaf, and the function's input
 
 
 def test_kink_records_count_against_the_total_elements_setting() -> None:
