@@ -20,11 +20,11 @@ import numpy as np
 from engine import dtypes
 from engine.autograd import FunctionCtx
 from engine.batching import Batched, Unbatchable
-from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, SpecError
+from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, OutOfTime, SpecError
 from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
 from engine.kinks import Crossings, recorded
-from engine.limits import setting, start_evaluation
+from engine.limits import current_guard, setting, start_evaluation
 from engine.numerical import MIN_EPS, MOST_STEPS, OFFSETS, SMALLEST_STEP, Budget, derivative, steps
 from engine.spec import Call, Program
 from engine.tensor import Tensor
@@ -43,6 +43,9 @@ RECORD_ELEMENTS = 3
 # whose derivative comes out imprecise, for a tensor too large to check element by element.
 OTHER_DIRECTIONS = 2
 ONE_DIRECTION = MOST_STEPS * PER_DERIVATIVE + 1  # the most evaluations a direction may take
+# Fast mode: the share of the time left that a look element by element may take; past it the
+# direction's verdict stands.
+CLOSER_LOOK_TIME = 0.5
 # A numerical derivative whose error estimate exceeds this share of the gradient's scale
 # (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
 # fail: fast mode looks further, and a warning says what is left.
@@ -525,12 +528,18 @@ def _compare_one(
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
     result = _along_a_random_direction(f, x, grad, options, differentiator, what)
     budget = differentiator.budget
-    element_by_element = MOST_STEPS * PER_DERIVATIVE * x.size + 1  # at most
-    if result.non_differentiable and budget.reserve(element_by_element):
-        # The direction crossed a kink or a domain edge somewhere: element by element, the
-        # other elements can still be judged.
+    most = MOST_STEPS * PER_DERIVATIVE * x.size + 1  # evaluations element by element, at most
+
+    def element_by_element() -> Comparison:
         numerical, errors, kinks = differentiator.full(f, x, batched)
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
+
+    if result.non_differentiable and budget.reserve(most):
+        # The direction crossed a kink or a domain edge somewhere: element by element, the
+        # other elements can still be judged.
+        detail = _unless_out_of_time(element_by_element)
+        if detail is not None:
+            return detail
     for _ in range(OTHER_DIRECTIONS):
         if not (result.non_differentiable or result.imprecise) or not budget.reserve(ONE_DIRECTION):
             break
@@ -538,16 +547,32 @@ def _compare_one(
         # the function's rounding is no smaller.
         other = _along_a_random_direction(f, x, grad, options, differentiator, what)
         result = min(result, other, key=_doubt)
-    if not result.passed and budget.reserve(element_by_element):
+    if not result.passed and budget.reserve(most):
         # Element by element, to say which element is wrong. That is the finer check (gradcheck
         # advises re-running a failed fast check in full): if every element passes, the one
         # direction crossed kinks that its steps did not tell apart, and the elements' verdict stands.
-        numerical, errors, kinks = differentiator.full(f, x, batched)
-        detail = compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
-        if detail.passed:
+        detail = _unless_out_of_time(element_by_element)
+        if detail is None:
+            result.message = f"{result.message}; elementwise: not done, it would take over half the time left"
+        elif detail.passed:
             return detail
-        result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
+        else:
+            result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
     return result
+
+
+def _unless_out_of_time(look: Callable[[], Comparison]) -> Comparison | None:
+    """look(), a closer look that the check can do without, within CLOSER_LOOK_TIME of the time
+    left; None if it takes longer. Past the request's own deadline, OutOfTime stands."""
+    guard = current_guard()
+    if guard is None:
+        return look()
+    try:
+        with guard.time_boxed(CLOSER_LOOK_TIME):
+            return look()
+    except OutOfTime:
+        guard.check_time()
+        return None
 
 
 def _doubt(direction: Comparison) -> tuple[bool, float]:

@@ -34,6 +34,10 @@ class LimitExceeded(SpecError):
     kind = "limit_exceeded"
 
 
+class OutOfTime(LimitExceeded):
+    """The request ran past its deadline (or past a share of it that one step was given)."""
+
+
 class ComputeError(SpecError):
     """The spec is well formed but the computation it asks for fails (shapes, domains)."""
 

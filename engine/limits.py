@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.batching import Batched, batched_apply
-from engine.errors import LimitExceeded, Loc
+from engine.errors import LimitExceeded, Loc, OutOfTime
 from engine.ops import Op
 from engine.tensor import ARITHMETIC, Tensor, apply, apply_binary
 
@@ -59,11 +59,23 @@ class Guard:
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise LimitExceeded(
+            raise OutOfTime(
                 self.loc,
                 f"the request ran past its time limit of {self.limits.time_limit_seconds:g} s "
                 f"(setting {setting('time_limit_seconds')})",
             )
+
+    @contextmanager
+    def time_boxed(self, share: float) -> Iterator[None]:
+        """Within, time is up (OutOfTime) once `share` of the time left has passed: for a step
+        that the request can do without, so that it cannot take all of it."""
+        deadline = self.deadline
+        now = time.monotonic()
+        self.deadline = now + share * max(deadline - now, 0.0)
+        try:
+            yield
+        finally:
+            self.deadline = deadline
 
     def allocate(self, elements: int) -> None:
         limits = self.limits

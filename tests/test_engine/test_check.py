@@ -743,6 +743,21 @@ def test_other_directions_never_take_the_check_past_its_evaluation_limit(monkeyp
         check(spec, {"mode": "fast"}, Limits(max_check_evaluations=6))
 
 
+def test_a_failed_direction_keeps_its_verdict_when_a_look_element_by_element_runs_out_of_time() -> None:
+    # 20,000 elements, each needing a retry copy by copy (sin(1000x) is too curved for the first
+    # step): the look at them that a failed direction earns would take some 15 s. Given half of
+    # what is left of 2 s, it stops, and the direction's verdict stands, where the request used
+    # to end in the time limit's error.
+    x = np.random.default_rng(0).standard_normal(20_000).tolist()
+    spec = _one_function(x, "1000 + 3 * x + 0.001 * sin(1000 * x)", "grad_y * (3 + cos(1000 * x)) * 2")
+    report = check(spec, {"mode": "fast"}, Limits(time_limit_seconds=2))
+    comparison = report.tensors["x"]
+    assert report.passed is False and not comparison.passed and comparison.direction is not None
+    assert comparison.message is not None and comparison.message.endswith(
+        "elementwise: not done, it would take over half the time left"
+    )
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_fast_mode_looks_for_a_direction_it_can_measure_closely(seed: int) -> None:
     # |F| = 1.5e9: every step's rounding is about 0.011, which along a direction nearly
