@@ -106,7 +106,8 @@ class Comparison:
     non_differentiable: list[list[int]] = field(default_factory=list)
     message: str | None = None
     direction: Array | None = None  # fast mode: the random unit vector compared along
-    imprecise: str | None = None  # which judged elements could tell only errors above IMPRECISE, and why
+    imprecise: bool = False  # some judged element could tell only errors above IMPRECISE of the gradient
+    notes: list[str] = field(default_factory=list)  # what the verdict leaves unsaid, for the warnings
 
 
 @dataclass
@@ -171,7 +172,8 @@ def compare(
         analytic=analytic,
         non_differentiable=kink_list,
         message=message,
-        imprecise=_imprecise(what, coarse, errors, scale) if coarse.any() else None,
+        imprecise=bool(coarse.any()),
+        notes=[_imprecise(what, coarse, errors, scale)] if coarse.any() else [],
     )
 
 
@@ -399,7 +401,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
             tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
             functions, warnings = _check_functions(program, calls, mode, options, differentiator)
     comparisons = [*tensors.values(), *(c for f in functions for c in f.inputs.values())]
-    warnings.extend({id(c): c.imprecise for c in comparisons if c.imprecise}.values())  # aliases share one
+    warnings.extend(note for c in {id(c): c for c in comparisons}.values() for note in c.notes)  # aliases share one
     checked = [c.passed for c in tensors.values()] + [f.passed for f in functions]
     if not checked:
         warnings.append(
@@ -540,6 +542,7 @@ def _compare_one(
         detail = _unless_out_of_time(element_by_element)
         if detail is not None:
             return detail
+    first = result
     for _ in range(OTHER_DIRECTIONS):
         if not (result.non_differentiable or result.imprecise) or not budget.reserve(ONE_DIRECTION):
             break
@@ -547,6 +550,11 @@ def _compare_one(
         # the function's rounding is no smaller.
         other = _along_a_random_direction(f, x, grad, options, differentiator, what)
         result = min(result, other, key=_doubt)
+    if first.non_differentiable and not result.non_differentiable:
+        result.notes.append(
+            f"{what}: a random direction met a kink or a domain edge, along which the function has no "
+            "derivative; the verdict is along another direction, clear of it"
+        )
     if not result.passed and budget.reserve(most):
         # Element by element, to say which element is wrong. That is the finer check (gradcheck
         # advises re-running a failed fast check in full): if every element passes, the one

@@ -720,9 +720,15 @@ def test_fast_mode_tries_other_directions_past_a_kink_it_cannot_step_around(monk
     monkeypatch.setattr(_Differentiator, "direction", lambda self, shape: next(directions))
     spec = {"dtype": "float64", "leaves": {"x": leaf(x)},
             "nodes": [{"name": "s", "expr": "sum(relu(x[0] - x[1])) + sum(x * x)"}]}  # fmt: skip
-    comparison = check(spec, {"mode": "fast"}).tensors["x"]
+    report = check(spec, {"mode": "fast"})
+    comparison = report.tensors["x"]
     assert comparison.non_differentiable == [] and comparison.passed
     assert comparison.direction is not None and comparison.direction[1] == comparison.direction[0]
+    # F has no gradient at x: the warning says that the verdict is along a direction that avoids it.
+    assert report.warnings == [
+        "x: a random direction met a kink or a domain edge, along which the function has no derivative; "
+        "the verdict is along another direction, clear of it"
+    ]
 
 
 def test_other_directions_never_take_the_check_past_its_evaluation_limit(monkeypatch: pytest.MonkeyPatch) -> None:
