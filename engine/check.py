@@ -106,8 +106,14 @@ class Comparison:
     non_differentiable: list[list[int]] = field(default_factory=list)
     message: str | None = None
     direction: Array | None = None  # fast mode: the random unit vector compared along
-    imprecise: bool = False  # some judged element could tell only errors above IMPRECISE of the gradient
+    what: str = ""  # the name in messages: "x", "F: grad_x", "x along a random direction"
+    errors: Array | None = None  # each judged element's error estimate; 0 at a kink
     notes: list[str] = field(default_factory=list)  # what the verdict leaves unsaid, for the warnings
+
+    def coarse(self, scale: float, atol: float) -> Array:
+        """The judged elements whose error estimate is over IMPRECISE of a gradient of `scale`."""
+        errors = np.zeros(self.numerical.shape) if self.errors is None else self.errors
+        return errors > atol + IMPRECISE * scale
 
 
 @dataclass
@@ -160,8 +166,6 @@ def compare(
                 what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
             )
     kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
-    scale = float(np.max(np.abs(numerical[judged]), initial=0.0))
-    coarse = judged & (errors > atol + IMPRECISE * scale)
     return Comparison(
         passed=not bad.any(),
         max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
@@ -172,21 +176,33 @@ def compare(
         analytic=analytic,
         non_differentiable=kink_list,
         message=message,
-        imprecise=bool(coarse.any()),
-        notes=[_imprecise(what, coarse, errors, scale)] if coarse.any() else [],
+        what=what,
+        errors=np.where(judged, errors, 0.0),
     )
 
 
-def _imprecise(what: str, coarse: Array, errors: Array, scale: float) -> str:
-    worst = np.unravel_index(int(np.argmax(np.where(coarse, errors, -1.0))), coarse.shape)
-    where = f"{what}[{', '.join(map(str, worst))}]" if coarse.ndim else what
-    more = int(np.count_nonzero(coarse)) - 1
-    error = float(errors[worst])
-    return (
-        f"{where}{f' and {more:,} more elements' if more else ''}: the numerical derivative is only good to "
-        f"{error:.2g} (its error estimate) against a gradient of {scale:.3g}: an error smaller than that cannot fail "
-        "there (the function's rounding swamps the steps, or kinks lie too near)"
-    )
+def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
+    """A warning for each comparison with elements whose error estimate is over IMPRECISE of the
+    largest numerical gradient of them all: a gradient of 0 next to others of 1 is measured
+    closely enough to 1e-9; all of them 0 (nothing moves F), there is nothing to fall short of."""
+    # Every judged element's error estimate is above 0 (rounding, at least); a kink's is 0.
+    judged = [np.abs(c.numerical[c.errors > 0]) for c in comparisons if c.errors is not None]
+    scale = max((float(np.max(values, initial=0.0)) for values in judged), default=0.0)
+    notes = []
+    for c in comparisons:
+        coarse = c.coarse(scale, atol)
+        if scale == 0 or not coarse.any() or c.errors is None:
+            continue
+        worst = np.unravel_index(int(np.argmax(np.where(coarse, c.errors, -1.0))), coarse.shape)
+        where = f"{c.what}[{', '.join(map(str, worst))}]" if coarse.ndim else c.what
+        more = int(np.count_nonzero(coarse)) - 1
+        others = f" and {more:,} more element{'s' if more > 1 else ''}" if more else ""
+        notes.append(
+            f"{where}{others}: the numerical derivative is only good to {float(c.errors[worst]):.2g} (its error "
+            f"estimate) against a largest gradient of {scale:.3g}: an error smaller than that cannot fail there (the "
+            "function's rounding swamps the steps, or kinks lie too near)"
+        )
+    return notes
 
 
 def _explain(
@@ -215,6 +231,9 @@ class _Differentiator:
         # The upstream gradients that custom functions are probed with: a stream of their
         # own, so that another direction drawn for one tensor leaves them as they were.
         self.probes = np.random.default_rng([options.seed, 1])
+        # A look element by element ran out of the time it was given: the rest of the time
+        # is the check's planned work's, and no look is tried again.
+        self.out_of_time = False
 
     def full(self, f: Callable[[Array], float], x: Array, batched: Batch | None = None) -> tuple[Array, Array, Array]:
         """Every element: f(x + t·e_i) differentiated at t = 0. With `batched`, f's values at the
@@ -401,7 +420,9 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
             tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
             functions, warnings = _check_functions(program, calls, mode, options, differentiator)
     comparisons = [*tensors.values(), *(c for f in functions for c in f.inputs.values())]
-    warnings.extend(note for c in {id(c): c for c in comparisons}.values() for note in c.notes)  # aliases share one
+    unique = list({id(c): c for c in comparisons}.values())  # aliases share one
+    warnings.extend(imprecision_notes(unique, options.atol))
+    warnings.extend(note for c in unique for note in c.notes)
     checked = [c.passed for c in tensors.values()] + [f.passed for f in functions]
     if not checked:
         warnings.append(
@@ -529,22 +550,30 @@ def _compare_one(
         numerical, errors, kinks = differentiator.full(f, x, batched)
         return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
     result = _along_a_random_direction(f, x, grad, options, differentiator, what)
-    budget = differentiator.budget
+    o, budget = options, differentiator.budget
     most = MOST_STEPS * PER_DERIVATIVE * x.size + 1  # evaluations element by element, at most
 
-    def element_by_element() -> Comparison:
-        numerical, errors, kinks = differentiator.full(f, x, batched)
-        return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
+    def element_by_element() -> Comparison | None:
+        if differentiator.out_of_time or not budget.reserve(most):
+            return None
+        used = budget.used
+        detail = _unless_out_of_time(lambda: compare(grad, *differentiator.full(f, x, batched), o.atol, o.rtol, what))
+        budget.committed -= most - (budget.used - used)  # what it did not take is free again
+        differentiator.out_of_time = detail is None
+        return detail
 
-    if result.non_differentiable and budget.reserve(most):
+    if result.non_differentiable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.
-        detail = _unless_out_of_time(element_by_element)
+        detail = element_by_element()
         if detail is not None:
             return detail
     first = result
     for _ in range(OTHER_DIRECTIONS):
-        if not (result.non_differentiable or result.imprecise) or not budget.reserve(ONE_DIRECTION):
+        # A failure is conclusive (the tolerance took in the error estimate); a pass that
+        # could not tell an error of a few percent is not, nor a kink.
+        doubtful = result.passed and result.coarse(abs(float(result.numerical)), o.atol).any()
+        if not (result.non_differentiable or doubtful) or not budget.reserve(ONE_DIRECTION):
             break
         # Another direction may pass clear of the kink, or measure closer: element by element
         # the function's rounding is no smaller.
@@ -552,19 +581,19 @@ def _compare_one(
         result = min(result, other, key=_doubt)
     if first.non_differentiable and not result.non_differentiable:
         result.notes.append(
-            f"{what}: a random direction met a kink or a domain edge, along which the function has no "
-            "derivative; the verdict is along another direction, clear of it"
+            f"{what}: a random direction met a kink or a domain edge, where its steps measured no derivative; "
+            "the verdict is along another direction, clear of it"
         )
-    if not result.passed and budget.reserve(most):
+    if not result.passed:
         # Element by element, to say which element is wrong. That is the finer check (gradcheck
         # advises re-running a failed fast check in full): if every element passes, the one
         # direction crossed kinks that its steps did not tell apart, and the elements' verdict stands.
-        detail = _unless_out_of_time(element_by_element)
-        if detail is None:
-            result.message = f"{result.message}; elementwise: not done, it would take over half the time left"
-        elif detail.passed:
+        detail = element_by_element()
+        if detail is None and differentiator.out_of_time:
+            result.message = f"{result.message}; elementwise: not done, out of time"
+        elif detail is not None and detail.passed:
             return detail
-        else:
+        elif detail is not None:
             result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
     return result
 
@@ -583,12 +612,12 @@ def _unless_out_of_time(look: Callable[[], Comparison]) -> Comparison | None:
         return None
 
 
-def _doubt(direction: Comparison) -> tuple[bool, float]:
-    """How little a direction's verdict says: nothing at a kink; else the less, the larger its
-    error estimate against the derivative."""
+def _doubt(direction: Comparison) -> tuple[bool, bool, float]:
+    """How little a direction's verdict says: nothing at a kink; all it needs to if it failed;
+    else the less, the larger its error estimate against the derivative."""
     if direction.non_differentiable or direction.error_estimate is None:
-        return True, math.inf
-    return False, direction.error_estimate / max(abs(float(direction.numerical)), SMALLEST_STEP)
+        return True, True, math.inf
+    return False, direction.passed, direction.error_estimate / max(abs(float(direction.numerical)), SMALLEST_STEP)
 
 
 def _along_a_random_direction(

@@ -39,7 +39,7 @@ class Derivative:
     kink: bool  # the one-sided derivatives disagree: not differentiable here
     finite: bool  # every evaluation was finite
     truncation: float = 0.0  # the part of `error` that a smaller step would reduce
-    gap: float = 0.0  # |forward - backward| of the one-sided derivatives: a kink's size, at most
+    gap: float = 0.0  # |forward - backward| of the one-sided derivatives: with the truncation, bounds a kink's bias
 
 
 class Budget:
@@ -127,15 +127,15 @@ def derivative(
     kink merely near 0 is not taken for one, and a domain edge within the step is avoided.
 
     With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks).
-    One kink crossed, the stencil's one-sided test sees it if it matters; if that test finds
-    f smooth, the kink may still bias the stencil by up to the one-sided gap, which its error
-    then counts. Kinks crossed at several places may hide one another from that test (two
-    of opposite slopes either side of 0 make a bump it cannot see). Either way, a step short
-    of the nearest crossing is tried too, no finer than `finest` (below it the argument's
-    own rounding shows). If f's rounding swamps that step, the kink is too near to step
-    around: a kink. But a crossing alone proves no kink of f (the branch may not reach it, or
-    kinks cancel): the best is a smooth stencil, one that crossed nothing it could not see
-    first, then a kink."""
+    A stencil that crossed kinks counts its one-sided gap in its error: for one kink, the gap
+    and the truncation estimate together bound its bias. Kinks crossed at several places may
+    hide one another from both (two of opposite slopes either side of 0 make a bump that no
+    wider step sees), so only a stencil that crossed one place may end the search. Else a
+    step short of the nearest crossing is tried, no finer than `finest` (below it the
+    argument's own rounding shows). If f's rounding swamps that step, the kink is too near to
+    step around: a kink. But a crossing alone proves no kink of f (the branch may not reach
+    it, or kinks cancel): the best is a smooth stencil, one that crossed nothing that could
+    hide first, then a kink."""
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
@@ -153,8 +153,8 @@ def derivative(
         crossed = hidden = False
         if crossings is not None and d.finite and crossings.crossed():
             crossed, hidden = True, not crossings.at_one_place()
-            if not hidden:  # the gap is a bias that a step short of the kink would avoid
-                d = replace(d, error=d.error + d.gap, truncation=d.truncation + d.gap)
+            # Bias that a step short of the kinks would avoid.
+            d = replace(d, error=d.error + d.gap, truncation=d.truncation + d.gap)
             nearest = crossings.nearest()
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
