@@ -248,7 +248,12 @@ class CheckReport(BaseModel):
 class BackwardResponse(BaseModel):
     tensors: dict[str, TensorReport] = Field(description="Every leaf and node, in the request's order.")
     check: CheckReport
-    warnings: list[str]
+    warnings: list[str] = Field(
+        description="What the answer leaves unsaid: why a .grad is null, where values stopped being finite, "
+        "a custom backward that mishandles an output which got no gradient here, an element whose numerical "
+        "derivative is known only roughly (so that a smaller error cannot fail there), a fast check whose "
+        "verdict is along another direction because the first met a kink."
+    )
 
 
 class ErrorItem(BaseModel):
