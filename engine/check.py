@@ -50,6 +50,9 @@ CLOSER_LOOK_TIME = 0.5
 # (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
 # fail: fast mode looks further, and a warning says what is left.
 IMPRECISE = 0.01
+# Where a gradient is 0, as far as the check can tell, and so are all the others: the error
+# estimate from which a warning says so (the rounding of a function of 10^8 at a step of 1e-3).
+ZERO_GRADIENT_NOISE = 1e-6
 
 
 @dataclass
@@ -110,10 +113,21 @@ class Comparison:
     errors: Array | None = None  # each judged element's error estimate; 0 at a kink
     notes: list[str] = field(default_factory=list)  # what the verdict leaves unsaid, for the warnings
 
-    def coarse(self, scale: float, atol: float) -> Array:
-        """The judged elements whose error estimate is over IMPRECISE of a gradient of `scale`."""
+    def scale(self) -> float:
+        """How large this gradient is, as far as it is known: the largest analytic value, or
+        what the numerical values are at least, their error estimates taken off."""
+        if self.errors is None:
+            return 0.0
+        judged = self.errors > 0  # every judged element's estimate is above 0 (rounding, at least)
+        known = np.concatenate([np.abs(self.analytic[judged]), np.abs(self.numerical[judged]) - self.errors[judged]])
+        return float(np.max(known[np.isfinite(known)], initial=0.0))
+
+    def coarse(self, atol: float, scale: float | None = None) -> Array:
+        """The judged elements whose error estimate is over IMPRECISE of the gradient's scale (its
+        own unless given); for a gradient of 0, over ZERO_GRADIENT_NOISE."""
+        scale = self.scale() if scale is None else scale
         errors = np.zeros(self.numerical.shape) if self.errors is None else self.errors
-        return errors > atol + IMPRECISE * scale
+        return errors > atol + (IMPRECISE * scale if scale > 0 else ZERO_GRADIENT_NOISE)
 
 
 @dataclass
@@ -182,25 +196,32 @@ def compare(
 
 
 def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
-    """A warning for each comparison with elements whose error estimate is over IMPRECISE of the
-    largest numerical gradient of them all: a gradient of 0 next to others of 1 is measured
-    closely enough to 1e-9; all of them 0 (nothing moves F), there is nothing to fall short of."""
-    # Every judged element's error estimate is above 0 (rounding, at least); a kink's is 0.
-    judged = [np.abs(c.numerical[c.errors > 0]) for c in comparisons if c.errors is not None]
-    scale = max((float(np.max(values, initial=0.0)) for values in judged), default=0.0)
+    """A warning for each comparison with elements whose error estimate is over IMPRECISE of its
+    gradient's scale. A gradient that is 0 (a bias behind dead relus, a leaf at a minimum) is
+    measured against the others of the check: 1e-8 is close next to 140."""
+    scales = [c.scale() for c in comparisons]
+    largest = max(scales, default=0.0)
     notes = []
-    for c in comparisons:
-        coarse = c.coarse(scale, atol)
-        if scale == 0 or not coarse.any() or c.errors is None:
+    for c, own in zip(comparisons, scales, strict=True):
+        scale = own if own > 0 else largest
+        coarse = c.coarse(atol, scale)
+        if c.errors is None or not coarse.any():
             continue
         worst = np.unravel_index(int(np.argmax(np.where(coarse, c.errors, -1.0))), coarse.shape)
         where = f"{c.what}[{', '.join(map(str, worst))}]" if coarse.ndim else c.what
         more = int(np.count_nonzero(coarse)) - 1
         others = f" and {more:,} more element{'s' if more > 1 else ''}" if more else ""
+        along = c.direction is not None
+        if own > 0:
+            against = f"against {'a directional derivative of' if along else 'values of this gradient up to'} {own:.3g}"
+        elif largest > 0:
+            against = f"against the check's gradients, up to {largest:.3g}"
+        else:
+            against = "where every gradient is 0"
         notes.append(
-            f"{where}{others}: the numerical derivative is only good to {float(c.errors[worst]):.2g} (its error "
-            f"estimate) against a largest gradient of {scale:.3g}: an error smaller than that cannot fail there (the "
-            "function's rounding swamps the steps, or kinks lie too near)"
+            f"{where}{others}: the numerical {'directional ' if along else ''}derivative is only good to "
+            f"{float(c.errors[worst]):.2g} (its error estimate), {against}: an error smaller than that cannot fail "
+            "there (the function's rounding swamps the steps, or kinks lie too near)"
         )
     return notes
 
@@ -553,26 +574,31 @@ def _compare_one(
     o, budget = options, differentiator.budget
     most = MOST_STEPS * PER_DERIVATIVE * x.size + 1  # evaluations element by element, at most
 
-    def element_by_element() -> Comparison | None:
-        if differentiator.out_of_time or not budget.reserve(most):
-            return None
+    def element_by_element() -> Comparison | str:
+        """The comparison element by element, or why there is none."""
+        if differentiator.out_of_time:
+            return "skipped, an earlier look element by element ran out of its share of the time"
+        if not budget.reserve(most):
+            return f"not done, it would go over the evaluation limit (setting {setting('max_check_evaluations')})"
         used = budget.used
         detail = _unless_out_of_time(lambda: compare(grad, *differentiator.full(f, x, batched), o.atol, o.rtol, what))
         budget.committed -= most - (budget.used - used)  # what it did not take is free again
-        differentiator.out_of_time = detail is None
+        if detail is None:
+            differentiator.out_of_time = True
+            return f"not done, a look element by element may take {CLOSER_LOOK_TIME:.0%} of the time left at most"
         return detail
 
     if result.non_differentiable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.
         detail = element_by_element()
-        if detail is not None:
+        if isinstance(detail, Comparison):
             return detail
     first = result
     for _ in range(OTHER_DIRECTIONS):
         # A failure is conclusive (the tolerance took in the error estimate); a pass that
         # could not tell an error of a few percent is not, nor a kink.
-        doubtful = result.passed and result.coarse(abs(float(result.numerical)), o.atol).any()
+        doubtful = result.passed and result.coarse(o.atol).any()
         if not (result.non_differentiable or doubtful) or not budget.reserve(ONE_DIRECTION):
             break
         # Another direction may pass clear of the kink, or measure closer: element by element
@@ -582,18 +608,18 @@ def _compare_one(
     if first.non_differentiable and not result.non_differentiable:
         result.notes.append(
             f"{what}: a random direction met a kink or a domain edge, where its steps measured no derivative; "
-            "the verdict is along another direction, clear of it"
+            "the verdict is along another direction, whose steps measured one"
         )
     if not result.passed:
         # Element by element, to say which element is wrong. That is the finer check (gradcheck
         # advises re-running a failed fast check in full): if every element passes, the one
         # direction crossed kinks that its steps did not tell apart, and the elements' verdict stands.
         detail = element_by_element()
-        if detail is None and differentiator.out_of_time:
-            result.message = f"{result.message}; elementwise: not done, out of time"
-        elif detail is not None and detail.passed:
+        if isinstance(detail, str):
+            result.message = f"{result.message}; elementwise: {detail}"
+        elif detail.passed:
             return detail
-        elif detail is not None:
+        else:
             result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
     return result
 
