@@ -106,18 +106,16 @@ class Comparison:
     error_estimate: float | None
     numerical: Array
     analytic: Array
+    errors: Array  # each judged element's error estimate; 0 at a kink
     non_differentiable: list[list[int]] = field(default_factory=list)
     message: str | None = None
     direction: Array | None = None  # fast mode: the random unit vector compared along
     what: str = ""  # the name in messages: "x", "F: grad_x", "x along a random direction"
-    errors: Array | None = None  # each judged element's error estimate; 0 at a kink
     notes: list[str] = field(default_factory=list)  # what the verdict leaves unsaid, for the warnings
 
     def scale(self) -> float:
         """How large this gradient is, as far as it is known: the largest analytic value, or
         what the numerical values are at least, their error estimates taken off."""
-        if self.errors is None:
-            return 0.0
         judged = self.errors > 0  # every judged element's estimate is above 0 (rounding, at least)
         known = np.concatenate([np.abs(self.analytic[judged]), np.abs(self.numerical[judged]) - self.errors[judged]])
         return float(np.max(known[np.isfinite(known)], initial=0.0))
@@ -126,8 +124,7 @@ class Comparison:
         """The judged elements whose error estimate is over IMPRECISE of the gradient's scale (its
         own unless given); for a gradient of 0, over ZERO_GRADIENT_NOISE."""
         scale = self.scale() if scale is None else scale
-        errors = np.zeros(self.numerical.shape) if self.errors is None else self.errors
-        return errors > atol + (IMPRECISE * scale if scale > 0 else ZERO_GRADIENT_NOISE)
+        return self.errors > atol + (IMPRECISE * scale if scale > 0 else ZERO_GRADIENT_NOISE)
 
 
 @dataclass
@@ -188,10 +185,10 @@ def compare(
         error_estimate=estimate,
         numerical=numerical,
         analytic=analytic,
+        errors=np.where(judged, errors, 0.0),
         non_differentiable=kink_list,
         message=message,
         what=what,
-        errors=np.where(judged, errors, 0.0),
     )
 
 
@@ -205,7 +202,7 @@ def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
     for c, own in zip(comparisons, scales, strict=True):
         scale = own if own > 0 else largest
         coarse = c.coarse(atol, scale)
-        if c.errors is None or not coarse.any():
+        if not coarse.any():
             continue
         worst = np.unravel_index(int(np.argmax(np.where(coarse, c.errors, -1.0))), coarse.shape)
         where = f"{c.what}[{', '.join(map(str, worst))}]" if coarse.ndim else c.what
@@ -640,10 +637,10 @@ def _unless_out_of_time(look: Callable[[], Comparison]) -> Comparison | None:
 
 def _doubt(direction: Comparison) -> tuple[bool, bool, float]:
     """How little a direction's verdict says: nothing at a kink; all it needs to if it failed;
-    else the less, the larger its error estimate against the derivative."""
-    if direction.non_differentiable or direction.error_estimate is None:
+    else the less, the larger its error estimate against the derivative's size."""
+    if direction.non_differentiable:
         return True, True, math.inf
-    return False, direction.passed, direction.error_estimate / max(abs(float(direction.numerical)), SMALLEST_STEP)
+    return False, direction.passed, float(direction.errors) / max(direction.scale(), SMALLEST_STEP)
 
 
 def _along_a_random_direction(

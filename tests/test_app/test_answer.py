@@ -139,6 +139,7 @@ def test_edge_values_written_by_hand() -> None:
         error_estimate=-math.inf,
         numerical=edges,
         analytic=edges[::-1],
+        errors=np.zeros(edges.shape),
         non_differentiable=[[1], [2]],
         message="v[3]: analytic -0 but numerical nan, off by nan",
         direction=edges,
