@@ -146,7 +146,8 @@ class CheckOptions(Strict):
         "for one element; the error estimate, added to the tolerance, then includes the rounding of so "
         "short a step, and from a tenth of the derivative on the element is at a kink); at least 1e-12 "
         "(below it float64's rounding is all a difference measures). An error estimate above 1% of the "
-        "gradient's largest element gives a warning naming the element: only errors above it can fail there.",
+        "gradient's size (its largest analytic value, or what its numerical values are at least) gives a "
+        "warning naming the element: only errors above it can fail there.",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

@@ -110,20 +110,22 @@ class Crossings:
     def nearest(self) -> float | None:
         """How far from 0 the nearest crossing is, or None if no element that changed sides
         can be located."""
-        located = self._located()
-        if located is None or not located[0].size:
-            return None
-        return float(np.min(np.abs(located[0])))
+        return self.survey()[0]
 
     def at_one_place(self) -> bool:
         """Whether every element that changed sides did so at one t, as for one relu, or for
         relu(x) - relu(x): one kink, which the stencil's one-sided test sees (engine.numerical).
         Kinks at several places can hide one another from it."""
+        return self.survey()[1]
+
+    def survey(self) -> tuple[float | None, bool]:
+        """`nearest` and `at_one_place` at once, locating the crossings once."""
         located = self._located()
-        if located is None or not located[0].size or located[1]:
-            return False
-        places = located[0]
-        return bool(np.ptp(places) <= ONE_PLACE * np.max(np.abs(places)))
+        if located is None or not located[0].size:
+            return None, False
+        places, unlocated = located
+        reach = np.abs(places)
+        return float(np.min(reach)), not unlocated and bool(np.ptp(places) <= ONE_PLACE * np.max(reach))
 
     def _located(self) -> tuple[Array, int] | None:
         """Where each element that changed sides crossed: the t at which the line through its

@@ -152,10 +152,10 @@ def derivative(
             d = replace(d, kink=True)
         crossed = hidden = False
         if crossings is not None and d.finite and crossings.crossed():
-            crossed, hidden = True, not crossings.at_one_place()
+            nearest, one_place = crossings.survey()
+            crossed, hidden = True, not one_place
             # Bias that a step short of the kinks would avoid.
             d = replace(d, error=d.error + d.gap, truncation=d.truncation + d.gap)
-            nearest = crossings.nearest()
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
