@@ -253,7 +253,8 @@ class BackwardResponse(BaseModel):
         description="What the answer leaves unsaid: why a .grad is null, where values stopped being finite, "
         "a custom backward that mishandles an output which got no gradient here, an element whose numerical "
         "derivative is known only roughly (so that a smaller error cannot fail there), a fast check whose "
-        "verdict is along another direction because the first met a kink."
+        "verdict is along another direction because the first met a kink, a failure that may be a kink's "
+        "because the graph was too large for the check to track which kinks its steps crossed."
     )
 
 

@@ -400,6 +400,17 @@ def _upstream_of(call: Call, rng: np.random.Generator) -> tuple[list[Array], lis
     return grads, [bool(np.any(g)) for g in grads]
 
 
+def _untracked_kinks(kinked: int, evaluation: int, limit: int) -> str:
+    """Why a failure may be a kink's: the check ran without knowing which kinks its steps crossed."""
+    return (
+        f"the check could not track which kinks of relu, abs, max, ... its steps crossed: their records "
+        f"({RECORD_ELEMENTS} × {kinked:,} elements) and one evaluation of the graph ({evaluation:,}) would "
+        f"exceed {limit:,} elements (setting {setting('max_total_elements')}). A step across kinks that "
+        f"its own test could not tell may have failed a correct gradient: check a smaller graph, or "
+        f"raise the setting"
+    )
+
+
 def estimate_evaluations(program: Program, env: dict[str, Tensor], calls: list[Call], full: bool) -> int:
     """Forward evaluations a check would make (without retries at kinks), known before running it."""
     total = 0
@@ -425,7 +436,8 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         # What engine.kinks keeps of each input element of relu, abs, max, ... while it
         # differentiates counts against the same setting; where it would not fit, the
         # stencils' own tests tell kinks alone.
-        records_fit = evaluation_elements + RECORD_ELEMENTS * guard.kink_elements <= limits.max_total_elements
+        kink_elements = guard.kink_elements
+        records_fit = evaluation_elements + RECORD_ELEMENTS * kink_elements <= limits.max_total_elements
         upstream = program.backward(env)
         # Every evaluation below has this one's shapes (perturbed values, never shapes).
         guard.sizes_known = True
@@ -454,6 +466,8 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
     warnings.extend(imprecision_notes(unique, options.atol))
     warnings.extend(note for c in unique for note in c.notes)
     checked = [c.passed for c in tensors.values()] + [f.passed for f in functions]
+    if not records_fit and False in checked:
+        warnings.append(_untracked_kinks(kink_elements, evaluation_elements, limits.max_total_elements))
     if not checked:
         warnings.append(
             "the check had nothing to compare: no leaf requires grad and receives a gradient, no node retains "

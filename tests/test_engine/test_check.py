@@ -868,7 +868,8 @@ def test_kink_records_count_against_the_total_elements_setting() -> None:
     # The MLP's one kinked op is relu, whose input is 64×256; its records take 3 elements'
     # worth each. Under a setting that one evaluation fits but not the records, the check runs
     # without them, as before them: for this X and check seed, W1's direction then crosses
-    # kinks that its stencils alone do not tell, and fails as it did then.
+    # kinks that its stencils alone do not tell, and fails as it did then. A warning says
+    # that the failure may be the kinks', and which setting would have let it track them.
     spec = copy.deepcopy(EXAMPLES["mlp"]["value"])
     spec["leaves"]["X"]["seed"] = 3_002_277
     program = compile_spec(copy.deepcopy(spec))
@@ -876,9 +877,18 @@ def test_kink_records_count_against_the_total_elements_setting() -> None:
         program.forward(program.leaf_arrays(float64=True))
         evaluation, kinked = guard.elements, guard.kink_elements
     assert kinked == 64 * 256
-    assert check(spec, {"mode": "fast", "seed": 11}).passed is True
-    without_records = check(spec, {"mode": "fast", "seed": 11}, Limits(max_total_elements=evaluation + 2 * kinked))
+    with_records = check(spec, {"mode": "fast", "seed": 11})
+    assert with_records.passed is True and with_records.warnings == []
+    limit = evaluation + 2 * kinked
+    without_records = check(spec, {"mode": "fast", "seed": 11}, Limits(max_total_elements=limit))
     assert without_records.passed is False and not without_records.tensors["W1"].passed
+    untracked = [w for w in without_records.warnings if "could not track which kinks" in w]
+    assert len(untracked) == 1
+    assert f"3 × {kinked:,} elements" in untracked[0] and f"({evaluation:,})" in untracked[0]
+    assert f"exceed {limit:,} elements (setting GRADLAB_MAX_TOTAL_ELEMENTS)" in untracked[0]
+    # Without records, a check that passes has nothing to say (check seed 0 passes).
+    passing = check(spec, {"mode": "fast", "seed": 0}, Limits(max_total_elements=limit))
+    assert passing.passed is True and passing.warnings == []
 
 
 @pytest.mark.parametrize("distance", ["3e-11", "3e-10", "1e-9"])
