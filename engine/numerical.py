@@ -121,6 +121,7 @@ def derivative(
     rtol: float,
     crossings: Crossings | None = None,
     finest: float = SMALLEST_STEP,
+    untracked_kinks: bool = False,
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
@@ -128,7 +129,8 @@ def derivative(
 
     With `crossings`, f's evaluations record the kinks of relu, abs, max, ... (engine.kinks).
     A stencil that crossed kinks counts its one-sided gap in its error: for one kink, the gap
-    and the truncation estimate together bound its bias. Kinks crossed at several places may
+    and the truncation estimate together bound its bias. With `untracked_kinks` (f may cross
+    kinks that nothing records), every stencil counts it. Kinks crossed at several places may
     hide one another from both (two of opposite slopes either side of 0 make a bump that no
     wider step sees), so only a stencil that crossed one place may end the search. Else a
     step short of the nearest crossing is tried, no finer than `finest` (below it the
@@ -151,6 +153,8 @@ def derivative(
         if shortened and d.finite and _swamped(d):
             d = replace(d, kink=True)
         crossed = hidden = False
+        if untracked_kinks and d.finite:
+            d = replace(d, error=d.error + d.gap, truncation=d.truncation + d.gap)
         if crossings is not None and d.finite and crossings.crossed():
             nearest, one_place = crossings.survey()
             crossed, hidden = True, not one_place

@@ -864,31 +864,51 @@ def test_a_derivative_known_only_roughly_is_judged_and_said_to_be(factor: str, p
     assert said == ["x[0]", "F: grad_x[0]"]  # the leaf, and the function's input
 
 
-def test_kink_records_count_against_the_total_elements_setting() -> None:
-    # The MLP's one kinked op is relu, whose input is 64×256; its records take 3 elements'
-    # worth each. Under a setting that one evaluation fits but not the records, the check runs
-    # without them, as before them: for this X and check seed, W1's direction then crosses
-    # kinks that its stencils alone do not tell, and fails as it did then. A warning says
-    # that the failure may be the kinks', and which setting would have let it track them.
-    spec = copy.deepcopy(EXAMPLES["mlp"]["value"])
-    spec["leaves"]["X"]["seed"] = 3_002_277
+def _one_evaluation(spec: dict[str, Any]) -> tuple[int, int]:
+    """The elements one evaluation of the graph allocates, and of those the kinked ops' inputs."""
     program = compile_spec(copy.deepcopy(spec))
     with program.guard() as guard:
         program.forward(program.leaf_arrays(float64=True))
-        evaluation, kinked = guard.elements, guard.kink_elements
+        return guard.elements, guard.kink_elements
+
+
+def test_without_kink_records_every_stencil_counts_its_one_sided_gap() -> None:
+    # The MLP's one kinked op is relu, whose input is 64×256; its records take 3 elements'
+    # worth each. Under a setting that one evaluation fits but not the records, the check runs
+    # without them. For this X and check seed, W1's direction then crosses kinks that its
+    # stencils' own test does not tell, and a correct gradient failed until every stencil
+    # counted its one-sided gap in its error, as one that crossed recorded kinks does.
+    spec = copy.deepcopy(EXAMPLES["mlp"]["value"])
+    spec["leaves"]["X"]["seed"] = 3_002_277
+    evaluation, kinked = _one_evaluation(spec)
     assert kinked == 64 * 256
-    with_records = check(spec, {"mode": "fast", "seed": 11})
-    assert with_records.passed is True and with_records.warnings == []
-    limit = evaluation + 2 * kinked
-    without_records = check(spec, {"mode": "fast", "seed": 11}, Limits(max_total_elements=limit))
-    assert without_records.passed is False and not without_records.tensors["W1"].passed
-    untracked = [w for w in without_records.warnings if "could not track which kinks" in w]
-    assert len(untracked) == 1
-    assert f"3 × {kinked:,} elements" in untracked[0] and f"({evaluation:,})" in untracked[0]
-    assert f"exceed {limit:,} elements (setting GRADLAB_MAX_TOTAL_ELEMENTS)" in untracked[0]
-    # Without records, a check that passes has nothing to say (check seed 0 passes).
-    passing = check(spec, {"mode": "fast", "seed": 0}, Limits(max_total_elements=limit))
-    assert passing.passed is True and passing.warnings == []
+    without_records = Limits(max_total_elements=evaluation + 2 * kinked)
+    for seed in (0, 11):
+        assert check(spec, {"mode": "fast", "seed": seed}, without_records).passed is True
+        assert check(spec, {"mode": "fast", "seed": seed}).passed is True
+
+
+def test_a_failure_without_kink_records_says_it_may_be_a_kinks() -> None:
+    # A wrong backward of a kinked F (its relu term left out) fails with or without the
+    # records; without them, a warning says that the failure may be the kinks', and which
+    # setting would track them. (A correct one passes: the MLP above.)
+    x = np.random.default_rng(5).standard_normal(2000).tolist()
+    spec = _one_function(x, "3 * x + relu(x)", "grad_y * 3")
+    evaluation, kinked = _one_evaluation(spec)
+    assert kinked == 2000
+    limit = evaluation + 3 * kinked - 1  # the records just do not fit
+    for mode in ("full", "fast"):
+        tracked = check(spec, {"mode": mode})
+        assert tracked.passed is False and tracked.warnings == []
+        untracked = check(spec, {"mode": mode}, Limits(max_total_elements=limit))
+        assert untracked.passed is False
+        assert untracked.warnings == [
+            "the check could not track which kinks of relu, abs, max, ... its steps crossed: their records "
+            f"(3 × {kinked:,} elements) and one evaluation of the graph ({evaluation:,}) would exceed "
+            f"{limit:,} elements (setting GRADLAB_MAX_TOTAL_ELEMENTS). A step across kinks that its own "
+            "test could not tell may have failed a correct gradient: check a smaller graph, or raise the "
+            "setting"
+        ]
 
 
 @pytest.mark.parametrize("distance", ["3e-11", "3e-10", "1e-9"])

@@ -375,6 +375,28 @@ def test_one_kink_crossed_is_within_the_error_estimate_wherever_it_lies(
     assert abs(d.value - exact) <= ATOL + RTOL * abs(exact) + d.error
 
 
+def test_a_kink_nothing_records_is_within_the_error_estimate_when_kinks_are_untracked() -> None:
+    # F = 2t + 0.3 sin(3t) + 1e-5·relu(t - distance), with the kink anywhere across the
+    # stencils (±4.2 h, h = 1e-3) and no Crossings to report it: too slight for the one-sided
+    # test, it shifts the first step's answer past its truncation estimate at some distances.
+    # With untracked_kinks, every stencil counts its one-sided gap, and every answer is within
+    # its estimate (or a kink).
+    def answers(untracked: bool) -> list[bool]:
+        within = []
+        for distance in np.linspace(-4.2e-3, 4.2e-3, 85):
+
+            def f(t: float, distance: float = distance) -> float:
+                return 2 * t + 0.3 * math.sin(3 * t) + 1e-5 * max(t - distance, 0.0)
+
+            exact = 2.9 + (1e-5 if distance < 0 else 0.0)
+            d = derivative(f, f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, untracked_kinks=untracked)
+            within.append(d.kink or abs(d.value - exact) <= ATOL + RTOL * exact + d.error)
+        return within
+
+    assert all(answers(untracked=True))
+    assert not all(answers(untracked=False))
+
+
 def test_kinks_at_two_places_that_hide_from_the_one_sided_test_are_stepped_around() -> None:
     # F = relu(t + 1e-7) - relu(t - 1e-7): slope 1 between the kinks, 0 outside. A step of
     # 1e-3 sees a flat line, one-sided differences and all; only a step inside the kinks
