@@ -214,15 +214,21 @@ class TensorCheck(BaseModel):
 
 
 class InputCheck(BaseModel):
-    passed: bool
+    passed: bool = Field(
+        description="The hand-written gradient agrees with the finite differences of the forward (within the "
+        "tolerance and their error estimate) and with autograd of the forward (within atol + rtol × |autograd|), "
+        "except at the elements listed as non-differentiable, where a backward may keep its own convention."
+    )
     max_abs_error: float | NonFinite
     max_rel_error: float | NonFinite
     worst_index: list[int] | None
     hand_written: Values | None = None
     numerical: Values | None = None
-    autodiff: Values | None = None
+    autodiff: Values | None = Field(default=None, description="Autograd of the forward (or its directional value).")
     non_differentiable: list[list[int]] = Field(default_factory=list)
-    message: str | None = None
+    message: str | None = Field(
+        default=None, description="What failed, where, by how much, against the finite differences or autograd."
+    )
     direction: str | None = None
 
 

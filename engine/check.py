@@ -47,6 +47,9 @@ ONE_DIRECTION = MOST_STEPS * PER_DERIVATIVE + 1  # the most evaluations a direct
 # Fast mode: the share of the time left that a look element by element may take; past it the
 # direction's verdict stands.
 CLOSER_LOOK_TIME = 0.5
+# A custom backward compared along a direction: the most elements off its forward's autograd
+# gradient that are differentiated one by one, to tell a wrong formula from a kink's convention.
+AUTODIFF_LOOKS = 16
 # A numerical derivative whose error estimate exceeds this share of the gradient's scale
 # (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
 # fail: fast mode looks further, and a warning says what is left.
@@ -265,20 +268,23 @@ class _Differentiator:
         so that another direction drawn for one tensor leaves them as they were."""
         return np.random.default_rng([self.options.seed, 1])
 
-    def full(self, f: Callable[[Array], float], x: Array, batched: Batch | None = None) -> tuple[Array, Array, Array]:
-        """Every element: f(x + t·e_i) differentiated at t = 0. With `batched`, f's values at the
-        first step of every element come from evaluations of many copies at once."""
+    def full(
+        self, f: Callable[[Array], float], x: Array, batched: Batch | None = None, elements: Array | None = None
+    ) -> tuple[Array, Array, Array]:
+        """Every element (or the flat indices `elements`; the others stay 0): f(x + t·e_i)
+        differentiated at t = 0. With `batched`, f's values at the first step of every element
+        come from evaluations of many copies at once."""
         self.budget.spend(1)
         f0 = f(x)
         values, errors, kinks = (np.zeros(x.shape), np.zeros(x.shape), np.zeros(x.shape, dtype=bool))
-        known = self._first_step_values(batched, x) if batched is not None else None
+        known = self._first_step_values(batched, x) if batched is not None and elements is None else None
         probe = x.copy()
         flat = probe.reshape(-1)
         # What the retries cross. The first step's values come without (batched, they may
         # be known already), so that both ways of evaluating give the same answers.
         crossings = Crossings() if self.record_kinks else None
         first_step = set(self._first_step())
-        for i in range(flat.size):
+        for i in range(flat.size) if elements is None else elements.tolist():
             original = flat[i]
 
             def along(t: float, i: int = i, original: float = original) -> float:
@@ -707,10 +713,15 @@ def _check_functions(
         hand = _hand_written(node, ctx, grads, checked)
         auto = _autodiff(spec.function, ctx.params, inputs, grads, checked)
         comparisons: dict[str, Comparison] = {}
+        # Where the forward's value is not finite, no finite difference of it is: autograd alone judges.
+        measurable = bool(np.isfinite(sum(np.sum(o * g) for o, g in zip(node.outputs, grads, strict=True))))
         for i in checked:
             f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
             what = f"{call.function}: grad_{spec.inputs[i]}"
             comparison = _compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what)
+            _judge_by_autodiff(
+                comparison, hand[i], auto[i], f, inputs[i].array, measurable, options, differentiator, what
+            )
             comparisons[spec.inputs[i]] = comparison
         autodiff = {
             spec.inputs[i]: auto[i] if c.direction is None else np.array(np.sum(auto[i] * c.direction))
@@ -722,6 +733,63 @@ def _check_functions(
             _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, options, differentiator)
         )
     return checks, warnings
+
+
+def _judge_by_autodiff(
+    comparison: Comparison,
+    hand: Array,
+    auto: Array,
+    f: Callable[[Array], float],
+    x: Array,
+    measurable: bool,
+    options: CheckOptions,
+    differentiator: _Differentiator,
+    what: str,
+) -> None:
+    """Fail `comparison` where the hand-written gradient is off the autograd one beyond atol +
+    rtol·|autograd| at an element where the forward is differentiable. Autograd is exact where
+    finite differences may be too coarse to tell (an input of 1e6 beside one of 1): but at a
+    kink or an edge of the domain a backward may keep its own convention, so an element counts
+    only where the finite differences measured a derivative, or, where they could measure
+    nothing (the forward's value not finite), where autograd's is finite."""
+    with np.errstate(all="ignore"):
+        off = ~(np.abs(hand - auto) <= options.atol + options.rtol * np.abs(auto))
+    off &= (hand != auto) & ~(np.isnan(hand) & np.isnan(auto))  # inf against inf agrees
+    if not measurable:
+        off &= np.isfinite(auto)
+        comparison.notes.append(
+            f"{what}: the forward's outputs that get a gradient are not all finite here, so no finite difference "
+            "measured this gradient (its elements are listed as non-differentiable): it was compared with the "
+            "autograd gradient of the forward alone, where that is finite"
+        )
+    elif comparison.direction is None:
+        for index in comparison.non_differentiable:
+            off[tuple(index)] = False
+    elif off.any():
+        # Compared along a direction: the elements off, worst first, one by one, as far as
+        # the budget allows.
+        flat_off = np.flatnonzero(off)
+        worst = flat_off[np.argsort(-np.abs(hand - auto).reshape(-1)[flat_off], kind="stable")][:AUTODIFF_LOOKS]
+        if not differentiator.budget.reserve(MOST_STEPS * PER_DERIVATIVE * worst.size + 1):
+            return
+        _, _, kinks = differentiator.full(f, x, elements=worst)
+        off = np.zeros(off.shape, dtype=bool)
+        off.reshape(-1)[worst] = ~kinks.reshape(-1)[worst]
+    if not off.any():
+        return
+    worst_flat = int(np.argmax(np.where(off, np.abs(hand - auto), -1.0)))
+    index = [int(i) for i in np.unravel_index(worst_flat, off.shape)] if off.ndim else []
+    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
+    tolerance = options.atol + options.rtol * abs(a)
+    said = (
+        f"{where}: hand-written {h:.10g} but autograd of the forward {a:.10g}, off by {abs(h - a):.3g}, over the "
+        f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd|)"
+    )
+    if comparison.passed:
+        comparison.passed, comparison.worst_index, comparison.message = False, index, said
+    elif comparison.direction is not None:  # a failed direction: this names an element
+        comparison.message = f"{comparison.message}; {said}"
 
 
 def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[int]) -> dict[int, Array]:
