@@ -141,14 +141,17 @@ class Function:
         tensors = [r for r in results if isinstance(r, Tensor)]
         if any(t is not None for t in inputs) and tensors:
             node = FunctionNode(cls, ctx, inputs, [t.array for t in tensors])
-            floating = iter(range(len(tensors)))
-            results = [
-                Tensor(r.array, requires_grad=True, grad_fn=node, output_nr=next(floating))
-                if isinstance(r, Tensor)
-                else r
-                for r in results
-            ]
+            output_nr = iter(range(len(tensors)))
+            results = [_output(r, node, next(output_nr)) if isinstance(r, Tensor) else r for r in results]
         return tuple(results) if many else results[0]
+
+
+def _output(tensor: Tensor, node: FunctionNode, output_nr: int) -> Tensor:
+    """An output of a recorded call. As in PyTorch, one of an integer or bool dtype is not
+    differentiable: it records no grad_fn, and backward gets zeros as its gradient."""
+    if tensor.array.dtype.kind != "f":
+        return Tensor(tensor.array)
+    return Tensor(tensor.array, requires_grad=True, grad_fn=node, output_nr=output_nr)
 
 
 def backward(tensors: Tensor | list[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None) -> None:

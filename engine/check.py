@@ -406,8 +406,12 @@ def _upstream_of(call: Call, rng: np.random.Generator) -> tuple[list[Array], lis
     ctx = call.grad_fn.ctx
     outputs = call.grad_fn.outputs
     seen = ctx.__dict__.get("grad_outputs")
-    if seen is None:
-        return [np.asarray(rng.standard_normal(o.shape)) for o in outputs], [True] * len(outputs)
+    if seen is None:  # an integer output gets none: it is not differentiable
+        floating = [o.dtype.kind == "f" for o in outputs]
+        return [
+            np.asarray(rng.standard_normal(o.shape)) if f else np.zeros(o.shape)
+            for o, f in zip(outputs, floating, strict=True)
+        ], floating
     grads = [g.array for g in seen]
     return grads, [bool(np.any(g)) for g in grads]
 
@@ -857,7 +861,7 @@ def _jacobian_warnings(
     ignores it is right in this graph, and wrong as soon as that output is used."""
     warnings = []
     for k, got_gradient in enumerate(received):
-        if got_gradient:
+        if got_gradient or node.outputs[k].dtype.kind != "f":  # an integer output never gets one
             continue
         probe = [np.zeros(g.shape) for g in grads]
         probe[k] = np.asarray(differentiator.probes.standard_normal(grads[k].shape))

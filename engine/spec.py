@@ -84,6 +84,13 @@ class Result:
     calls: list[Call]
 
 
+def _not_differentiable(tensor: Tensor) -> str:
+    """Why a tensor cannot require grad whatever it depends on, if its dtype is why: an integer or
+    bool value (a custom function's integer output among them, as in PyTorch)."""
+    dtype = tensor.array.dtype
+    return f"its dtype, {dtype}, is not differentiable" if dtype.kind != "f" else ""
+
+
 @dataclass
 class Program:
     leaves: list[Leaf]
@@ -144,10 +151,11 @@ class Program:
             for name in node.retain:
                 tensor = env[name]
                 if not tensor.requires_grad:
+                    why = _not_differentiable(tensor)
+                    why = f"'{name}': {why}" if why else f"'{name}' does not depend on any leaf with requires_grad=true"
                     raise SpecError(
                         (*node.loc[:-1], "retain_grad"),
-                        f"{node.label}: can't retain_grad on Tensor that has requires_grad=False "
-                        f"('{name}' does not depend on any leaf with requires_grad=true)",
+                        f"{node.label}: can't retain_grad on Tensor that has requires_grad=False ({why})",
                     )
                 tensor.retain_grad()
         return env, calls
@@ -164,10 +172,11 @@ class Program:
             guard.loc = root.loc
             tensor = env[root.name]
             if not tensor.requires_grad:
+                why = _not_differentiable(tensor) or "no leaf it depends on has requires_grad=true"
                 raise SpecError(
                     root.loc,
                     f"backward root '{root.name}' does not require grad: element 0 of tensors does not "
-                    "require grad and does not have a grad_fn (no leaf it depends on has requires_grad=true)",
+                    f"require grad and does not have a grad_fn ({why})",
                 )
             gradient = self.upstream(root, tensor)
             upstream.append((root.name, gradient))
@@ -243,7 +252,9 @@ class Program:
             if t.grad is not None:
                 continue
             if not t.requires_grad:
-                why = "requires_grad is false" if t.is_leaf else "no leaf it depends on requires grad"
+                why = _not_differentiable(t) or (
+                    "requires_grad is false" if t.is_leaf else "no leaf it depends on requires grad"
+                )
                 warnings.append(f"{name}: .grad is None: it does not require grad ({why})")
             elif not t.is_leaf and not t.retains_grad:
                 warnings.append(f"{name}: .grad of a non-leaf tensor that does not retain its gradient is None")

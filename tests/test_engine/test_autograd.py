@@ -322,6 +322,45 @@ def test_function_output_without_gradient_receives_zeros() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
 
 
+def _scaled_and_counted(lib: Any) -> Any:
+    """A Function of x and an integer t with a float output a = x·t and an integer one b = 2t."""
+
+    class ScaledAndCounted(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, t: Any) -> Any:
+            ctx.save_for_backward(x, t)
+            return x * t, t * 2
+
+        @staticmethod
+        def backward(ctx: Any, grad_a: Any, grad_b: Any) -> Any:
+            x, t = ctx.saved_tensors
+            ctx.seen_b = grad_b.tolist()
+            return grad_a * t + grad_b * x, None
+
+    return ScaledAndCounted
+
+
+def test_an_integer_output_of_a_function_is_not_differentiable_as_in_torch() -> None:
+    # PyTorch records no grad_fn on an integer output, and backward gets zeros for it: x's
+    # gradient through s = sum(a·b) + sum(b·x) is b·t + b = [12, 24], nothing through b.
+    torch = pytest.importorskip("torch")
+    results = {}
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        t = lib.tensor([2, 3])
+        a, b = _scaled_and_counted(lib).apply(x, t)
+        assert b.requires_grad is False and b.grad_fn is None and b.is_leaf
+        assert a.requires_grad is True and a.grad_fn is not None
+        with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"):
+            b.retain_grad()
+        with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad"):
+            b.sum().backward()
+        ((a * b).sum() + (b * x).sum()).backward()
+        ctx = getattr(a.grad_fn, "ctx", a.grad_fn)  # torch's grad_fn is the ctx
+        results[lib.__name__] = (x.grad.tolist(), ctx.seen_b)
+    assert results["engine"] == results["torch"] == ([12.0, 24.0], [0, 0])
+
+
 class BroadcastGrad(Function):
     @staticmethod
     def forward(ctx: FunctionCtx, b: Any, x: Any) -> Any:

@@ -199,6 +199,55 @@ def test_retain_grad_on_a_node_without_grad_is_refused_like_torch() -> None:
         run(spec)
 
 
+def _integer_output_spec(**node: Any) -> dict[str, Any]:
+    """F(x, t) = (x·t, 2t) with t int64; s = sum(a·b) + sum(b·x)."""
+    function = {
+        "inputs": ["x", "t"],
+        "forward": [{"name": "a", "expr": "x * t"}, {"name": "b", "expr": "t * 2"}],
+        "outputs": ["a", "b"],
+        "save_for_backward": ["x", "t"],
+        "backward": [{"name": "grad_x", "expr": "grad_a * t + grad_b * x"}],
+    }
+    return {
+        "leaves": {"x": {"value": [1.0, 2.0], "requires_grad": True}, "t": {"value": [2, 3], "dtype": "int64"}},
+        "functions": {"F": function},
+        "nodes": [{"name": ["a", "b"], "expr": "F(x, t)", **node}, {"name": "s", "expr": "sum(a * b) + sum(b * x)"}],
+    }
+
+
+def test_an_integer_output_of_a_custom_function_does_not_require_grad_as_in_torch() -> None:
+    # A review found b with FBackward, and x's gradient [15, 40] where PyTorch's is [12, 24]:
+    # b's gradient, a + x, reached the backward. PyTorch records no grad_fn on an integer
+    # output, and gives the backward zeros for it.
+    torch = pytest.importorskip("torch")
+
+    class F(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, t: Any) -> Any:
+            ctx.save_for_backward(x, t)
+            return x * t, t * 2
+
+        @staticmethod
+        def backward(ctx: Any, grad_a: Any, grad_b: Any) -> Any:
+            x, t = ctx.saved_tensors
+            return grad_a * t + grad_b * x, None
+
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    a, b = F.apply(x, torch.tensor([2, 3]))
+    ((a * b).sum() + (b * x).sum()).backward()
+    result = run(_integer_output_spec())
+    assert result.tensors["b"].requires_grad is b.requires_grad is False
+    assert result.tensors["b"].grad_fn is None and b.grad_fn is None
+    np.testing.assert_array_equal(result.tensors["x"].grad, x.grad.numpy())
+    assert "b: .grad is None: it does not require grad (its dtype, int64, is not differentiable)" in result.warnings
+    with pytest.raises(SpecError, match=r"requires_grad=False \('b': its dtype, int64, is not differentiable\)"):
+        run(_integer_output_spec(retain_grad=["b"]))
+    spec = _integer_output_spec()
+    spec["backward"] = {"root": "b", "gradient": [1, 1]}
+    with pytest.raises(SpecError, match=r"does not have a grad_fn \(its dtype, int64, is not differentiable\)"):
+        run(spec)
+
+
 def test_runtime_shape_errors_name_node_column_and_shapes() -> None:
     spec = {
         "leaves": leaves(x=[1.0, 2.0], y=[1.0, 2.0, 3.0]),
