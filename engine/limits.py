@@ -77,6 +77,16 @@ class Guard:
         finally:
             self.deadline = deadline
 
+    def check_ndim(self, shape: Any) -> None:
+        """Refuse a result of more axes than the setting allows, as leaves are refused."""
+        ndim = len(shape) if isinstance(shape, tuple | list) else 1
+        if ndim > self.limits.max_ndim:
+            raise LimitExceeded(
+                self.loc,
+                f"this would make a tensor of {ndim} dimensions, over the limit of {self.limits.max_ndim} "
+                f"(setting {setting('max_ndim')})",
+            )
+
     def allocate(self, elements: int) -> None:
         limits = self.limits
         if elements > limits.max_tensor_elements:
@@ -118,6 +128,7 @@ def start_evaluation() -> None:
 
 
 _RESHAPING = frozenset({"broadcast_to", "matmul"})
+_NEW_AXES = frozenset({"broadcast_to", "reshape"})  # the ops whose result may have more axes than their operands
 
 
 def _shape(value: Any) -> tuple[int, ...]:
@@ -151,6 +162,8 @@ def guarded_apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     if guard is not None:
         guard.check_time()
         if not guard.sizes_known:
+            if op.name in _NEW_AXES:
+                guard.check_ndim(kwargs["shape"])
             elements = predicted_elements(op, args, kwargs)
             guard.allocate(elements)
             if op.kink is not None:  # an elementwise op, or a reduction of its first argument

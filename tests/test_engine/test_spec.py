@@ -142,6 +142,24 @@ def test_results_of_ops_are_checked_before_allocating() -> None:
     assert caught.value.loc == ("body", "nodes", 0, "expr")
 
 
+@pytest.mark.parametrize("op", ["reshape", "broadcast_to"])
+def test_results_of_ops_have_no_more_axes_than_the_setting(op: str) -> None:
+    # The setting held for leaves only: a review made 30 axes of a 3-element leaf with reshape.
+    def spec(ndim: int) -> dict[str, Any]:
+        shape = ", ".join(["1"] * (ndim - 1) + ["3"])
+        return {
+            "leaves": {"x": {"value": [1.0, 2.0, 3.0], "requires_grad": True}},
+            "nodes": [{"name": "y", "expr": f"{op}(x, ({shape}))"}, {"name": "s", "expr": "sum(y)"}],
+        }
+
+    assert run(spec(8), Limits(max_ndim=8)).tensors["y"].value.ndim == 8
+    with pytest.raises(
+        LimitExceeded, match=r"a tensor of 9 dimensions, over the limit of 8 \(setting GRADLAB_MAX_NDIM\)"
+    ) as caught:
+        run(spec(9), Limits(max_ndim=8))
+    assert caught.value.loc == ("body", "nodes", 0, "expr")
+
+
 def test_time_limit_stops_a_long_graph() -> None:
     nodes = [{"name": "h0", "expr": "x"}] + [{"name": f"h{i}", "expr": f"exp(-h{i - 1}) @ m"} for i in range(1, 200)]
     spec = {
