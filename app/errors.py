@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,7 +36,69 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
             where = f" at character {e['loc'][1]}" if len(e["loc"]) > 1 else ""
             msg = f"{msg}: {e['ctx']['error']}{where}"
         items.append({"loc": list(e["loc"]), "msg": msg, "type": e["type"]})
-    return JSONResponse({"detail": items}, status_code=422)
+    body = getattr(error, "body", None)  # the parsed JSON, once it parses
+    parsed = isinstance(body, dict | list)
+    return JSONResponse({"detail": _in_the_request(items, body) if parsed else items}, status_code=422)
+
+
+def _in_the_request(items: list[dict[str, Any]], body: Any) -> list[dict[str, Any]]:
+    """Pydantic puts the name of each member of a union in an error's loc ("RootSpec",
+    "list[str]"), a place that the request does not have. Drop those names; where the value is
+    of one member's kind, drop the others' errors (a root given as an object is no list);
+    where it is of none, say so once."""
+    unions: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
+    kept = []
+    for item in items:
+        loc, union, member = _without_members(item, body)
+        item = {**item, "loc": loc}
+        if union is None:
+            kept.append(item)
+        else:
+            unions.setdefault(union, {}).setdefault(member, []).append(item)
+    for union, members in unions.items():
+        # A member whose only error is that the value is not of its type, at the union's place.
+        other_kind = {m for m, errors in members.items() if all(_not_of_type(e, union) for e in errors)}
+        if len(other_kind) < len(members):
+            kept.extend(e for m, errors in members.items() if m not in other_kind for e in errors)
+        else:
+            wanted = [e["msg"].removeprefix("Input should be ") for errors in members.values() for e in errors]
+            first = next(iter(members.values()))[0]
+            either = ", ".join(wanted[:-1]) + " or " + wanted[-1]
+            kept.append({"loc": list(union), "msg": f"Input should be {either}", "type": first["type"]})
+    return kept
+
+
+def _without_members(item: dict[str, Any], body: Any) -> tuple[list[Any], tuple[Any, ...] | None, str]:
+    """The loc without union members' names; the place of the first union, and its member."""
+    loc = item["loc"]
+    clean, union, member = list(loc[:1]), None, ""
+    value = body
+    for i, part in enumerate(loc[1:], start=1):
+        inside = _inside(value, part)
+        if inside is not _ABSENT:
+            value = inside
+        elif not (i == len(loc) - 1 and item["type"] == "missing"):  # a field left out is a place
+            if union is None:
+                union, member = tuple(clean), str(part)
+            continue
+        clean.append(part)
+    return clean, union, member
+
+
+_ABSENT = object()
+
+
+def _inside(value: Any, part: Any) -> Any:
+    """The request's value at `part` of `value`, or _ABSENT."""
+    if isinstance(value, dict) and isinstance(part, str):
+        return value.get(part, _ABSENT)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return _ABSENT
+
+
+def _not_of_type(item: dict[str, Any], union: tuple[Any, ...]) -> bool:
+    return tuple(item["loc"]) == union and str(item["type"]).endswith("_type")
 
 
 async def http_error(request: Request, error: Exception) -> JSONResponse:

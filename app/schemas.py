@@ -10,7 +10,17 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    WithJsonSchema,
+)
 
 from engine.numerical import MIN_EPS
 
@@ -39,13 +49,29 @@ Param = Annotated[StrictBool | StrictInt | StrictFloat, AfterValidator(_finite)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: "3" is no number and true no integer, in a field as in a list of values.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _number_or_list(value: Any) -> Any:
+    # One error at the field, where a union of types would give one per member, each with a
+    # location ("int", "float", "list[any]") that the request does not have.
+    if isinstance(value, bool) or not isinstance(value, int | float | list):
+        raise ValueError(f"must be a number or a nested list of numbers, got {type(value).__name__}")
+    return value
+
+
+Numbers = Annotated[
+    Any,
+    PlainValidator(_number_or_list),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "array", "items": {}}]}),
+]
 
 
 class LeafSpec(Strict):
     """A leaf tensor: literal values, or a shape filled by an initializer."""
 
-    value: Number | list[Any] | None = Field(
+    value: Numbers | None = Field(
         default=None,
         description="A number or a rectangular nested list of finite numbers. Leave out to use shape and init.",
         examples=[[1.0, 2.0, 3.0]],
@@ -117,7 +143,7 @@ class RootSpec(Strict):
     """One call of backward: `root.backward(gradient)`."""
 
     root: Name = Field(description="The tensor to backpropagate from.", examples=["s"])
-    gradient: Number | list[Any] | None = Field(
+    gradient: Numbers | None = Field(
         default=None,
         description="The upstream gradient, of the root's shape; may be left out for a root of one element (then 1).",
     )

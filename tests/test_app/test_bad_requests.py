@@ -150,10 +150,66 @@ CASES = [
         json=body(leaves={"x": {"value": [1.0], "requires_grad": "maybe"}}),
         loc=["body", "leaves", "x", "requires_grad"],
     ),
+    # One error at the field, not one per member of the type's union at places such as
+    # ["value", "int"] that the request does not have; and no string or boolean taken for a
+    # number, in a field as in a list.
     Case(
         "a string for a value",
         json=body(leaves={"x": {"value": "abc"}}),
-        loc_prefix=["body", "leaves", "x", "value"],
+        loc=["body", "leaves", "x", "value"],
+        msg=("must be a number or a nested list of numbers, got str",),
+    ),
+    Case(
+        "a number in a string for a value",
+        json=body(leaves={"x": {"value": "3.5"}}),
+        loc=["body", "leaves", "x", "value"],
+        msg=("got str",),
+    ),
+    Case(
+        "a boolean for a value",
+        json=body(leaves={"x": {"value": True}}),
+        loc=["body", "leaves", "x", "value"],
+        msg=("got bool",),
+    ),
+    Case(
+        "a string for a seed",
+        json=body(leaves={"x": {"shape": [2], "init": "normal", "seed": "3"}}),
+        loc=["body", "leaves", "x", "seed"],
+        kind="int_type",
+    ),
+    Case(
+        "a string in a shape",
+        json=body(leaves={"x": {"shape": ["2"], "init": "zeros"}}),
+        loc=["body", "leaves", "x", "shape", 0],
+        kind="int_type",
+    ),
+    Case("a string for rtol", json=body(check={"rtol": "1e-3"}), loc=["body", "check", "rtol"], kind="float_type"),
+    Case(
+        "a string for the gradient",
+        json=body(backward={"root": "s", "gradient": "2"}),
+        loc=["body", "backward", "gradient"],
+        msg=("got str",),
+    ),
+    Case(
+        "a root without its name", json=body(backward={"gradient": 2}), loc=["body", "backward", "root"], kind="missing"
+    ),
+    Case(
+        "a string for retain_grad",
+        json=body(nodes=[{"name": "s", "expr": "sum(x)", "retain_grad": "yes"}]),
+        loc=["body", "nodes", 0, "retain_grad"],
+        msg=("Input should be a valid boolean or a valid list",),
+    ),
+    Case(
+        "a number for a name",
+        json=body(nodes=[{"name": 3, "expr": "sum(x)"}]),
+        loc=["body", "nodes", 0, "name"],
+        msg=("Input should be a valid string or a valid list",),
+    ),
+    Case(
+        "a string for a param",
+        json=function_body({"k": "abc"}),
+        loc=["body", "functions", "F", "params", "k"],
+        msg=("Input should be a valid boolean, a valid integer or a valid number",),
     ),
     Case(
         "a string in a value",
@@ -179,7 +235,8 @@ CASES = [
     Case(
         "a string for backward",
         json=body(backward="s"),
-        loc_prefix=["body", "backward"],
+        loc=["body", "backward"],
+        msg=("Input should be a valid dictionary", " or a valid list"),
     ),
     # Missing fields.
     Case("no nodes", json={"leaves": {"x": X}}, loc=["body", "nodes"], kind="missing"),

@@ -238,8 +238,9 @@ def test_an_integer_output_of_a_custom_function_does_not_require_grad_as_in_torc
     # b's gradient, a + x, reached the backward. PyTorch records no grad_fn on an integer
     # output, and gives the backward zeros for it.
     torch = pytest.importorskip("torch")
+    function: Any = torch.autograd.Function
 
-    class F(torch.autograd.Function):
+    class F(function):
         @staticmethod
         def forward(ctx: Any, x: Any, t: Any) -> Any:
             ctx.save_for_backward(x, t)
