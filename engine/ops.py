@@ -303,10 +303,31 @@ def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
 
 
 def _index_name(a: Array, index: Any) -> str:
-    """SelectBackward0 when the last index is an integer, SliceBackward0 when a slice"""
+    """The last step that does something: SelectBackward0 (an integer), SliceBackward0 (a slice),
+    UnsqueezeBackward0 (None); AliasBackward0 when none does (x[...], x[:, :]). A lone slice
+    x[:] is taken even when it keeps everything."""
+    if isinstance(index, slice):
+        return "SliceBackward0"
     parts = index if isinstance(index, tuple) else (index,)
-    last = [p for p in parts if p != slice(None)] or [slice(None)]
-    return "SliceBackward0" if isinstance(last[-1], slice) else "SelectBackward0"
+    # PyTorch applies the parts in order, skipping a slice that keeps a whole axis as written:
+    # start 0, step 1, stop at or past the end (x[-3:] of 3 elements is still a slice).
+    name = "AliasBackward0"
+    axis = 0  # a's axis the next part indexes
+    for part in parts:
+        if part is Ellipsis:
+            axis += a.ndim - sum(1 for p in parts if p is not None and p is not Ellipsis)
+        elif part is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(part, slice):
+            whole = (
+                part.start in (None, 0) and part.step in (None, 1) and (part.stop is None or part.stop >= a.shape[axis])
+            )
+            name = name if whole else "SliceBackward0"
+            axis += 1
+        else:
+            name = "SelectBackward0"
+            axis += 1
+    return name
 
 
 _MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}

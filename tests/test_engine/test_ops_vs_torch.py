@@ -123,6 +123,34 @@ def test_op_matches_torch_in_float64(
         np.testing.assert_allclose(m.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+# Indexes as PyTorch names them: the last step that does something, a slice that keeps a whole
+# axis skipped unless it is the whole index; none at all, an alias. (A review found x[:, :]
+# called SliceBackward0 where PyTorch says AliasBackward0.)
+E, ALL = Ellipsis, slice(None)
+INDEXES: list[Any] = [
+    (), E, (E,), ALL, slice(0, 2), slice(0, 5), slice(-2, None), slice(None, None, 2), 0, -1, None, (None,),
+    (ALL, ALL), (slice(0, 2), slice(0, 3)), (ALL, slice(0, 5)), (slice(0, 1), ALL), (ALL,), (slice(0, 2),),
+    (slice(-2, None), ALL), (ALL, slice(-3, None)), (ALL, slice(None, None, 1)), (slice(1, 2), ALL),
+    (ALL, 0), (1, ALL), (E, slice(0, 3)), (0, E), (E, 0), (1, slice(0, 3)), (slice(0, 2), 1), (0, 1),
+    (None, 0), (0, None), (None, ALL), (ALL, None), (E, None), (None, E), (ALL, slice(0, 3), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+@pytest.mark.parametrize("index", INDEXES, ids=repr)
+def test_index_grad_fn_names_follow_torch(shape: tuple[int, ...], index: Any) -> None:
+    array = np.arange(float(np.prod(shape))).reshape(shape)
+    try:
+        expected = torch.tensor(array, requires_grad=True)[index]
+    except IndexError:
+        with pytest.raises(IndexError):
+            engine.tensor(array, requires_grad=True)[index]
+        return
+    out = engine.tensor(array, requires_grad=True)[index]
+    assert out.grad_fn.name() == type(expected.grad_fn).__name__
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+
+
 TIES: list[Case] = [
     ("max_ties", [(3,)], engine.max, torch.amax),
     ("max_axis_ties", [(2, 3)], lambda a: engine.max(a, axis=1), lambda a: torch.amax(a, dim=1)),
