@@ -270,8 +270,8 @@ class _Compiler:
             )
         if not math.isfinite(value) and math.isfinite(a) and math.isfinite(b):
             self.warnings.append(
-                f"{self.label}, column {self.column(node)}: {a!r} {symbol} {b!r} on number literals "
-                f"gives {value} in float64"
+                f"{self.label}, column {self.column(node)}: {_operand(a)} {symbol} {_operand(b)} on number "
+                f"literals gives {value} in float64"
             )
         return _Const(value)
 
@@ -336,23 +336,13 @@ class _Compiler:
 
     def param_value(self, node: ast.AST, fname: str, pname: str, default: Any) -> Any:
         value = _constant_value(node)
-        if value is NOT_CONSTANT or (value is None and default is not None):
-            raise self.error(
-                node,
-                f"the parameter '{pname}' of {fname}() must be a number, True/False or a tuple of integers",
-            )
-        if value is None:
-            return None
-        if isinstance(default, bool | int | float) and isinstance(value, tuple):
-            raise self.error(node, f"the parameter '{pname}' of {fname}() must be a number or True/False")
-        if pname in ("shape", "axes") and not (isinstance(value, tuple) or type(value) is int):
-            raise self.error(node, f"'{pname}' must be a tuple of integers, like (3, 1)")
-        if pname == "axes" or pname == "shape":
-            value = value if isinstance(value, tuple) else (value,)
-        if pname == "axis" and not (type(value) is int or isinstance(value, tuple)):
-            raise self.error(node, "'axis' must be an integer or a tuple of integers")
-        if pname == "keepdims" and not isinstance(value, bool):
-            raise self.error(node, "'keepdims' must be True or False")
+        # A custom function's params are numbers or True/False, whatever their names.
+        kind = pname if BUILTIN_SIGNATURES.get(fname) is not None and fname not in self.scope.functions else ""
+        accepts, fits = _PARAM_KINDS.get((kind, default is None), _PARAM_KINDS[("", False)])
+        if value is NOT_CONSTANT or not fits(value):
+            raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
+        if kind in ("shape", "axes") and type(value) is int:
+            value = (value,)
         return value
 
     def subscript(self, node: ast.Subscript, depth: int) -> Evaluate:
@@ -433,6 +423,11 @@ def _describe(error: Exception, values: list[Any]) -> str:
     return f"{error} (operands: {shapes})"
 
 
+def _operand(number: Any) -> str:
+    """A number as an operand in a message: (-8) ** 0.5, since -8 ** 0.5 would read as -(8 ** 0.5)."""
+    return f"({number!r})" if number < 0 else repr(number)
+
+
 def _exact_int(name: str, a: int, b: int) -> int | None:
     """Integer arithmetic while it stays in int64, as Python and PyTorch would do it."""
     if name in ("add", "sub", "mul"):
@@ -445,6 +440,17 @@ def _exact_int(name: str, a: int, b: int) -> int | None:
 
 
 NOT_CONSTANT: Any = object()
+
+# What each parameter of the built-ins takes, by its name and whether its default is None;
+# ("", False): a custom function's param.
+_PARAM_KINDS: dict[tuple[str, bool], tuple[str, Callable[[Any], bool]]] = {
+    ("axis", True): ("an integer, a tuple of integers or None", lambda v: v is None or type(v) in (int, tuple)),
+    ("axis", False): ("an integer", lambda v: type(v) is int),
+    ("keepdims", False): ("True or False", lambda v: type(v) is bool),
+    ("shape", False): ("a tuple of integers, like (3, 1), or an integer", lambda v: type(v) in (int, tuple)),
+    ("axes", True): ("a tuple of integers or None", lambda v: v is None or type(v) in (int, tuple)),
+    ("", False): ("a number or True/False", lambda v: type(v) in (bool, int, float)),
+}
 
 
 def _constant_value(node: ast.AST) -> Any:

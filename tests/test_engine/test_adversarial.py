@@ -44,9 +44,12 @@ def test_the_check_stops_at_the_time_limit_when_the_perturbed_node_is_the_last()
     }
     program = compile_spec(spec, Limits(time_limit_seconds=0.5, max_check_evaluations=10**7))
     start = time.monotonic()
-    with pytest.raises(LimitExceeded, match="GRADLAB_TIME_LIMIT_SECONDS"):
+    with pytest.raises(LimitExceeded, match="GRADLAB_TIME_LIMIT_SECONDS") as caught:
         run_check(program, spec["check"], time.monotonic() + 0.5)
     assert time.monotonic() - start < 2.0
+    # The check's doing, not node t's, whose evaluation it was in: a review found the error at t.
+    assert caught.value.loc == ("body", "check")
+    assert caught.value.msg.endswith("in the finite-difference check (check mode fast takes far less than full)")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from engine.errors import LimitExceeded, SpecError
@@ -66,11 +67,22 @@ REFUSED = [
     ("sum(x, dim=0)", "sum() has no parameter 'dim' (parameters: axis, keepdims)", 8),
     ("sum(x, axis=0, axis=1)", "sum() got parameter 'axis' twice", 16),
     ("sum(x, 0, axis=0)", "sum() got parameter 'axis' twice", 11),
-    ("sum(x, keepdims=1)", "'keepdims' must be True or False", 17),
-    ("sum(x, axis=y)", "the parameter 'axis' of sum() must be a number", 13),
+    ("sum(x, keepdims=1)", "the parameter 'keepdims' of sum() must be True or False", 17),
+    ("sum(x, axis=y)", "the parameter 'axis' of sum() must be an integer, a tuple of integers or None", 13),
+    ("sum(x, axis=1.5)", "the parameter 'axis' of sum() must be an integer, a tuple of integers or None", 13),
+    # Each parameter says what it takes: a review found axis told of True/False, and softmax's
+    # axis of tuples.
+    ("softmax(x, axis=(0, 1))", "the parameter 'axis' of softmax() must be an integer", 17),
+    ("softmax(x, axis=None)", "the parameter 'axis' of softmax() must be an integer", 17),
+    ("transpose(x, axes=1.5)", "the parameter 'axes' of transpose() must be a tuple of integers or None", 19),
     ("reshape(x)", "reshape() needs the parameter 'shape'", 1),
-    ("reshape(x, [3, 1])", "must be a number, True/False or a tuple of integers", 12),
-    ("reshape(x, (3.5, 1))", "must be a number, True/False or a tuple of integers", 12),
+    (
+        "reshape(x, [3, 1])",
+        "the parameter 'shape' of reshape() must be a tuple of integers, like (3, 1), or an integer",
+        12,
+    ),
+    ("reshape(x, (3.5, 1))", "must be a tuple of integers", 12),
+    ("reshape(x, None)", "must be a tuple of integers", 12),
     ("exp(*x)", "*args is not allowed", 5),
     ("sum(**x)", "**kwargs is not allowed", 5),
     ("x[y]", "indices must be integer constants or slices", 3),
@@ -145,6 +157,15 @@ def test_giant_literals_are_float64_infinity_with_a_warning_not_a_hung_worker() 
     assert any("node 'z'" in w and "inf" in w for w in program.warnings)
     result = program.run()
     assert result.tensors["z"].value.tolist() == [float("inf")] * 3
+
+
+def test_a_folded_power_of_a_negative_literal_is_written_as_python_reads_it() -> None:
+    # (-8) ** (1/3) is NaN in float64 (Python itself makes a complex number of it); the warning
+    # wrote it -8 ** 0.333..., which Python reads as -(8 ** 0.333...) = -2.
+    program = compile_spec(_spec("x * (-8) ** (1 / 3)"))
+    [said] = [w for w in program.warnings if "number literals" in w]
+    assert "(-8) ** 0.3333333333333333 on number literals gives nan in float64" in said
+    assert np.isnan(program.run().tensors["z"].value).all()
 
 
 def test_huge_integer_literal_becomes_float() -> None:
