@@ -165,6 +165,13 @@ def compile_function(
                 (*loc, "outputs", i),
                 f"{label}: output '{out}' is not an input or a name assigned in forward",
             )
+        if out in inputs:
+            raise SpecError(
+                (*loc, "outputs", i),
+                f"{label}: output '{out}' is an input too, so that in backward grad_{out} would name both its "
+                f"gradient as an output and the gradient to return for the input: return a name assigned in "
+                f"forward ({out}_out = {out} * 1)",
+            )
     saved = _name_list(raw.get("save_for_backward", []), (*loc, "save_for_backward"), f"{label}: save_for_backward")
     for i, kept in enumerate(saved):
         if kept not in forward_names:

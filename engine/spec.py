@@ -217,7 +217,7 @@ class Program:
         with self.guard(deadline), np.errstate(all="ignore"):
             env, calls = self.forward()
             self.backward(env)
-        return Result(self.report(env), self.warnings + self.tensor_warnings(env), env, calls)
+        return Result(self.report(env), self.warnings + self.tensor_warnings(env, calls), env, calls)
 
     @contextmanager
     def guard(self, deadline: float | None = None) -> Iterator[Guard]:
@@ -245,7 +245,22 @@ class Program:
             )
         return reports
 
-    def tensor_warnings(self, env: dict[str, Tensor]) -> list[str]:
+    def _no_gradient_reached(self, tensor: Tensor, calls: list[Call]) -> str:
+        """Why no gradient reached a tensor that requires grad: a custom backward that gives
+        none for it (None, as PyTorch takes a missing gradient), or no root depending on it."""
+        for call in calls:
+            if "grad_outputs" not in call.grad_fn.ctx.__dict__:
+                continue  # backward never reached this call
+            spec = self.functions[call.function]
+            given = {name for statement in spec.backward for name in statement.names}
+            for name, argument in zip(spec.inputs, call.grad_fn.inputs, strict=False):
+                if argument is tensor and f"grad_{name}" not in given:
+                    return (
+                        f"the backward of {call.function} (node {call.node}) gives no grad_{name}, which counts as None"
+                    )
+        return "no backward root depends on it"
+
+    def tensor_warnings(self, env: dict[str, Tensor], calls: list[Call]) -> list[str]:
         warnings = []
         for name in self.names():
             t = env[name]
@@ -259,7 +274,7 @@ class Program:
             elif not t.is_leaf and not t.retains_grad:
                 warnings.append(f"{name}: .grad of a non-leaf tensor that does not retain its gradient is None")
             else:
-                warnings.append(f"{name}: .grad is None: no backward root depends on it")
+                warnings.append(f"{name}: .grad is None: {self._no_gradient_reached(t, calls)}")
         for what, get in (
             ("value", lambda t: t.array),
             ("gradient", lambda t: t.grad.array if t.grad is not None else None),

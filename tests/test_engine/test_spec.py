@@ -267,6 +267,46 @@ def test_an_integer_output_of_a_custom_function_does_not_require_grad_as_in_torc
         run(spec)
 
 
+def test_a_gradient_a_custom_backward_leaves_out_is_said_to_be_its() -> None:
+    # grad_z left out is None, as in PyTorch. A review found the warning blaming the roots.
+    function = {
+        "inputs": ["x", "z"],
+        "forward": [{"name": "y", "expr": "x * z"}],
+        "outputs": ["y"],
+        "save_for_backward": ["x", "z"],
+        "backward": [{"name": "grad_x", "expr": "grad_y * z"}],
+    }
+    spec = {
+        "leaves": leaves(x=[1.0, 2.0], z=[3.0, 4.0], w=[1.0]),
+        "functions": {"F": function},
+        "nodes": [{"name": "s", "expr": "sum(F(x, z))"}],
+    }
+    result = run(spec)
+    assert result.tensors["z"].grad is None
+    assert "z: .grad is None: the backward of F (node s) gives no grad_z, which counts as None" in result.warnings
+    assert "w: .grad is None: no backward root depends on it" in result.warnings
+
+
+def test_an_input_returned_as_an_output_is_refused_where_grad_x_would_name_two_things() -> None:
+    # Returned as it is, x's gradient as an output and the one backward gives x were both
+    # grad_x: a review found only "assigns 'grad_x' again", and without that statement the
+    # output's gradient went back as the input's.
+    function = {
+        "inputs": ["x"],
+        "forward": [{"name": "y", "expr": "x * x"}],
+        "outputs": ["x", "y"],
+        "backward": [],
+    }
+    spec = {
+        "leaves": leaves(x=[1.0, 2.0]),
+        "functions": {"F": function},
+        "nodes": [{"name": ["a", "b"], "expr": "F(x)"}],
+    }
+    with pytest.raises(SpecError, match=r"output 'x' is an input too, .* \(x_out = x \* 1\)") as caught:
+        run(spec)
+    assert caught.value.loc == ("body", "functions", "F", "outputs", 0)
+
+
 def test_runtime_shape_errors_name_node_column_and_shapes() -> None:
     spec = {
         "leaves": leaves(x=[1.0, 2.0], y=[1.0, 2.0, 3.0]),
