@@ -25,7 +25,14 @@ from pydantic import (
 from engine.numerical import MIN_EPS
 
 Dtype = Literal["float32", "float64", "int64"]
-Name = Annotated[str, Field(description="A Python identifier of at most 64 characters.", examples=["x"])]
+Name = Annotated[
+    str,
+    Field(
+        description="A Python identifier of at most 64 characters (letters of any script: θ is a name), "
+        "written as Python reads it in an expression (NFKC: 'ﬁ' is refused for 'fi').",
+        examples=["x"],
+    ),
+]
 Number = int | float
 # JSON has no NaN or infinity: the answer writes them as these strings.
 NonFinite = Literal["NaN", "Infinity", "-Infinity"]

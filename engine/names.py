@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import unicodedata
 from typing import Any
 
 from engine.errors import Loc, SpecError
@@ -15,10 +16,17 @@ def check_name(name: Any, loc: Loc, label: str) -> str:
     """A Python identifier of at most 64 characters that is not a keyword or a built-in."""
     if not isinstance(name, str):
         raise SpecError(loc, f"{label}: a name must be a string, got {type(name).__name__}")
-    if not name.isidentifier() or not name.isascii():
+    if not name.isidentifier():
         raise SpecError(
             loc,
             f"{label}: '{name[:80]}' is not a valid name (use letters, digits and _, not starting with a digit)",
+        )
+    read = unicodedata.normalize("NFKC", name)
+    if read != name:  # Python reads identifiers in expressions normalized: 'ﬁ' is 'fi' there
+        raise SpecError(
+            loc,
+            f"{label}: '{name[:80]}' reads as '{read[:80]}' in an expression (Python normalizes names, "
+            "NFKC): name it so",
         )
     if len(name) > MAX_NAME_LENGTH:
         raise SpecError(loc, f"{label}: the name '{name[:20]}...' is longer than {MAX_NAME_LENGTH} characters")

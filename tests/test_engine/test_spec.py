@@ -186,11 +186,29 @@ def test_time_limit_stops_a_long_graph() -> None:
         ("exp", "is the name of a built-in function"),
         ("x" * 65, "longer than 64 characters"),
         ("x", "the name 'x' is already used by leaf 'x'"),
+        # Python reads an identifier in an expression NFKC-normalized: ﬁ as fi, e + ◌́ as é.
+        ("\ufb01", "'\ufb01' reads as 'fi' in an expression \\(Python normalizes names, NFKC\\): name it so"),
+        ("e\u0301", "reads as '\u00e9' in an expression"),
     ],
 )
 def test_bad_node_names_are_refused(name: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         compile_spec({"leaves": leaves(x=[1.0]), "nodes": [{"name": name, "expr": "x * 2"}]})
+
+
+def test_names_may_be_in_any_script_as_python_identifiers_are() -> None:
+    # A review found θ refused, where the contract says Python identifiers; columns count characters.
+    spec: dict[str, Any] = {
+        "leaves": leaves(θ=[1.0, 2.0]),
+        "nodes": [{"name": "σ", "expr": "θ * θ", "retain_grad": True}, {"name": "loss", "expr": "sum(σ)"}],
+    }
+    result = run(spec)
+    assert list(result.tensors) == ["θ", "σ", "loss"]
+    np.testing.assert_array_equal(result.tensors["θ"].grad, [2.0, 4.0])
+    np.testing.assert_array_equal(result.tensors["σ"].grad, [1.0, 1.0])
+    spec["nodes"][1]["expr"] = "sum(σ) + λ"
+    with pytest.raises(SpecError, match=r"node 'loss', column 10: unknown name 'λ'"):
+        run(spec)
 
 
 def test_bare_name_node_is_the_same_tensor() -> None:
