@@ -540,6 +540,12 @@ def _check_tensors(
         batched = _batched_objective_of(program, base, name, upstream, batch_rows)
         x = base[name].array
         comparison = _compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
+        if not math.isfinite(at_base):
+            comparison.notes.append(
+                f"{name}: the backward roots' values times their upstream gradients sum to {at_base} here, so no "
+                "finite difference could measure this gradient: its elements are listed as non-differentiable, "
+                "none judged"
+            )
         for alias in target.names:
             results[alias] = comparison
     return results

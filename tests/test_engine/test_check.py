@@ -911,6 +911,25 @@ def test_a_backward_may_keep_its_own_convention_at_a_kink(mode: str, n: int) -> 
     assert not np.array_equal(comparison.analytic, report.functions[0].autodiff["x"])  # they do differ
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_root_that_is_not_finite_says_that_nothing_was_measured(mode: str) -> None:
+    # log(0) and log(-1) make s NaN: every element of x is listed, none judged, and a review
+    # found nothing to say why.
+    spec = {
+        "dtype": "float64",
+        "leaves": {"x": leaf([0.0, 1.0, -1.0])},
+        "nodes": [{"name": "s", "expr": "sum(log(x))"}],
+    }
+    report = check(spec, {"mode": mode})
+    assert report.tensors["x"].non_differentiable == [[0], [1], [2]]
+    assert report.warnings == [
+        "x: the backward roots' values times their upstream gradients sum to nan here, so no finite difference "
+        "could measure this gradient: its elements are listed as non-differentiable, none judged"
+    ]
+    finite = check({**spec, "leaves": {"x": leaf([2.0, 1.0, 3.0])}}, {"mode": mode})
+    assert finite.passed is True and finite.warnings == []
+
+
 def _one_evaluation(spec: dict[str, Any]) -> tuple[int, int]:
     """The elements one evaluation of the graph allocates, and of those the kinked ops' inputs."""
     program = compile_spec(copy.deepcopy(spec))
