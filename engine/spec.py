@@ -146,7 +146,7 @@ class Program:
         for node in self.nodes:
             _evaluate(node, env, guard)
             label = node.names[0] if len(node.names) == 1 else list(node.names)
-            calls.extend(_calls_in(label, env[node.names[0]], earlier))
+            calls.extend(_calls_in(label, [env[n] for n in node.names], earlier))
             earlier.update(id(env[n].grad_fn) for n in node.names)
             for name in node.retain:
                 tensor = env[name]
@@ -300,11 +300,12 @@ def _evaluate(node: Node, env: dict[str, Tensor], guard: Guard) -> None:
         env.update(zip(node.names, value, strict=True))
 
 
-def _calls_in(node: str | list[str], tensor: Tensor, earlier: set[int]) -> list[Call]:
-    """Custom function calls made by one node's expression: the FunctionNodes it created."""
+def _calls_in(node: str | list[str], outputs: list[Tensor], earlier: set[int]) -> list[Call]:
+    """Custom function calls made by one node's expression: the FunctionNodes it created, found
+    from each of its outputs (an integer one has none), in the order they were made."""
     found: list[Call] = []
     seen = set(earlier)
-    stack = [tensor.grad_fn]
+    stack = [tensor.grad_fn for tensor in outputs]
     while stack:
         fn = stack.pop()
         if fn is None or id(fn) in seen:
@@ -313,7 +314,7 @@ def _calls_in(node: str | list[str], tensor: Tensor, earlier: set[int]) -> list[
         if isinstance(fn, FunctionNode):
             found.append(Call(fn.function.__name__, node, fn))
         stack.extend(t.grad_fn for t in fn.inputs if t is not None)
-    return found[::-1]
+    return sorted(found, key=lambda call: call.grad_fn.sequence_nr)
 
 
 def _current_guard() -> Guard:

@@ -930,6 +930,94 @@ def test_a_root_that_is_not_finite_says_that_nothing_was_measured(mode: str) -> 
     assert finite.passed is True and finite.warnings == []
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("x", "forward", "backward"),
+    [
+        ([0.0, 1.0, -2.0], "relu(x) + log(1 + exp(-abs(x)))", "grad_y * sigmoid(x)"),  # softplus, written stably
+        (
+            [1.0, -1.0, 0.3, 2.0],
+            "0.5 * minimum(abs(x), 1) ** 2 + relu(abs(x) - 1)",
+            "grad_y * minimum(maximum(x, -1), 1)",
+        ),
+        ([0.0, 1.0, -2.0], "relu(x) - relu(-x)", "grad_y"),  # x itself
+    ],
+    ids=["softplus at 0", "huber at 1 and -1", "relu(x) - relu(-x) at 0"],
+)
+def test_a_smooth_function_of_kinked_ops_is_judged_by_its_finite_differences(
+    x: list[float], forward: str, backward: str, mode: str
+) -> None:
+    # Smooth where its ops sit at their kinks: autograd takes their conventions there (softplus'(0)
+    # comes out 0, as in PyTorch) where the finite differences measure the true 0.5. A review
+    # found these correct backwards failing against autograd.
+    report = check(_one_function(x, forward, backward), {"mode": mode})
+    assert report.passed is True and report.functions[0].inputs["x"].non_differentiable == []
+    assert report.warnings == []
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_wrong_backward_fails_in_fast_mode_when_kinks_fill_the_worst_elements(seed: int) -> None:
+    # 50,000 elements, the first 40 at relu's kink: every direction crosses one, and a look
+    # element by element is over the evaluation limit. The elements where the backward is off
+    # autograd are looked at one by one, not only the worst (the kinks, by order): a review
+    # found twice the gradient passing.
+    x = np.random.default_rng(0).standard_normal(50_000)
+    x[:40] = 0.0
+    wrong = check(_one_function(x.tolist(), "relu(x) + 3 * x", "grad_y * 6"), {"mode": "fast", "seed": seed})
+    comparison = wrong.functions[0].inputs["x"]
+    assert wrong.passed is False and comparison.message is not None
+    assert comparison.message.startswith("elementwise, where autograd of the forward differs: F: grad_x[")
+    right = "grad_y * (3 + relu(x) / (x + 1e-300))"  # relu'(0) = 0, as autograd has it
+    assert check(_one_function(x.tolist(), "relu(x) + 3 * x", right), {"mode": "fast", "seed": seed}).passed is True
+
+
+def test_an_output_element_that_gets_no_gradient_may_be_nan() -> None:
+    # y[0] = log(-1) is NaN, but s = sum(y[1:]) gives it no gradient: the check measures the
+    # rest, and relu'(0) taken as 1 at x = 1 is a kink's convention, listed, not failed. A
+    # review found it failed against autograd, with a note that nothing could be measured.
+    spec = _one_function(
+        [-1.0, 1.0, 2.0], "log(x) + relu(x - 1)", "grad_y * (1 / x + 1 - minimum(relu(1 - x) * 1e300, 1))"
+    )
+    spec["nodes"][-1] = {"name": "s", "expr": "sum(y[1:])"}
+    report = check(spec, {"mode": "full"})
+    assert report.passed is True and report.functions[0].inputs["x"].non_differentiable == [[1]]
+    assert report.warnings == []
+
+
+def test_a_call_whose_first_output_is_an_integer_is_checked() -> None:
+    # An integer output records no grad_fn; the call was found from the first output alone,
+    # and a review found a wrong backward with no entry in check.functions.
+    function = {
+        "inputs": ["x", "t"],
+        "forward": [{"name": "b", "expr": "t * 2"}, {"name": "a", "expr": "x * t"}],
+        "outputs": ["b", "a"],
+        "save_for_backward": ["x", "t"],
+        "backward": [{"name": "grad_x", "expr": "grad_a * t * 2"}],
+    }
+    spec = {
+        "dtype": "float64",
+        "leaves": {"x": leaf([1.0, 2.0]), "t": {"value": [2, 3], "dtype": "int64"}},
+        "functions": {"F": function},
+        "nodes": [{"name": ["b", "a"], "expr": "F(x, t)"}, {"name": "s", "expr": "sum(a)"}],
+    }
+    report = check(spec, {"mode": "full"})
+    [entry] = report.functions
+    assert entry.function == "F" and entry.node == ["b", "a"] and entry.passed is False
+
+
+def test_a_fast_check_that_judged_nothing_says_so() -> None:
+    x = np.random.default_rng(0).standard_normal(100_000)
+    x[::3] = 0.0  # every direction crosses relu's kink; 100,000 elements one by one are over the limit
+    spec = {"dtype": "float64", "leaves": {"x": leaf(x.tolist())}, "nodes": [{"name": "s", "expr": "sum(relu(x) * 3)"}]}
+    report = check(spec, {"mode": "fast"})
+    assert report.tensors["x"].direction is not None and report.tensors["x"].non_differentiable == [[]]
+    assert report.warnings == [
+        "x: every random direction tried met a kink or a domain edge, where its steps measured no derivative, and "
+        "the evaluation limit or the time left did not allow a look element by element: nothing of this gradient "
+        "was judged"
+    ]
+
+
 def _one_evaluation(spec: dict[str, Any]) -> tuple[int, int]:
     """The elements one evaluation of the graph allocates, and of those the kinked ops' inputs."""
     program = compile_spec(copy.deepcopy(spec))
