@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,19 +38,21 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
             msg = f"{msg}: {e['ctx']['error']}{where}"
         items.append({"loc": list(e["loc"]), "msg": msg, "type": e["type"]})
     body = getattr(error, "body", None)  # the parsed JSON, once it parses
-    parsed = isinstance(body, dict | list)
-    return JSONResponse({"detail": _in_the_request(items, body) if parsed else items}, status_code=422)
+    if isinstance(body, dict | list):
+        inputs = [e.get("input") for e in error.errors()]
+        items = _in_the_request(items, inputs, body)
+    return JSONResponse({"detail": items}, status_code=422)
 
 
-def _in_the_request(items: list[dict[str, Any]], body: Any) -> list[dict[str, Any]]:
+def _in_the_request(items: list[dict[str, Any]], inputs: list[Any], body: Any) -> list[dict[str, Any]]:
     """Pydantic puts the name of each member of a union in an error's loc ("RootSpec",
     "list[str]"), a place that the request does not have. Drop those names; where the value is
     of one member's kind, drop the others' errors (a root given as an object is no list);
     where it is of none, say so once."""
     unions: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     kept = []
-    for item in items:
-        loc, union, member = _without_members(item, body)
+    for item, found in zip(items, inputs, strict=True):
+        loc, union, member = _without_members(item["loc"], item["type"] == "missing", found, body)
         item = {**item, "loc": loc}
         if union is None:
             kept.append(item)
@@ -63,29 +66,45 @@ def _in_the_request(items: list[dict[str, Any]], body: Any) -> list[dict[str, An
         else:
             wanted = [e["msg"].removeprefix("Input should be ") for errors in members.values() for e in errors]
             first = next(iter(members.values()))[0]
-            either = ", ".join(wanted[:-1]) + " or " + wanted[-1]
+            either = ", ".join(wanted[:-1]) + " or " + wanted[-1] if len(wanted) > 1 else wanted[0]
             kept.append({"loc": list(union), "msg": f"Input should be {either}", "type": first["type"]})
     return kept
 
 
-def _without_members(item: dict[str, Any], body: Any) -> tuple[list[Any], tuple[Any, ...] | None, str]:
-    """The loc without union members' names; the place of the first union, and its member."""
-    loc = item["loc"]
-    clean, union, member = list(loc[:1]), None, ""
-    value = body
-    for i, part in enumerate(loc[1:], start=1):
+def _without_members(
+    loc: list[Any], missing: bool, found: Any, body: Any
+) -> tuple[list[Any], tuple[Any, ...] | None, str]:
+    """The loc without union members' names; the place of the first union, and its member.
+
+    A part of the loc is a place of the request if the request has it; else a member's name,
+    or a field left out. Where a key of the request is also a member's name ({"RootSpec": 1}
+    for a root), the reading whose place holds what pydantic found there wins."""
+
+    def walk(i: int, value: Any, clean: list[Any], union: tuple[Any, ...] | None, member: str) -> Any:
+        if i == len(loc):
+            return (clean, union, member) if value is found or value == found else None
+        part = loc[i]
+        if isinstance(part, str) and _MEMBER.fullmatch(part):  # read as a member's name first
+            read = walk(i + 1, value, clean, union or tuple(clean), member or part)
+            if read is not None:
+                return read
         inside = _inside(value, part)
         if inside is not _ABSENT:
-            value = inside
-        elif not (i == len(loc) - 1 and item["type"] == "missing"):  # a field left out is a place
-            if union is None:
-                union, member = tuple(clean), str(part)
-            continue
-        clean.append(part)
-    return clean, union, member
+            read = walk(i + 1, inside, [*clean, part], union, member)
+            if read is not None:
+                return read
+        if missing and i == len(loc) - 1:  # a field left out: what was found is the object it is missing from
+            read = walk(i + 1, value, [*clean, part], union, member)
+            if read is not None:
+                return read
+        return walk(i + 1, value, clean, union or tuple(clean), member or str(part))
+
+    return walk(1, body, list(loc[:1]), None, "") or (list(loc), None, "")
 
 
 _ABSENT = object()
+# How pydantic names a union's members in a loc: a model's class name, a type, a generic.
+_MEMBER = re.compile(r"[A-Z]\w*|str|int|float|bool|none|[a-z-]+\[.*\]")
 
 
 def _inside(value: Any, part: Any) -> Any:

@@ -193,6 +193,25 @@ CASES = [
     Case(
         "a root without its name", json=body(backward={"gradient": 2}), loc=["body", "backward", "root"], kind="missing"
     ),
+    # Keys that are also the names pydantic gives union members: the loc stays the request's.
+    Case(
+        "a root named like its model",
+        json=body(backward={"RootSpec": 1}),
+        loc=["body", "backward", "root"],
+        kind="missing",
+    ),
+    Case(
+        "a leaf named like a type",
+        json={"leaves": {"int": {"value": "a"}}, "nodes": [{"name": "s", "expr": "sum(int)"}]},
+        loc=["body", "leaves", "int", "value"],
+        msg=("got str",),
+    ),
+    Case(
+        "an object for retain_grad with a type's name",
+        json=body(nodes=[{"name": "s", "expr": "sum(x)", "retain_grad": {"bool": 1}}]),
+        loc=["body", "nodes", 0, "retain_grad"],
+        msg=("Input should be a valid boolean or a valid list",),
+    ),
     Case(
         "a string for retain_grad",
         json=body(nodes=[{"name": "s", "expr": "sum(x)", "retain_grad": "yes"}]),
