@@ -249,9 +249,9 @@ class TensorCheck(BaseModel):
 class InputCheck(BaseModel):
     passed: bool = Field(
         description="The hand-written gradient agrees with the finite differences of the forward (within the "
-        "tolerance and their error estimate) and, where they are too coarse to tell, with autograd of the forward "
-        "(within atol + rtol × |autograd|); the elements listed as non-differentiable are not judged, where a "
-        "backward may keep its own convention."
+        "tolerance and their error estimate) and, at every element where no op of the forward sits at a kink, "
+        "with autograd of the forward (within atol + rtol × |autograd|); the elements listed as "
+        "non-differentiable are not judged, where a backward may keep its own convention."
     )
     max_abs_error: float | NonFinite
     max_rel_error: float | NonFinite

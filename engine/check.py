@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -47,9 +47,12 @@ ONE_DIRECTION = MOST_STEPS * PER_DERIVATIVE + 1  # the most evaluations a direct
 # Fast mode: the share of the time left that a look element by element may take; past it the
 # direction's verdict stands.
 CLOSER_LOOK_TIME = 0.5
-# A custom backward compared along a direction: the most elements off its forward's autograd
-# gradient that are differentiated one by one, to tell a wrong formula from a kink's convention.
-AUTODIFF_LOOKS = 16
+# The most elements of one input where a custom backward is off autograd of its forward that
+# are probed for kinks of the forward's ops (two evaluations each), to tell a wrong formula
+# from a kink's convention.
+AUTODIFF_PROBES = 256
+
+_Look = TypeVar("_Look")
 # A numerical derivative whose error estimate exceeds this share of the gradient's scale
 # (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
 # fail: fast mode looks further, and a warning says what is left.
@@ -328,6 +331,27 @@ class _Differentiator:
     def _first_step(self) -> list[float]:
         """The steps at which the stencil evaluates f first: steps() starts at eps."""
         return [k * self.eps for k in OFFSETS]
+
+    def clear_of_kinks(self, f: Callable[[Array], float], x: Array, elements: Array) -> Array:
+        """For each flat index of `elements`: whether a step of x's rounding size either way
+        leaves every relu, abs, max, ... of f on its side, so that autograd is exact there."""
+        probe = x.copy()
+        flat = probe.reshape(-1)
+        crossings = Crossings()
+        clear = np.zeros(elements.size, dtype=bool)
+        for k, i in enumerate(elements.tolist()):
+            original = flat[i]
+            step = MIN_EPS * max(1.0, abs(float(original)))
+            crossings.clear()
+            for t in (-step, step):
+                self.budget.spend(1)
+                flat[i] = original + t
+                try:
+                    recorded(crossings, t, lambda: f(probe))
+                finally:
+                    flat[i] = original
+            clear[k] = not crossings.crossed()
+        return clear
 
     def direction(self, shape: tuple[int, ...]) -> Array:
         u = self.rng.standard_normal(shape)
@@ -685,7 +709,7 @@ def _compare_one(
     return result
 
 
-def _unless_out_of_time(look: Callable[[], Comparison]) -> Comparison | None:
+def _unless_out_of_time(look: Callable[[], _Look]) -> _Look | None:
     """look(), a closer look that the check can do without, within CLOSER_LOOK_TIME of the time
     left; None if it takes longer. Past the request's own deadline, OutOfTime stands."""
     guard = current_guard()
@@ -773,53 +797,37 @@ def _judge_by_autodiff(
     what: str,
 ) -> None:
     """Fail `comparison` where the hand-written gradient is off the autograd one (beyond atol +
-    rtol·|autograd|) and the finite differences cannot tell which is right: an input of 1e6
-    beside one of 1 leaves them too coarse. Where they can, theirs is the verdict, given
-    already: autograd takes a convention at each op's kink, which a smooth function of kinked
-    ops does not share (relu(x) + log(1 + exp(-|x|)) at 0). At the elements they list (a kink
-    or a domain edge of the function) a backward keeps its own convention: neither judges.
-    Where they measure nothing (the forward's value not finite), autograd alone judges, where
-    it is finite."""
+    rtol·|autograd|) at an element clear of every kink of the forward's ops, where autograd is
+    exact: the finite differences may be too coarse to tell (an input of 1e6 beside one of 1,
+    an output that is infinite), and a direction compares only a sum. At an op's kink autograd
+    takes a convention, which a smooth function of kinked ops does not share (relu(x) +
+    log(1 + exp(-|x|)) at 0), and which a backward need not keep at a kink of the function:
+    there the finite differences alone judge, as they do wherever they tell the two apart."""
     diff = np.abs(hand - auto)
     with np.errstate(all="ignore"):
-        off = ~(diff <= options.atol + options.rtol * np.abs(auto))
-    off &= (hand != auto) & ~(np.isnan(hand) & np.isnan(auto))  # inf against inf agrees
+        off = ~(diff <= options.atol + options.rtol * np.abs(auto)) & np.isfinite(auto)
     if not measurable:
-        off &= np.isfinite(auto)
         comparison.notes.append(
             f"{what}: the forward's outputs that get a gradient are not all finite here, so no finite difference "
             "measured this gradient (its elements are listed as non-differentiable): it was compared with the "
             "autograd gradient of the forward alone, where that is finite"
         )
     elif comparison.direction is None:
-        kinks = np.zeros(off.shape, dtype=bool)
+        listed = np.zeros(off.shape, dtype=bool)
         for index in comparison.non_differentiable:
-            kinks[tuple(index)] = True
-        off &= ~kinks & ~_tells_apart(comparison.numerical, comparison.errors, diff, options)
-    elif off.any():
-        # Compared along a direction: some of the elements off, one by one, as far as the budget
-        # allows; where the finite differences tell hand-written from autograd, they judge.
-        looked = _some_of(off, diff, options.seed)
-        if not differentiator.budget.reserve(MOST_STEPS * PER_DERIVATIVE * looked.size + 1):
-            return
-        numerical, errors, kinks = differentiator.full(f, x, elements=looked)
-        judged = np.zeros(off.shape, dtype=bool)
-        judged.reshape(-1)[looked] = True
-        told = judged & ~kinks & _tells_apart(numerical, errors, diff, options)
-        missed = np.abs(hand - numerical)
-        allowed = options.atol + options.rtol * np.abs(numerical) + errors
-        wrong = told & ~(missed <= allowed)
-        if wrong.any():
-            flat = int(np.argmax(np.where(wrong, missed / np.maximum(allowed, SMALLEST_STEP), -1.0)))
-            index = [int(i) for i in np.unravel_index(flat, off.shape)] if off.ndim else []
-            said = "elementwise, where autograd of the forward differs: " + _explain(
-                what, index, hand.flat[flat], numerical.flat[flat], missed.flat[flat], errors.flat[flat],
-                options.atol, options.rtol,
-            )  # fmt: skip
-            comparison.message = said if comparison.passed else f"{comparison.message}; {said}"
-            comparison.passed, comparison.worst_index = False, index
-            return
-        off &= judged & ~kinks & ~told
+            listed[tuple(index)] = True
+        told = 2 * (comparison.errors + options.atol + options.rtol * np.abs(comparison.numerical)) < diff
+        off &= ~listed & ~told  # the finite differences' verdict stands there
+    if not off.any() or not differentiator.record_kinks:
+        return  # without the records, nothing tells an op's kink from a wrong formula
+    probed = _some_of(off, diff, options.seed)
+    if not differentiator.budget.reserve(2 * probed.size):
+        return
+    clear = _unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, probed))
+    if clear is None:
+        return
+    off = np.zeros(off.shape, dtype=bool)
+    off.reshape(-1)[probed[clear]] = True
     if not off.any():
         return
     worst_flat = int(np.argmax(np.where(off, diff, -1.0)))
@@ -829,8 +837,8 @@ def _judge_by_autodiff(
     tolerance = options.atol + options.rtol * abs(a)
     said = (
         f"{where}: hand-written {h:.10g} but autograd of the forward {a:.10g}, off by {abs(h - a):.3g}, over the "
-        f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd|), which the "
-        "finite differences are too coarse to tell"
+        f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd|), where no op of "
+        "the forward is at a kink"
     )
     if comparison.passed:
         comparison.passed, comparison.worst_index, comparison.message = False, index, said
@@ -838,21 +846,15 @@ def _judge_by_autodiff(
         comparison.message = f"{comparison.message}; {said}"
 
 
-def _tells_apart(numerical: Array, errors: Array, diff: Array, options: CheckOptions) -> Array:
-    """Where the finite differences are close enough to tell two values `diff` apart: their
-    tolerance band, error estimate included, is narrower than half the gap."""
-    return 2 * (errors + options.atol + options.rtol * np.abs(numerical)) < diff
-
-
 def _some_of(off: Array, diff: Array, seed: int) -> Array:
-    """Up to AUTODIFF_LOOKS flat indices of the elements off: the worst half, and the rest drawn
-    at random, so that elements at kinks, often the worst, cannot fill every look."""
+    """Up to AUTODIFF_PROBES flat indices of the elements off: the worst half, and the rest drawn
+    at random, so that elements at kinks, often the worst, cannot fill every probe."""
     flat = np.flatnonzero(off)
-    if flat.size <= AUTODIFF_LOOKS:
+    if flat.size <= AUTODIFF_PROBES:
         return flat
     order = flat[np.argsort(-diff.reshape(-1)[flat], kind="stable")]
-    worst, rest = order[: AUTODIFF_LOOKS // 2], order[AUTODIFF_LOOKS // 2 :]
-    drawn = np.random.default_rng([seed, 2]).choice(rest, AUTODIFF_LOOKS - worst.size, replace=False)
+    worst, rest = order[: AUTODIFF_PROBES // 2], order[AUTODIFF_PROBES // 2 :]
+    drawn = np.random.default_rng([seed, 2]).choice(rest, AUTODIFF_PROBES - worst.size, replace=False)
     return np.concatenate([worst, np.sort(drawn)])
 
 
