@@ -30,8 +30,10 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
     # json accepts them) made the answer fail to encode, a 500; a big body came back whole. Keep the
     # contract's loc, msg and type, and say what the JSON parser found.
     assert isinstance(error, RequestValidationError)
+    errors = error.errors()
+    read = errors[: 3 * MOST_ERRORS]  # a union's members make up to 3 of them, said as one
     items = []
-    for e in error.errors():
+    for e in read:
         msg = e["msg"]
         if e["type"] == "json_invalid" and isinstance(e.get("ctx"), dict) and "error" in e["ctx"]:
             where = f" at character {e['loc'][1]}" if len(e["loc"]) > 1 else ""
@@ -39,9 +41,14 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
         items.append({"loc": list(e["loc"]), "msg": msg, "type": e["type"]})
     body = getattr(error, "body", None)  # the parsed JSON, once it parses
     if isinstance(body, dict | list):
-        inputs = [e.get("input") for e in error.errors()]
-        items = _in_the_request(items, inputs, body)
+        items = _in_the_request(items, [e.get("input") for e in read], body)
+    if len(read) < len(errors) or len(items) > MOST_ERRORS:
+        items = items[: min(len(items) - 1, MOST_ERRORS)]  # the last may be part of a union's errors
+        items.append({"loc": ["body"], "msg": "and more errors, not listed", "type": "too_many_errors"})
     return JSONResponse({"detail": items}, status_code=422)
+
+
+MOST_ERRORS = 100  # listed in one answer, so that a body of thousands of bad values is answered quickly
 
 
 def _in_the_request(items: list[dict[str, Any]], inputs: list[Any], body: Any) -> list[dict[str, Any]]:
@@ -80,29 +87,52 @@ def _without_members(
     or a field left out. Where a key of the request is also a member's name ({"RootSpec": 1}
     for a root), the reading whose place holds what pydantic found there wins."""
 
-    def walk(i: int, value: Any, clean: list[Any], union: tuple[Any, ...] | None, member: str) -> Any:
+    def walk(i: int, value: Any, clean: list[Any], union: tuple[Any, ...] | None, member: str, exact: bool) -> Any:
         if i == len(loc):
-            return (clean, union, member) if value is found or value == found else None
+            return (clean, union, member) if value is found or (not exact and value == found) else None
         part = loc[i]
-        if isinstance(part, str) and _MEMBER.fullmatch(part):  # read as a member's name first
-            read = walk(i + 1, value, clean, union or tuple(clean), member or part)
+        named = isinstance(part, str) and _MEMBER.fullmatch(part) is not None
+        if named and not _member_fits(part, loc[i + 1 :]):
+            named = False
+        elif named:  # read as a member's name first
+            read = walk(i + 1, value, clean, union or tuple(clean), member or str(part), exact)
             if read is not None:
                 return read
         inside = _inside(value, part)
         if inside is not _ABSENT:
-            read = walk(i + 1, inside, [*clean, part], union, member)
+            read = walk(i + 1, inside, [*clean, part], union, member, exact)
             if read is not None:
                 return read
         if missing and i == len(loc) - 1:  # a field left out: what was found is the object it is missing from
-            read = walk(i + 1, value, [*clean, part], union, member)
+            read = walk(i + 1, value, [*clean, part], union, member, exact)
             if read is not None:
                 return read
-        return walk(i + 1, value, clean, union or tuple(clean), member or str(part))
+        if named or (isinstance(part, str) and _MEMBER.fullmatch(part)):
+            return None  # tried as a member, or one that cannot stand here
+        return walk(i + 1, value, clean, union or tuple(clean), member or str(part), exact)
 
-    return walk(1, body, list(loc[:1]), None, "") or (list(loc), None, "")
+    # The very object first: two keys may hold equal values ({"Scale": [2], "int": [2]}).
+    for exact in (True, False):
+        read = walk(1, body, list(loc[:1]), None, "", exact)
+        if read is not None:
+            return read
+    return list(loc), None, ""
 
 
 _ABSENT = object()
+
+
+def _member_fits(name: str, after: list[Any]) -> bool:
+    """Whether a member of this name could be followed by `after`: nothing lies inside a
+    number or a string, and a list's parts are indices."""
+    if name in _SCALARS:
+        return not after
+    if "[" in name and name.startswith(("list[", "tuple[")):
+        return not after or isinstance(after[0], int)
+    return True
+
+
+_SCALARS = frozenset({"str", "int", "float", "bool", "none"})
 # How pydantic names a union's members in a loc: a model's class name, a type, a generic.
 _MEMBER = re.compile(r"[A-Z]\w*|str|int|float|bool|none|[a-z-]+\[.*\]")
 

@@ -207,6 +207,12 @@ CASES = [
         msg=("got str",),
     ),
     Case(
+        "params named like types",
+        json=function_body({"Scale": [2], "int": [2]}),
+        loc=["body", "functions", "F", "params", "Scale"],
+        msg=("Input should be a valid boolean, a valid integer or a valid number",),
+    ),
+    Case(
         "an object for retain_grad with a type's name",
         json=body(nodes=[{"name": "s", "expr": "sum(x)", "retain_grad": {"bool": 1}}]),
         loc=["body", "nodes", 0, "retain_grad"],
@@ -666,6 +672,31 @@ def test_bad_request(client: httpx.Client, server: Server, case: Case) -> None:
         assert first["type"] == case.kind, context
     if case.status == 413 and case.setting:
         assert re.search(r"GRADLAB_[A-Z_]+", first["msg"]), f"a 413 names its setting; {context}"
+
+
+def test_params_named_like_types_keep_their_places(client: httpx.Client) -> None:
+    # A review found the errors of "Scale" moved to "int", and nine errors for three params.
+    response = client.post("/backward", json=function_body({"bool": "x", "int": "x", "float": "x"}))
+    assert response.status_code == 422
+    items = check_error_shape(response, ["body", "functions", "F", "params"])
+    assert [item["loc"][-1] for item in items] == ["bool", "int", "float"]
+    assert {item["msg"] for item in items} == {"Input should be a valid boolean, a valid integer or a valid number"}
+
+
+def test_thousands_of_bad_values_are_answered_quickly_with_the_first_hundred(client: httpx.Client) -> None:
+    # 20,000 bad params make 60,000 errors of pydantic's: a review measured 14 µs each to place.
+    start = time.monotonic()
+    response = client.post("/backward", json=function_body({f"k{i}": "x" for i in range(20_000)}))
+    elapsed = time.monotonic() - start
+    assert response.status_code == 422
+    items = check_error_shape(response, ["body"])
+    assert len(items) == 100 and items[-1] == {
+        "loc": ["body"],
+        "msg": "and more errors, not listed",
+        "type": "too_many_errors",
+    }
+    assert [item["loc"][-1] for item in items[:-1]] == [f"k{i}" for i in range(99)]
+    assert elapsed < ANSWER_BOUND, elapsed
 
 
 def test_too_many_dimensions_names_a_setting(client: httpx.Client) -> None:
