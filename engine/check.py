@@ -51,8 +51,6 @@ CLOSER_LOOK_TIME = 0.5
 # are probed for kinks of the forward's ops (two evaluations each), to tell a wrong formula
 # from a kink's convention.
 AUTODIFF_PROBES = 256
-
-_Look = TypeVar("_Look")
 # A numerical derivative whose error estimate exceeds this share of the gradient's scale
 # (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
 # fail: fast mode looks further, and a warning says what is left.
@@ -271,23 +269,20 @@ class _Differentiator:
         so that another direction drawn for one tensor leaves them as they were."""
         return np.random.default_rng([self.options.seed, 1])
 
-    def full(
-        self, f: Callable[[Array], float], x: Array, batched: Batch | None = None, elements: Array | None = None
-    ) -> tuple[Array, Array, Array]:
-        """Every element (or the flat indices `elements`; the others stay 0): f(x + t·e_i)
-        differentiated at t = 0. With `batched`, f's values at the first step of every element
-        come from evaluations of many copies at once."""
+    def full(self, f: Callable[[Array], float], x: Array, batched: Batch | None = None) -> tuple[Array, Array, Array]:
+        """Every element: f(x + t·e_i) differentiated at t = 0. With `batched`, f's values at the
+        first step of every element come from evaluations of many copies at once."""
         self.budget.spend(1)
         f0 = f(x)
         values, errors, kinks = (np.zeros(x.shape), np.zeros(x.shape), np.zeros(x.shape, dtype=bool))
-        known = self._first_step_values(batched, x) if batched is not None and elements is None else None
+        known = self._first_step_values(batched, x) if batched is not None else None
         probe = x.copy()
         flat = probe.reshape(-1)
         # What the retries cross. The first step's values come without (batched, they may
         # be known already), so that both ways of evaluating give the same answers.
         crossings = Crossings() if self.record_kinks else None
         first_step = set(self._first_step())
-        for i in range(flat.size) if elements is None else elements.tolist():
+        for i in range(flat.size):
             original = flat[i]
 
             def along(t: float, i: int = i, original: float = original) -> float:
@@ -707,6 +702,9 @@ def _compare_one(
         else:
             result.worst_index, result.message = detail.worst_index, f"{result.message}; elementwise: {detail.message}"
     return result
+
+
+_Look = TypeVar("_Look")
 
 
 def _unless_out_of_time(look: Callable[[], _Look]) -> _Look | None:

@@ -337,7 +337,7 @@ class _Compiler:
     def param_value(self, node: ast.AST, fname: str, pname: str, default: Any) -> Any:
         value = _constant_value(node)
         # A custom function's params are numbers or True/False, whatever their names.
-        kind = pname if BUILTIN_SIGNATURES.get(fname) is not None and fname not in self.scope.functions else ""
+        kind = pname if fname in BUILTIN_SIGNATURES else ""
         accepts, fits = _PARAM_KINDS.get((kind, default is None), _PARAM_KINDS[("", False)])
         if value is NOT_CONSTANT or not fits(value):
             raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
