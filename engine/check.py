@@ -762,7 +762,7 @@ def _check_functions(
         auto = _autodiff(spec.function, ctx.params, inputs, grads, checked)
         comparisons: dict[str, Comparison] = {}
         # Where the forward's value is not finite, no finite difference of it is: autograd alone judges.
-        measurable = math.isfinite(_projection(node.outputs, grads))
+        measurable = math.isfinite(_projection(node.outputs, _weights(grads)))
         for i in checked:
             f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
             what = f"{call.function}: grad_{spec.inputs[i]}"
@@ -893,6 +893,7 @@ def _projected_forward(
     function: Any, params: dict[str, Any], inputs: list[Any], index: int, grads: list[Array]
 ) -> Callable[[Array], float]:
     """sum over outputs of sum(output * its upstream gradient), as a function of one input."""
+    weights = _weights(grads)
 
     def f(x: Array) -> float:
         start_evaluation()
@@ -900,15 +901,24 @@ def _projected_forward(
         args[index] = Tensor(x)
         outputs = function.forward(FunctionCtx(()), *args, params)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        return _projection([o.array for o in outputs], grads)
+        return _projection([o.array for o in outputs], weights)
 
     return f
 
 
-def _projection(outputs: list[Array], grads: list[Array]) -> float:
+def _weights(grads: list[Array]) -> list[tuple[int, Array, Array | None]]:
+    """Each output's index and upstream gradient, with where that is not 0 unless it is nowhere
+    0; an output whose gradient is 0 everywhere is left out."""
+    return [(k, g, None if np.all(g) else g != 0) for k, g in enumerate(grads) if np.any(g)]
+
+
+def _projection(outputs: list[Array], weights: list[tuple[int, Array, Array | None]]) -> float:
     """sum over outputs of sum(output * its upstream gradient), where that gradient is not 0:
     an output element that gets none, NaN or infinite, leaves the sum alone."""
-    return float(sum(np.sum(o * g, where=g != 0) for o, g in zip(outputs, grads, strict=True)))
+    total = 0.0
+    for k, g, nonzero in weights:
+        total += float(np.sum(outputs[k] * g) if nonzero is None else np.sum(outputs[k] * g, where=nonzero))
+    return total
 
 
 def _jacobian_warnings(
