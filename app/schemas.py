@@ -250,7 +250,7 @@ class InputCheck(BaseModel):
     passed: bool = Field(
         description="The hand-written gradient agrees with the finite differences of the forward (within the "
         "tolerance and their error estimate) and, at every element where no op of the forward sits at a kink, "
-        "with autograd of the forward (within atol + rtol × |autograd|); the elements listed as "
+        "with autograd of the forward (within atol + rtol × |autograd| and its rounding); the elements listed as "
         "non-differentiable are not judged, where a backward may keep its own convention."
     )
     max_abs_error: float | NonFinite

@@ -1022,6 +1022,36 @@ def test_autograd_that_is_not_finite_does_not_judge(first: float, forward: str, 
     assert report.passed is True and np.isnan(report.functions[0].autodiff["x"]).any()
 
 
+def test_a_kink_that_rounding_hides_from_a_tiny_step_is_still_a_kink_to_autograd() -> None:
+    # relu((x + 1e5) - 1e5) at x = 0: a step of 1e-12 rounds away at 1e5, and the op's input
+    # stays 0. A review found the backward's own convention there (slope 1) failed against
+    # autograd's (0); a wrong backward still fails.
+    x = np.linspace(0.5, 3, 20_000)
+    x[7] = 0.0
+    forward = "relu((x + 100000) - 100000)"
+    assert check(_one_function(x.tolist(), forward, "grad_y"), {"mode": "fast"}).passed is True
+    assert check(_one_function(x.tolist(), forward, "grad_y * 1.01"), {"mode": "fast"}).passed is False
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("forward", "backward", "options"),
+    [
+        ("1e8 * (sin(x) * sin(x) + cos(x) * cos(x))", "0 * x", {}),  # autograd's 1e8·(2sc − 2cs) is ~1e-8
+        ("x * x * x", "grad_y * 3 * x * x", {"atol": 0, "rtol": 0}),  # an ulp apart
+        ("sin(x) * sin(x)", "grad_y * sin(2 * x)", {"atol": 0, "rtol": 0}),
+    ],
+    ids=["terms that cancel", "x³ at tolerance 0", "sin² at tolerance 0"],
+)
+def test_autograd_rounding_does_not_fail_an_exact_backward(
+    forward: str, backward: str, options: dict[str, Any], mode: str
+) -> None:
+    # The backward is exact; autograd, summing in another order, is what rounds. A review found
+    # each failing against autograd.
+    x = np.random.default_rng(1).normal(size=20).tolist()
+    assert check(_one_function(x, forward, backward), {"mode": mode, **options}).passed is True
+
+
 def test_an_output_element_that_gets_no_gradient_may_be_nan() -> None:
     # y[0] = log(-1) is NaN, but s = sum(y[1:]) gives it no gradient: the check measures the
     # rest, and relu'(0) taken as 1 at x = 1 is a kink's convention, listed, not failed. A
