@@ -973,11 +973,13 @@ def test_a_wrong_backward_fails_in_fast_mode_when_kinks_fill_the_worst_elements(
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_one_wrong_element_among_many_at_kinks_fails_in_fast_mode(seed: int) -> None:
-    # 100 elements at relu's kink, where the backward keeps relu'(0) = 1, and x[7] = 5 where it
-    # is 0.5 off: a review found it passing, the kinks taking every look.
+@pytest.mark.parametrize("every", [500, 50])
+def test_one_wrong_element_among_many_at_kinks_fails_in_fast_mode(every: int, seed: int) -> None:
+    # 100 or 1,000 elements at relu's kink, where the backward keeps relu'(0) = 1, and x[7] = 5
+    # where it is 0.5 off: reviews found it passing, the kinks taking every look, then every
+    # probe. Autograd's own jump when x is nudged across a kink at x now excuses those.
     x = np.random.default_rng(0).standard_normal(50_000)
-    x[::500] = 0.0
+    x[::every] = 0.0
     x[7] = 5.0
     right = "grad_y * (1000 * relu(x + 1e-300) / (x + 1e-300) + 1"
     forward = "30000 + 1000 * relu(x) + x"
