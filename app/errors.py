@@ -91,11 +91,9 @@ def _without_members(
         if i == len(loc):
             return (clean, union, member) if value is found or (not exact and value == found) else None
         part = loc[i]
-        named = isinstance(part, str) and _MEMBER.fullmatch(part) is not None
-        if named and not _member_fits(part, loc[i + 1 :]):
-            named = False
-        elif named:  # read as a member's name first
-            read = walk(i + 1, value, clean, union or tuple(clean), member or str(part), exact)
+        like_a_member = isinstance(part, str) and _MEMBER.fullmatch(part) is not None
+        if like_a_member and _member_fits(part, loc[i + 1 :]):  # read as a member's name first
+            read = walk(i + 1, value, clean, union or tuple(clean), member or part, exact)
             if read is not None:
                 return read
         inside = _inside(value, part)
@@ -107,7 +105,7 @@ def _without_members(
             read = walk(i + 1, value, [*clean, part], union, member, exact)
             if read is not None:
                 return read
-        if named or (isinstance(part, str) and _MEMBER.fullmatch(part)):
+        if like_a_member:
             return None  # tried as a member, or one that cannot stand here
         return walk(i + 1, value, clean, union or tuple(clean), member or str(part), exact)
 

@@ -828,12 +828,10 @@ def _judge_by_autodiff(
     log(1 + exp(-|x|)) at 0), and which a backward need not keep at a kink of the function:
     there the finite differences alone judge, as they do wherever they tell the two apart."""
     diff = np.abs(hand - auto)
+    allowed = options.atol + options.rtol * np.abs(auto)
     with np.errstate(all="ignore"):
         rounding = AUTODIFF_ROUNDING * ROUNDING * (np.abs(hand) + np.abs(auto))
-        off = ~(diff <= options.atol + options.rtol * np.abs(auto) + rounding) & np.isfinite(auto)
-        if off.any():  # then what autograd's terms may have lost in cancelling, too
-            rounding = rounding + AUTODIFF_ROUNDING * noise()
-            off &= ~(diff <= options.atol + options.rtol * np.abs(auto) + rounding)
+        off = ~(diff <= allowed + rounding) & np.isfinite(auto)
     if not measurable:
         comparison.notes.append(
             f"{what}: the forward's outputs that get a gradient are not all finite here, so no finite difference "
@@ -846,6 +844,10 @@ def _judge_by_autodiff(
             listed[tuple(index)] = True
         told = 2 * (comparison.errors + options.atol + options.rtol * np.abs(comparison.numerical)) < diff
         off &= ~listed & ~told  # the finite differences' verdict stands there
+    if off.any():  # then what autograd's terms may have lost in cancelling, too
+        with np.errstate(all="ignore"):
+            rounding = rounding + AUTODIFF_ROUNDING * noise()
+            off &= ~(diff <= allowed + rounding)
     if not off.any() or not differentiator.record_kinks:
         return  # without the records, nothing tells an op's kink from a wrong formula
     probed = _some_of(off, diff, options.seed)
@@ -862,7 +864,7 @@ def _judge_by_autodiff(
     index = [int(i) for i in np.unravel_index(worst_flat, off.shape)] if off.ndim else []
     where = f"{what}[{', '.join(map(str, index))}]" if index else what
     h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
-    tolerance = options.atol + options.rtol * abs(a) + float(rounding.flat[worst_flat])
+    tolerance = float(allowed.flat[worst_flat] + rounding.flat[worst_flat])
     said = (
         f"{where}: hand-written {h:.10g} but autograd of the forward {a:.10g}, off by {abs(h - a):.3g}, over the "
         f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd| + rounding "
