@@ -848,21 +848,29 @@ def _judge_by_autodiff(
         with np.errstate(all="ignore"):
             rounding = rounding + AUTODIFF_ROUNDING * noise()
             off &= ~(diff <= allowed + rounding)
-    if not off.any() or not differentiator.record_kinks:
-        return  # without the records, nothing tells an op's kink from a wrong formula
+    if not off.any():
+        return
+
+    def left_to_the_differences(reason: str) -> None:
+        if comparison.passed:  # a failure says enough
+            comparison.notes.append(_unprobed(off, diff, hand, auto, what, reason))
+
+    if not differentiator.record_kinks:  # nothing tells an op's kink from a wrong formula
+        left_to_the_differences(_NO_RECORDS)
+        return
     probed = _some_of(off, diff, options.seed)
     if not differentiator.budget.reserve(2 * probed.size):
+        left_to_the_differences(_NO_EVALUATIONS)
         return
     clear = _unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, probed))
     if clear is None:
+        left_to_the_differences(_NO_TIME)
         return
     off = np.zeros(off.shape, dtype=bool)
     off.reshape(-1)[probed[clear]] = True
     if not off.any():
         return
-    worst_flat = int(np.argmax(np.where(off, diff, -1.0)))
-    index = [int(i) for i in np.unravel_index(worst_flat, off.shape)] if off.ndim else []
-    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    worst_flat, index, where = _worst(off, diff, what)
     h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
     tolerance = float(allowed.flat[worst_flat] + rounding.flat[worst_flat])
     said = (
@@ -874,6 +882,31 @@ def _judge_by_autodiff(
         comparison.passed, comparison.worst_index, comparison.message = False, index, said
     elif comparison.direction is not None:  # a failed direction: this names an element
         comparison.message = f"{comparison.message}; {said}"
+
+
+_NO_RECORDS = f"their records would exceed the elements' limit, setting {setting('max_total_elements')}"
+_NO_EVALUATIONS = "the evaluations that would tell were over the check's limit"
+_NO_TIME = "the evaluations that would tell did not fit in the time left"
+
+
+def _worst(off: Array, diff: Array, what: str) -> tuple[int, list[int], str]:
+    """The element off with the largest difference: its flat index, its index, and its name."""
+    worst_flat = int(np.argmax(np.where(off, diff, -1.0)))
+    index = [int(i) for i in np.unravel_index(worst_flat, off.shape)] if off.ndim else []
+    return worst_flat, index, f"{what}[{', '.join(map(str, index))}]" if index else what
+
+
+def _unprobed(off: Array, diff: Array, hand: Array, auto: Array, what: str, reason: str) -> str:
+    """What the check leaves unsaid where it could not look for kinks at the elements off autograd."""
+    worst_flat, _, where = _worst(off, diff, what)
+    h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
+    others = int(np.count_nonzero(off)) - 1
+    return (
+        f"{where}{f' and {others:,} more elements' if others else ''}: the hand-written gradient is off "
+        f"autograd of the forward beyond the tolerance (the first named: hand-written {h:.10g}, autograd "
+        f"{a:.10g}); where an op of the forward is at a kink, autograd's convention need not hold, but whether "
+        f"one is could not be told ({reason}), so the finite differences' verdict stands"
+    )
 
 
 def _some_of(off: Array, diff: Array, seed: int) -> Array:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
-from engine.check import IMPRECISE, CheckReport, Comparison, FunctionCheck, _Differentiator, run_check
+from engine.check import IMPRECISE, PER_DERIVATIVE, CheckReport, Comparison, FunctionCheck, _Differentiator, run_check
 from engine.errors import LimitExceeded, SpecError
 from engine.graph import Array
 from engine.limits import Limits
@@ -1146,6 +1146,35 @@ def test_a_failure_without_kink_records_says_it_may_be_a_kinks() -> None:
             "test could not tell may have failed a correct gradient: check a smaller graph, or raise the "
             "setting"
         ]
+
+
+def test_a_backward_off_autograd_that_the_check_could_not_probe_is_named_in_a_warning() -> None:
+    # F = 1e12 + 3x + 0·relu(x): at |F| = 1e12 the finite differences cannot tell 3.00003 from 3,
+    # autograd can, but only once no op of the forward is at a kink at x, which takes the kinks'
+    # records and two evaluations per element. Without either, the verdict is the finite
+    # differences' (it passes) and a warning says which elements were left to them, and why.
+    n = 200
+    x = np.random.default_rng(5).standard_normal(n).tolist()
+    spec = _one_function(x, "1e12 + 3 * x + 0 * relu(x)", "grad_y * 3.00003")
+    evaluation, kinked = _one_evaluation(spec)
+    cost = PER_DERIVATIVE * n + 1 + PER_DERIVATIVE * (n + 1) + 2  # x, then F's input x and its one output
+    no_records = Limits(max_total_elements=evaluation + 3 * kinked - 1)
+    left_to_the_differences = [
+        ("full", no_records, "their records would exceed the elements' limit, setting GRADLAB_MAX_TOTAL_ELEMENTS"),
+        ("fast", no_records, "their records would exceed the elements' limit, setting GRADLAB_MAX_TOTAL_ELEMENTS"),
+        ("full", Limits(max_check_evaluations=cost), "the evaluations that would tell were over the check's limit"),
+    ]
+    for mode, limits, reason in left_to_the_differences:
+        report = check(spec, {"mode": mode}, limits)
+        assert report.passed is True, (mode, limits)
+        assert report.warnings[-1] == (
+            f"F: grad_x[0] and {n - 1} more elements: the hand-written gradient is off autograd of the forward "
+            "beyond the tolerance (the first named: hand-written 3.00003, autograd 3); where an op of the forward is "
+            f"at a kink, autograd's convention need not hold, but whether one is could not be told ({reason}), so "
+            "the finite differences' verdict stands"
+        )
+    for mode in ("full", "fast"):  # with both, autograd judges
+        assert check(spec, {"mode": mode}).passed is False
 
 
 @pytest.mark.parametrize("distance", ["3e-11", "3e-10", "1e-9"])
