@@ -866,10 +866,13 @@ def _judge_by_autodiff(
     if clear is None:
         left_to_the_differences(_NO_TIME)
         return
+    if not clear.any():
+        if probed.size < np.count_nonzero(off):  # the others, unprobed, may be clear of kinks
+            off.reshape(-1)[probed] = False
+            left_to_the_differences(_PROBED_AT_KINKS)
+        return
     off = np.zeros(off.shape, dtype=bool)
     off.reshape(-1)[probed[clear]] = True
-    if not off.any():
-        return
     worst_flat, index, where = _worst(off, diff, what)
     h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
     tolerance = float(allowed.flat[worst_flat] + rounding.flat[worst_flat])
@@ -887,6 +890,7 @@ def _judge_by_autodiff(
 _NO_RECORDS = f"their records would exceed the elements' limit, setting {setting('max_total_elements')}"
 _NO_EVALUATIONS = "the evaluations that would tell were over the check's limit"
 _NO_TIME = "the evaluations that would tell did not fit in the time left"
+_PROBED_AT_KINKS = f"{AUTODIFF_PROBES} of the elements off were probed, the worst and others at random, all at kinks"
 
 
 def _worst(off: Array, diff: Array, what: str) -> tuple[int, list[int], str]:

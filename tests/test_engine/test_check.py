@@ -20,7 +20,16 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
-from engine.check import IMPRECISE, PER_DERIVATIVE, CheckReport, Comparison, FunctionCheck, _Differentiator, run_check
+from engine.check import (
+    AUTODIFF_PROBES,
+    IMPRECISE,
+    PER_DERIVATIVE,
+    CheckReport,
+    Comparison,
+    FunctionCheck,
+    _Differentiator,
+    run_check,
+)
 from engine.errors import LimitExceeded, SpecError
 from engine.graph import Array
 from engine.limits import Limits
@@ -1175,6 +1184,35 @@ def test_a_backward_off_autograd_that_the_check_could_not_probe_is_named_in_a_wa
         )
     for mode in ("full", "fast"):  # with both, autograd judges
         assert check(spec, {"mode": mode}).passed is False
+
+
+@pytest.mark.parametrize("zeros", [AUTODIFF_PROBES - 56, AUTODIFF_PROBES + 44])
+def test_elements_off_autograd_beyond_the_probes_are_named_when_every_probe_is_at_a_kink(zeros: int) -> None:
+    # F = 3x + 0·relu(x) + relu(x - 1), x = 0 at `zeros` elements and 1 at 100: the backward says
+    # 4 at x = 0, where autograd says 3 and its dead kink does not move it (what excuses an op's
+    # convention at its kink); every direction meets relu(x - 1)'s kink. Each probed element is at
+    # a kink; those beyond the probes are named, and left to the finite differences.
+    x = np.random.default_rng(0).standard_normal(50_000)
+    x[:zeros] = 0.0
+    x[zeros : zeros + 100] = 1.0
+    backward = "grad_y * (3 + 1e-300 / (x + 1e-300) + relu(x - 1 + 1e-300) / (x - 1 + 1e-300))"
+    spec = _one_function(x.tolist(), "3 * x + 0 * relu(x) + relu(x - 1)", backward)
+    for seed in (0, 1):
+        report = check(spec, {"mode": "fast", "seed": seed})
+        assert report.passed is True
+        named = [w for w in report.warnings if w.startswith("F: grad_x[")]
+        if zeros <= AUTODIFF_PROBES:
+            assert named == []
+            continue
+        assert len(named) == 1
+        assert re.fullmatch(r"F: grad_x\[(\d+)\] and (\d+) more elements: .*", named[0])
+        first, others = map(int, re.findall(r"\d+", named[0])[:2])
+        assert first < zeros and others == zeros - AUTODIFF_PROBES - 1
+        assert "(the first named: hand-written 4, autograd 3)" in named[0]
+        assert named[0].endswith(
+            f"({AUTODIFF_PROBES} of the elements off were probed, the worst and others at random, all at kinks), "
+            "so the finite differences' verdict stands"
+        )
 
 
 @pytest.mark.parametrize("distance", ["3e-11", "3e-10", "1e-9"])
