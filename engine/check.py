@@ -27,7 +27,18 @@ from engine.grad_mode import enable_grad, no_grad
 from engine.graph import Array, run_backward
 from engine.kinks import Crossings, recorded
 from engine.limits import current_guard, setting, start_evaluation
-from engine.numerical import MIN_EPS, MOST_STEPS, OFFSETS, ROUNDING, SMALLEST_STEP, Budget, derivative, steps
+from engine.numerical import (
+    MIN_EPS,
+    MOST_STEPS,
+    OFFSETS,
+    ROUNDING,
+    SMALLEST_STEP,
+    Budget,
+    Derivative,
+    derivative,
+    exact_step,
+    steps,
+)
 from engine.spec import Call, Program
 from engine.tensor import Tensor
 
@@ -286,14 +297,15 @@ class _Differentiator:
         known = self._first_step_values(batched, x) if batched is not None else None
         probe = x.copy()
         flat = probe.reshape(-1)
+        first_steps = self._first_steps(flat)
         # What the retries cross. The first step's values come without (batched, they may
         # be known already), so that both ways of evaluating give the same answers.
         crossings = Crossings() if self.record_kinks else None
-        first_step = set(self._first_step())
         for i in range(flat.size):
             original = flat[i]
+            first_step = set(first_steps[i])
 
-            def along(t: float, i: int = i, original: float = original) -> float:
+            def along(t: float, i: int = i, original: float = original, first_step: set[float] = first_step) -> float:
                 if known is not None and t in known[i]:
                     return known[i][t]
                 flat[i] = original + t
@@ -302,38 +314,42 @@ class _Differentiator:
                 finally:
                     flat[i] = original
 
+            def exact(h: float, original: float = original) -> float:
+                return float(exact_step(original, h))
+
             # A step short of a kink no finer than x resolves: x's rounding is then 1e-4 of it.
             scale = abs(float(original))
-            d = self._derivative(along, f0, steps(scale, self.eps), crossings, MIN_EPS * max(1.0, scale))
-            values.flat[i], errors.flat[i], kinks.flat[i] = d
+            d = self._derivative(along, f0, steps(scale, self.eps), crossings, MIN_EPS * max(1.0, scale), exact=exact)
+            values.flat[i], errors.flat[i], kinks.flat[i] = d.value, d.error, d.kink or not d.finite
         return values, errors, kinks
 
     def _first_step_values(self, batched: Batch, x: Array) -> list[dict[float, float]] | None:
         """f(x + t·e_i) for every element i and every t of the first step's stencil, taken from
         evaluations of many perturbed copies at once; None if the graph has no batched form."""
-        offsets = self._first_step()
         n = x.size
-        per_chunk = batched.rows // len(offsets)  # elements perturbed per evaluation
-        if per_chunk < 2 or self.budget.used + len(offsets) * n > self.budget.limit:
+        per_chunk = batched.rows // len(OFFSETS)  # elements perturbed per evaluation
+        if per_chunk < 2 or self.budget.used + len(OFFSETS) * n > self.budget.limit:
             return None  # copy by copy: nothing to gain, or the budget says where it runs out
         flat = x.reshape(-1)
-        values = np.empty((n, len(offsets)))
+        offsets = self._first_steps(flat)
+        values = np.empty((n, len(OFFSETS)))
         for start in range(0, n, per_chunk):
             if self.budget.tick is not None:
                 self.budget.tick()
             elements = np.arange(start, min(n, start + per_chunk))
-            columns = np.repeat(elements, len(offsets))
+            columns = np.repeat(elements, len(OFFSETS))
             copies = np.repeat(flat[None], len(columns), axis=0)
-            copies[np.arange(len(columns)), columns] = flat[columns] + np.tile(offsets, len(elements))
+            copies[np.arange(len(columns)), columns] = flat[columns] + offsets[elements].reshape(-1)
             found = batched.evaluate(copies.reshape(len(columns), *x.shape))
             if found is None:
                 return None
-            values[elements] = found.reshape(len(elements), len(offsets))
-        return [dict(zip(offsets, row, strict=True)) for row in values.tolist()]
+            values[elements] = found.reshape(len(elements), len(OFFSETS))
+        return [dict(zip(ts, row, strict=True)) for ts, row in zip(offsets.tolist(), values.tolist(), strict=True)]
 
-    def _first_step(self) -> list[float]:
-        """The steps at which the stencil evaluates f first: steps() starts at eps."""
-        return [k * self.eps for k in OFFSETS]
+    def _first_steps(self, flat: Array) -> Array:
+        """For each element, the points t at which the stencil evaluates f first: steps() starts at
+        eps, made exact for the element."""
+        return exact_step(flat, self.eps)[:, None] * np.array(OFFSETS, dtype=float)
 
     def clear_of_kinks(self, f: Callable[[Array], float], x: Array, elements: Array) -> Array:
         """For each flat index of `elements`: whether no relu, abs, max, ... of f has its kink at
@@ -369,8 +385,9 @@ class _Differentiator:
         norm = float(np.linalg.norm(u))
         return u / norm if norm else u
 
-    def along(self, f: Callable[[Array], float], x: Array, u: Array) -> tuple[Array, Array, Array]:
-        """One direction: f(x + t·u) differentiated at t = 0, as gradcheck's fast mode does."""
+    def along(self, f: Callable[[Array], float], x: Array, u: Array) -> tuple[Array, Array, Array, Array]:
+        """One direction: f(x + t·u) differentiated at t = 0, as gradcheck's fast mode does; and the
+        direction as the steps took it, u to rounding."""
         self.budget.spend(1)
         f0 = f(x)
         # How far along u the nearest element reaches 0 (the edge of a domain such as log's):
@@ -382,8 +399,18 @@ class _Differentiator:
         # ops say which they cross.
         crossings = Crossings() if self.record_kinks else None
 
+        # Each step moves x by what x + h·u rounds to, and its multiples: exact, where x + t·u
+        # would round each element differently at each t (the stencil's direction is then
+        # that step's, divided by h: u to a part in 1e16 for x of order 1).
+        step, moved = 1.0, u
+
+        def exact(h: float) -> float:
+            nonlocal step, moved
+            step, moved = h, (x + h * u) - x
+            return h
+
         def along_u(t: float) -> float:
-            return recorded(crossings, t, lambda: f(x + t * u))
+            return recorded(crossings, t, lambda: f(x + (t / step) * moved))
 
         # A step short of a kink may be no finer than what the elements that move most resolve.
         largest = float(np.max(np.abs(x), initial=1.0))
@@ -394,8 +421,9 @@ class _Differentiator:
         # test tells them, as it did before the records; a smooth f's gap, ~h³·f'''', would
         # blunt every estimate there.)
         untracked = crossings is None
-        value, error, kink = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings, finest, untracked)
-        return np.array(value), np.array(error), np.array(kink)
+        d = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings, finest, untracked, exact)
+        direction = ((x + d.step * u) - x) / d.step if d.step else u
+        return np.array(d.value), np.array(d.error), np.array(d.kink or not d.finite), direction
 
     def _derivative(
         self,
@@ -405,11 +433,11 @@ class _Differentiator:
         crossings: Crossings | None,
         finest: float,
         untracked_kinks: bool = False,
-    ) -> tuple[float, float, bool]:
+        exact: Callable[[float], float] | None = None,
+    ) -> Derivative:
+        """f'(0), where no finite neighbourhood (sqrt at 0) counts as a kink: not differentiable."""
         o = self.options
-        d = derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest, untracked_kinks)
-        # No finite neighbourhood (sqrt at 0): not differentiable there, like a kink.
-        return d.value, d.error, d.kink or not d.finite
+        return derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest, untracked_kinks, exact)
 
 
 # --- the check ------------------------------------------------------------------------
@@ -753,8 +781,7 @@ def _along_a_random_direction(
     differentiator: _Differentiator,
     what: str,
 ) -> Comparison:
-    u = differentiator.direction(x.shape)
-    numerical, errors, kinks = differentiator.along(f, x, u)
+    numerical, errors, kinks, u = differentiator.along(f, x, differentiator.direction(x.shape))
     directional = np.array(np.sum(grad * u))
     result = compare(
         directional, numerical, errors, kinks, options.atol, options.rtol, f"{what} along a random direction"

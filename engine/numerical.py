@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.errors import LimitExceeded, Loc
+from engine.graph import Array
 from engine.kinks import Crossings
 from engine.limits import setting
 
@@ -40,6 +41,7 @@ class Derivative:
     finite: bool  # every evaluation was finite
     truncation: float = 0.0  # the part of `error` that a smaller step would reduce
     gap: float = 0.0  # |forward - backward| of the one-sided derivatives: with the truncation, bounds a kink's bias
+    step: float = 0.0  # the step h of the stencil
 
 
 class Budget:
@@ -89,7 +91,7 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     fm4, fm2, fm1, fp1, fp2, fp4 = (f(k * h) for k in OFFSETS)
     values = (fm4, fm2, fm1, f0, fp1, fp2, fp4)
     if not all(math.isfinite(v) for v in values):
-        return Derivative(math.nan, math.inf, False, False, math.inf)
+        return Derivative(math.nan, math.inf, False, False, math.inf, step=h)
     d_h = (fm2 - 8 * fm1 + 8 * fp1 - fp2) / (12 * h)
     d_2h = (fm4 - 8 * fm2 + 8 * fp2 - fp4) / (24 * h)
     scale = max(abs(v) for v in values)
@@ -105,7 +107,14 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     curvature = abs(fp2 - 2 * fp1 + 2 * fm1 - fm2) / (6 * h)
     margin = 4 * curvature + 4 * error + atol + rtol * max(abs(forward), abs(backward))
     gap = abs(forward - backward)
-    return Derivative(d_h, error, gap > margin, True, truncation, gap)
+    return Derivative(d_h, error, gap > margin, True, truncation, gap, h)
+
+
+def exact_step(x: Array | float, h: float) -> Array:
+    """The step nearest h that each element of x takes exactly, so that x + k·h for k in OFFSETS
+    is the sum itself (short of a power of two); one ulp of x where h is less than half of one."""
+    step = (x + h) - x
+    return np.where(step > 0, step, np.spacing(np.abs(x)))
 
 
 def _rank(d: Derivative) -> tuple[int, float]:
@@ -122,6 +131,7 @@ def derivative(
     crossings: Crossings | None = None,
     finest: float = SMALLEST_STEP,
     untracked_kinks: bool = False,
+    exact_step: Callable[[float], float] | None = None,
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
@@ -137,7 +147,11 @@ def derivative(
     argument's own rounding shows). If f's rounding swamps that step, the kink is too near to
     step around: a kink. But a crossing alone proves no kink of f (the branch may not reach
     it, or kinks cancel): the best is a smooth stencil, one that crossed nothing that could
-    hide first, then a kink."""
+    hide first, then a kink.
+
+    `exact_step`, when given, turns each step into one that f's argument takes exactly: at
+    |x| = 1e8, x + 1e-3 is off by 1e-5 of the step, and the difference by as much, which no
+    estimate from f's values sees."""
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
@@ -146,6 +160,8 @@ def derivative(
         if not pending:
             break
         h = pending.pop(0)
+        if exact_step is not None:
+            h = exact_step(h)
         budget.spend(len(OFFSETS))
         if crossings is not None:
             crossings.clear()

@@ -1215,6 +1215,24 @@ def test_elements_off_autograd_beyond_the_probes_are_named_when_every_probe_is_a
         )
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_steps_are_taken_exactly_at_large_inputs(mode: str) -> None:
+    # At |x| = 1e8, x + 1e-3 rounds to a step 1e-5 off (and a retry's 1e-6 to one 1% off): a
+    # review found sin'(1e8) = cos(1e8) failed, off by 6e-4 with an error estimate of 7e-9, and
+    # cos'(1e15) measured as -9e-15. Each step is now one that x takes exactly.
+    x = np.concatenate([[1e8, 5e7, 1e12, -3e9, 1e15], np.random.default_rng(0).standard_normal(2000) * 1e8])
+    spec = {"dtype": "float64", "leaves": {"a": leaf(x.tolist())}, "nodes": [{"name": "s", "expr": "sum(sin(a))"}]}
+    report = check(spec, {"mode": mode})
+    assert report.passed is True
+    if mode == "full":
+        comparison = report.tensors["a"]
+        np.testing.assert_allclose(comparison.numerical, np.cos(x), rtol=1e-4)
+        np.testing.assert_allclose(comparison.numerical[:4], np.cos(x[:4]), rtol=1e-9)
+    for factor, passes in (("1", True), ("1.0001", False)):
+        custom = _one_function(x.tolist(), "sin(x)", f"grad_y * cos(x) * {factor}")
+        assert check(custom, {"mode": mode}).functions[0].passed is passes, factor
+
+
 @pytest.mark.parametrize("distance", ["3e-11", "3e-10", "1e-9"])
 @pytest.mark.parametrize(("factor", "passes"), [("1", True), ("0.99", False), ("1.001", False)])
 def test_a_dead_kink_next_to_x_leaves_the_accurate_step_to_judge(distance: str, factor: str, passes: bool) -> None:

@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import LimitExceeded
 from engine.kinks import Crossings
-from engine.numerical import OFFSETS, RETRY_FACTOR, SMALLEST_STEP, Budget, Derivative, derivative, steps
+from engine.numerical import OFFSETS, RETRY_FACTOR, SMALLEST_STEP, Budget, Derivative, derivative, exact_step, steps
 
 ATOL, RTOL = 1e-9, 1e-6
 LOC = ("body", "check")
@@ -429,3 +429,19 @@ def test_crossings_at_one_place_are_one_kink() -> None:
             evaluate(t)
             engine.abs(engine.tensor([t + 0.003], dtype=engine.float64))
     assert not crossings.at_one_place()
+
+
+@given(
+    st.floats(min_value=-1e300, max_value=1e300, allow_nan=False),
+    st.floats(min_value=1e-12, max_value=1e-1),
+)
+def test_an_exact_step_is_taken_exactly_by_its_multiples(x: float, h: float) -> None:
+    # x + k·step, for every k of the stencil, is the sum itself: moving x by k·step and back gives
+    # k·step. (Short of a power of two above x, where the spacing of floats doubles.)
+    step = float(exact_step(x, h))
+    assert step > 0
+    top = abs(x) + max(OFFSETS) * step
+    assume(np.spacing(top) == np.spacing(abs(x)) or x == 0)
+    for k in OFFSETS:
+        assert (x + k * step) - x == k * step
+    assert step == h or abs(step - h) <= np.spacing(abs(x)) or step == np.spacing(abs(x))
