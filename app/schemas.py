@@ -291,7 +291,8 @@ class BackwardResponse(BaseModel):
     check: CheckReport
     warnings: list[str] = Field(
         description="What the answer leaves unsaid: why a .grad is null, where values stopped being finite, "
-        "a custom backward that mishandles an output which got no gradient here, an element whose numerical "
+        "a custom backward that is right only for the gradients its outputs got here (one that ignores an "
+        "output which got none, or leaves out grad_y under a sum), an element whose numerical "
         "derivative is known only roughly (so that a smaller error cannot fail there), a fast check whose "
         "verdict is along another direction because the first met a kink, a failure that may be a kink's "
         "because the graph was too large for the check to track which kinks its steps crossed."

@@ -406,7 +406,7 @@ class _Differentiator:
 
         def exact(h: float) -> float:
             nonlocal step, moved
-            step, moved = h, (x + h * u) - x
+            step, moved = h, np.where(np.isfinite(x), (x + h * u) - x, h * u)
             return h
 
         def along_u(t: float) -> float:
@@ -422,7 +422,7 @@ class _Differentiator:
         # blunt every estimate there.)
         untracked = crossings is None
         d = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings, finest, untracked, exact)
-        direction = ((x + d.step * u) - x) / d.step if d.step else u
+        direction = np.where(np.isfinite(x), (x + d.step * u) - x, d.step * u) / d.step if d.step else u
         return np.array(d.value), np.array(d.error), np.array(d.kink or not d.finite), direction
 
     def _derivative(
@@ -830,7 +830,7 @@ def _check_functions(
         passed = all(c.passed for c in comparisons.values())
         checks.append(FunctionCheck(call.function, call.node, passed, comparisons, autodiff))
         warnings.extend(
-            _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, options, differentiator)
+            _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, passed, options, differentiator)
         )
     return checks, warnings
 
@@ -1049,33 +1049,43 @@ def _jacobian_warnings(
     grads: list[Array],
     received: list[bool],
     checked: list[int],
+    passed: bool,
     options: CheckOptions,
     differentiator: _Differentiator,
 ) -> list[str]:
-    """Try the backward with a gradient on each output that got none here: a formula that
-    ignores it is right in this graph, and wrong as soon as that output is used."""
+    """Try the backward with a random gradient on each output in turn, as gradcheck tries every
+    row of the Jacobian: a formula that ignores an output's gradient is right in this graph,
+    and wrong as soon as that output is used; one right only for the gradient an output got
+    here (all ones, from a sum) is wrong in any other graph. A call that failed says enough."""
     warnings = []
     for k, got_gradient in enumerate(received):
-        if got_gradient or node.outputs[k].dtype.kind != "f":  # an integer output never gets one
+        if node.outputs[k].dtype.kind != "f" or (got_gradient and not passed):  # an integer output gets none
             continue
+        used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
         probe = [np.zeros(g.shape) for g in grads]
         probe[k] = np.asarray(differentiator.probes.standard_normal(grads[k].shape))
         try:
             hand = _hand_written(node, ctx, probe, checked)
         except ComputeError as error:
-            used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
             warnings.append(f"{call.function} (node {call.node}): {error.msg}, with a gradient on {used}")
             continue
+        wrong = []
         for i in checked:
             f = _projected_forward(spec.function, ctx.params, inputs, i, probe)
             result = _compare_one(
                 f, inputs[i].array, hand[i], "fast", options, differentiator, f"grad_{spec.inputs[i]}"
             )
             if not result.passed:
-                used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
-                warnings.append(
-                    f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for input "
-                    f"{spec.inputs[i]}: correct here, wrong if {used} is used"
-                )
-                break
+                wrong.append(spec.inputs[i])
+        if wrong:
+            which = f"input{'s' if len(wrong) > 1 else ''} {' and '.join(wrong)}"
+            said = (
+                f"correct for the gradient {used} got here, wrong for others (a random one was tried, as gradcheck "
+                f"does): what a backward returns must be linear in grad_{spec.outputs[k]}"
+                if got_gradient
+                else f"correct here, wrong if {used} is used"
+            )
+            warnings.append(
+                f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for {which}: {said}"
+            )
     return warnings

@@ -111,10 +111,12 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
 
 
 def exact_step(x: Array | float, h: float) -> Array:
-    """The step nearest h that each element of x takes exactly, so that x + k·h for k in OFFSETS
-    is the sum itself (short of a power of two); one ulp of x where h is less than half of one."""
-    step = (x + h) - x
-    return np.where(step > 0, step, np.spacing(np.abs(x)))
+    """The step nearest h that each element of x takes exactly: a multiple of the spacing of
+    floats at the stencil's far end, so that x + k·h for k in OFFSETS is the sum itself (unless
+    a power of two lies between x and that end); h itself where x is not finite."""
+    ulp = np.spacing(np.abs(x) + max(OFFSETS) * h)
+    step = np.maximum(np.rint(h / ulp), 1.0) * ulp
+    return np.where(np.isfinite(step), step, h)
 
 
 def _rank(d: Derivative) -> tuple[int, float]:

@@ -1287,10 +1287,36 @@ def test_a_custom_function_at_a_kink_is_listed_and_follows_autodiff() -> None:
 def test_an_unused_output_ignored_by_backward_gives_a_warning() -> None:
     report = check(EXAMPLES["seed_multiple_outputs"]["value"], {"mode": "full"})
     assert report.passed is True  # the formula is right for this graph
-    for name in ("xx", "yy", "xy"):
-        assert sum(f"correct here, wrong if {name} is used" in w for w in report.warnings) == 1, report.warnings
-    assert len(report.warnings) == 3
-    assert all(w.startswith("ExtendedCustomFunction") for w in report.warnings)
+    # xx = x·x reaches x only, yy y only, xy both: each warning names every input it misleads.
+    prefix = "ExtendedCustomFunction (node ['z', 'xx', 'yy', 'xy']): backward mishandles"
+    assert report.warnings == [
+        f"{prefix} grad_xx for input x: correct here, wrong if xx is used",
+        f"{prefix} grad_yy for input y: correct here, wrong if yy is used",
+        f"{prefix} grad_xy for inputs x and y: correct here, wrong if xy is used",
+    ]
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_backward_that_ignores_the_gradient_it_got_gives_a_warning_under_a_sum(mode: str) -> None:
+    # sigmoid's backward without grad_y: under sum(y), y gets all ones, and the formula is right
+    # for this graph (the check passes); gradcheck, trying every row of the Jacobian, would fail
+    # it, and so would any graph that sends y another gradient. A review found it silent.
+    ignored = "sigmoid(x) * (1 - sigmoid(x))"
+    x = [-1.0, 0.0, 2.0]
+    for backward, root, passes, warned in [
+        (ignored, "sum(y)", True, True),
+        (f"grad_y * {ignored}", "sum(y)", True, False),
+        (ignored, "sum(y * y)", False, False),  # a gradient other than ones: it fails, which says enough
+    ]:
+        spec = _one_function(x, "sigmoid(x)", backward)
+        spec["nodes"][1]["expr"] = root
+        report = check(spec, {"mode": mode})
+        assert report.passed is passes, (backward, root)
+        expected = (
+            "F (node y): backward mishandles grad_y for input x: correct for the gradient y got here, wrong for others "
+            "(a random one was tried, as gradcheck does): what a backward returns must be linear in grad_y"
+        )
+        assert report.warnings == ([expected] if warned else []), (backward, root)
 
 
 def test_outputs_that_all_receive_gradients_give_no_warning() -> None:
@@ -1346,10 +1372,13 @@ def test_a_full_check_over_the_limit_is_refused_before_running() -> None:
 @pytest.mark.parametrize(
     ("name", "full", "fast"),
     [
-        # 6 per element or direction, and 1 for the base point of each tensor or input
+        # 6 per element or direction, and 1 for the base point of each tensor or input; and for
+        # each input of a custom function, one direction (and its base point) per output, the
+        # backward tried with a random gradient on that output alone
         ("seed_sum", 6 * 18 + 6, 6 * 6 + 6),  # x, y, xx, yy, xy, z: 6 tensors of 3 elements
-        ("seed_custom_function", 6 * 6 + 2 + 6 * 6 + 2, 6 * 2 + 2 + 6 * 2 + 2),  # x and y, as leaves and as inputs
-        ("seed_two_outputs_used", 6 * 3 + 1 + 6 * 3 + 1, 6 + 1 + 6 + 1),
+        # x and y, as leaves and as the inputs of a function of one output
+        ("seed_custom_function", 6 * 6 + 2 + 2 * (6 * 3 + 1 + 7), 6 * 2 + 2 + 2 * (6 + 1 + 7)),
+        ("seed_two_outputs_used", 6 * 3 + 1 + 6 * 3 + 1 + 2 * 7, 6 + 1 + 6 + 1 + 2 * 7),  # x; x, into two outputs
     ],
 )
 def test_evaluations_are_six_per_element_for_smooth_graphs(name: str, full: int, fast: int) -> None:

@@ -437,11 +437,16 @@ def test_crossings_at_one_place_are_one_kink() -> None:
 )
 def test_an_exact_step_is_taken_exactly_by_its_multiples(x: float, h: float) -> None:
     # x + k·step, for every k of the stencil, is the sum itself: moving x by k·step and back gives
-    # k·step. (Short of a power of two above x, where the spacing of floats doubles.)
+    # k·step. (Unless the stencil reaches past a power of two above |x|, where the spacing of
+    # floats doubles, and x itself is not a multiple of it.)
     step = float(exact_step(x, h))
-    assert step > 0
-    top = abs(x) + max(OFFSETS) * step
-    assume(np.spacing(top) == np.spacing(abs(x)) or x == 0)
+    spacing = np.spacing(abs(x) + max(OFFSETS) * h)
+    assert abs(step - h) <= spacing / 2 or step == spacing  # h to the spacing, or one spacing if h is less
+    assume(np.spacing(abs(x) + max(OFFSETS) * step) <= np.spacing(abs(x)) or x == 0)  # no power of two past x
     for k in OFFSETS:
         assert (x + k * step) - x == k * step
-    assert step == h or abs(step - h) <= np.spacing(abs(x)) or step == np.spacing(abs(x))
+
+
+@pytest.mark.parametrize("x", [math.inf, -math.inf, math.nan])
+def test_the_exact_step_beside_a_value_that_is_not_finite_is_the_step_itself(x: float) -> None:
+    assert float(exact_step(x, 1e-3)) == 1e-3
