@@ -443,8 +443,29 @@ class Tensor:
             shape = tuple(shape[0])
         return apply(OPS["reshape"], self, shape=shape)
 
-    def transpose(self, *axes: Any) -> Tensor:
-        return apply(OPS["transpose"], self, axes=axes or None)
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """dim0 and dim1 swapped, as torch.Tensor.transpose (engine.transpose permutes, as NumPy)."""
+        first, second = (normalize_axis(dim, self.ndim) or (0,) for dim in (dim0, dim1))
+        order = list(range(self.ndim))
+        if self.ndim:
+            order[first[0]], order[second[0]] = order[second[0]], order[first[0]]
+        out = apply(OPS["transpose"], self, axes=tuple(order))
+        if out.grad_fn is not None:
+            out.grad_fn._name = "TransposeBackward0"
+        return out
+
+    def permute(self, *dims: Any) -> Tensor:
+        if len(dims) == 1 and isinstance(dims[0], tuple | list):
+            dims = tuple(dims[0])
+        if len(dims) != self.ndim:
+            raise RuntimeError(
+                "permute(): number of dimensions in the tensor input does not match the length of the desired "
+                f"ordering of dimensions i.e. input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
+            )
+        order = tuple(a for dim in dims for a in normalize_axis(dim, self.ndim) or (0,))
+        if len(set(order)) != len(order):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        return apply(OPS["transpose"], self, axes=order)
 
     @property
     def T(self) -> Tensor:

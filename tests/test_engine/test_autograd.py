@@ -504,3 +504,45 @@ def test_graph_with_retained_grads_is_freed_without_the_garbage_collector() -> N
         assert node() is None
     finally:
         gc.enable()
+
+
+TRANSPOSES = {
+    "transpose(0, 1)": lambda x: x.transpose(0, 1),
+    "transpose(-1, 0)": lambda x: x.transpose(-1, 0),
+    "transpose(1, 1)": lambda x: x.transpose(1, 1),
+    "permute(2, 0, 1)": lambda x: x.permute(2, 0, 1),
+    "permute((1, -1, 0))": lambda x: x.permute((1, -1, 0)),
+    "T of a matrix": lambda x: x[0].T,
+}
+
+
+@pytest.mark.parametrize("name", TRANSPOSES)
+def test_transpose_swaps_two_dims_and_permute_orders_them_as_in_torch(name: str) -> None:
+    # Tensor.transpose(0, 1) once passed (0, 1) to NumPy as a whole permutation: a review found
+    # it returning x unchanged on a matrix.
+    torch = pytest.importorskip("torch")
+    data = np.arange(24.0).reshape(2, 3, 4)
+    seen = {}
+    for lib in (engine, torch):
+        x = lib.tensor(data, requires_grad=True)
+        y = TRANSPOSES[name](x)
+        weights = lib.tensor(np.arange(float(np.prod(tuple(y.shape)))).reshape(tuple(y.shape)))
+        (y * weights).sum().backward()
+        seen[lib.__name__] = (tuple(y.shape), y.grad_fn.name(), y.detach().numpy().tolist(), x.grad.numpy().tolist())
+    assert seen["engine"] == seen["torch"]
+
+
+@pytest.mark.parametrize(("call", "error"), [
+    (lambda x: x.transpose(0, 3), IndexError),
+    (lambda x: x.permute(0, 1), RuntimeError),
+    (lambda x: x.permute(0, 0, 1), RuntimeError),
+    (lambda x: x.permute(0, 1, 3), IndexError),
+])  # fmt: skip
+def test_transpose_and_permute_refuse_what_torch_refuses_with_its_words(call: Any, error: type[Exception]) -> None:
+    torch = pytest.importorskip("torch")
+    messages = []
+    for lib in (engine, torch):
+        with pytest.raises(error) as caught:
+            call(lib.zeros_like(lib.tensor(np.zeros((2, 3, 4)))))
+        messages.append(str(caught.value).replace("permute(sparse_coo)", "permute()"))
+    assert messages[0] == messages[1]
