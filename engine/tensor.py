@@ -445,10 +445,10 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """dim0 and dim1 swapped, as torch.Tensor.transpose (engine.transpose permutes, as NumPy)."""
-        first, second = (normalize_axis(dim, self.ndim) or (0,) for dim in (dim0, dim1))
+        first, second = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
         order = list(range(self.ndim))
         if self.ndim:
-            order[first[0]], order[second[0]] = order[second[0]], order[first[0]]
+            order[first], order[second] = order[second], order[first]
         out = apply(OPS["transpose"], self, axes=tuple(order))
         if out.grad_fn is not None:
             out.grad_fn._name = "TransposeBackward0"
@@ -462,7 +462,7 @@ class Tensor:
                 "permute(): number of dimensions in the tensor input does not match the length of the desired "
                 f"ordering of dimensions i.e. input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
             )
-        order = tuple(a for dim in dims for a in normalize_axis(dim, self.ndim) or (0,))
+        order = tuple(_dim(dim, self.ndim) for dim in dims)
         if len(set(order)) != len(order):
             raise RuntimeError("permute(): duplicate dims are not allowed.")
         return apply(OPS["transpose"], self, axes=order)
@@ -503,6 +503,12 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         return apply(OPS["log_softmax"], self, axis=axis)
+
+
+def _dim(dim: int, ndim: int) -> int:
+    """dim as an index from 0, checked as PyTorch checks it (a 0-d tensor takes 0 and -1)."""
+    axes = normalize_axis(dim, ndim)
+    return axes[0] if isinstance(axes, tuple) else 0
 
 
 def _reduce_args(axis: Any, keepdims: bool, dim: Any, keepdim: bool) -> dict[str, Any]:
