@@ -13,8 +13,8 @@ from engine.limits import Limits
 class Settings(BaseSettings):
     """Every limit a request is held to, plus where and how the server runs.
 
-    The defaults fit a class of about 50 students on a 2-core server: a request may not
-    hold the server for long or take much of its memory, and answers stay small enough
+    The defaults fit a class on a 2-core server: a request may not hold the server for long
+    or take much of its memory, a worker computes few at once, and answers stay small enough
     to read in a notebook.
     """
 
@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     )
     max_expr_length: int = Field(default=Limits.max_expr_length, ge=1, description="Longest expression, in characters.")
     max_expr_depth: int = Field(default=Limits.max_expr_depth, ge=1, description="Deepest nesting of an expression.")
+    max_concurrent_requests: int = Field(
+        default=2,
+        ge=1,
+        description="Requests each worker computes at once; the others wait, up to the time limit, then get 503.",
+    )
     time_limit_seconds: float = Field(
         default=Limits.time_limit_seconds, gt=0, description="Longest time one request may compute."
     )

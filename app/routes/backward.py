@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
+from app.admission import place
 from app.answer import answer_json, ensure_fits
 from app.examples import EXAMPLES
 from app.schemas import BackwardRequest, BackwardResponse, ErrorResponse
@@ -17,6 +19,7 @@ from engine.limits import Guard
 from engine.spec import compile_spec
 
 router = APIRouter(tags=["autograd"])
+CLIENT_GONE = 499  # nginx's code for a request whose client closed the connection, for the log
 
 
 async def settings() -> Settings:
@@ -44,9 +47,14 @@ SettingsDep = Annotated[Settings, Depends(settings)]
         },
         413: {"model": ErrorResponse, "description": "Over a configured limit; the message names the setting."},
         422: {"model": ErrorResponse, "description": "Invalid spec; loc points into the request."},
+        503: {
+            "model": ErrorResponse,
+            "description": "Busy: no place to compute freed within the time limit (setting "
+            "GRADLAB_MAX_CONCURRENT_REQUESTS); try again after Retry-After seconds.",
+        },
     },
 )
-def backward(
+async def backward(
     request: Request,
     body: Annotated[BackwardRequest, Body(openapi_examples=EXAMPLES)],
     settings: SettingsDep,
@@ -54,7 +62,15 @@ def backward(
     """Evaluates the nodes in order, runs backward from each root, and answers every tensor's
     value and gradient as PyTorch would give them (grad_fn names, None where .grad is None),
     with a float64 finite-difference check of each reported gradient and of each custom
-    function's hand-written backward."""
+    function's hand-written backward. Each worker computes GRADLAB_MAX_CONCURRENT_REQUESTS
+    requests at once; the others wait, and get 503 if no place frees within the time limit."""
+    async with place(settings.max_concurrent_requests, settings.time_limit_seconds):
+        if await request.is_disconnected():
+            return Response(status_code=CLIENT_GONE)  # no one to answer: nothing computed
+        return await anyio.to_thread.run_sync(_answer, request, body, settings)
+
+
+def _answer(request: Request, body: BackwardRequest, settings: Settings) -> Response:
     spec = body.model_dump()
     limits = settings.limits()
     deadline = time.monotonic() + limits.time_limit_seconds

@@ -11,6 +11,7 @@ class Health(BaseModel):
 
 
 @router.get("/healthz", summary="Liveness probe")
-def healthz() -> Health:
-    """Answers `{"status": "ok"}` while the server can serve requests."""
+async def healthz() -> Health:
+    """Answers `{"status": "ok"}` while the server can serve requests. Async: answered on the
+    event loop, not behind requests waiting for a thread."""
     return Health()
