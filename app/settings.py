@@ -40,12 +40,12 @@ class Settings(BaseSettings):
     max_check_evaluations: int = Field(
         default=Limits.max_check_evaluations,
         ge=0,
-        description="Most forward evaluations the finite-difference check may make.",
+        description="Most forward evaluations the finite-difference check may plan (retries at kinks: up to 3x).",
     )
     auto_full_check_evaluations: int = Field(
         default=Limits.auto_full_check_evaluations,
         ge=0,
-        description="Check mode auto runs full up to this many evaluations, fast above.",
+        description="Check mode auto runs full up to this many evaluations (and half the time limit), fast above.",
     )
     max_ndim: int = Field(default=Limits.max_ndim, ge=1, le=32, description="Most dimensions of a tensor.")
     max_answer_elements: int = Field(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -56,6 +57,9 @@ RECORD_ELEMENTS = 3
 # whose derivative comes out imprecise, for a tensor too large to check element by element.
 OTHER_DIRECTIONS = 2
 ONE_DIRECTION = MOST_STEPS * PER_DERIVATIVE + 1  # the most evaluations a direction may take
+# Check mode auto runs full only if its evaluations, at the time of the first, would take at
+# most this share of the time limit (a graph of 10^6-element ops is costly at 6,001 of them).
+AUTO_FULL_TIME_SHARE = 0.5
 # Fast mode: the share of the time left that a look element by element may take; past it the
 # direction's verdict stands.
 CLOSER_LOOK_TIME = 0.5
@@ -520,7 +524,9 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
 def _run_check(program: Program, options: CheckOptions, deadline: float | None) -> CheckReport:
     limits = program.limits
     with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
+        started = time.perf_counter()
         env, calls = program.forward(program.leaf_arrays(float64=True))
+        one_evaluation = time.perf_counter() - started
         evaluation_elements = guard.elements  # everything one evaluation allocates, intermediates too
         # What engine.kinks keeps of each input element of relu, abs, max, ... while it
         # differentiates counts against the same setting; where it would not fit, the
@@ -533,7 +539,10 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
         full_cost = estimate_evaluations(program, env, calls, full=True)
         mode = options.mode
         if mode == "auto":
-            mode = "full" if full_cost <= limits.auto_full_check_evaluations else "fast"
+            # Full while it is cheap in evaluations and, at the time this one took, in time.
+            cheap = min(limits.auto_full_check_evaluations, limits.max_check_evaluations)
+            quick = full_cost * one_evaluation <= AUTO_FULL_TIME_SHARE * limits.time_limit_seconds
+            mode = "full" if full_cost <= cheap and quick else "fast"
         cost = full_cost if mode == "full" else estimate_evaluations(program, env, calls, full=False)
         if cost > limits.max_check_evaluations:
             hint = "; check mode fast needs far fewer" if mode == "full" else ""

@@ -70,8 +70,8 @@ class Budget:
         if self.used > self.limit:
             raise LimitExceeded(
                 self.loc,
-                f"the check needed more than {self.limit:,} forward evaluations "
-                f"(setting {setting('max_check_evaluations')})",
+                f"the check needed more than {self.limit:,} forward evaluations (retries at kinks "
+                f"included: up to {MOST_STEPS} × what it may plan, setting {setting('max_check_evaluations')})",
             )
 
 
