@@ -291,6 +291,12 @@ def _relu_vjp(g: Array, y: Array, a: Array) -> Array:
     return keep.view(g.dtype)
 
 
+def _unless(other_wins: Array, g: Array, tie: Array) -> Array:
+    """g, halved at a tie, 0 where the other operand wins: selected, not multiplied, as PyTorch
+    does, so that an inf or NaN g stays where it goes, and both sides of a NaN get all of g."""
+    return np.where(other_wins, 0, np.where(tie, g / 2, g))
+
+
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
     diff = a - b
     return g * 2 * diff / max(diff.size, 1)
@@ -477,11 +483,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("relu", "relu(a)", "ReluBackward0", _relu,
        (_relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
-       (lambda g, y, a, b: g * ((a > b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b > a) + 0.5 * (a == b))),
-       "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each", "promote", kink=_difference),
+       (lambda g, y, a, b: _unless(a < b, g, a == b), lambda g, y, a, b: _unless(a > b, g, a == b)),
+       "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each; a NaN: 1 each", "promote", kink=_difference),
     Op("minimum", "minimum(a, b)", "MinimumBackward0", np.minimum,
-       (lambda g, y, a, b: g * ((a < b) + 0.5 * (a == b)), lambda g, y, a, b: g * ((b < a) + 0.5 * (a == b))),
-       "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each", "promote", kink=_difference),
+       (lambda g, y, a, b: _unless(a > b, g, a == b), lambda g, y, a, b: _unless(a < b, g, a == b)),
+       "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each; a NaN: 1 each", "promote", kink=_difference),
     # Reductions
     Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
        lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),

@@ -325,6 +325,26 @@ def test_relu_selects_its_gradient_as_torch_does(dtype: str) -> None:
         assert grads[0].dtype == grads[1].dtype and grads[0].__class__ is np.ndarray
 
 
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_maximum_and_minimum_select_their_gradients_as_torch_does(op: str, dtype: str) -> None:
+    # Both operands get all of g beside a NaN; the losing side gets 0 even of an inf or NaN g; a
+    # tie halves it. A review found NaN operands getting 0 and inf·0 making NaN. Broadcast too.
+    nan, inf = float("nan"), float("inf")
+    a_values = [[nan, 1.0, 2.0, 3.0, 1.0, -2.0], [0.0, nan, 4.0, -1.0, 5.0, 5.0]]
+    b_values = [1.0, 1.0, nan, 2.0, nan, -2.0]
+    g_values = [[1.0, 1.0, 1.0, inf, nan, inf], [inf, -inf, nan, 2.0, 1.0, nan]]
+    grads = []
+    for lib in (engine, torch):
+        a = lib.tensor(a_values, dtype=getattr(lib, dtype), requires_grad=True)
+        b = lib.tensor(b_values, dtype=getattr(lib, dtype), requires_grad=True)
+        getattr(lib, op)(a, b).backward(lib.tensor(g_values, dtype=getattr(lib, dtype)))
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    for mine, theirs in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+        assert mine.dtype == theirs.dtype
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
 def test_relu_values_keep_torchs_bits(dtype: str) -> None:
     # relu(-0.0) is -0.0 and relu(NaN) NaN, as clamp_min(x, 0) gives them.
