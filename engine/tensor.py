@@ -22,6 +22,7 @@ from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
+from engine.torch_words import in_torch_words
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -103,7 +104,10 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         recorded = inputs.count(None) < len(inputs)
     if kwargs and "axis" in kwargs:
         kwargs["axis"] = normalize_axis(kwargs["axis"], arrays[0].ndim)
-    value = op.forward(*arrays, **kwargs)
+    try:
+        value = op.forward(*arrays, **kwargs)
+    except (ValueError, IndexError) as error:
+        raise in_torch_words(op.name, arrays, kwargs, error) from None
     if op.saves:
         value, saved = value
     if value.__class__ is not np.ndarray:
@@ -178,7 +182,10 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
                 x = _CONSTANTS[y.dtype].get(x) or _constant(x, y.dtype)
         else:
             x, y = _cast_operands(op, [x, y])
-        value = forward(x, y)
+        try:
+            value = forward(x, y)
+        except ValueError as error:
+            raise in_torch_words(op.name, (x, y), _NO_KWARGS, error) from None
         if value.__class__ is not np.ndarray:
             value = np.asarray(value)
         # Tensor(value) and OpNode(...) written out, field by field: it saves a call each, a
@@ -411,7 +418,13 @@ class Tensor:
     __mul__, __rmul__ = _operator("mul")
     __truediv__, __rtruediv__ = _operator("div")
     __pow__, __rpow__ = _operator("pow")
-    __matmul__, __rmatmul__ = _operator("matmul")
+
+    def __matmul__(self, other: Any) -> Tensor:
+        # A Python number is no operand of @ in PyTorch: Python's own TypeError says so.
+        return NotImplemented if other.__class__ in _NUMBERS else _BINARY["matmul"](self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return NotImplemented if other.__class__ in _NUMBERS else _BINARY["matmul"](other, self)
 
     def __neg__(self) -> Tensor:
         return apply(_NEG, self)

@@ -406,7 +406,7 @@ CASES = [
     refused("unknown function", "foo(x)", 1, "'foo' is not available"),
     refused("a second statement", "sum(x)\nimport os", 1, "invalid syntax"),
     refused("unclosed bracket", "sum(x", 4, "never closed"),
-    refused("shapes that do not broadcast", "sum(x + reshape(W, (4,)))", 5, "broadcast"),
+    refused("shapes that do not broadcast", "sum(x + reshape(W, (4,)))", 5, "must match the size of tensor b (4)"),
     # Deep nesting.
     Case(
         "100,000 nested parentheses",

@@ -470,12 +470,50 @@ def test_a_nodes_gradients_are_all_computed_before_any_is_stored() -> None:
     np.testing.assert_allclose(ours_p, theirs_p, rtol=1e-15)
 
 
-@pytest.mark.parametrize("build", [lambda x: x @ 2.0, lambda x: 2.0 @ x])
-def test_matmul_with_a_number_is_refused_by_numpy_not_by_the_grad_fn_name(build: Callable[[Any], Any]) -> None:
-    # torch: TypeError; the engine lets NumPy refuse it, with NumPy's message naming matmul.
-    # (Found in review: the name was worked out first and failed with AttributeError.)
-    x = engine.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(ValueError, match="matmul"):
-        build(x)
-    with pytest.raises(TypeError):
-        build(torch.tensor([1.0, 2.0]))
+@pytest.mark.parametrize(
+    "build", [lambda lib, x: x @ 2.0, lambda lib, x: 2.0 @ x, lambda lib, x: lib.matmul(x, lib.tensor(2.0))]
+)
+def test_matmul_with_a_number_is_refused_as_torch_refuses_it(build: Callable[[Any, Any], Any]) -> None:
+    # Python's TypeError for @ with a number, PyTorch's RuntimeError for a 0-d tensor. (Found in
+    # review: the grad_fn's name was worked out first and failed with AttributeError.)
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises((TypeError, RuntimeError)) as caught:
+            build(lib, lib.tensor([1.0, 2.0], requires_grad=True))
+        said.append((type(caught.value), str(caught.value)))
+    assert said[0] == said[1]
+
+
+SHAPE_MISTAKES = {
+    "a + b, (3,) and (2,)": ((3,), (2,), lambda lib, a, b: a + b),
+    "a * b, (2, 3) and (4, 5)": ((2, 3), (4, 5), lambda lib, a, b: a * b),
+    "a - b, (5, 2, 3) and (4, 1, 3)": ((5, 2, 3), (4, 1, 3), lambda lib, a, b: a - b),
+    "a / b, (3,) and (2, 2)": ((3,), (2, 2), lambda lib, a, b: a / b),
+    "maximum, (3,) and (2,)": ((3,), (2,), lambda lib, a, b: lib.maximum(a, b)),
+    "matmul 2-d": ((1, 3), (1, 2), lambda lib, a, b: a @ b),
+    "matmul 1-d": ((3,), (2,), lambda lib, a, b: a @ b),
+    "matmul matrix-vector": ((2, 3), (2,), lambda lib, a, b: a @ b),
+    "matmul vector-matrix": ((3,), (2, 3), lambda lib, a, b: a @ b),
+    "matmul batched": ((2, 2, 3), (2, 4, 5), lambda lib, a, b: a @ b),
+    "matmul batched by a matrix": ((2, 2, 3), (4, 5), lambda lib, a, b: a @ b),
+    "matmul batches that do not broadcast": ((3, 2, 3), (2, 3, 5), lambda lib, a, b: a @ b),
+    "reshape": ((3,), (1,), lambda lib, a, b: a.reshape(2, 2)),
+    "index": ((3,), (1,), lambda lib, a, b: a[5]),
+    "index in the second dimension": ((2, 3), (1,), lambda lib, a, b: a[1, 7]),
+    "broadcast_to": ((3,), (1,), lambda lib, a, b: lib.broadcast_to(a, (2, 2))),
+}
+
+
+@pytest.mark.parametrize("name", SHAPE_MISTAKES)
+def test_shape_mistakes_are_refused_in_torchs_words(name: str) -> None:
+    # A review found NumPy's messages ("operands could not be broadcast together", "mismatch in
+    # its core dimension 0, with gufunc signature") where PyTorch's say the same plainly.
+    a_shape, b_shape, call = SHAPE_MISTAKES[name]
+    said = []
+    for lib in (engine, torch):
+        a = lib.tensor(np.ones(a_shape), requires_grad=True)
+        b = lib.tensor(np.ones(b_shape))
+        with pytest.raises((RuntimeError, IndexError)) as caught:
+            call(lib, a, b)
+        said.append((type(caught.value), str(caught.value)))
+    assert said[0] == said[1]

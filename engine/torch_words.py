@@ -1,0 +1,76 @@
+"""NumPy's errors about shapes, said as PyTorch says them: an op that fails gives NumPy's
+ValueError or IndexError, and this gives PyTorch's message (and type) for the same mistake.
+Only on failure: the ops themselves check nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], error: Exception) -> Exception:
+    """PyTorch's error for `op` failing on these operands, or `error` itself when it is not one
+    of those told here."""
+    shapes = [np.shape(a) for a in arrays]
+    said = str(error)
+    if isinstance(error, IndexError) and "for axis" in said:
+        return IndexError(said.replace("for axis", "for dimension"))
+    if not isinstance(error, ValueError):
+        return error
+    if op == "matmul" and len(shapes) == 2:
+        return RuntimeError(_matmul(*shapes))
+    if op == "reshape":
+        return RuntimeError(f"shape '{list(kwargs['shape'])}' is invalid for input of size {int(np.prod(shapes[0]))}")
+    if op == "broadcast_to":
+        return RuntimeError(_expand(shapes[0], tuple(kwargs["shape"])) or said)
+    if "broadcast" in said and len(shapes) >= 2:
+        return RuntimeError(_mismatch(shapes[0], shapes[1]) or said)
+    return error
+
+
+def _mismatch(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+    """The first dimension from the right where neither size is 1 and they differ."""
+    ndim = max(len(a), len(b))
+    for dim in reversed(range(ndim)):
+        i, j = dim - (ndim - len(a)), dim - (ndim - len(b))
+        m, n = (a[i] if i >= 0 else 1), (b[j] if j >= 0 else 1)
+        if m != n and m != 1 and n != 1:
+            return f"The size of tensor a ({m}) must match the size of tensor b ({n}) at non-singleton dimension {dim}"
+    return None
+
+
+def _expand(shape: tuple[int, ...], target: tuple[int, ...]) -> str | None:
+    for dim in reversed(range(len(target))):
+        i = dim - (len(target) - len(shape))
+        if i >= 0 and shape[i] != 1 and shape[i] != target[dim]:
+            return (
+                f"The expanded size of the tensor ({target[dim]}) must match the existing size ({shape[i]}) at "
+                f"non-singleton dimension {dim}.  Target sizes: {list(target)}.  Tensor sizes: {list(shape)}"
+            )
+    return None
+
+
+def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
+    def cross(rows: int, columns: int) -> str:
+        return f"{rows}x{columns}"
+
+    if not a or not b:
+        return f"both arguments to matmul need to be at least 1D, but they are {len(a)}D and {len(b)}D"
+    if len(a) == 1 and len(b) == 1:
+        return (
+            f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the same number of "
+            f"elements, but got {a[0]} and {b[0]} elements respectively"
+        )
+    if len(a) == 2 and len(b) == 1:
+        return f"size mismatch, got input ({a[0]}), mat ({cross(*a)}), vec ({b[0]})"
+    if len(b) == 2 and len(a) >= 1:  # a's leading dimensions fold into its rows, as PyTorch folds them
+        rows = int(np.prod(a[:-1])) if len(a) > 1 else 1
+        return f"mat1 and mat2 shapes cannot be multiplied ({cross(rows, a[-1])} and {cross(*b)})"
+    batch_a, batch_b = a[:-2] if len(a) > 1 else (), b[:-2]
+    mismatch = _mismatch(batch_a, batch_b)
+    if mismatch is not None:
+        return mismatch
+    batch = int(np.prod(np.broadcast_shapes(batch_a, batch_b)))
+    k = a[-1]
+    return f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but got: [{batch}, {b[-2]}]."
