@@ -100,22 +100,27 @@ class FunctionNode(Node):
         array = grad.array if isinstance(grad, Tensor) else np.asarray(grad)
         shape = tensor.array.shape
         if array.shape != shape:
-            if not _broadcasts_to(shape, array.shape):
-                raise RuntimeError(
-                    f"Function {self._name} returned an invalid gradient at index {index} - got "
-                    f"{list(array.shape)} but expected shape compatible with {list(shape)}"
-                )
+            invalid = invalid_gradient(self._name, index, array.shape, shape)
+            if invalid:
+                raise RuntimeError(invalid)
             array = sum_to(array, shape)
         # A copy: the array may be any tensor's own (a saved input returned as it is), and a
         # leaf's .grad later accumulates in place. PyTorch clones such a gradient too.
         return np.array(array, dtype=tensor.array.dtype)
 
 
-def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+def invalid_gradient(node: str, index: int, got: tuple[int, ...], shape: tuple[int, ...]) -> str | None:
+    """PyTorch's error for a backward's gradient of shape `got` for an input of `shape`, if it
+    neither has that shape nor one that sums down to it."""
     try:
-        return np.broadcast_shapes(shape, target) == target
+        if np.broadcast_shapes(shape, got) == got:
+            return None
     except ValueError:
-        return False
+        pass
+    return (
+        f"Function {node} returned an invalid gradient at index {index} - got {list(got)} but expected shape "
+        f"compatible with {list(shape)}"
+    )
 
 
 class Function:

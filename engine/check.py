@@ -971,6 +971,8 @@ def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list
         for i in checked:
             grad = node._input_grad(i, returned[i]) if i < len(returned) else None
             result[i] = np.zeros(node.inputs[i].array.shape) if grad is None else grad
+    except ComputeError as error:  # at a step of the backward: said there
+        raise ComputeError(error.loc, f"{error.msg} (in the check, which tries other upstream gradients too)") from None
     except COMPUTE_FAILURES as error:
         loc = ("body", "functions", name)
         raise ComputeError(loc, f"function '{name}': backward failed in the check: {error}") from None

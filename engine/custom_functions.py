@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.autograd import Function, FunctionCtx
-from engine.errors import LimitExceeded, Loc, SpecError
+from engine.autograd import Function, FunctionCtx, invalid_gradient
+from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
 from engine.expressions import Compiled, Scope, Signature, compile_expression
 from engine.limits import Limits, current_guard, setting
 from engine.names import check_name
@@ -22,6 +22,7 @@ from engine.tensor import Tensor, tensor
 class Statement:
     names: list[str]  # one name, or several for a call of a multi-output function
     compiled: Compiled
+    loc: Loc  # its expr in the request
 
 
 @dataclass
@@ -87,7 +88,15 @@ def _function_class(spec: CustomFunction) -> type[Function]:
             grads if seen is None else tuple(Tensor(s.array + g.array) for s, g in zip(seen, grads, strict=True))
         )
         run_statements(spec.backward, env)
-        return (*(env.get(f"grad_{name}") for name in spec.inputs), None)
+        returned = [env.get(f"grad_{name}") for name in spec.inputs]
+        for index, (grad, given) in enumerate(zip(returned, ctx.inputs, strict=True)):
+            # Said here, where the statement that made it is known, not where autograd finds it.
+            if isinstance(grad, Tensor) and isinstance(given, Tensor):
+                invalid = invalid_gradient(f"{spec.name}Backward", index, grad.array.shape, given.array.shape)
+                if invalid:
+                    statement = next(s for s in spec.backward if f"grad_{spec.inputs[index]}" in s.names)
+                    raise ComputeError(statement.loc, f"function '{spec.name}', backward: {invalid}")
+        return (*returned, None)
 
     return type(
         spec.name,
@@ -203,10 +212,26 @@ def compile_function(
                     (*loc, "backward"),
                     f"{label}: backward assigns '{assigned}', which it was given",
                 )
+    _check_gradient_names(backward, inputs, loc, label)
 
     result = CustomFunction(name, inputs, params, outputs, saved, forward, backward)
     result.warnings = [w for s in forward + backward for w in s.compiled.warnings]
     return result
+
+
+def _check_gradient_names(backward: list[Statement], inputs: list[str], loc: Loc, label: str) -> None:
+    """A backward step named like a gradient, grad_<name>, of no input and read by no later step
+    does nothing: a misspelt input, most likely, which would leave that input without a gradient."""
+    wanted = {f"grad_{name}" for name in inputs}
+    for i, statement in enumerate(backward):
+        for assigned in statement.names:
+            read_later = any(assigned in later.compiled.names for later in backward[i + 1 :])
+            if assigned.startswith("grad_") and assigned not in wanted and not read_later:
+                raise SpecError(
+                    (*loc, "backward", i, "name"),
+                    f"{label}: backward assigns '{assigned}', which no step reads and no input takes: the "
+                    f"gradient of an input is named grad_<input> ({', '.join(sorted(wanted)) or 'no inputs'})",
+                )
 
 
 def _compile_statements(raw: Any, scope: Scope, limits: Limits, loc: Loc, label: str, part: str) -> list[Statement]:
@@ -232,5 +257,5 @@ def _compile_statements(raw: Any, scope: Scope, limits: Limits, loc: Loc, label:
                 f"{label}: {part}[{i}] gets {compiled.n_outputs} output(s) but names {len(names)}",
             )
         scope.tensors.update(names)
-        statements.append(Statement(names, compiled))
+        statements.append(Statement(names, compiled, (*loc, i, "expr")))
     return statements

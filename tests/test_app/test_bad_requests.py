@@ -502,7 +502,7 @@ CASES = [
     Case(
         "a hand-written gradient of the wrong shape",
         json=function_body(backward="reshape(grad_y, (2, 1))"),
-        loc_prefix=["body", "backward"],
+        loc=["body", "functions", "F", "backward", 0, "expr"],  # the step that made it
         msg=("FBackward", "[2, 1]", "[2]"),
     ),
     Case(

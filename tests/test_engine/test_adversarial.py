@@ -209,5 +209,10 @@ def test_a_broken_backward_of_a_call_no_root_reaches_is_an_error_not_a_crash() -
         "functions": {"F": fn},
         "nodes": [{"name": "unused", "expr": "F(x, w)"}, {"name": "s", "expr": "sum(x)"}],
     }
-    with pytest.raises(ComputeError, match="function 'F': backward failed in the check"):
+    with pytest.raises(ComputeError) as caught:
         run_check(compile_spec(spec), None)
+    assert caught.value.loc == ("body", "functions", "F", "backward", 0, "expr")
+    assert caught.value.msg == (
+        "function 'F', backward: Function FBackward returned an invalid gradient at index 0 - got [2, 3] but "
+        "expected shape compatible with [2] (in the check, which tries other upstream gradients too)"
+    )

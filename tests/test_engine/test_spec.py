@@ -484,9 +484,40 @@ def test_missing_grad_input_means_no_gradient() -> None:
 def test_gradient_of_broadcast_shape_is_reduced_and_incompatible_one_refused() -> None:
     fn = _square(backward=[{"name": "grad_x", "expr": "broadcast_to(grad_y * 2 * k * x, (3, 2))"}])
     assert run(_with(fn)).tensors["x"].grad.tolist() == [12.0, 24.0]
-    fn = _square(backward=[{"name": "grad_x", "expr": "sum(grad_y)"}])
-    with pytest.raises(ComputeError, match="SquareBackward returned an invalid gradient at index 0"):
+    # PyTorch's words, at the step that made it (a review found the loc at body.backward).
+    fn = _square(backward=[{"name": "g", "expr": "grad_y * 2"}, {"name": "grad_x", "expr": "sum(g)"}])
+    with pytest.raises(ComputeError) as caught:
         run(_with(fn))
+    assert caught.value.loc == ("body", "functions", "Square", "backward", 1, "expr")
+    assert caught.value.msg == (
+        "function 'Square', backward: Function SquareBackward returned an invalid gradient at index 0 - got [] "
+        "but expected shape compatible with [2]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("backward", "refused"),
+    [
+        ([{"name": "grad_b", "expr": "grad_y * 2 * k * x"}], True),  # a misspelt grad_x
+        ([{"name": "grad_h", "expr": "grad_y * 2"}, {"name": "grad_x", "expr": "grad_h * k * x"}], False),  # read
+        ([{"name": "unused", "expr": "grad_y * 0"}], False),  # not named like a gradient
+    ],
+)
+def test_a_gradient_named_for_no_input_and_read_by_no_step_is_refused(
+    backward: list[dict[str, str]], refused: bool
+) -> None:
+    # A review's typo, grad_b for grad_x: it did nothing, and x's .grad came back None.
+    spec = _with(_square(backward=backward))
+    if not refused:
+        compile_spec(spec)
+        return
+    with pytest.raises(SpecError) as caught:
+        compile_spec(spec)
+    assert caught.value.loc == ("body", "functions", "Square", "backward", 0, "name")
+    assert caught.value.msg == (
+        "function 'Square': backward assigns 'grad_b', which no step reads and no input takes: the gradient "
+        "of an input is named grad_<input> (grad_x)"
+    )
 
 
 def test_custom_functions_call_earlier_ones_never_themselves_or_later() -> None:
