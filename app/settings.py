@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     )
     max_ndim: int = Field(default=Limits.max_ndim, ge=1, le=32, description="Most dimensions of a tensor.")
     max_answer_elements: int = Field(
-        default=2_000_000, ge=1, description="Most numbers in one answer (values, gradients and the check's arrays)."
+        # A tensor at max_tensor_elements comes back with its gradient, and a million more.
+        default=3_000_000,
+        ge=1,
+        description="Most numbers in one answer (values, gradients and the check's arrays).",
     )
     max_expr_length: int = Field(default=Limits.max_expr_length, ge=1, description="Longest expression, in characters.")
     max_expr_depth: int = Field(default=Limits.max_expr_depth, ge=1, description="Deepest nesting of an expression.")

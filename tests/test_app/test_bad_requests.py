@@ -832,3 +832,13 @@ def test_an_answer_over_its_size_limit_is_refused_before_the_check(tmp_path: Pat
         assert response.status_code == 413
         [item] = response.json()["detail"]
         assert "GRADLAB_MAX_ANSWER_ELEMENTS" in item["msg"] and "over the limit of 1,000" in item["msg"]
+        # The full check's arrays made it too large: fast mode's are a number each, and fit.
+        assert item["msg"].endswith("ask for fewer or smaller tensors, or check mode fast")
+        fast = httpx.post(f"{url}/backward", json={**large, "check": {"mode": "fast"}}, timeout=30)
+        assert fast.status_code == 200
+        # Too large without the check: no mode would help, and none is suggested (a review found
+        # "or check mode fast" said to a request with the check off).
+        larger = {**large, "leaves": {"x": {"shape": [600], "init": "uniform", "requires_grad": True}}}
+        refused = httpx.post(f"{url}/backward", json={**larger, "check": {"mode": "off"}}, timeout=30)
+        assert refused.status_code == 413
+        assert refused.json()["detail"][0]["msg"].endswith("ask for fewer or smaller tensors")
