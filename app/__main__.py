@@ -9,12 +9,18 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+import sys  # noqa: E402
+
 import uvicorn  # noqa: E402
 
-from app.settings import get_settings  # noqa: E402
+from app.settings import get_settings, settings_problems  # noqa: E402
 
 
 def main() -> None:
+    problems = settings_problems(os.environ)
+    if problems:
+        print("gradlab: cannot start, the settings are wrong:", *problems, sep="\n  ", file=sys.stderr)
+        sys.exit(2)
     settings = get_settings()
     uvicorn.run(
         "app.main:app",

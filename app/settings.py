@@ -1,10 +1,12 @@
 """The service's settings, read once from `GRADLAB_*` environment variables."""
 
+import difflib
+from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.limits import Limits
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port the server listens on.")
     workers: int = Field(default=1, ge=1, le=64, description="Uvicorn worker processes.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
-        default="info", description="Log level of the server."
+        default="info", description="Log level of the server: critical, error, warning, info or debug."
     )
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest request body, in bytes.")
     max_nodes: int = Field(
@@ -62,7 +64,10 @@ class Settings(BaseSettings):
         description="Requests each worker computes at once; the others wait, up to the time limit, then get 503.",
     )
     time_limit_seconds: float = Field(
-        default=Limits.time_limit_seconds, gt=0, description="Longest time one request may compute."
+        default=Limits.time_limit_seconds,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest time one request may compute.",
     )
     answer_cache_bytes: int = Field(
         default=64_000_000,
@@ -70,6 +75,11 @@ class Settings(BaseSettings):
         description="Bytes of answers kept to answer a repeated identical POST /backward, in each worker "
         "process (each has its own cache); none over a quarter of it; 0 turns the cache off.",
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value  # INFO as info, as uvicorn takes it
 
     def limits(self) -> Limits:
         """The engine's limits: each has a setting of the same name (defaults live in Limits)."""
@@ -79,3 +89,20 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problems(environ: Mapping[str, str]) -> list[str]:
+    """What is wrong with the GRADLAB_* variables, one line each, in their names: a value a
+    setting cannot take, or a variable that is no setting (a misspelling is otherwise ignored)."""
+    problems = []
+    try:
+        Settings()
+    except ValidationError as error:
+        for e in error.errors():
+            variable = f"GRADLAB_{str(e['loc'][0]).upper()}" if e["loc"] else "GRADLAB_*"
+            problems.append(f"{variable}={environ.get(variable, '')!r}: {e['msg']}")
+    known = {f"GRADLAB_{name.upper()}" for name in Settings.model_fields}
+    for variable in sorted(v for v in environ if v.upper().startswith("GRADLAB_") and v.upper() not in known):
+        close = difflib.get_close_matches(variable.upper(), known, n=1)
+        problems.append(f"{variable} is not a setting{f'; did you mean {close[0]}?' if close else ''}")
+    return problems

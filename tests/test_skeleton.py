@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -35,3 +37,26 @@ def test_make_run_serves_healthz_and_docs(tmp_path: Path) -> None:
         assert "swagger-ui" in docs.text.lower()
 
     assert server.poll() is not None
+
+
+def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_names() -> None:
+    # A review found a 20-line pydantic traceback naming the field `port`, and a misspelt
+    # GRADLAB_TIME_LIMIT silently ignored.
+    env = clean_env(
+        GRADLAB_PORT="abc",
+        GRADLAB_WORKERS="0",
+        GRADLAB_TIME_LIMIT_SECONDS="inf",
+        GRADLAB_TIME_LIMIT="5",
+        GRADLAB_LOG_LEVEL="WARNING",  # upper case is taken, as uvicorn takes it
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "app"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "gradlab: cannot start, the settings are wrong:",
+        "  GRADLAB_PORT='abc': Input should be a valid integer, unable to parse string as an integer",
+        "  GRADLAB_WORKERS='0': Input should be greater than or equal to 1",
+        "  GRADLAB_TIME_LIMIT_SECONDS='inf': Input should be a finite number",
+        "  GRADLAB_TIME_LIMIT is not a setting; did you mean GRADLAB_TIME_LIMIT_SECONDS?",
+    ]
