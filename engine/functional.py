@@ -9,14 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.ops import OPS
-from engine.tensor import Tensor, apply
+from engine.tensor import UNSET, Tensor, apply, reduce_args
 
 Axis = int | tuple[int, ...] | None
-
-
-def _reduce_args(axis: Axis, keepdims: bool) -> dict[str, Any]:
-    # Only what was asked for: sum(x) and sum(x, axis=0) are different overloads in torch.
-    return {} if axis is None and not keepdims else {"axis": axis, "keepdims": keepdims}
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -91,24 +86,24 @@ def minimum(a: Any, b: Any) -> Tensor:
     return apply(OPS["minimum"], a, b)
 
 
-def sum(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["sum"], a, **_reduce_args(axis, keepdims))
+def sum(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
+    return apply(OPS["sum"], a, **reduce_args(axis, keepdims))
 
 
-def mean(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["mean"], a, **_reduce_args(axis, keepdims))
+def mean(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
+    return apply(OPS["mean"], a, **reduce_args(axis, keepdims))
 
 
-def max(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["max"], a, **_reduce_args(axis, keepdims))
+def max(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
+    return apply(OPS["max"], a, **reduce_args(axis, keepdims))
 
 
-def min(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["min"], a, **_reduce_args(axis, keepdims))
+def min(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
+    return apply(OPS["min"], a, **reduce_args(axis, keepdims))
 
 
-def logsumexp(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return apply(OPS["logsumexp"], a, **_reduce_args(axis, keepdims))
+def logsumexp(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
+    return apply(OPS["logsumexp"], a, **reduce_args(axis, keepdims))
 
 
 def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:

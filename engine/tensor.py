@@ -31,6 +31,7 @@ _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
 _FLOATS: frozenset[np.dtype[Any]] = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _NUMBERS = (int, float)
 _new = object.__new__
+UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # an argument left out, not given as None
 
 
 def _numpy_agrees(arrays: list[Any], vjps: tuple[Any, ...] | None = None) -> bool:
@@ -437,19 +438,19 @@ class Tensor:
 
     # --- methods, with PyTorch's keyword names accepted too --------------------------
 
-    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
-        if axis is None and dim is None and not keepdims and not keepdim:
+    def sum(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
+        if axis is UNSET and dim is UNSET and not keepdims and not keepdim:
             return apply(_SUM, self)  # the usual root of a graph: no arguments to sort out
-        return apply(_SUM, self, **_reduce_args(axis, keepdims, dim, keepdim))
+        return apply(_SUM, self, **reduce_args(axis, keepdims, dim, keepdim))
 
-    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return apply(OPS["mean"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+    def mean(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
+        return apply(OPS["mean"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
-    def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return apply(OPS["max"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+    def amax(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
+        return apply(OPS["max"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
-    def amin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return apply(OPS["min"], self, **_reduce_args(axis, keepdims, dim, keepdim))
+    def amin(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
+        return apply(OPS["min"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
     def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
@@ -524,12 +525,14 @@ def _dim(dim: int, ndim: int) -> int:
     return axes[0] if isinstance(axes, tuple) else 0
 
 
-def _reduce_args(axis: Any, keepdims: bool, dim: Any, keepdim: bool) -> dict[str, Any]:
-    axis = dim if axis is None else axis
-    if isinstance(axis, list):
-        axis = tuple(axis)
+def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = False) -> dict[str, Any]:
+    """A reduction's keyword arguments, with PyTorch's names accepted too. Only what was given:
+    x.sum() and x.sum(dim=None) are different overloads in PyTorch (SumBackward0 and 1)."""
+    given = axis is not UNSET or dim is not UNSET
+    axis = dim if axis is UNSET else axis
+    axis = None if axis is UNSET else tuple(axis) if isinstance(axis, list) else axis
     keep = bool(keepdims or keepdim)
-    return {} if axis is None and not keep else {"axis": axis, "keepdims": keep}
+    return {"axis": axis, "keepdims": keep} if given or keep else {}
 
 
 def _basic_index(index: Any) -> Any:

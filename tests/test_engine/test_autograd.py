@@ -546,3 +546,28 @@ def test_transpose_and_permute_refuse_what_torch_refuses_with_its_words(call: An
             call(lib.zeros_like(lib.tensor(np.zeros((2, 3, 4)))))
         messages.append(str(caught.value).replace("permute(sparse_coo)", "permute()"))
     assert messages[0] == messages[1]
+
+
+REDUCTIONS = {
+    "x.sum()": lambda lib, x: x.sum(),
+    "x.sum(dim=None)": lambda lib, x: x.sum(dim=None),
+    "x.sum(0)": lambda lib, x: x.sum(0),
+    "x.sum(dim=[0, 1])": lambda lib, x: x.sum(dim=[0, 1]),
+    "sum(x, None)": lambda lib, x: lib.sum(x, None),
+    "x.mean()": lambda lib, x: x.mean(),
+    "x.mean(dim=None)": lambda lib, x: x.mean(dim=None),
+    "x.mean(1, keepdim=True)": lambda lib, x: x.mean(1, keepdim=True),
+    "x.amax()": lambda lib, x: x.amax(),
+    "x.amax(dim=1)": lambda lib, x: x.amax(dim=1),
+}
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_reductions_are_named_by_the_overload_called_as_in_torch(name: str) -> None:
+    # x.sum() is SumBackward0, x.sum(dim=None) SumBackward1: a review found dim=None dropped.
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (engine, torch):
+        y = REDUCTIONS[name](lib, lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True))
+        seen[lib.__name__] = (y.grad_fn.name(), tuple(y.shape), y.detach().numpy().tolist())
+    assert seen["engine"] == seen["torch"]
