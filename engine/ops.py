@@ -51,6 +51,9 @@ class Op:
     # Where the derivative jumps, for the check (engine.kinks): a function of the arguments,
     # a signed distance to the kink whose sign tells the side (relu: a; maximum: a - b).
     kink: Callable[..., Any] | None = None
+    # The error PyTorch raises for an integer or bool operand of an op it computes in floats only
+    # (the dtype's name in PyTorch, Long or Bool, goes in its {}); None where it takes them.
+    integers: tuple[type[Exception], str] | None = None
 
     def __post_init__(self) -> None:
         if self.kink is not None:
@@ -273,6 +276,12 @@ _BITS: dict[np.dtype[Any], np.dtype[Any]] = {
 }
 
 
+def _abs(a: Array) -> Array:
+    if a.dtype == np.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+    return np.abs(a)
+
+
 def _relu(a: Array) -> Array:
     if a.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
@@ -473,7 +482,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("exp", "exp(a)", "ExpBackward0", np.exp, (lambda g, y, a: g * y,), "exp' = exp", "float"),
     Op("log", "log(a)", "LogBackward0", np.log, (lambda g, y, a: g / a,), "log' a = 1/a", "float"),
     Op("sqrt", "sqrt(a)", "SqrtBackward0", np.sqrt, (lambda g, y, a: g / (2 * y),), "sqrt' a = 1/(2·sqrt a)", "float"),
-    Op("abs", "abs(a)", "AbsBackward0", np.abs, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)",
+    Op("abs", "abs(a)", "AbsBackward0", _abs, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)",
        kink=lambda a: a),
     Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
     Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),
@@ -496,7 +505,9 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
        lambda a, axis=None, keepdims=False: a.mean(axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims) / _count(a.shape, axis),),
-       "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes"),
+       "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes",
+       integers=(RuntimeError, "mean(): could not infer output dtype. Input dtype must be either a floating point "
+                               "or complex dtype. Got: {}")),
     Op("max", "max(a, axis=None, keepdims=False)", "AmaxBackward0",
        lambda a, axis=None, keepdims=False: a.max(axis=axis, keepdims=keepdims),
        (_extreme_vjp,), "∂/∂a = 1 at the maximum; k tied maxima get 1/k each", params=_AXIS, kink=_lead),
@@ -522,16 +533,20 @@ OPS: dict[str, Op] = {op.name: op for op in (
     # Normalizations and losses
     Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: _softmax(a, axis),
        (lambda g, y, a, axis=-1: y * (g - np.sum(g * y, axis=axis, keepdims=True)),),
-       "∂/∂a = y·(g - Σ g·y)", "float", _SOFTMAX_AXIS),
+       "∂/∂a = y·(g - Σ g·y)", "float", _SOFTMAX_AXIS,
+       integers=(NotImplementedError, "\"softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     Op("log_softmax", "log_softmax(a, axis=-1)", "LogSoftmaxBackward0", lambda a, axis=-1: _log_softmax(a, axis),
        (lambda g, y, a, axis=-1: g - np.exp(y) * np.sum(g, axis=axis, keepdims=True),),
-       "∂/∂a = g - softmax(a)·Σ g", "float", _SOFTMAX_AXIS),
+       "∂/∂a = g - softmax(a)·Σ g", "float", _SOFTMAX_AXIS,
+       integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     Op("mse_loss", "mse_loss(a, b)", "MseLossBackward0", lambda a, b: np.mean((a - b) ** 2),
        (lambda g, y, a, b: _mse_grad(g, a, b), lambda g, y, a, b: -_mse_grad(g, a, b)),
-       "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote"),
+       "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote",
+       integers=(NotImplementedError, "\"mse_cpu\" not implemented for '{}'")),
     Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", _cross_entropy,
        (_cross_entropy_vjp, None),
-       "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float", saves=True),
+       "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float", saves=True,
+       integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     # Constants: they carry no gradient
     Op("ones_like", "ones_like(a)", "", np.ones_like, (None,), "constant: no gradient"),
     Op("zeros_like", "zeros_like(a)", "", np.zeros_like, (None,), "constant: no gradient"),

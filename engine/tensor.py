@@ -62,6 +62,9 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
         if isinstance(a, complex) or (isinstance(a, np.ndarray) and a.dtype.kind == "c"):
             raise TypeError(f"{op.name}(): complex numbers are not supported: use float32, float64, int64 or bool")
     target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
+    if op.integers is not None and target.kind in "biu" and any(isinstance(a, np.ndarray) for a in args):
+        error, message = op.integers
+        raise error(message.format("Bool" if target.kind == "b" else "Long"))
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
     return [
@@ -107,7 +110,7 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         kwargs["axis"] = normalize_axis(kwargs["axis"], arrays[0].ndim)
     try:
         value = op.forward(*arrays, **kwargs)
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, TypeError) as error:
         raise in_torch_words(op.name, arrays, kwargs, error) from None
     if op.saves:
         value, saved = value
@@ -185,7 +188,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             x, y = _cast_operands(op, [x, y])
         try:
             value = forward(x, y)
-        except ValueError as error:
+        except (ValueError, TypeError) as error:
             raise in_torch_words(op.name, (x, y), _NO_KWARGS, error) from None
         if value.__class__ is not np.ndarray:
             value = np.asarray(value)

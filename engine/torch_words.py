@@ -16,8 +16,14 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
     said = str(error)
     if isinstance(error, IndexError) and "for axis" in said:
         return IndexError(said.replace("for axis", "for dimension"))
+    if isinstance(error, TypeError) and "numpy boolean negative" in said:
+        return RuntimeError(_BOOL_NEGATIVE)
+    if isinstance(error, TypeError) and "numpy boolean subtract" in said:
+        return RuntimeError(_BOOL_SUBTRACT)
     if not isinstance(error, ValueError):
         return error
+    if "negative integer powers" in said:
+        return RuntimeError(said)
     if op == "matmul" and len(shapes) == 2:
         return RuntimeError(_matmul(*shapes))
     if op == "reshape":
@@ -27,6 +33,16 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
     if "broadcast" in said and len(shapes) >= 2:
         return RuntimeError(_mismatch(shapes[0], shapes[1]) or said)
     return error
+
+
+_BOOL_NEGATIVE = (
+    "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use "
+    "the `~` or `logical_not()` operator instead."
+)
+_BOOL_SUBTRACT = (
+    "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
+    "operator instead."
+)
 
 
 def _mismatch(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
