@@ -548,7 +548,7 @@ INTEGER_OPERANDS = {
 def test_integer_and_bool_operands_are_taken_or_refused_as_torch_does(name: str) -> None:
     # A review found mean, softmax, cross_entropy and mse_loss of integers computed (mse_loss in
     # float64), abs of bools answered, and NumPy's errors for -bool and int ** -1.
-    seen = []
+    seen: list[tuple[Any, ...]] = []
     for lib in (engine, torch):
         i, b = lib.tensor([[1, 2], [3, 4]]), lib.tensor([[True, False], [False, True]])
         f = lib.tensor([[1.0, 2.0], [3.0, 5.0]])
