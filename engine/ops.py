@@ -158,6 +158,13 @@ def unreduce(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Ar
     return out
 
 
+def _mean(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+    if a.size == 0:  # NaN, as in PyTorch, without NumPy's warning of an empty slice
+        with np.errstate(invalid="ignore"):
+            return np.sum(a, axis=axis, keepdims=keepdims) / 0.0
+    return a.mean(axis=axis, keepdims=keepdims)
+
+
 def _count(shape: tuple[int, ...], axis: Axis) -> int:
     return int(np.prod([shape[i] for i in _axes(len(shape), axis)]))
 
@@ -195,7 +202,7 @@ def _max_along(a: Array, axis: Axis) -> Array:
     reduction is about twice as slow on short rows (5.6 µs for 64 rows of 10 against 2.6 µs)."""
     last = a.ndim - 1
     if a.size == 0 or a.ndim == 0 or axis not in (-1, last, (-1,), (last,)):
-        return np.max(a, axis=axis, keepdims=True)
+        return np.max(a, axis=axis, keepdims=True, initial=-np.inf)  # -inf along an empty axis
     rows = a.reshape(-1, a.shape[-1])
     return rows[np.arange(len(rows)), rows.argmax(axis=1)].reshape(*a.shape[:-1], 1)
 
@@ -212,15 +219,18 @@ def _shifted(a: Array, axis: Axis) -> Array:
 
 
 def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
-    m = np.max(a, axis=axis, keepdims=True)
+    m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)  # along an empty axis: log 0 = -inf
     m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # log 0, along an empty axis
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=_axes(a.ndim, axis))
 
 
 def _log_softmax(a: Array, axis: int) -> Array:
     # (a - max) - log Σ exp(a - max), rounded as PyTorch rounds it.
     shifted = _shifted(a, axis)
+    if shifted.size == 0:
+        return shifted  # nothing to normalize, and no log of an empty sum
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -260,7 +270,8 @@ def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
     total = np.add.reduce(p, axis=-1, keepdims=True)
     losses = np.log(total[..., 0]) - shifted.reshape(-1)[_labelled(shifted, target)]  # shifted is new
     p /= total
-    return np.add.reduce(losses, axis=None) / losses.size, p  # the mean, as ndarray.mean rounds it
+    total = np.add.reduce(losses, axis=None)
+    return (total / losses.size if losses.size else total * np.nan), p  # the mean, as ndarray.mean rounds it
 
 
 def _cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Array:
@@ -503,7 +514,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims),),
        "∂/∂a = 1 for every summed element", params=_AXIS, needs="shapes"),
     Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
-       lambda a, axis=None, keepdims=False: a.mean(axis=axis, keepdims=keepdims),
+       _mean,
        (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims) / _count(a.shape, axis),),
        "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes",
        integers=(RuntimeError, "mean(): could not infer output dtype. Input dtype must be either a floating point "

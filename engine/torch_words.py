@@ -24,6 +24,8 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return error
     if "negative integer powers" in said:
         return RuntimeError(said)
+    if op in ("max", "min") and "zero-size array" in said:
+        return _empty_reduction(f"a{op}", shapes[0], kwargs.get("axis"))
     if op == "matmul" and len(shapes) == 2:
         return RuntimeError(_matmul(*shapes))
     if op == "reshape":
@@ -43,6 +45,16 @@ _BOOL_SUBTRACT = (
     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
     "operator instead."
 )
+
+
+def _empty_reduction(name: str, shape: tuple[int, ...], axis: Any) -> Exception:
+    if axis is None:
+        return RuntimeError(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim "
+            "with the 'dim' argument."
+        )
+    empty = next(a for a in ((axis,) if isinstance(axis, int) else axis) if shape[a] == 0)
+    return IndexError(f"{name}(): Expected reduction dim {empty} to have non-zero size.")
 
 
 def _mismatch(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:

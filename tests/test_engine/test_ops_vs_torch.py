@@ -8,6 +8,7 @@ independent truth and not our own code translated.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -563,3 +564,44 @@ def test_integer_and_bool_operands_are_taken_or_refused_as_torch_does(name: str)
         np.testing.assert_allclose(seen[0][2], seen[1][2], rtol=1e-6)  # float32: to its rounding
     else:
         assert seen[0] == seen[1]
+
+
+EMPTY = {
+    "logsumexp of nothing": ((0,), lambda lib, x: lib.logsumexp(x, 0)),
+    "logsumexp along an empty axis": ((3, 0), lambda lib, x: lib.logsumexp(x, 1)),
+    "logsumexp of no rows": ((0, 3), lambda lib, x: lib.logsumexp(x, 1)),
+    "softmax of empty rows": ((3, 0), lambda lib, x: lib.softmax(x, -1)),
+    "softmax of no rows": ((0, 3), lambda lib, x: lib.softmax(x, -1)),
+    "log_softmax of empty rows": ((3, 0), lambda lib, x: lib.log_softmax(x, -1)),
+    "amax of nothing": ((0,), lambda lib, x: x.amax()),
+    "amax along an empty axis": ((3, 0), lambda lib, x: x.amax(1)),
+    "amin along an empty axis": ((2, 0, 3), lambda lib, x: x.amin((2, 1))),
+    "amax of no rows": ((0, 3), lambda lib, x: x.amax(1)),
+    "mean of nothing": ((0,), lambda lib, x: x.mean()),
+    "mean along an empty axis": ((3, 0), lambda lib, x: x.mean(1)),
+    "sum of nothing": ((0,), lambda lib, x: x.sum()),
+    "cross_entropy of no rows": (
+        (0, 3),
+        lambda lib, x: _functional(lib).cross_entropy(x, lib.tensor(np.zeros(0, np.int64))),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", EMPTY)
+def test_reductions_of_empty_tensors_answer_or_refuse_as_torch_does(name: str) -> None:
+    # A review found logsumexp and softmax along an empty axis failing with NumPy's "zero-size
+    # array to reduction operation maximum", where PyTorch answers -inf or an empty tensor.
+    shape, call = EMPTY[name]
+    seen: list[tuple[Any, ...]] = []
+    for lib in (engine, torch):
+        x = lib.tensor(np.zeros(shape, np.float32), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # and without NumPy's warnings
+            try:
+                y = call(lib, x)
+            except (RuntimeError, IndexError) as error:
+                seen.append((type(error).__name__, str(error)))
+                continue
+            y.sum().backward()
+        seen.append((tuple(y.shape), y.detach().numpy().tolist(), tuple(x.grad.shape), x.grad.numpy().tolist()))
+    np.testing.assert_equal(seen[0], seen[1])
