@@ -75,13 +75,17 @@ def to_dtype(numbers: list[Any], shape: list[int], dtype: np.dtype[Any], loc: Lo
     except OverflowError:
         raise SpecError(loc, f"{what} has a number too large for float64") from None
     if dtype.kind == "i":
-        if not np.all(np.abs(wide) < 2.0**63):
-            raise SpecError(loc, f"{what} has a number outside the int64 range")
+        outside = f"{what} has a number outside the int64 range"
+        if not np.all(np.abs(wide) <= 2.0**63):  # 2**63 - 1 is 2.0**63 in float64: told exactly below
+            raise SpecError(loc, outside)
         if not np.all(wide == np.round(wide)):
             bad = np.argwhere(wide != np.round(wide))[0]
             raise SpecError(loc, f"{what}{_path(tuple(bad))} is not an integer, but the dtype is int64")
         exact = [int(n) for n in numbers]  # large int64 values lose nothing this way
-        return np.array(exact, dtype=np.int64).reshape(shape)
+        try:
+            return np.array(exact, dtype=np.int64).reshape(shape)
+        except OverflowError:
+            raise SpecError(loc, outside) from None
     if not np.all(np.isfinite(wide)):
         raise SpecError(loc, f"{what} has a number too large for float64")
     with np.errstate(over="ignore"):

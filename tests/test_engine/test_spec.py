@@ -646,3 +646,17 @@ def test_the_compile_cache_holds_20_megabytes_at_most_however_its_graphs_are_wri
         tracemalloc.stop()
         _cached_graph.cache_clear()
     assert held / 8 * CACHED_GRAPHS < 20_000_000
+
+
+@pytest.mark.parametrize(
+    ("value", "fits"), [(2**63 - 1, True), (-(2**63), True), (2**63, False), (-(2**63) - 1, False), (9.3e18, False)]
+)
+def test_int64_leaves_take_every_int64_and_nothing_past_it(value: int | float, fits: bool) -> None:
+    # 2**63 - 1 is 2.0**63 in float64, which was taken for out of range (review).
+    spec = {"leaves": {"k": {"value": [value, 1], "dtype": "int64"}}, "nodes": [{"name": "y", "expr": "k * 1"}]}
+    spec["backward"] = []
+    if fits:
+        assert run(spec).tensors["k"].value.tolist() == [value, 1]
+        return
+    with pytest.raises(SpecError, match="leaf 'k' has a number outside the int64 range"):
+        run(spec)
