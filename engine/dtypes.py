@@ -18,10 +18,11 @@ import numpy as np
 class dtype:
     """A tensor's element type, printed as `engine.float32`."""
 
-    __slots__ = ("is_floating_point", "itemsize", "name", "numpy")
+    __slots__ = ("is_floating_point", "itemsize", "name", "numpy", "torch_name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, torch_name: str) -> None:
         self.name = name
+        self.torch_name = torch_name  # PyTorch's scalar type, as its messages name it
         self.numpy = np.dtype(name)
         self.itemsize = self.numpy.itemsize
         self.is_floating_point = self.numpy.kind == "f"
@@ -30,10 +31,10 @@ class dtype:
         return f"engine.{self.name}"
 
 
-float32 = dtype("float32")
-float64 = dtype("float64")
-int64 = dtype("int64")
-bool_ = dtype("bool")
+float32 = dtype("float32", "Float")
+float64 = dtype("float64", "Double")
+int64 = dtype("int64", "Long")
+bool_ = dtype("bool", "Bool")
 
 BY_NUMPY: dict[np.dtype[Any], dtype] = {d.numpy: d for d in (float32, float64, int64, bool_)}
 BY_NAME: dict[str, dtype] = {d.name: d for d in (float32, float64, int64, bool_)}

@@ -64,7 +64,7 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
     target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
     if op.integers is not None and target.kind in "biu" and any(isinstance(a, np.ndarray) for a in args):
         error, message = op.integers
-        raise error(message.format("Bool" if target.kind == "b" else "Long"))
+        raise error(message.format(dtypes.BY_NUMPY[target].torch_name))
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
     return [
@@ -287,10 +287,12 @@ class Tensor:
                 "var_no_grad = var.detach()."
             )
         if value and self.array.dtype.kind != "f":
-            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.grad_fn is None and self.array.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")  # PyTorch's words here
         self.requires_grad = requires_grad
         return self
 
@@ -306,7 +308,14 @@ class Tensor:
     def grad(self, value: Tensor | None) -> None:
         if value is not None and value.shape != self.shape:
             raise RuntimeError(
-                f"assigned grad has data of a different size: {list(value.shape)} instead of {list(self.shape)}"
+                f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same size"
+            )
+        if value is not None and value.dtype != self.dtype:
+            raise RuntimeError(
+                f"attempting to assign a gradient with dtype '{value.dtype.torch_name.lower()}' to a tensor with "
+                f"grad_dtype '{self.dtype.torch_name}'. The gradient must match the tensor's grad_dtype (defaults "
+                "to the tensor's dtype)."
             )
         self._grad = value
 
@@ -543,6 +552,8 @@ def _basic_index(index: Any) -> Any:
     for part in parts:
         if not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(part, bool):
             raise TypeError(f"only integers, slices, None and ... are valid indices, got {type(part).__name__}")
+        if isinstance(part, slice) and part.step is not None and part.step <= 0:  # PyTorch has no reversed views
+            raise ValueError("slice step cannot be zero" if part.step == 0 else "step must be greater than zero")
     return index
 
 
@@ -564,5 +575,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     elif array.dtype.kind != "b":
         raise TypeError(f"can't convert {array.dtype} data to a tensor: use numbers")
     out = Tensor(array)
+    if requires_grad and out.array.dtype.kind != "f":  # the factory's words, capitalized
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     out.requires_grad = requires_grad
     return out

@@ -185,9 +185,28 @@ def test_root_that_does_not_require_grad_is_refused() -> None:
         engine.tensor([1.0, 2.0]).sum().backward()
 
 
-def test_integer_tensors_cannot_require_grad() -> None:
-    with pytest.raises(RuntimeError, match="Only Tensors of floating point"):
-        engine.tensor([1, 2], requires_grad=True)
+REFUSED_WITH_TORCHS_WORDS = {
+    "tensor(ints, requires_grad=True)": lambda lib: lib.tensor([1, 2], requires_grad=True),
+    "ints.requires_grad = True": lambda lib: setattr(lib.tensor([1, 2]), "requires_grad", True),
+    "ints.requires_grad_()": lambda lib: lib.tensor([1, 2]).requires_grad_(),
+    "a .grad of another size": lambda lib: setattr(lib.tensor([1.0, 2.0]), "grad", lib.tensor([1.0])),
+    "a .grad of another dtype": lambda lib: setattr(
+        lib.tensor([1.0, 2.0]), "grad", lib.tensor([1.0, 2.0], dtype=lib.float64)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED_WITH_TORCHS_WORDS)
+def test_integer_tensors_cannot_require_grad_and_a_grad_must_fit_as_in_torch(name: str) -> None:
+    # Each path its own words in PyTorch (a review found the setter's and requires_grad_()'s
+    # differing, and a float64 .grad taken by a float32 tensor).
+    torch = pytest.importorskip("torch")
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(RuntimeError) as caught:
+            REFUSED_WITH_TORCHS_WORDS[name](lib)
+        said.append(str(caught.value))
+    assert said[0] == said[1] or said[1].startswith(said[0])  # PyTorch may go on to explain grad_dtype
 
 
 def test_retain_grad_on_a_tensor_without_grad_is_refused() -> None:
@@ -571,3 +590,14 @@ def test_reductions_are_named_by_the_overload_called_as_in_torch(name: str) -> N
         y = REDUCTIONS[name](lib, lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True))
         seen[lib.__name__] = (y.grad_fn.name(), tuple(y.shape), y.detach().numpy().tolist())
     assert seen["engine"] == seen["torch"]
+
+
+@pytest.mark.parametrize("step", [-1, 0])
+def test_a_slice_step_must_be_positive_as_in_torch(step: int) -> None:
+    torch = pytest.importorskip("torch")
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(ValueError) as caught:
+            lib.tensor([1.0, 2.0, 3.0])[::step]
+        said.append(str(caught.value))
+    assert said[0] == said[1]
