@@ -13,16 +13,17 @@ import math
 
 import numpy as np
 
+from engine.dtypes import default_float
+
 PRECISION = 4
 THRESHOLD = 1000
 EDGEITEMS = 3
 LINEWIDTH = 80
 
 _PREFIX = "tensor("
-# torch omits the dtype suffix for the default float dtype and for int64/bool,
-# whose dtype is implied by the printed values.
-_DEFAULT_DTYPE = np.dtype(np.float32)
-_IMPLIED_DTYPES = {np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)}
+# torch omits the dtype suffix for the default float dtype (float32 unless changed) and for
+# int64/bool, whose dtype is implied by the printed values.
+_IMPLIED_DTYPES = {np.dtype(np.int64), np.dtype(np.bool_)}
 
 
 class _Formatter:
@@ -156,9 +157,9 @@ def tensor_repr(values: np.ndarray, *, requires_grad: bool = False, grad_fn_name
         # no values to imply int64/bool, so only float32 goes without a dtype.
         if values.ndim != 1:
             suffixes.append(f"size={tuple(values.shape)}")
-        if values.dtype != _DEFAULT_DTYPE:
+        if values.dtype != default_float():
             suffixes.append(dtype_suffix)
-    elif values.dtype not in _IMPLIED_DTYPES:
+    elif values.dtype not in _IMPLIED_DTYPES and values.dtype != default_float():
         suffixes.append(dtype_suffix)
     if grad_fn_name is not None:
         suffixes.append(f"grad_fn=<{grad_fn_name}>")

@@ -13,6 +13,8 @@ from hypothesis.extra import numpy as hnp
 
 torch = pytest.importorskip("torch")
 
+import engine  # noqa: E402
+from engine.dtypes import default_dtype  # noqa: E402
 from engine.printing import format_values, tensor_repr  # noqa: E402
 
 inf, nan = float("inf"), float("nan")
@@ -202,3 +204,16 @@ def test_random_arrays_match_torch(a: np.ndarray, mode: str) -> None:
     if a.dtype.kind != "f":
         mode = "plain"  # only float tensors can require grad
     assert engine_repr(a, mode) == torch_repr(a, mode)
+
+
+def test_the_default_float_dtype_goes_without_a_suffix_whichever_it_is() -> None:
+    # Under float64 as the default, float32 is the one that is named (a review found it the other way).
+    values = [[1.5, 2.0], [], [1, 2]]
+    with default_dtype(engine.float64):
+        ours = [repr(engine.tensor(v)) for v in values] + [repr(engine.tensor([1.5], dtype=engine.float32))]
+    torch.set_default_dtype(torch.float64)
+    try:
+        theirs = [repr(torch.tensor(v)) for v in values] + [repr(torch.tensor([1.5], dtype=torch.float32))]
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert ours == [t.replace("torch.", "engine.") for t in theirs]
