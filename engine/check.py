@@ -612,6 +612,7 @@ def _check_tensors(
         batched = _batched_objective_of(program, base, name, upstream, batch_rows)
         x = base[name].array
         comparison = _compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
+        _explain_a_kink(comparison, f, x, differentiator)
         if comparison.direction is not None and comparison.non_differentiable and math.isfinite(at_base):
             comparison.notes.append(
                 f"{name}: every random direction tried met a kink or a domain edge, where its steps measured no "
@@ -627,6 +628,26 @@ def _check_tensors(
         for alias in target.names:
             results[alias] = comparison
     return results
+
+
+def _explain_a_kink(
+    comparison: Comparison, f: Callable[[Array], float], x: Array, differentiator: _Differentiator
+) -> None:
+    """Where a failed element has an op of the graph at its kink, say so: autograd takes a
+    convention there (relu'(0) = 0, as PyTorch), which a smooth function of kinked ops does not
+    share (relu(x) + log(1 + exp(-abs(x))) at 0). Two evaluations, on failure only."""
+    index = comparison.worst_index
+    if comparison.passed or index is None or len(index) != x.ndim or not differentiator.record_kinks:
+        return  # passed, or failed along a direction: no element named
+    flat = np.ravel_multi_index(index, x.shape) if x.ndim else 0
+    if not differentiator.budget.reserve(2):
+        return
+    clear = _unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, np.array([flat])))
+    if clear is not None and not clear[0]:
+        comparison.message = (
+            f"{comparison.message}; an op of the graph is at its kink there (relu or abs at 0, a tie of max or "
+            "min, ...), where autograd takes PyTorch's convention, which the function itself need not share"
+        )
 
 
 def _objective_of(

@@ -939,6 +939,25 @@ def test_a_root_that_is_not_finite_says_that_nothing_was_measured(mode: str) -> 
     assert finite.passed is True and finite.warnings == []
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_built_in_gradient_that_fails_at_an_ops_kink_says_so(mode: str) -> None:
+    # softplus written stably is smooth, but relu and abs sit at their kinks at 0, where autograd
+    # takes PyTorch's conventions: its 0 against the true 0.5 fails, as gradcheck fails it. A
+    # review found the student with no hint why the service's own gradient failed.
+    spec = {
+        "dtype": "float64",
+        "leaves": {"a": leaf([0.0, 1.0])},
+        "nodes": [{"name": "s", "expr": "sum(relu(a) + log(1 + exp(-abs(a))))"}],
+    }
+    comparison = check(spec, {"mode": mode}).tensors["a"]
+    assert comparison.passed is False and comparison.message is not None
+    assert "a[0]: analytic 0 but numerical 0.5" in comparison.message
+    assert comparison.message.endswith(
+        "; an op of the graph is at its kink there (relu or abs at 0, a tie of max or min, ...), where autograd "
+        "takes PyTorch's convention, which the function itself need not share"
+    )
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("x", "forward", "backward"),
