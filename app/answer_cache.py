@@ -1,8 +1,11 @@
 """ASGI middleware: repeated identical `POST /backward` bodies answered from a bounded cache.
 
-A class posts the same example many times, and an answer depends only on the request's bytes
-and the server's settings (fast mode's random direction comes from `check.seed`), so an answer
-given once with status 200 can be given again without computing it.
+A class posts the same example many times, and an answer depends on the request's bytes and
+the server's settings (fast mode's random direction comes from `check.seed`), so an answer
+given once with status 200 can be given again without computing it. Only what the check does
+by the clock may differ from one computation to the next (a look element by element cut short
+by the time left, auto mode's choice near half the time limit, each said in the answer): the
+answer kept is the first one given.
 """
 
 from __future__ import annotations

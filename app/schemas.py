@@ -175,14 +175,10 @@ class CheckOptions(Strict):
         ge=MIN_EPS,
         lt=1,
         allow_inf_nan=False,
-        description="Step of the differences, default 1e-3, retried closer in at a kink or a domain edge, and "
-        "short of any kink of relu, abs, maximum, max, ... that a step crosses, unless the step crossed just "
-        "one that its one-sided differences find flat (no finer than the values resolve, 1e-12·max(1, |x|) "
-        "for one element; the error estimate, added to the tolerance, then includes the rounding of so "
-        "short a step, and from a tenth of the derivative on the element is at a kink); at least 1e-12 "
-        "(below it float64's rounding is all a difference measures). An error estimate above 1% of the "
-        "gradient's size (its largest analytic value, or what its numerical values are at least) gives a "
-        "warning naming the element: only errors above it can fail there.",
+        description="Absolute step of the finite differences, default 1e-3, at least 1e-12; rounded to one "
+        "that x takes exactly. Retried closer in at a kink or a domain edge, and short of any kink of relu, "
+        "abs, maximum, max, ... that a step crosses. Each numerical derivative has an error estimate, added "
+        "to the tolerance; one above 1% of the gradient's size gives a warning naming the element.",
     )
     atol: float = Field(
         default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."

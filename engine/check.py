@@ -98,7 +98,7 @@ LOC = ("body", "check")
 @dataclass(frozen=True)
 class CheckOptions:
     mode: str = "auto"
-    eps: float | None = None  # relative step; default DEFAULT_EPS
+    eps: float | None = None  # the step, absolute; default DEFAULT_EPS
     atol: float = 1e-9
     rtol: float = 1e-6
     seed: int = 0
@@ -508,7 +508,7 @@ def estimate_evaluations(program: Program, env: dict[str, Tensor], calls: list[C
 
 
 def run_check(program: Program, raw_options: Any, deadline: float | None = None) -> CheckReport:
-    """The check of API.md: mode, tolerances, per-tensor and per-function comparisons."""
+    """The check's report: mode, tolerances, per-tensor and per-function comparisons."""
     options = CheckOptions.from_raw(raw_options)
     if options.mode == "off":
         return CheckReport(mode="off", passed=None)
@@ -985,8 +985,14 @@ def _some_of(off: Array, diff: Array, seed: int) -> Array:
 def _hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[int]) -> dict[int, Array]:
     """The backward formula's gradient for each checked input; none given counts as zeros."""
     name = node.function.__name__
+    seen = ctx.__dict__.get("grad_outputs")  # what the call really got, which a backward adds to
     try:
-        returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
+        try:
+            returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
+        finally:  # the check's gradients are not the call's
+            ctx.__dict__.pop("grad_outputs", None)
+            if seen is not None:
+                ctx.grad_outputs = seen
         returned = returned if isinstance(returned, tuple) else (returned,)
         result = {}
         for i in checked:

@@ -107,19 +107,11 @@ class Crossings:
         """Whether any element changed sides between the evaluations."""
         return self._mismatched or any(record.changed.any() for record in self._records)
 
-    def nearest(self) -> float | None:
-        """How far from 0 the nearest crossing is, or None if no element that changed sides
-        can be located."""
-        return self.survey()[0]
-
-    def at_one_place(self) -> bool:
-        """Whether every element that changed sides did so at one t, as for one relu, or for
-        relu(x) - relu(x): one kink, which the stencil's one-sided test sees (engine.numerical).
-        Kinks at several places can hide one another from it."""
-        return self.survey()[1]
-
     def survey(self) -> tuple[float | None, bool]:
-        """`nearest` and `at_one_place` at once, locating the crossings once."""
+        """How far from 0 the nearest crossing is (None if no element that changed sides can be
+        located), and whether every element that changed sides did so at one t, as for one
+        relu, or for relu(x) - relu(x): one kink, which the stencil's one-sided test sees
+        (engine.numerical). Kinks at several places can hide one another from it."""
         located = self._located()
         if located is None or not located[0].size:
             return None, False

@@ -60,7 +60,7 @@ async def backward(
     settings: SettingsDep,
 ) -> Any:
     """Evaluates the nodes in order, runs backward from each root, and answers every tensor's
-    value and gradient as PyTorch would give them (grad_fn names, None where .grad is None),
+    value and gradient with PyTorch's semantics (grad_fn names, None where .grad is None),
     with a float64 finite-difference check of each reported gradient and of each custom
     function's hand-written backward. Each worker computes GRADLAB_MAX_CONCURRENT_REQUESTS
     requests at once; the others wait, and get 503 if no place frees within the time limit."""

@@ -601,3 +601,14 @@ def test_a_slice_step_must_be_positive_as_in_torch(step: int) -> None:
             lib.tensor([1.0, 2.0, 3.0])[::step]
         said.append(str(caught.value))
     assert said[0] == said[1]
+
+
+def test_next_functions_lead_to_the_nodes_of_the_inputs() -> None:
+    # As in PyTorch, but a leaf's place holds None where PyTorch has its AccumulateGrad.
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    z = (h + x).sum()
+    add = z.grad_fn.next_functions[0][0]
+    assert add is not None and add.name() == "AddBackward0"
+    assert add.next_functions == ((h.grad_fn, 0), (None, 0))
+    assert h.grad_fn.next_functions == ((None, 0), (None, 0))  # x, a leaf, and 2, a number

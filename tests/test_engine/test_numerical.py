@@ -289,19 +289,19 @@ def test_crossings_tell_sides_and_the_nearest_crossing_by_hand() -> None:
         with crossings.evaluation(t):
             engine.relu(engine.tensor([0.002 + t, 1 - t], dtype=engine.float64))
     assert crossings.crossed()
-    nearest = crossings.nearest()
+    nearest = crossings.survey()[0]
     assert nearest is not None and math.isclose(nearest, 0.002, rel_tol=1e-9)
     crossings.clear()
     for t in [k * 1e-3 for k in OFFSETS]:  # nothing changes sides, nor becomes the maximum
         with crossings.evaluation(t):
             engine.relu(engine.tensor([0.5 + t, -1 - t], dtype=engine.float64))
             engine.max(engine.tensor([3.0, 1 + t]))
-    assert not crossings.crossed() and crossings.nearest() is None
+    assert not crossings.crossed() and crossings.survey()[0] is None
     crossings.clear()
     for t in [k * 1e-3 for k in OFFSETS]:  # the maximum moves to the second element at t = 0.0005
         with crossings.evaluation(t):
             engine.max(engine.tensor([1.0, 0.999 + 2 * t], dtype=engine.float64))
-    nearest = crossings.nearest()
+    nearest = crossings.survey()[0]
     assert crossings.crossed() and nearest is not None and 0 < nearest <= 0.0005 * (1 + 1e-9)
 
 
@@ -314,7 +314,7 @@ def test_evaluations_that_run_other_kinked_ops_count_as_crossed_and_cannot_locat
             engine.relu(engine.tensor([1.0]))
             if t > 0:
                 engine.abs(engine.tensor([1.0]))
-    assert crossings.crossed() and crossings.nearest() is None
+    assert crossings.crossed() and crossings.survey()[0] is None
 
 
 def test_ops_note_nothing_unless_recording() -> None:
@@ -328,7 +328,7 @@ def test_ops_note_nothing_unless_recording() -> None:
         with crossings.evaluation(t):
             engine.maximum(engine.tensor([1.0, 3.0]), 2.0 - t)  # crosses at t = -1 and t = 1
             engine.abs(engine.tensor([-2.0]))
-    assert not crossings.crossed() and crossings.nearest() is None
+    assert not crossings.crossed() and crossings.survey()[0] is None
 
 
 def test_a_step_short_of_a_kink_that_rounding_swamps_is_a_kink() -> None:
@@ -405,7 +405,7 @@ def test_kinks_at_two_places_that_hide_from_the_one_sided_test_are_stepped_aroun
     crossings = Crossings()
     for t in (-1e-3, 1e-3):
         _recorded(f, crossings)(t)
-    assert crossings.crossed() and not crossings.at_one_place()
+    assert crossings.crossed() and not crossings.survey()[1]
     d = derivative(_recorded(f, crossings), f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL, crossings)
     assert not d.kink and abs(d.value - 1.0) <= ATOL + RTOL + d.error and d.error <= 1e-6
 
@@ -422,13 +422,13 @@ def test_crossings_at_one_place_are_one_kink() -> None:
     for t in [k * 1e-3 for k in OFFSETS]:
         with crossings.evaluation(t):
             evaluate(t)
-    assert crossings.crossed() and crossings.at_one_place()
+    assert crossings.crossed() and crossings.survey()[1]
     crossings.clear()
     for t in [k * 1e-3 for k in OFFSETS]:
         with crossings.evaluation(t):
             evaluate(t)
             engine.abs(engine.tensor([t + 0.003], dtype=engine.float64))
-    assert not crossings.at_one_place()
+    assert not crossings.survey()[1]
 
 
 @given(
