@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest request body, in bytes.")
     max_nodes: int = Field(
-        default=Limits.max_nodes, ge=1, description="Most nodes in a graph (and statements in a function)."
+        default=Limits.max_nodes,
+        ge=1,
+        description="Most nodes in a graph, and leaves, backward roots, statements in a function.",
     )
     max_functions: int = Field(default=Limits.max_functions, ge=0, description="Most custom functions in a request.")
     max_tensor_elements: int = Field(

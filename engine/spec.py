@@ -388,6 +388,11 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
     claim = _Names().claim
 
     raw_leaves = _object(spec.get("leaves"), ("body", "leaves"), "leaves")
+    if len(raw_leaves) > limits.max_nodes:
+        raise LimitExceeded(
+            ("body", "leaves"),
+            f"{len(raw_leaves):,} leaves, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
+        )
     leaves = []
     total = 0
     for name, raw in raw_leaves.items():
@@ -405,7 +410,7 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
         tuple(leaf.name for leaf in leaves), spec.get("functions"), spec.get("nodes"), limits
     )
     tensors = [leaf.name for leaf in leaves] + [n for node in nodes for n in node.names]
-    roots = _compile_roots(spec.get("backward"), nodes, tensors)
+    roots = _compile_roots(spec.get("backward"), nodes, tensors, limits)
     return Program(leaves, nodes, functions, roots, limits, list(warnings))
 
 
@@ -531,7 +536,7 @@ def _compile_node(i: int, raw: Any, scope: Scope, later: dict[str, int], claim: 
     return Node(names, compiled, retained, (*loc, "expr"), label)
 
 
-def _compile_roots(raw: Any, nodes: list[Node], tensors: list[str]) -> list[Root]:
+def _compile_roots(raw: Any, nodes: list[Node], tensors: list[str], limits: Limits) -> list[Root]:
     if raw is None:
         if not nodes:
             raise SpecError(("body", "nodes"), "there are no nodes to backpropagate from")
@@ -543,6 +548,11 @@ def _compile_roots(raw: Any, nodes: list[Node], tensors: list[str]) -> list[Root
             )
         return [Root(last.names[0], None, ("body", "backward"))]
     items = raw if isinstance(raw, list) else [raw]
+    if len(items) > limits.max_nodes:  # each root is a backward pass of its own
+        raise LimitExceeded(
+            ("body", "backward"),
+            f"{len(items):,} backward roots, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
+        )
     roots = []
     for i, item in enumerate(items):
         loc: Loc = ("body", "backward", i) if isinstance(raw, list) else ("body", "backward")

@@ -476,6 +476,23 @@ CASES = [
         msg=("201 nodes", "GRADLAB_MAX_NODES"),
         kind="limit_exceeded",
     ),
+    # A review sent 150,000 roots (3.9 s) and 90,000 leaves: each counts against the same setting.
+    Case(
+        "201 backward roots",
+        json=body(backward=[{"root": "s"}] * 201),
+        status=413,
+        loc=["body", "backward"],
+        msg=("201 backward roots, over the limit of 200", "GRADLAB_MAX_NODES"),
+        kind="limit_exceeded",
+    ),
+    Case(
+        "201 leaves",
+        json=body(leaves={f"x{i}": {"value": [1.0]} for i in range(200)} | {"x": {"value": [1.0, 2.0]}}),
+        status=413,
+        loc=["body", "leaves"],
+        msg=("201 leaves, over the limit of 200", "GRADLAB_MAX_NODES"),
+        kind="limit_exceeded",
+    ),
     Case(
         "a full check of 100,000 elements",
         json=body(
