@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from engine.graph import Array
-from engine.ops import Op, normalize_axis
+from engine.ops import ELEMENTWISE, Op, normalize_axis
 from engine.tensor import Tensor, _cast_operands, _numpy_agrees
 
 
@@ -144,10 +144,6 @@ def _mse_loss(op: Op, arrays: list[Any], batched: list[bool], kwargs: dict[str, 
     return np.mean(diff * diff, axis=tuple(range(1, diff.ndim)))
 
 
-ELEMENTWISE = (
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid",
-    "relu", "maximum", "minimum", "ones_like", "zeros_like",
-)  # fmt: skip
 RULES: dict[str, Rule] = {
     **dict.fromkeys(ELEMENTWISE, _elementwise),
     **dict.fromkeys(("sum", "mean", "max", "min", "logsumexp"), _reduction),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.ops import OPS, sum_to
+from engine.ops import ELEMENTWISE, OPS, sum_to
 
 if TYPE_CHECKING:
     from engine.tensor import Tensor
@@ -35,9 +35,7 @@ next_sequence_nr = itertools.count().__next__
 
 # The ops whose rules compute only elementwise with g, so that g may be one number standing
 # for every element (by the id of the rules' tuple, which every node of the op shares).
-ELEMENTWISE = ("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh",
-               "sigmoid", "relu", "maximum", "minimum")  # fmt: skip
-UNIFORM_RULES = frozenset(id(OPS[name].vjps) for name in ELEMENTWISE)
+UNIFORM_RULES = frozenset(id(OPS[name].vjps) for name in ELEMENTWISE if OPS[name].vjps != (None,))
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "

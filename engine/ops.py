@@ -563,5 +563,13 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("zeros_like", "zeros_like(a)", "", np.zeros_like, (None,), "constant: no gradient"),
 )}  # fmt: skip
 
+# The ops that work element by element, each output element from the same elements of the
+# (broadcast) operands: the check runs them on a batch of copies as they are, and backward
+# carries a gradient that is one number for every element through their rules as one number.
+ELEMENTWISE = frozenset({
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid",
+    "relu", "maximum", "minimum", "ones_like", "zeros_like",
+})  # fmt: skip
+
 # What expressions may call by name: every op but indexing, which is written x[...].
 BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}

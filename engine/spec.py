@@ -21,7 +21,7 @@ import numpy as np
 from engine import dtypes
 from engine.autograd import FunctionNode
 from engine.custom_functions import CustomFunction, compile_function
-from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
+from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, Loc, SpecError
 from engine.expressions import Compiled, Scope, Signature, compile_expression
 from engine.graph import Array, run_backward
 from engine.limits import Guard, Limits, current_guard, guarded, setting, start_evaluation
@@ -184,7 +184,7 @@ class Program:
                 run_backward([(tensor, gradient)], retain_graph=True, tick=guard.check_time)
             except SpecError:
                 raise
-            except (ValueError, TypeError, IndexError, RuntimeError, ArithmeticError) as error:
+            except COMPUTE_FAILURES as error:
                 raise ComputeError(root.loc, f"backward from '{root.name}': {error}") from None
         return upstream
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import pytest
 from support import serve
 
 from app.examples import EXAMPLES
+from app.schemas import CheckOptions, Dtype, LeafSpec
+from engine.check import MODES
+from engine.spec import DTYPES
+from engine.values import INITS
 
 # The catalog API.md promises, at least.
 REQUIRED_OPS = [
@@ -59,3 +64,11 @@ def test_a_wrong_backward_is_named_with_its_input_and_worst_element(client: http
     assert entry["function"] == "XSquaredSin" and x["passed"] is False
     assert x["message"].startswith("XSquaredSin: grad_x[")
     assert x["worst_index"] is not None and len(x["worst_index"]) == 1
+
+
+def test_the_schemas_literals_are_the_engines_lists() -> None:
+    # Written twice, as pydantic needs its Literals spelled out: kept in step here.
+    init, _ = get_args(LeafSpec.model_fields["init"].annotation)  # Literal[...] | None
+    assert get_args(init) == INITS
+    assert get_args(Dtype) == DTYPES
+    assert get_args(CheckOptions.model_fields["mode"].annotation) == MODES
