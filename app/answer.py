@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from pydantic_core import to_json
 
-from engine.check import CheckReport, Comparison
+from engine.check import CheckReport
+from engine.comparison import Comparison
 from engine.errors import LimitExceeded
 from engine.spec import Result, TensorReport
 

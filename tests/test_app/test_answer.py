@@ -16,7 +16,8 @@ import pytest
 
 from app.answer import answer_json, check_answer, tensor_answer
 from app.examples import EXAMPLES
-from engine.check import CheckReport, Comparison, run_check
+from engine.check import CheckReport, run_check
+from engine.comparison import Comparison
 from engine.errors import LimitExceeded, SpecError
 from engine.limits import Limits
 from engine.spec import Result, TensorReport, compile_spec

@@ -12,7 +12,7 @@ from support import serve
 
 from app.examples import EXAMPLES
 from app.schemas import CheckOptions, Dtype, LeafSpec
-from engine.check import MODES
+from engine.check_options import MODES
 from engine.spec import DTYPES
 from engine.values import INITS
 

@@ -20,18 +20,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
-from engine.check import (
-    AUTODIFF_PROBES,
-    IMPRECISE,
-    PER_DERIVATIVE,
-    CheckReport,
-    Comparison,
-    FunctionCheck,
-    _Differentiator,
-    _hand_written,
-    run_check,
-)
+from engine.check import CheckReport, run_check
+from engine.comparison import IMPRECISE, Comparison
+from engine.differentiator import PER_DERIVATIVE, Differentiator
 from engine.errors import LimitExceeded, SpecError
+from engine.function_check import AUTODIFF_PROBES, FunctionCheck, hand_written
 from engine.graph import Array
 from engine.limits import Limits
 from engine.spec import compile_spec
@@ -727,7 +720,7 @@ def test_fast_mode_tries_other_directions_past_a_kink_it_cannot_step_around(monk
     crossing, clear = rng.standard_normal(n), rng.standard_normal(n)
     clear[1] = clear[0]
     directions = iter([crossing / np.linalg.norm(crossing), clear / np.linalg.norm(clear)])
-    monkeypatch.setattr(_Differentiator, "direction", lambda self, shape: next(directions))
+    monkeypatch.setattr(Differentiator, "direction", lambda self, shape: next(directions))
     spec = {"dtype": "float64", "leaves": {"x": leaf(x)},
             "nodes": [{"name": "s", "expr": "sum(relu(x[0] - x[1])) + sum(x * x)"}]}  # fmt: skip
     report = check(spec, {"mode": "fast"})
@@ -749,7 +742,7 @@ def test_other_directions_never_take_the_check_past_its_evaluation_limit(monkeyp
     n = 40_000
     x = [1.0, 1.0, *np.random.default_rng(0).standard_normal(n - 2).tolist()]
     crossing = np.random.default_rng(1).standard_normal(n)
-    monkeypatch.setattr(_Differentiator, "direction", lambda self, shape: crossing / np.linalg.norm(crossing))
+    monkeypatch.setattr(Differentiator, "direction", lambda self, shape: crossing / np.linalg.norm(crossing))
     spec = {"dtype": "float64", "leaves": {"x": leaf(x)},
             "nodes": [{"name": "s", "expr": "sum(relu(x[0] - x[1])) + sum(x * x)"}]}  # fmt: skip
     report = check(spec, {"mode": "fast"}, Limits(max_check_evaluations=7))
@@ -1585,5 +1578,5 @@ def test_the_check_leaves_what_a_call_got_as_it_was() -> None:
     node, ctx = call.grad_fn, call.grad_fn.ctx
     got = [g.array.tolist() for g in ctx.grad_outputs]
     others: list[Array] = [np.asarray(np.random.default_rng(0).standard_normal(o.shape)) for o in node.outputs]
-    _hand_written(node, ctx, others, [0, 1])
+    hand_written(node, ctx, others, [0, 1])
     assert [g.array.tolist() for g in ctx.grad_outputs] == got

@@ -1,0 +1,139 @@
+"""Analytic against numerical gradients: the verdict, the message that explains a failure,
+and the warnings for what a verdict leaves unsaid (elements measured only roughly)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.graph import Array
+
+# A numerical derivative whose error estimate exceeds this share of the gradient's scale
+# (beyond atol) is still judged, its estimate in the tolerance, but only errors above it can
+# fail: fast mode looks further, and a warning says what is left.
+IMPRECISE = 0.01
+# Where a gradient is 0, as far as the check can tell, and so are all the others: the error
+# estimate from which a warning says so (the rounding of a function of 10^8 at a step of 1e-3).
+ZERO_GRADIENT_NOISE = 1e-6
+
+
+@dataclass
+class Comparison:
+    """Analytic against numerical, element by element (or direction by direction)."""
+
+    passed: bool
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: list[int] | None
+    error_estimate: float | None
+    numerical: Array
+    analytic: Array
+    errors: Array  # each judged element's error estimate; 0 at a kink
+    non_differentiable: list[list[int]] = field(default_factory=list)
+    message: str | None = None
+    direction: Array | None = None  # fast mode: the random unit vector compared along
+    what: str = ""  # the name in messages: "x", "F: grad_x", "x along a random direction"
+    notes: list[str] = field(default_factory=list)  # what the verdict leaves unsaid, for the warnings
+
+    def scale(self) -> float:
+        """How large this gradient is, as far as it is known: the largest analytic value, or
+        what the numerical values are at least, their error estimates taken off."""
+        judged = self.errors > 0  # every judged element's estimate is above 0 (rounding, at least)
+        known = np.fmax(np.abs(self.analytic), np.abs(self.numerical) - self.errors)  # fmax: past a NaN
+        return float(np.max(known, where=judged & np.isfinite(known), initial=0.0))
+
+    def coarse(self, atol: float, scale: float | None = None) -> Array:
+        """The judged elements whose error estimate is over IMPRECISE of the gradient's scale (its
+        own unless given); for a gradient of 0, over ZERO_GRADIENT_NOISE."""
+        scale = self.scale() if scale is None else scale
+        return self.errors > atol + (IMPRECISE * scale if scale > 0 else ZERO_GRADIENT_NOISE)
+
+
+def compare(
+    analytic: Array, numerical: Array, errors: Array, kinks: Array, atol: float, rtol: float, what: str
+) -> Comparison:
+    """An element passes when |analytic - numerical| <= atol + rtol·|numerical| + its error estimate.
+    Elements at a kink (or where the function is not finite nearby) are listed, not judged."""
+    diff = np.abs(analytic - numerical)
+    tolerance = atol + rtol * np.abs(numerical) + errors
+    judged = ~kinks
+    with np.errstate(all="ignore"):
+        relative = np.where(diff == 0, 0.0, diff / np.abs(numerical))
+        ratio = np.where(judged, np.nan_to_num(diff / np.maximum(tolerance, 1e-300), nan=np.inf), -1.0)
+    bad = judged & ~(diff <= tolerance)
+    worst = None
+    message = None
+    estimate = None
+    if judged.any():
+        flat = int(np.argmax(ratio))
+        estimate = float(errors.flat[flat])
+        worst = [int(i) for i in np.unravel_index(flat, analytic.shape)] if analytic.ndim else []
+        if bad.any():
+            message = _explain(
+                what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
+            )
+    kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
+    return Comparison(
+        passed=not bad.any(),
+        max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
+        max_rel_error=float(np.max(np.where(judged, relative, 0.0), initial=0.0)),
+        worst_index=worst,
+        error_estimate=estimate,
+        numerical=numerical,
+        analytic=analytic,
+        errors=np.where(judged, errors, 0.0) if kink_list else errors,
+        non_differentiable=kink_list,
+        message=message,
+        what=what,
+    )
+
+
+def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
+    """A warning for each comparison with elements whose error estimate is over IMPRECISE of its
+    gradient's scale. A gradient that is 0 (a bias behind dead relus, a leaf at a minimum) is
+    measured against the others of the check: 1e-8 is close next to 140."""
+    largest: float | None = None  # the check's largest gradient, once a gradient of 0 needs it
+    notes = []
+    for c in comparisons:
+        worst_error = float(c.errors.max()) if c.errors.size else 0.0
+        if worst_error <= atol or (
+            not c.non_differentiable  # every element judged: the gradient is |numerical| - error at least
+            and worst_error <= atol + IMPRECISE * (float(np.abs(c.numerical).max()) - worst_error)
+        ):
+            continue  # the common case, at little cost
+        own = c.scale()
+        if own == 0 and largest is None:
+            largest = max(other.scale() for other in comparisons)
+        scale = own if own > 0 else largest or 0.0
+        coarse = c.coarse(atol, scale)
+        if not coarse.any():
+            continue
+        worst = np.unravel_index(int(np.argmax(np.where(coarse, c.errors, -1.0))), coarse.shape)
+        where = f"{c.what}[{', '.join(map(str, worst))}]" if coarse.ndim else c.what
+        more = int(np.count_nonzero(coarse)) - 1
+        others = f" and {more:,} more element{'s' if more > 1 else ''}" if more else ""
+        along = c.direction is not None
+        if own > 0:
+            against = f"against {'a directional derivative of' if along else 'values of this gradient up to'} {own:.3g}"
+        elif scale > 0:
+            against = f"against the check's gradients, up to {scale:.3g}"
+        else:
+            against = "where every gradient is 0"
+        notes.append(
+            f"{where}{others}: the numerical {'directional ' if along else ''}derivative is only good to "
+            f"{float(c.errors[worst]):.2g} (its error estimate), {against}: an error smaller than that cannot fail "
+            "there (the function's rounding swamps the steps, or kinks lie too near)"
+        )
+    return notes
+
+
+def _explain(
+    what: str, index: list[int], analytic: float, numerical: float, diff: float, error: float, atol: float, rtol: float
+) -> str:
+    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    allowed = atol + rtol * abs(numerical) + error
+    return (
+        f"{where}: analytic {analytic:.10g} but numerical {numerical:.10g}, off by {diff:.3g}, over the "
+        f"tolerance {allowed:.3g} (atol {atol:g} + rtol {rtol:g} × |numerical| + error estimate {error:.2g})"
+    )

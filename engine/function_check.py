@@ -1,0 +1,369 @@
+"""The check of custom functions' hand-written backwards: each call on its own, at the
+inputs and upstream gradients it really saw, against finite differences of its forward and
+against autograd of its forward; and the backward tried with a gradient on each output in
+turn, as gradcheck tries every row of the Jacobian."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.autograd import FunctionCtx
+from engine.check_options import CheckOptions
+from engine.comparison import Comparison
+from engine.differentiator import Differentiator, compare_one, unless_out_of_time
+from engine.errors import COMPUTE_FAILURES, ComputeError
+from engine.grad_mode import enable_grad
+from engine.graph import Array, run_backward
+from engine.limits import setting, start_evaluation
+from engine.numerical import (
+    ROUNDING,
+)
+from engine.spec import Call, Program
+from engine.tensor import Tensor
+
+# The most elements of one input where a custom backward is off autograd of its forward that
+# are probed for kinks of the forward's ops (two evaluations each), to tell a wrong formula
+# from a kink's convention.
+AUTODIFF_PROBES = 256
+# A hand-written gradient and autograd's, computed in other orders, may differ by rounding: a
+# few ulps of either, or, where terms cancel (1e8·(sin² x + cos² x)), what autograd itself
+# moves by between x and x nudged by NUDGES; allowed this many times over.
+AUTODIFF_ROUNDING = 16
+NUDGES = (1e-12, 1e-10)  # relative: short of all but the nearest kinks, long enough to move the rounding
+
+
+@dataclass
+class FunctionCheck:
+    function: str
+    node: str | list[str]
+    passed: bool
+    inputs: dict[str, Comparison]
+    autodiff: dict[str, Array]  # the forward's autograd gradient (fast mode: along the same direction)
+
+
+def _upstream_of(call: Call, rng: np.random.Generator) -> tuple[list[Array], list[bool]]:
+    """The gradients the call's backward received; random ones if backward never reached it."""
+    ctx = call.grad_fn.ctx
+    outputs = call.grad_fn.outputs
+    seen = ctx.__dict__.get("grad_outputs")
+    if seen is None:  # an integer output gets none: it is not differentiable
+        floating = [o.dtype.kind == "f" for o in outputs]
+        return [
+            np.asarray(rng.standard_normal(o.shape)) if f else np.zeros(o.shape)
+            for o, f in zip(outputs, floating, strict=True)
+        ], floating
+    grads = [g.array for g in seen]
+    return grads, [bool(np.any(g)) for g in grads]
+
+
+def check_functions(
+    program: Program, calls: list[Call], mode: str, options: CheckOptions, differentiator: Differentiator
+) -> tuple[list[FunctionCheck], list[str]]:
+    checks, warnings = [], []
+    for call in calls:
+        spec = program.functions[call.function]
+        node = call.grad_fn
+        ctx = node.ctx
+        inputs: list[Any] = list(ctx.inputs)
+        grads, received = _upstream_of(call, differentiator.probes)
+        checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+        hand = hand_written(node, ctx, grads, checked)
+        auto = _autodiff(spec.function, ctx.params, inputs, grads, checked)
+        comparisons: dict[str, Comparison] = {}
+        # Where the forward's projection is not finite, no finite difference of it is, and
+        # autograd alone judges.
+        measurable = math.isfinite(_projection(node.outputs, _weights(grads)))
+        # Autograd's rounding, where it is needed: a few more evaluations of autograd.
+        noise = functools.cache(
+            functools.partial(_autodiff_noise, spec.function, ctx.params, inputs, grads, checked, auto)
+        )
+        for i in checked:
+            f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
+            what = f"{call.function}: grad_{spec.inputs[i]}"
+            comparison = compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what)
+
+            def noise_of(i: int = i, noise: Callable[[], dict[int, Array]] = noise) -> Array:
+                return noise()[i]
+
+            _judge_by_autodiff(
+                comparison, hand[i], auto[i], noise_of, f, inputs[i].array, measurable, options, differentiator, what
+            )
+            comparisons[spec.inputs[i]] = comparison
+        autodiff = {
+            spec.inputs[i]: auto[i] if c.direction is None else np.array(np.sum(auto[i] * c.direction))
+            for i, c in zip(checked, comparisons.values(), strict=True)
+        }
+        passed = all(c.passed for c in comparisons.values())
+        checks.append(FunctionCheck(call.function, call.node, passed, comparisons, autodiff))
+        warnings.extend(
+            _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, passed, options, differentiator)
+        )
+    return checks, warnings
+
+
+def _judge_by_autodiff(
+    comparison: Comparison,
+    hand: Array,
+    auto: Array,
+    noise: Callable[[], Array],
+    f: Callable[[Array], float],
+    x: Array,
+    measurable: bool,
+    options: CheckOptions,
+    differentiator: Differentiator,
+    what: str,
+) -> None:
+    """Fail `comparison` where the hand-written gradient is off the autograd one (beyond atol +
+    rtol·|autograd|) at an element clear of every kink of the forward's ops, where autograd is
+    exact: the finite differences may be too coarse to tell (an input of 1e6 beside one of 1,
+    an output that is infinite), and a direction compares only a sum. At an op's kink autograd
+    takes a convention, which a smooth function of kinked ops does not share (relu(x) +
+    log(1 + exp(-|x|)) at 0), and which a backward need not keep at a kink of the function:
+    there the finite differences alone judge, as they do wherever they tell the two apart."""
+    diff = np.abs(hand - auto)
+    allowed = options.atol + options.rtol * np.abs(auto)
+    with np.errstate(all="ignore"):
+        rounding = AUTODIFF_ROUNDING * ROUNDING * (np.abs(hand) + np.abs(auto))
+        off = ~(diff <= allowed + rounding) & np.isfinite(auto)
+    if not measurable:
+        comparison.notes.append(
+            f"{what}: the forward's outputs that get a gradient are not all finite here, so no finite difference "
+            "measured this gradient (its elements are listed as non-differentiable): it was compared with the "
+            "autograd gradient of the forward alone, where that is finite"
+        )
+    elif comparison.direction is None:
+        listed = np.zeros(off.shape, dtype=bool)
+        for index in comparison.non_differentiable:
+            listed[tuple(index)] = True
+        told = 2 * (comparison.errors + options.atol + options.rtol * np.abs(comparison.numerical)) < diff
+        off &= ~listed & ~told  # the finite differences' verdict stands there
+    if off.any():  # then what autograd's terms may have lost in cancelling, too
+        with np.errstate(all="ignore"):
+            rounding = rounding + AUTODIFF_ROUNDING * noise()
+            off &= ~(diff <= allowed + rounding)
+    if not off.any():
+        return
+
+    def left_to_the_differences(reason: str) -> None:
+        if comparison.passed:  # a failure says enough
+            comparison.notes.append(_unprobed(off, diff, hand, auto, what, reason))
+
+    if not differentiator.record_kinks:  # nothing tells an op's kink from a wrong formula
+        left_to_the_differences(_NO_RECORDS)
+        return
+    probed = _some_of(off, diff, options.seed)
+    if not differentiator.budget.reserve(2 * probed.size):
+        left_to_the_differences(_NO_EVALUATIONS)
+        return
+    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, probed))
+    if clear is None:
+        left_to_the_differences(_NO_TIME)
+        return
+    if not clear.any():
+        if probed.size < np.count_nonzero(off):  # the others, unprobed, may be clear of kinks
+            off.reshape(-1)[probed] = False
+            left_to_the_differences(_PROBED_AT_KINKS)
+        return
+    off = np.zeros(off.shape, dtype=bool)
+    off.reshape(-1)[probed[clear]] = True
+    worst_flat, index, where = _worst(off, diff, what)
+    h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
+    tolerance = float(allowed.flat[worst_flat] + rounding.flat[worst_flat])
+    said = (
+        f"{where}: hand-written {h:.10g} but autograd of the forward {a:.10g}, off by {abs(h - a):.3g}, over the "
+        f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd| + rounding "
+        f"{float(rounding.flat[worst_flat]):.2g}), where no op of the forward is at a kink"
+    )
+    if comparison.passed:
+        comparison.passed, comparison.worst_index, comparison.message = False, index, said
+    elif comparison.direction is not None:  # a failed direction: this names an element
+        comparison.message = f"{comparison.message}; {said}"
+
+
+_NO_RECORDS = f"their records would exceed the elements' limit, setting {setting('max_total_elements')}"
+_NO_EVALUATIONS = "the evaluations that would tell were over the check's limit"
+_NO_TIME = "the evaluations that would tell did not fit in the time left"
+_PROBED_AT_KINKS = f"{AUTODIFF_PROBES} of the elements off were probed, the worst and others at random, all at kinks"
+
+
+def _worst(off: Array, diff: Array, what: str) -> tuple[int, list[int], str]:
+    """The element off with the largest difference: its flat index, its index, and its name."""
+    worst_flat = int(np.argmax(np.where(off, diff, -1.0)))
+    index = [int(i) for i in np.unravel_index(worst_flat, off.shape)] if off.ndim else []
+    return worst_flat, index, f"{what}[{', '.join(map(str, index))}]" if index else what
+
+
+def _unprobed(off: Array, diff: Array, hand: Array, auto: Array, what: str, reason: str) -> str:
+    """What the check leaves unsaid where it could not look for kinks at the elements off autograd."""
+    worst_flat, _, where = _worst(off, diff, what)
+    h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
+    others = int(np.count_nonzero(off)) - 1
+    return (
+        f"{where}{f' and {others:,} more elements' if others else ''}: the hand-written gradient is off "
+        f"autograd of the forward beyond the tolerance (the first named: hand-written {h:.10g}, autograd "
+        f"{a:.10g}); where an op of the forward is at a kink, autograd's convention need not hold, but whether "
+        f"one is could not be told ({reason}), so the finite differences' verdict stands"
+    )
+
+
+def _some_of(off: Array, diff: Array, seed: int) -> Array:
+    """Up to AUTODIFF_PROBES flat indices of the elements off: the worst half, and the rest drawn
+    at random, so that elements at kinks, often the worst, cannot fill every probe."""
+    flat = np.flatnonzero(off)
+    if flat.size <= AUTODIFF_PROBES:
+        return flat
+    order = flat[np.argsort(-diff.reshape(-1)[flat], kind="stable")]
+    worst, rest = order[: AUTODIFF_PROBES // 2], order[AUTODIFF_PROBES // 2 :]
+    drawn = np.random.default_rng([seed, 2]).choice(rest, AUTODIFF_PROBES - worst.size, replace=False)
+    return np.concatenate([worst, np.sort(drawn)])
+
+
+def hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[int]) -> dict[int, Array]:
+    """The backward formula's gradient for each checked input; none given counts as zeros."""
+    name = node.function.__name__
+    seen = ctx.__dict__.get("grad_outputs")  # what the call really got, which a backward adds to
+    try:
+        try:
+            returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
+        finally:  # the check's gradients are not the call's
+            ctx.__dict__.pop("grad_outputs", None)
+            if seen is not None:
+                ctx.grad_outputs = seen
+        returned = returned if isinstance(returned, tuple) else (returned,)
+        result = {}
+        for i in checked:
+            grad = node._input_grad(i, returned[i]) if i < len(returned) else None
+            result[i] = np.zeros(node.inputs[i].array.shape) if grad is None else grad
+    except ComputeError as error:  # at a step of the backward: said there
+        raise ComputeError(error.loc, f"{error.msg} (in the check, which tries other upstream gradients too)") from None
+    except COMPUTE_FAILURES as error:
+        loc = ("body", "functions", name)
+        raise ComputeError(loc, f"function '{name}': backward failed in the check: {error}") from None
+    return result
+
+
+def _autodiff(
+    function: Any, params: dict[str, Any], inputs: list[Any], grads: list[Array], checked: list[int]
+) -> dict[int, Array]:
+    leaves = [Tensor(t.array, requires_grad=i in checked) if isinstance(t, Tensor) else t for i, t in enumerate(inputs)]
+    with enable_grad():
+        outputs = function.forward(FunctionCtx(tuple(i in checked for i in range(len(inputs)))), *leaves, params)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        roots = [(o, g) for o, g in zip(outputs, grads, strict=True) if o.requires_grad]
+        if roots:
+            run_backward([(o, np.asarray(g, dtype=o.array.dtype)) for o, g in roots])
+    result = {}
+    for i in checked:
+        grad = leaves[i].grad
+        result[i] = grad.array if grad is not None else np.zeros(leaves[i].shape)
+    return result
+
+
+def _autodiff_noise(
+    function: Any,
+    params: dict[str, Any],
+    inputs: list[Any],
+    grads: list[Array],
+    checked: list[int],
+    auto: dict[int, Array],
+) -> dict[int, Array]:
+    """How far autograd's gradient moves when every checked input is nudged by NUDGES of its size,
+    either way: its rounding where terms cancel, which no count of ulps of the result bounds."""
+    moved = {i: np.zeros(auto[i].shape) for i in checked}
+    for nudge in (sign * size for size in NUDGES for sign in (-1.0, 1.0)):
+        nudged = [
+            Tensor(t.array + nudge * np.maximum(1.0, np.abs(t.array))) if i in checked else t
+            for i, t in enumerate(inputs)
+        ]
+        again = _autodiff(function, params, nudged, grads, checked)
+        for i in checked:
+            with np.errstate(all="ignore"):
+                moved[i] = np.fmax(moved[i], np.abs(again[i] - auto[i]))
+    return moved
+
+
+def _projected_forward(
+    function: Any, params: dict[str, Any], inputs: list[Any], index: int, grads: list[Array]
+) -> Callable[[Array], float]:
+    """sum over outputs of sum(output * its upstream gradient), as a function of one input."""
+    weights = _weights(grads)
+
+    def f(x: Array) -> float:
+        start_evaluation()
+        args = list(inputs)
+        args[index] = Tensor(x)
+        outputs = function.forward(FunctionCtx(()), *args, params)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return _projection([o.array for o in outputs], weights)
+
+    return f
+
+
+def _weights(grads: list[Array]) -> list[tuple[int, Array, Array | None]]:
+    """Each output's index and upstream gradient, with where that is not 0 unless it is nowhere
+    0; an output whose gradient is 0 everywhere is left out."""
+    return [(k, g, None if np.all(g) else g != 0) for k, g in enumerate(grads) if np.any(g)]
+
+
+def _projection(outputs: list[Array], weights: list[tuple[int, Array, Array | None]]) -> float:
+    """sum over outputs of sum(output * its upstream gradient), where that gradient is not 0:
+    an output element that gets none, NaN or infinite, leaves the sum alone."""
+    total = 0.0
+    for k, g, nonzero in weights:
+        total += float(np.sum(outputs[k] * g) if nonzero is None else np.sum(outputs[k] * g, where=nonzero))
+    return total
+
+
+def _jacobian_warnings(
+    call: Call,
+    spec: Any,
+    node: Any,
+    ctx: FunctionCtx,
+    inputs: list[Any],
+    grads: list[Array],
+    received: list[bool],
+    checked: list[int],
+    passed: bool,
+    options: CheckOptions,
+    differentiator: Differentiator,
+) -> list[str]:
+    """Try the backward with a random gradient on each output in turn, as gradcheck tries every
+    row of the Jacobian: a formula that ignores an output's gradient is right in this graph,
+    and wrong as soon as that output is used; one right only for the gradient an output got
+    here (all ones, from a sum) is wrong in any other graph. A call that failed says enough."""
+    warnings = []
+    for k, got_gradient in enumerate(received):
+        if node.outputs[k].dtype.kind != "f" or (got_gradient and not passed):  # an integer output gets none
+            continue
+        used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
+        probe = [np.zeros(g.shape) for g in grads]
+        probe[k] = np.asarray(differentiator.probes.standard_normal(grads[k].shape))
+        try:
+            hand = hand_written(node, ctx, probe, checked)
+        except ComputeError as error:
+            warnings.append(f"{call.function} (node {call.node}): {error.msg}, with a gradient on {used}")
+            continue
+        wrong = []
+        for i in checked:
+            f = _projected_forward(spec.function, ctx.params, inputs, i, probe)
+            result = compare_one(f, inputs[i].array, hand[i], "fast", options, differentiator, f"grad_{spec.inputs[i]}")
+            if not result.passed:
+                wrong.append(spec.inputs[i])
+        if wrong:
+            which = f"input{'s' if len(wrong) > 1 else ''} {' and '.join(wrong)}"
+            said = (
+                f"correct for the gradient {used} got here, wrong for others (a random one was tried, as gradcheck "
+                f"does): what a backward returns must be linear in grad_{spec.outputs[k]}"
+                if got_gradient
+                else f"correct here, wrong if {used} is used"
+            )
+            warnings.append(
+                f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for {which}: {said}"
+            )
+    return warnings
