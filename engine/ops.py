@@ -7,6 +7,8 @@ needs, which the rule gets as `y`: cross_entropy's softmax, so that backward nee
 compute it again.) Rules may return a gradient of the broadcast shape: the engine
 sums it back to the argument's shape in one place (`sum_to`), so no rule deals with
 broadcasting. A rule of `None` means the argument is not differentiable (labels, shapes).
+What some lines compute is written out in engine.kernels (PyTorch's answers at NaN, inf and
+empty axes, or speed), and the grad_fn names that depend on the call in engine.grad_fn_names.
 """
 
 from __future__ import annotations
@@ -19,6 +21,19 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from engine import kinks
+from engine.grad_fn_names import div_name, index_name, matmul_name, pow_name, reduction_name, reshape_name, sub_name
+from engine.kernels import (
+    absolute,
+    cross_entropy,
+    cross_entropy_vjp,
+    log_softmax,
+    logsumexp,
+    power,
+    relu,
+    relu_vjp,
+    softmax,
+    unless,
+)
 
 Array = np.ndarray[Any, Any]
 Axis = int | tuple[int, ...] | None
@@ -196,127 +211,6 @@ def _lead_below(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     return _lead(np.negative(a, dtype=np.float64), axis, keepdims)
 
 
-def _max_along(a: Array, axis: Axis) -> Array:
-    """np.max(a, axis, keepdims=True), NaN winning as there (a zero or a NaN may come back
-    with the other sign). Along the last axis, through argmax and a gather: NumPy's max
-    reduction is about twice as slow on short rows (5.6 µs for 64 rows of 10 against 2.6 µs)."""
-    last = a.ndim - 1
-    if a.size == 0 or a.ndim == 0 or axis not in (-1, last, (-1,), (last,)):
-        return np.max(a, axis=axis, keepdims=True, initial=-np.inf)  # -inf along an empty axis
-    rows = a.reshape(-1, a.shape[-1])
-    return rows[np.arange(len(rows)), rows.argmax(axis=1)].reshape(*a.shape[:-1], 1)
-
-
-def _shifted(a: Array, axis: Axis) -> Array:
-    """a minus its maximum along the axis, the stable start of a log-softmax. A row whose
-    maximum is not finite (an inf or a NaN in it, or all -inf) has no log-softmax: it is NaN
-    all along, as in PyTorch, and without NumPy's warnings about inf - inf."""
-    m = _max_along(a, axis)
-    finite = np.isfinite(m)
-    if np.logical_and.reduce(finite, axis=None):  # finite.all() without its Python layer
-        return a - m
-    return np.where(finite, a - np.where(finite, m, 0), np.nan)
-
-
-def _logsumexp(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
-    m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)  # along an empty axis: log 0 = -inf
-    m = np.where(np.isfinite(m), m, 0)
-    with np.errstate(divide="ignore"):  # log 0, along an empty axis
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=_axes(a.ndim, axis))
-
-
-def _log_softmax(a: Array, axis: int) -> Array:
-    # (a - max) - log Σ exp(a - max), rounded as PyTorch rounds it.
-    shifted = _shifted(a, axis)
-    if shifted.size == 0:
-        return shifted  # nothing to normalize, and no log of an empty sum
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
-
-
-def _softmax(a: Array, axis: int) -> Array:
-    e = np.exp(a - _max_along(a, axis))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
-    return e
-
-
-def _check_labels(logits: Array, target: Array) -> None:
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy expects int64 class labels, got {target.dtype}")
-    classes = logits.shape[-1] if logits.ndim else 0
-    if logits.ndim not in (1, 2) or target.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
-            f"with a 0-d label; got {list(logits.shape)} and {list(target.shape)}"
-        )
-    # One reduction finds both kinds of bad label: a negative one read as unsigned is huge.
-    unsigned = target.view(np.uint64) if target.dtype == np.int64 else target.astype(np.uint64)
-    if target.size and np.maximum.reduce(unsigned, axis=None) >= classes:
-        bad = target[(target < 0) | (target >= classes)]
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
-
-
-def _labelled(a: Array, target: Array) -> Any:
-    # Where each row's labelled element a[i, target[i]] (or a[target], for one row) is in
-    # a.reshape(-1), for a C-contiguous a: one flat index is quicker than a pair (1 µs).
-    return np.arange(0, a.size, a.shape[-1]) + target.astype(np.intp, copy=False) if a.ndim == 2 else target
-
-
-def _cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
-    """The mean loss, and the softmax of the logits, which is what its rule needs."""
-    _check_labels(logits, target)
-    shifted = _shifted(logits, -1)
-    p = np.exp(shifted)
-    total = np.add.reduce(p, axis=-1, keepdims=True)
-    losses = np.log(total[..., 0]) - shifted.reshape(-1)[_labelled(shifted, target)]  # shifted is new
-    p /= total
-    total = np.add.reduce(losses, axis=None)
-    return (total / losses.size if losses.size else total * np.nan), p  # the mean, as ndarray.mean rounds it
-
-
-def _cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Array:
-    grad = p.copy()  # p stays as it is for another backward (retain_graph)
-    grad.reshape(-1)[_labelled(grad, target)] -= 1
-    grad *= g / max(target.size, 1)
-    return grad
-
-
-_BITS: dict[np.dtype[Any], np.dtype[Any]] = {
-    np.dtype(np.float32): np.dtype(np.uint32),
-    np.dtype(np.float64): np.dtype(np.uint64),
-}
-
-
-def _abs(a: Array) -> Array:
-    if a.dtype == np.bool_:
-        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
-    return np.abs(a)
-
-
-def _relu(a: Array) -> Array:
-    if a.dtype == np.bool_:
-        raise RuntimeError("Boolean inputs not supported for relu")
-    # 0 first: on a tie NumPy answers the second operand, so relu(-0.0) is -0.0, as in PyTorch.
-    return np.maximum(0, a)
-
-
-def _relu_vjp(g: Array, y: Array, a: Array) -> Array:
-    # 0 where a <= 0, else g, selected as PyTorch selects: g·[a > 0] would make NaN of an
-    # inf or NaN g times 0, and drop the g of relu(NaN). g's bits are ANDed with all ones or
-    # all zeros, much quicker than np.where (the MLP's 64×256 float32: 9 µs against 63).
-    bits = _BITS[g.dtype]
-    keep = np.asarray(np.less_equal(a, 0), dtype=bits)
-    keep -= 1  # 1 - 1 = 0 where a <= 0, 0 - 1 = all ones elsewhere
-    keep &= g.view(bits)
-    return keep.view(g.dtype)
-
-
-def _unless(other_wins: Array, g: Array, tie: Array) -> Array:
-    """g, halved at a tie, 0 where the other operand wins: selected, not multiplied, as PyTorch
-    does, so that an inf or NaN g stays where it goes, and both sides of a NaN get all of g."""
-    return np.where(other_wins, 0, np.where(tie, g / 2, g))
-
-
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
     diff = a - b
     return g * 2 * diff / max(diff.size, 1)
@@ -326,56 +220,6 @@ def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
     out = np.zeros_like(a, dtype=g.dtype)
     out[index] = g
     return out
-
-
-def _index_name(a: Array, index: Any) -> str:
-    """The last step that does something: SelectBackward0 (an integer), SliceBackward0 (a slice),
-    UnsqueezeBackward0 (None); AliasBackward0 when none does (x[...], x[:, :]). A lone slice
-    x[:] is taken even when it keeps everything."""
-    if isinstance(index, slice):
-        return "SliceBackward0"
-    parts = index if isinstance(index, tuple) else (index,)
-    # PyTorch applies the parts in order, skipping a slice that keeps a whole axis as written:
-    # start 0, step 1, stop at or past the end (x[-3:] of 3 elements is still a slice).
-    name = "AliasBackward0"
-    axis = 0  # a's axis the next part indexes
-    for part in parts:
-        if part is Ellipsis:
-            axis += a.ndim - sum(1 for p in parts if p is not None and p is not Ellipsis)
-        elif part is None:
-            name = "UnsqueezeBackward0"
-        elif isinstance(part, slice):
-            whole = (
-                part.start in (None, 0) and part.step in (None, 1) and (part.stop is None or part.stop >= a.shape[axis])
-            )
-            name = name if whole else "SliceBackward0"
-            axis += 1
-        else:
-            name = "SelectBackward0"
-            axis += 1
-    return name
-
-
-_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}
-
-
-def _matmul_name(a: Array, b: Array, requires_grad: tuple[bool, ...] = (False, False)) -> str:
-    """MmBackward0 (matrix @ matrix), MvBackward0, DotBackward0, SqueezeBackward4 (vector @ matrix),
-    UnsafeViewBackward0 (batched); a matrix that requires grad @ a batch: CloneBackward0, or
-    TransposeBackward0 when the product is one row, one column or empty"""
-    name = _MATMUL_NAMES.get((a.ndim, b.ndim))
-    if name is not None:
-        return name
-    # PyTorch computes this one as (bᵀ @ aᵀ)ᵀ, folding b's batch into one matrix, and makes the
-    # transpose contiguous: a copy (Clone), unless the transpose is contiguous already.
-    # A 1×n×k `a` against a 3-D batch of more than one counts as the matrix n×k.
-    matrix = a.ndim == 2 or (a.ndim == b.ndim == 3 and a.shape[0] == 1 and b.shape[0] != 1)
-    if requires_grad[0] and matrix and b.ndim >= 3:
-        rows, columns = a.shape[-2], b.shape[-1]
-        if rows <= 1 or columns <= 1 or 0 in b.shape[:-2]:
-            return "TransposeBackward0"
-        return "CloneBackward0"
-    return "UnsafeViewBackward0"
 
 
 def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
@@ -399,59 +243,6 @@ def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
     return gb[..., 0] if b.ndim == 1 else gb
 
 
-def _reduction_name(prefix: str) -> Callable[..., str]:
-    # PyTorch counts overloads: sum(x) is SumBackward0; any axis or keepdims, even
-    # sum(x, dim=None), selects the overload with a dim, SumBackward1.
-    def name(a: Array, **given: Any) -> str:
-        return prefix + ("1" if given else "0")
-
-    name.__doc__ = f"{prefix}0, or {prefix}1 with axis or keepdims"
-    return name
-
-
-def _reshape_name(a: Array, shape: Any) -> str:
-    """ViewBackward0; for a non-contiguous tensor, ReshapeAliasBackward0 when the new shape is
-    still a view of it, UnsafeViewBackward0 when it takes a copy"""
-    if a.flags.c_contiguous:
-        return "ViewBackward0"
-    try:
-        np.reshape(a, shape, copy=False)
-    except ValueError:
-        return "UnsafeViewBackward0"
-    return "ReshapeAliasBackward0"
-
-
-def _pow_name(a: Any, b: Any) -> str:
-    """PowBackward0 (tensor ** number), PowBackward1 (tensor ** tensor), PowBackward2 (number ** tensor)"""
-    if not isinstance(a, np.ndarray):
-        return "PowBackward2"
-    return "PowBackward1" if isinstance(b, np.ndarray) else "PowBackward0"
-
-
-def _sub_name(a: Any, b: Any) -> str:
-    """SubBackward0, or RsubBackward1 for number - tensor"""
-    return "SubBackward0" if isinstance(a, np.ndarray) else "RsubBackward1"
-
-
-def _div_name(a: Any, b: Any) -> str:
-    """DivBackward0, or MulBackward0 for number / tensor (PyTorch multiplies by the reciprocal)"""
-    return "DivBackward0" if isinstance(a, np.ndarray) else "MulBackward0"
-
-
-def _pow(a: Any, b: Any) -> Array:
-    out = a**b
-    if out.dtype is not _INT8:
-        return out
-    # Bools to a bool power, which NumPy gives in int8 (no dtype of ours). PyTorch keeps a
-    # bool tensor to a bool number as bool, and has no bool power of a bool tensor.
-    if isinstance(b, np.ndarray):
-        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
-    return out.astype(np.bool_)
-
-
-_INT8 = np.dtype(np.int8)
-
-
 def _pow_vjp_base(g: Array, y: Array, a: Array, b: Any) -> Array:
     return np.where(b == 0, 0.0, g * b * a ** (b - 1))
 
@@ -469,51 +260,51 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("add", "a + b", "AddBackward0", np.add,
        (lambda g, y, a, b: g, lambda g, y, a, b: g),
        "∂/∂a = 1, ∂/∂b = 1", "promote", needs="nothing"),
-    Op("sub", "a - b", _sub_name,
+    Op("sub", "a - b", sub_name,
        np.subtract,
        (lambda g, y, a, b: g, lambda g, y, a, b: -g),
        "∂/∂a = 1, ∂/∂b = -1", "promote", needs="nothing"),
     Op("mul", "a * b", "MulBackward0", np.multiply,
        (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
        "∂/∂a = b, ∂/∂b = a", "promote"),
-    Op("div", "a / b", _div_name,
+    Op("div", "a / b", div_name,
        np.true_divide,
        (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
        "∂/∂a = 1/b, ∂/∂b = -a/b²", "float"),
     Op("neg", "-a", "NegBackward0", np.negative,
        (lambda g, y, a: -g,),
        "∂/∂a = -1", needs="nothing"),
-    Op("pow", "a ** b", _pow_name, _pow,
+    Op("pow", "a ** b", pow_name, power,
        (_pow_vjp_base, _pow_vjp_exponent),
        "∂/∂a = b·a^(b-1), ∂/∂b = a^b·ln a", "promote"),
-    Op("matmul", "a @ b", _matmul_name, np.matmul,
+    Op("matmul", "a @ b", matmul_name, np.matmul,
        (_matmul_vjp_a, _matmul_vjp_b),
        "∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g", "promote", named_by_requires_grad=True),
     # Elementwise functions
     Op("exp", "exp(a)", "ExpBackward0", np.exp, (lambda g, y, a: g * y,), "exp' = exp", "float"),
     Op("log", "log(a)", "LogBackward0", np.log, (lambda g, y, a: g / a,), "log' a = 1/a", "float"),
     Op("sqrt", "sqrt(a)", "SqrtBackward0", np.sqrt, (lambda g, y, a: g / (2 * y),), "sqrt' a = 1/(2·sqrt a)", "float"),
-    Op("abs", "abs(a)", "AbsBackward0", _abs, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)",
+    Op("abs", "abs(a)", "AbsBackward0", absolute, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)",
        kink=lambda a: a),
     Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
     Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),
     Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * (1 - y * y),), "tanh' = 1 - tanh²", "float"),
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
        (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
-    Op("relu", "relu(a)", "ReluBackward0", _relu,
-       (_relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
+    Op("relu", "relu(a)", "ReluBackward0", relu,
+       (relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
-       (lambda g, y, a, b: _unless(a < b, g, a == b), lambda g, y, a, b: _unless(a > b, g, a == b)),
+       (lambda g, y, a, b: unless(a < b, g, a == b), lambda g, y, a, b: unless(a > b, g, a == b)),
        "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each; a NaN: 1 each", "promote", kink=_difference),
     Op("minimum", "minimum(a, b)", "MinimumBackward0", np.minimum,
-       (lambda g, y, a, b: _unless(a > b, g, a == b), lambda g, y, a, b: _unless(a < b, g, a == b)),
+       (lambda g, y, a, b: unless(a > b, g, a == b), lambda g, y, a, b: unless(a < b, g, a == b)),
        "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each; a NaN: 1 each", "promote", kink=_difference),
     # Reductions
-    Op("sum", "sum(a, axis=None, keepdims=False)", _reduction_name("SumBackward"),
+    Op("sum", "sum(a, axis=None, keepdims=False)", reduction_name("SumBackward"),
        lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
        (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims),),
        "∂/∂a = 1 for every summed element", params=_AXIS, needs="shapes"),
-    Op("mean", "mean(a, axis=None, keepdims=False)", _reduction_name("MeanBackward"),
+    Op("mean", "mean(a, axis=None, keepdims=False)", reduction_name("MeanBackward"),
        _mean,
        (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims) / _count(a.shape, axis),),
        "∂/∂a = 1/n for each of the n averaged elements", "float", _AXIS, needs="shapes",
@@ -525,11 +316,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("min", "min(a, axis=None, keepdims=False)", "AminBackward0",
        lambda a, axis=None, keepdims=False: a.min(axis=axis, keepdims=keepdims),
        (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS, kink=_lead_below),
-    Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", _logsumexp,
+    Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", logsumexp,
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),
        "∂/∂a = softmax(a) along the axes", "float", _AXIS),
     # Shapes
-    Op("reshape", "reshape(a, shape)", _reshape_name, lambda a, shape: np.reshape(a, shape),
+    Op("reshape", "reshape(a, shape)", reshape_name, lambda a, shape: np.reshape(a, shape),
        (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": REQUIRED},
        needs="shapes"),
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
@@ -538,15 +329,15 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", lambda a, shape: np.broadcast_to(a, shape),
        (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED},
        needs="nothing"),
-    Op("index", "a[i, j:k]", _index_name, lambda a, index: a[index],
+    Op("index", "a[i, j:k]", index_name, lambda a, index: a[index],
        (_index_vjp,), "the gradient placed back at the selected elements, 0 elsewhere", params={"index": REQUIRED},
        needs="shapes"),
     # Normalizations and losses
-    Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: _softmax(a, axis),
+    Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: softmax(a, axis),
        (lambda g, y, a, axis=-1: y * (g - np.sum(g * y, axis=axis, keepdims=True)),),
        "∂/∂a = y·(g - Σ g·y)", "float", _SOFTMAX_AXIS,
        integers=(NotImplementedError, "\"softmax_lastdim_kernel_impl\" not implemented for '{}'")),
-    Op("log_softmax", "log_softmax(a, axis=-1)", "LogSoftmaxBackward0", lambda a, axis=-1: _log_softmax(a, axis),
+    Op("log_softmax", "log_softmax(a, axis=-1)", "LogSoftmaxBackward0", lambda a, axis=-1: log_softmax(a, axis),
        (lambda g, y, a, axis=-1: g - np.exp(y) * np.sum(g, axis=axis, keepdims=True),),
        "∂/∂a = g - softmax(a)·Σ g", "float", _SOFTMAX_AXIS,
        integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
@@ -554,8 +345,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
        (lambda g, y, a, b: _mse_grad(g, a, b), lambda g, y, a, b: -_mse_grad(g, a, b)),
        "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote",
        integers=(NotImplementedError, "\"mse_cpu\" not implemented for '{}'")),
-    Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", _cross_entropy,
-       (_cross_entropy_vjp, None),
+    Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", cross_entropy,
+       (cross_entropy_vjp, None),
        "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float", saves=True,
        integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     # Constants: they carry no gradient
