@@ -10,7 +10,10 @@ import urllib.request
 
 def main() -> int:
     port = os.environ.get("GRADLAB_PORT", "8000")
-    url = f"http://127.0.0.1:{port}/healthz"
+    host = os.environ.get("GRADLAB_HOST", "127.0.0.1")
+    if host in ("", "0.0.0.0", "::"):  # every address: the loopback one among them
+        host = "127.0.0.1"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=3) as response:
             return 0 if response.status == 200 else 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import LOOPBACK, clean_env, free_port, running, wait_for_url
+from support import LOOPBACK, clean_env, free_port, running, wait_for_url, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,3 +60,18 @@ def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_na
         "  GRADLAB_TIME_LIMIT_SECONDS='inf': Input should be a finite number",
         "  GRADLAB_TIME_LIMIT is not a setting; did you mean GRADLAB_TIME_LIMIT_SECONDS?",
     ]
+
+
+def test_the_health_check_asks_the_address_the_server_listens_on(tmp_path: Path) -> None:
+    # A review found it always asking 127.0.0.1: a server on another address was never healthy.
+    host, port = "127.0.0.2", free_port()
+    env = clean_env(GRADLAB_HOST=host, GRADLAB_PORT=str(port))
+    log = tmp_path / "server.log"
+
+    def healthy() -> bool:
+        probe = subprocess.run([sys.executable, "-m", "app.healthcheck"], env=env, cwd=ROOT, timeout=15)
+        return probe.returncode == 0
+
+    assert not healthy(), "healthy with no server"
+    with running([sys.executable, "-m", "app"], env=env, cwd=ROOT, log=log) as server:
+        wait_until(healthy, timeout=STARTUP_TIMEOUT, process=server, log=log, what="the health check")
