@@ -7,6 +7,7 @@ and each ran out of its wall-clock time sharing two cores with the others."""
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,13 +15,21 @@ from fastapi import HTTPException
 
 RETRY_AFTER_SECONDS = 5
 
-_places: dict[int, asyncio.Semaphore] = {}  # one per setting's value: one in practice
+# Per event loop (a semaphore belongs to the loop it first waits in), per setting's value: one
+# of each in a worker.
+_places: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @asynccontextmanager
 async def place(places: int, wait_seconds: float) -> AsyncIterator[None]:
-    """A place to compute in, within `wait_seconds`; else 503."""
-    semaphore = _places.setdefault(places, asyncio.Semaphore(places))
+    """A place to compute in, within `wait_seconds`; else 503. Places are given in the order
+    asked, so a request behind others that each keep to the time limit, which counts their
+    waits, gets one within its own: a 503 comes where those ahead overran it (an op the clock
+    cannot stop halfway)."""
+    semaphores = _places.setdefault(asyncio.get_running_loop(), {})
+    semaphore = semaphores.setdefault(places, asyncio.Semaphore(places))
     try:
         await asyncio.wait_for(semaphore.acquire(), wait_seconds)
     except TimeoutError:

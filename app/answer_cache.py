@@ -4,7 +4,7 @@ A class posts the same example many times, and an answer depends on the request'
 the server's settings (fast mode's random direction comes from `check.seed`), so an answer
 given once with status 200 can be given again without computing it. Only what the check does
 by the clock may differ from one computation to the next (a look element by element cut short
-by the time left, auto mode's choice near half the time limit, each said in the answer): the
+by the time left, said in the answer): the
 answer kept is the first one given.
 """
 

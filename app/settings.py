@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     auto_full_check_evaluations: int = Field(
         default=Limits.auto_full_check_evaluations,
         ge=0,
-        description="Check mode auto runs full up to this many evaluations (and half the time limit), fast above.",
+        description="Check mode auto runs full up to this many evaluations, fast above.",
     )
     max_ndim: int = Field(default=Limits.max_ndim, ge=1, le=32, description="Most dimensions of a tensor.")
     max_answer_elements: int = Field(
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(
         default=2,
         ge=1,
-        description="Requests each worker computes at once; the others wait, up to the time limit, then get 503.",
+        description="Requests each worker computes at once; the others wait, within the time limit, or get 503.",
     )
     time_limit_seconds: float = Field(
         default=Limits.time_limit_seconds,

@@ -12,7 +12,6 @@ engine.differentiator), compare and explain (engine.comparison).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +39,6 @@ BATCH_ELEMENTS = 1 << 16
 # What engine.kinks keeps of an element that a kinked op noted, in float64 elements (its sign,
 # whether it changed, its distances at two steps: 18 bytes).
 RECORD_ELEMENTS = 3
-# Check mode auto runs full only if its evaluations, at the time of the first, would take at
-# most this share of the time limit (a graph of 10^6-element ops is costly at 6,001 of them).
-AUTO_FULL_TIME_SHARE = 0.5
 
 
 @dataclass
@@ -121,9 +117,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
 def _run_check(program: Program, options: CheckOptions, deadline: float | None) -> CheckReport:
     limits = program.limits
     with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
-        started = time.perf_counter()
         env, calls = program.forward(program.leaf_arrays(float64=True))
-        one_evaluation = time.perf_counter() - started
         evaluation_elements = guard.elements  # everything one evaluation allocates, intermediates too
         # What engine.kinks keeps of each input element of relu, abs, max, ... while it
         # differentiates counts against the same setting; where it would not fit, the
@@ -135,11 +129,10 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
         guard.sizes_known = True
         full_cost = estimate_evaluations(program, env, calls, full=True)
         mode = options.mode
-        if mode == "auto":
-            # Full while it is cheap in evaluations and, at the time this one took, in time.
-            cheap = min(limits.auto_full_check_evaluations, limits.max_check_evaluations)
-            quick = full_cost * one_evaluation <= AUTO_FULL_TIME_SHARE * limits.time_limit_seconds
-            mode = "full" if full_cost <= cheap and quick else "fast"
+        if mode == "auto":  # full while its evaluations stay under the setting, and within the limit
+            mode = (
+                "full" if full_cost <= min(limits.auto_full_check_evaluations, limits.max_check_evaluations) else "fast"
+            )
         cost = full_cost if mode == "full" else estimate_evaluations(program, env, calls, full=False)
         if cost > limits.max_check_evaluations:
             hint = "; check mode fast needs far fewer" if mode == "full" else ""

@@ -91,7 +91,7 @@ def _function_class(spec: CustomFunction) -> type[Function]:
         returned = [env.get(f"grad_{name}") for name in spec.inputs]
         for index, (grad, given) in enumerate(zip(returned, ctx.inputs, strict=True)):
             # Said here, where the statement that made it is known, not where autograd finds it.
-            if isinstance(grad, Tensor) and isinstance(given, Tensor):
+            if isinstance(grad, Tensor) and isinstance(given, Tensor) and given.requires_grad:  # else ignored
                 invalid = invalid_gradient(f"{spec.name}Backward", index, grad.array.shape, given.array.shape)
                 if invalid:
                     statement = next(s for s in spec.backward if f"grad_{spec.inputs[index]}" in s.names)

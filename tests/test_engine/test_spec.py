@@ -495,6 +495,20 @@ def test_gradient_of_broadcast_shape_is_reduced_and_incompatible_one_refused() -
     )
 
 
+def test_a_gradient_for_an_input_that_needs_none_is_ignored_whatever_its_shape() -> None:
+    # PyTorch drops what a backward returns for an input that does not require grad, shape and
+    # all (x.grad comes back as ever); a review found the shape check refusing it.
+    backward = [{"name": "grad_x", "expr": "grad_z * sum(y)"}, {"name": "grad_y", "expr": "ones_like(x)"}]
+    fn = {"inputs": ["x", "y"], "forward": [{"name": "z", "expr": "x * sum(y)"}], "outputs": ["z"],
+          "save_for_backward": ["x", "y"], "backward": backward}  # fmt: skip
+    spec = {
+        "leaves": {"x": {"value": [1.0, 2.0, 3.0], "requires_grad": True}, "y": {"value": [1.0, 1.0, 1.0, 1.0]}},
+        "functions": {"F": fn},
+        "nodes": [{"name": "z", "expr": "F(x, y)"}, {"name": "s", "expr": "sum(z)"}],
+    }
+    assert run(spec).tensors["x"].grad.tolist() == [4.0, 4.0, 4.0]
+
+
 @pytest.mark.parametrize(
     ("backward", "refused"),
     [
