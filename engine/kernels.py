@@ -145,3 +145,12 @@ def power(a: Any, b: Any) -> Array:
 
 
 _INT8 = np.dtype(np.int8)
+
+
+def reshape(a: Array, shape: Any) -> Array:
+    # NumPy takes any negative size for the one to infer; PyTorch only -1.
+    dims = [shape] if isinstance(shape, int) else list(shape)
+    for i, n in enumerate(dims):
+        if n < -1:
+            raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {dims}")
+    return np.reshape(a, shape)

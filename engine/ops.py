@@ -31,6 +31,7 @@ from engine.kernels import (
     power,
     relu,
     relu_vjp,
+    reshape,
     softmax,
     unless,
 )
@@ -320,7 +321,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),
        "∂/∂a = softmax(a) along the axes", "float", _AXIS),
     # Shapes
-    Op("reshape", "reshape(a, shape)", reshape_name, lambda a, shape: np.reshape(a, shape),
+    Op("reshape", "reshape(a, shape)", reshape_name, reshape,
        (lambda g, y, a, shape: g.reshape(a.shape),), "the gradient reshaped back", params={"shape": REQUIRED},
        needs="shapes"),
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),

@@ -29,7 +29,7 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
     if op == "matmul" and len(shapes) == 2:
         return RuntimeError(_matmul(*shapes))
     if op == "reshape":
-        return RuntimeError(f"shape '{list(kwargs['shape'])}' is invalid for input of size {int(np.prod(shapes[0]))}")
+        return RuntimeError(_reshape(list(kwargs["shape"]), int(np.prod(shapes[0]))))
     if op == "broadcast_to":
         return RuntimeError(_expand(shapes[0], tuple(kwargs["shape"])) or said)
     if "broadcast" in said and len(shapes) >= 2:
@@ -45,6 +45,12 @@ _BOOL_SUBTRACT = (
     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
     "operator instead."
 )
+
+
+def _reshape(shape: list[int], size: int) -> str:
+    if shape.count(-1) > 1:
+        return "only one dimension can be inferred"
+    return f"shape '{shape}' is invalid for input of size {size}"
 
 
 def _empty_reduction(name: str, shape: tuple[int, ...], axis: Any) -> Exception:
@@ -90,9 +96,10 @@ def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
             f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the same number of "
             f"elements, but got {a[0]} and {b[0]} elements respectively"
         )
-    if len(a) == 2 and len(b) == 1:
-        return f"size mismatch, got input ({a[0]}), mat ({cross(*a)}), vec ({b[0]})"
-    if len(b) == 2 and len(a) >= 1:  # a's leading dimensions fold into its rows, as PyTorch folds them
+    if len(a) >= 2 and len(b) == 1:  # a's leading dimensions fold into its rows, as PyTorch folds them
+        rows = int(np.prod(a[:-1]))
+        return f"size mismatch, got input ({rows}), mat ({cross(rows, a[-1])}), vec ({b[0]})"
+    if len(b) == 2 and len(a) >= 1:  # as above
         rows = int(np.prod(a[:-1])) if len(a) > 1 else 1
         return f"mat1 and mat2 shapes cannot be multiplied ({cross(rows, a[-1])} and {cross(*b)})"
     batch_a, batch_b = a[:-2] if len(a) > 1 else (), b[:-2]

@@ -122,7 +122,7 @@ def initialized(
     base = {
         "zeros": lambda: np.zeros(shape),
         "ones": lambda: np.ones(shape),
-        "arange": lambda: np.arange(count, dtype=np.float64).reshape(shape),
+        "arange": lambda: np.arange(prod(shape), dtype=np.float64).reshape(shape),
         "normal": lambda: rng.standard_normal(shape),
         "uniform": lambda: rng.random(shape),
     }[init]()
@@ -133,6 +133,8 @@ def initialized(
                 (*loc, "init"),
                 f"{what}: {init} with scale {scale} does not give integers for int64",
             )
+        if not np.all(np.abs(values) < 2.0**63):  # what float64 holds of the int64 range
+            raise SpecError((*loc, "scale"), f"{what}: scale {scale} makes values outside the int64 range")
         return values.astype(np.int64)
     with np.errstate(over="ignore"):
         out = values.astype(dtype)

@@ -674,3 +674,19 @@ def test_int64_leaves_take_every_int64_and_nothing_past_it(value: int | float, f
         return
     with pytest.raises(SpecError, match="leaf 'k' has a number outside the int64 range"):
         run(spec)
+
+
+@pytest.mark.parametrize("shape", [[0, 3], [3, 0], [0]])
+def test_an_empty_arange_leaf_is_an_empty_tensor(shape: list[int]) -> None:
+    # A review found init arange with a 0 in the shape failing with a 500 (NumPy's reshape).
+    spec = {"leaves": {"e": {"shape": shape, "init": "arange"}}, "nodes": [{"name": "s", "expr": "e * 2"}]}
+    spec["backward"] = []
+    assert run(spec).tensors["e"].value.shape == tuple(shape)
+
+
+def test_int64_leaves_made_by_init_stay_in_the_int64_range() -> None:
+    # A review found scale 1e19 wrapping around to -2**63, silently.
+    spec: dict[str, Any] = {"leaves": {"k": {"shape": [2], "init": "ones", "scale": 1e19, "dtype": "int64"}}}
+    spec |= {"nodes": [{"name": "y", "expr": "k * 1"}], "backward": []}
+    with pytest.raises(SpecError, match="leaf 'k': scale 1e\\+19 makes values outside the int64 range"):
+        run(spec)
