@@ -129,8 +129,16 @@ def relu_vjp(g: Array, y: Array, a: Array) -> Array:
 
 def unless(other_wins: Array, g: Array, tie: Array) -> Array:
     """g, halved at a tie, 0 where the other operand wins: selected, not multiplied, as PyTorch
-    does, so that an inf or NaN g stays where it goes, and both sides of a NaN get all of g."""
-    return np.where(other_wins, 0, np.where(tie, g / 2, g))
+    does, so that an inf or NaN g stays where it goes, and both sides of a NaN get all of g. As
+    in relu_vjp, g's bits ANDed with all ones or all zeros (1e5 float32: 75 µs; np.where 445)."""
+    bits = _BITS[g.dtype]
+    keep = np.asarray(other_wins, dtype=bits)
+    keep -= 1  # 1 - 1 = 0 where the other wins, 0 - 1 = all ones elsewhere
+    keep &= np.broadcast_to(g, keep.shape).view(bits)
+    out = keep.view(g.dtype)
+    if np.logical_or.reduce(tie, axis=None):
+        np.multiply(out, 0.5, out=out, where=tie)
+    return out
 
 
 def power(a: Any, b: Any) -> Array:
