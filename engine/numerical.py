@@ -164,6 +164,8 @@ def derivative(
         h = pending.pop(0)
         if exact_step is not None:
             h = exact_step(h)
+            if any(h == step for step, *_ in tried):
+                continue  # made exact, a closer step can come out as one already taken (one ulp of 1e15)
         budget.spend(len(OFFSETS))
         if crossings is not None:
             crossings.clear()

@@ -1231,6 +1231,14 @@ def test_elements_off_autograd_beyond_the_probes_are_named_when_every_probe_is_a
         )
 
 
+def test_a_step_that_comes_out_as_one_already_taken_is_not_taken_again() -> None:
+    # At 1e15 the spacing of floats is 0.125: eps (1e-3) and the closer retry (1e-6) both come
+    # out as one spacing. A review found the same stencil run twice (13 evaluations).
+    spec = {"dtype": "float64", "leaves": {"a": leaf([1e15])}, "nodes": [{"name": "s", "expr": "sum(sin(a))"}]}
+    report = check(spec, {"mode": "full"})
+    assert report.passed is True and report.evaluations == PER_DERIVATIVE + 1
+
+
 @pytest.mark.parametrize("mode", ["full", "fast"])
 def test_steps_are_taken_exactly_at_large_inputs(mode: str) -> None:
     # At |x| = 1e8, x + 1e-3 rounds to a step 1e-5 off (and a retry's 1e-6 to one 1% off): a
