@@ -97,12 +97,14 @@ def settings_problems(environ: Mapping[str, str]) -> list[str]:
     """What is wrong with the GRADLAB_* variables, one line each, in their names: a value a
     setting cannot take, or a variable that is no setting (a misspelling is otherwise ignored)."""
     problems = []
+    given = {name.upper(): (name, value) for name, value in environ.items()}  # as pydantic reads them: any case
     try:
         Settings()
     except ValidationError as error:
         for e in error.errors():
             variable = f"GRADLAB_{str(e['loc'][0]).upper()}" if e["loc"] else "GRADLAB_*"
-            problems.append(f"{variable}={environ.get(variable, '')!r}: {e['msg']}")
+            name, value = given.get(variable, (variable, ""))
+            problems.append(f"{name}={value!r}: {e['msg']}")
     known = {f"GRADLAB_{name.upper()}" for name in Settings.model_fields}
     for variable in sorted(v for v in environ if v.upper().startswith("GRADLAB_") and v.upper() not in known):
         close = difflib.get_close_matches(variable.upper(), known, n=1)

@@ -235,7 +235,7 @@ class _Compiler:
                 except SpecError:
                     raise
                 except COMPUTE_FAILURES as error:
-                    raise ComputeError(loc, f"{where}: {_describe(error, [value, operand])}") from None
+                    raise ComputeError(loc, _describe(where, error, [value, operand])) from None
             return value
 
         return evaluate
@@ -415,12 +415,15 @@ def _run(loc: Loc, where: str, call: Callable[..., Any], values: list[Any], para
     except SpecError:
         raise
     except COMPUTE_FAILURES as error:
-        raise ComputeError(loc, f"{where}: {_describe(error, values)}") from None
+        raise ComputeError(loc, _describe(where, error, values)) from None
 
 
-def _describe(error: Exception, values: list[Any]) -> str:
+def _describe(where: str, error: Exception, values: list[Any]) -> str:
+    """Where an op failed, why, and its operands' shapes. An error that names the op itself, as
+    PyTorch's do ("mean(): could not infer ..."), names it once."""
     shapes = ", ".join(str(list(v.shape)) if isinstance(v, Tensor) else repr(v) for v in values)
-    return f"{error} (operands: {shapes})"
+    said, op = str(error), where.rsplit(": ", 1)[-1] + ": "
+    return f"{where}: {said.removeprefix(op)} (operands: {shapes})"
 
 
 def _operand(number: Any) -> str:

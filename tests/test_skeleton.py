@@ -43,7 +43,7 @@ def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_na
     # A review found a 20-line pydantic traceback naming the field `port`, and a misspelt
     # GRADLAB_TIME_LIMIT silently ignored.
     env = clean_env(
-        GRADLAB_PORT="abc",
+        gradlab_port="abc",  # pydantic takes any case, and so does the message
         GRADLAB_WORKERS="0",
         GRADLAB_TIME_LIMIT_SECONDS="inf",
         GRADLAB_TIME_LIMIT="5",
@@ -55,7 +55,7 @@ def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_na
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
         "gradlab: cannot start, the settings are wrong:",
-        "  GRADLAB_PORT='abc': Input should be a valid integer, unable to parse string as an integer",
+        "  gradlab_port='abc': Input should be a valid integer, unable to parse string as an integer",
         "  GRADLAB_WORKERS='0': Input should be greater than or equal to 1",
         "  GRADLAB_TIME_LIMIT_SECONDS='inf': Input should be a finite number",
         "  GRADLAB_TIME_LIMIT is not a setting; did you mean GRADLAB_TIME_LIMIT_SECONDS?",
