@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from engine.graph import Array
+from engine.kernels import expanded
 from engine.ops import ELEMENTWISE, Op, normalize_axis
 from engine.tensor import Tensor, _cast_operands, _numpy_agrees
 
@@ -109,8 +110,7 @@ def _transpose(op: Op, arrays: list[Any], batched: list[bool], kwargs: dict[str,
 
 def _broadcast_to(op: Op, arrays: list[Any], batched: list[bool], kwargs: dict[str, Any]) -> Any:
     (a,) = arrays
-    shape = kwargs["shape"]
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = expanded(kwargs["shape"], a.shape[1:])  # a's copies along its first axis
     return np.broadcast_to(_aligned(a, len(shape)), (a.shape[0], *shape))
 
 

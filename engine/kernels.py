@@ -162,3 +162,36 @@ def reshape(a: Array, shape: Any) -> Array:
         if n < -1:
             raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {dims}")
     return np.reshape(a, shape)
+
+
+def expanded(shape: Any, given: tuple[int, ...]) -> tuple[int, ...]:
+    """A broadcast_to target with each -1 taken from the array's own size there, as PyTorch's
+    expand does, checked from the last axis as it checks them, with its words."""
+    target = (shape,) if isinstance(shape, int) else tuple(shape)
+    if len(target) < len(given):
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(target)}) must be greater or equal to the number of "
+            f"dimensions in the tensor ({len(given)})"
+        )
+    lead = len(target) - len(given)
+    out = list(target)
+    for i in reversed(range(len(target))):
+        own = given[i - lead] if i >= lead else None
+        if target[i] == -1 and own is None:
+            raise RuntimeError(
+                f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {i}"
+            )
+        if target[i] == -1:
+            out[i] = own
+        elif own is not None and own not in (1, target[i]):
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target[i]}) must match the existing size ({own}) at non-singleton "
+                f"dimension {i}.  Target sizes: {list(target)}.  Tensor sizes: {list(given)}"
+            )
+    if min(out, default=0) < 0:  # PyTorch's own answer here is an overflow in its arithmetic
+        raise RuntimeError(f"expand: a size may be -1, for the tensor's own, but no other negative: {list(target)}")
+    return tuple(out)
+
+
+def broadcast_to(a: Array, shape: Any) -> Array:
+    return np.broadcast_to(a, expanded(shape, a.shape))

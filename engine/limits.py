@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.batching import Batched, batched_apply
 from engine.errors import LimitExceeded, Loc, OutOfTime
+from engine.kernels import expanded
 from engine.ops import Op
 from engine.tensor import ARITHMETIC, Tensor, apply, apply_binary
 
@@ -142,7 +143,11 @@ def predicted_elements(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     if op.name not in _RESHAPING and all(s == shapes[0] for s in shapes):
         return prod(shapes[0])  # the common case, without np.broadcast_shapes
     if op.name == "broadcast_to":
-        return prod(max(n, 1) for n in kwargs["shape"])
+        try:
+            return prod(max(n, 1) for n in expanded(kwargs["shape"], shapes[0]))
+        except RuntimeError:  # the op will say what is wrong, if the size is not wrong first
+            target = kwargs["shape"]
+            return prod(max(n, 1) for n in ((target,) if isinstance(target, int) else target))
     try:
         if op.name == "matmul" and all(shapes):
             # (..., n, k) @ (..., k, m) makes (..., n, m); a vector is one row or column.

@@ -24,6 +24,7 @@ from engine import kinks
 from engine.grad_fn_names import div_name, index_name, matmul_name, pow_name, reduction_name, reshape_name, sub_name
 from engine.kernels import (
     absolute,
+    broadcast_to,
     cross_entropy,
     cross_entropy_vjp,
     log_softmax,
@@ -327,7 +328,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
        (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(_axes(a.ndim, axes))),),
        "the gradient permuted back", params={"axes": None}, needs="shapes"),
-    Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", lambda a, shape: np.broadcast_to(a, shape),
+    Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", broadcast_to,
        (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED},
        needs="nothing"),
     Op("index", "a[i, j:k]", index_name, lambda a, index: a[index],

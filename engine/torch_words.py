@@ -30,8 +30,6 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return RuntimeError(_matmul(*shapes))
     if op == "reshape":
         return RuntimeError(_reshape(list(kwargs["shape"]), int(np.prod(shapes[0]))))
-    if op == "broadcast_to":
-        return RuntimeError(_expand(shapes[0], tuple(kwargs["shape"])) or said)
     if "broadcast" in said and len(shapes) >= 2:
         return RuntimeError(_mismatch(shapes[0], shapes[1]) or said)
     return error
@@ -71,17 +69,6 @@ def _mismatch(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
         m, n = (a[i] if i >= 0 else 1), (b[j] if j >= 0 else 1)
         if m != n and m != 1 and n != 1:
             return f"The size of tensor a ({m}) must match the size of tensor b ({n}) at non-singleton dimension {dim}"
-    return None
-
-
-def _expand(shape: tuple[int, ...], target: tuple[int, ...]) -> str | None:
-    for dim in reversed(range(len(target))):
-        i = dim - (len(target) - len(shape))
-        if i >= 0 and shape[i] != 1 and shape[i] != target[dim]:
-            return (
-                f"The expanded size of the tensor ({target[dim]}) must match the existing size ({shape[i]}) at "
-                f"non-singleton dimension {dim}.  Target sizes: {list(target)}.  Tensor sizes: {list(shape)}"
-            )
     return None
 
 

@@ -8,6 +8,7 @@ independent truth and not our own code translated.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -608,3 +609,21 @@ def test_reductions_of_empty_tensors_answer_or_refuse_as_torch_does(name: str) -
             y.sum().backward()
         seen.append((tuple(y.shape), y.detach().numpy().tolist(), tuple(x.grad.shape), x.grad.numpy().tolist()))
     np.testing.assert_equal(seen[0], seen[1])
+
+
+@pytest.mark.parametrize("shape", [(2, -1), (2, 3, -1), (-1, 3), (2, -2), (4, -1, 2), (3,)])
+def test_broadcast_to_keeps_a_size_given_as_minus_one_as_torch_does(shape: tuple[int, ...]) -> None:
+    # -1 keeps the tensor's own size there (torch.expand's rule), except in a new leading axis.
+    seen: list[tuple[Any, ...]] = []
+    for lib in (engine, torch):
+        x = lib.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+        try:
+            y = lib.broadcast_to(x, shape)
+        except RuntimeError as error:  # PyTorch names the tensor's type in one: expand(torch.FloatTensor{...}, ...)
+            seen.append(
+                ("refused", re.sub(r"expand\(torch\.\w+\{\[[\d, ]*\]\}, size=\[[\d, -]*\]\)", "expand", str(error)))
+            )
+            continue
+        (y * lib.tensor(np.arange(float(np.prod(tuple(y.shape)))).reshape(tuple(y.shape)))).sum().backward()
+        seen.append((tuple(y.shape), y.grad_fn.name(), x.grad.numpy().tolist()))
+    assert seen[0] == seen[1]
