@@ -33,13 +33,17 @@ async def place(places: int, wait_seconds: float) -> AsyncIterator[None]:
     try:
         await asyncio.wait_for(semaphore.acquire(), wait_seconds)
     except TimeoutError:
-        msg = (
-            f"the server is busy: each of its workers computes {places} request(s) at once (setting "
-            f"GRADLAB_MAX_CONCURRENT_REQUESTS), and no place freed within {wait_seconds:g} s; try again shortly"
-        )
-        detail = [{"loc": [], "msg": msg, "type": "busy"}]  # nothing in the request is at fault
-        raise HTTPException(503, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+        raise busy(
+            f"each of its workers computes {places} request(s) at once (setting GRADLAB_MAX_CONCURRENT_REQUESTS), "
+            f"and no place freed within {wait_seconds:g} s"
+        ) from None
     try:
         yield
     finally:
         semaphore.release()
+
+
+def busy(why: str) -> HTTPException:
+    """503: the server is busy, nothing in the request is at fault, and it may be sent again."""
+    detail = [{"loc": [], "msg": f"the server is busy: {why}; try again shortly", "type": "busy"}]
+    return HTTPException(503, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

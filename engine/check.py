@@ -36,6 +36,9 @@ from engine.tensor import Tensor
 # one evaluation allocates: enough copies to make Python's cost per op small beside the
 # arithmetic, and half a megabyte of float64 at most.
 BATCH_ELEMENTS = 1 << 16
+# Check mode auto, where the count of evaluations chose full: the share of the time left that
+# full may take before the check runs fast instead.
+AUTO_FULL_TIME_SHARE = 0.5
 # What engine.kinks keeps of an element that a kinked op noted, in float64 elements (its sign,
 # whether it changed, its distances at two steps: 18 bytes).
 RECORD_ELEMENTS = 3
@@ -133,22 +136,47 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
             mode = (
                 "full" if full_cost <= min(limits.auto_full_check_evaluations, limits.max_check_evaluations) else "fast"
             )
-        cost = full_cost if mode == "full" else estimate_evaluations(program, env, calls, full=False)
-        if cost > limits.max_check_evaluations:
-            hint = "; check mode fast needs far fewer" if mode == "full" else ""
-            raise LimitExceeded(
-                LOC,
-                f"the {mode} check would need {cost:,} forward evaluations, over the limit of "
-                f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
-            )
-        # Retries at kinks may take up to MOST_STEPS stencils a derivative; other directions
-        # and element-by-element looks at a tensor only what is left of that.
-        budget = Budget(MOST_STEPS * limits.max_check_evaluations, LOC, guard.check_time, MOST_STEPS * cost)
-        differentiator = Differentiator(options, budget, records_fit)
-        with no_grad():
-            rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
-            tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
-            functions, warnings = check_functions(program, calls, mode, options, differentiator)
+
+        def run(mode: str) -> tuple[dict[str, Comparison], list[FunctionCheck], list[str], int]:
+            cost = full_cost if mode == "full" else estimate_evaluations(program, env, calls, full=False)
+            if cost > limits.max_check_evaluations:
+                hint = "; check mode fast needs far fewer" if mode == "full" else ""
+                raise LimitExceeded(
+                    LOC,
+                    f"the {mode} check would need {cost:,} forward evaluations, over the limit of "
+                    f"{limits.max_check_evaluations:,} (setting {setting('max_check_evaluations')}){hint}",
+                )
+            # Retries at kinks may take up to MOST_STEPS stencils a derivative; other directions
+            # and element-by-element looks at a tensor only what is left of that.
+            budget = Budget(MOST_STEPS * limits.max_check_evaluations, LOC, guard.check_time, MOST_STEPS * cost)
+            differentiator = Differentiator(options, budget, records_fit)
+            try:
+                with no_grad():
+                    rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
+                    tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
+                    functions, warnings = check_functions(program, calls, mode, options, differentiator)
+            finally:
+                spent.append(budget.used)
+            return tensors, functions, warnings, budget.used
+
+        spent: list[int] = []  # evaluations, by each run
+        if options.mode == "auto" and mode == "full":
+            # The count of evaluations says nothing of what each costs (a large graph re-run for
+            # each element): full gets a share of the time left, and fast runs in the rest.
+            try:
+                with guard.time_boxed(AUTO_FULL_TIME_SHARE):
+                    tensors, functions, warnings, _ = run("full")
+            except OutOfTime:
+                guard.check_time()  # past the request's own deadline, that stands
+                mode = "fast"
+                tensors, functions, warnings, _ = run("fast")
+                warnings.insert(
+                    0,
+                    f"check mode auto ran fast: full ({full_cost:,} evaluations) was taking over "
+                    f"{AUTO_FULL_TIME_SHARE:.0%} of the time left, and was left off after {spent[0]:,} of them",
+                )
+        else:
+            tensors, functions, warnings, _ = run(mode)
     comparisons = [*tensors.values(), *(c for f in functions for c in f.inputs.values())]
     unique = list({id(c): c for c in comparisons}.values())  # aliases share one
     warnings.extend(imprecision_notes(unique, options.atol))
@@ -168,7 +196,7 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
         atol=options.atol,
         rtol=options.rtol,
         seed=options.seed,
-        evaluations=budget.used,
+        evaluations=sum(spent),
         tensors=tensors,
         functions=functions,
         warnings=warnings,

@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
-from app.admission import place
+from app.admission import busy, place
 from app.answer import answer_json, ensure_fits
 from app.examples import EXAMPLES
 from app.schemas import BackwardRequest, BackwardResponse, ErrorResponse
@@ -21,6 +21,7 @@ from engine.spec import compile_spec
 
 router = APIRouter(tags=["autograd"])
 CLIENT_GONE = 499  # nginx's code for a request whose client closed the connection, for the log
+BUSY_WAIT = 0.1  # of the time limit: a request that waited longer and ran out of time gets 503, not 413
 
 
 async def settings() -> Settings:
@@ -64,8 +65,8 @@ async def backward(
     value and gradient with PyTorch's semantics (grad_fn names, None where .grad is None),
     with a float64 finite-difference check of each reported gradient and of each custom
     function's hand-written backward. Each worker computes GRADLAB_MAX_CONCURRENT_REQUESTS
-    requests at once; the others wait, and get 503 if no place frees within the time limit,
-    which counts the wait."""
+    requests at once; the others wait, within the time limit, which counts the wait: one that
+    gets no place, or runs out of time after waiting, gets 503 and may be sent again."""
     # The time limit runs from here: waiting for a place takes from it, so that no request
     # runs past it, waiting included.
     arrived = time.monotonic()
@@ -74,13 +75,21 @@ async def backward(
         if await request.is_disconnected():
             return Response(status_code=CLIENT_GONE)  # no one to answer: nothing computed
         waited = time.monotonic() - arrived
+        if deadline - time.monotonic() < BUSY_WAIT * settings.time_limit_seconds:
+            raise busy(
+                f"this request waited {waited:.1f} s of its time limit of {settings.time_limit_seconds:g} s for a "
+                "place to compute, which left too little to compute in"
+            )
         try:
             return await anyio.to_thread.run_sync(_answer, request, body, settings, deadline)
         except OutOfTime as error:
-            if waited < 0.1 * settings.time_limit_seconds:
-                raise
-            said = f"{error.msg}; {waited:.1f} s of it went on waiting for a place to compute, the server being busy"
-            raise OutOfTime(error.loc, said) from None
+            if waited < BUSY_WAIT * settings.time_limit_seconds:
+                raise  # the request's own: it had (nearly) all of its time
+            # The wait took the time: the server's doing, and the request may do on a retry.
+            raise busy(
+                f"this request waited {waited:.1f} s of its time limit of {settings.time_limit_seconds:g} s for a "
+                f"place to compute, and ran out of the rest ({error.msg})"
+            ) from None
 
 
 def _answer(request: Request, body: BackwardRequest, settings: Settings, deadline: float) -> Response:

@@ -1419,6 +1419,33 @@ def test_auto_runs_fast_where_full_would_go_over_the_evaluation_limit() -> None:
     assert check(spec, {"mode": "auto"}, Limits(max_check_evaluations=full)).mode == "full"
 
 
+def test_auto_runs_fast_where_full_takes_over_half_the_time_left() -> None:
+    # 12,001 evaluations, under GRADLAB_AUTO_FULL_CHECK_EVALUATIONS, but each re-runs six products
+    # of 2×1000 by 1000×1000: full would take many seconds. A review found the default mode
+    # running into the time limit where fast answers at once.
+    nodes = [{"name": "h0", "expr": "tanh(x @ M)"}]
+    nodes += [{"name": f"h{i}", "expr": f"tanh(h{i - 1} @ M)"} for i in range(1, 6)] + [
+        {"name": "s", "expr": "sum(h5)"}
+    ]
+    spec = {
+        "dtype": "float64",
+        "leaves": {
+            "x": {"shape": [2, 1000], "init": "normal", "requires_grad": True},
+            "M": {"shape": [1000, 1000], "init": "normal", "scale": 0.03},
+        },
+        "nodes": nodes,
+    }
+    assert Limits().auto_full_check_evaluations >= 6 * 2000 + 1
+    report = check(spec, {"mode": "auto"}, Limits(time_limit_seconds=2))
+    assert report.mode == "fast" and report.passed is True
+    assert re.fullmatch(
+        r"check mode auto ran fast: full \(12,001 evaluations\) was taking over 50% of the time left, and was "
+        r"left off after [\d,]+ of them",
+        report.warnings[0],
+    )
+    assert report.evaluations > PER_DERIVATIVE + 1  # full's, then fast's
+
+
 def test_the_limits_agree_with_the_evaluations_reported() -> None:
     spec = EXAMPLES["seed_sum"]["value"]
     needed = check(spec, {"mode": "full"}).evaluations
