@@ -166,7 +166,8 @@ class CheckOptions(Strict):
         "and that verdict stands; up to two more directions are tried past a kink where it does not, "
         "and where a direction's derivative comes out no better than 1% of it, the closest kept); "
         "auto: full while its evaluations stay within GRADLAB_AUTO_FULL_CHECK_EVALUATIONS and "
-        "GRADLAB_MAX_CHECK_EVALUATIONS, fast otherwise; off: no check. The check plans within "
+        "GRADLAB_MAX_CHECK_EVALUATIONS, fast otherwise, and fast too where full takes over half the time "
+        "left (a warning says so); off: no check. The check plans within "
         "GRADLAB_MAX_CHECK_EVALUATIONS (retries at kinks may take up to three times what was planned); what "
         "does not fit is left out.",
     )
