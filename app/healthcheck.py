@@ -9,10 +9,11 @@ import urllib.request
 
 
 def main() -> int:
-    port = os.environ.get("GRADLAB_PORT", "8000")
-    host = os.environ.get("GRADLAB_HOST", "127.0.0.1")
-    if host in ("", "0.0.0.0", "::"):  # every address: the loopback one among them
-        host = "127.0.0.1"
+    given = {name.upper(): value for name, value in os.environ.items()}  # any case, as the settings read them
+    port = given.get("GRADLAB_PORT", "8000")
+    host = given.get("GRADLAB_HOST", "127.0.0.1")
+    # Every address: its loopback one (an IPv6 socket of asyncio's takes IPv6 alone).
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=3) as response:

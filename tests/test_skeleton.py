@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,10 +63,14 @@ def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_na
     ]
 
 
-def test_the_health_check_asks_the_address_the_server_listens_on(tmp_path: Path) -> None:
-    # A review found it always asking 127.0.0.1: a server on another address was never healthy.
-    host, port = "127.0.0.2", free_port()
-    env = clean_env(GRADLAB_HOST=host, GRADLAB_PORT=str(port))
+@pytest.mark.parametrize("host", ["127.0.0.2", "::"])
+def test_the_health_check_asks_the_address_the_server_listens_on(host: str, tmp_path: Path) -> None:
+    # A review found it always asking 127.0.0.1: a server on another address, or on every IPv6
+    # one, was never healthy. Settings in lower case are read as the server reads them.
+    if host == "::" and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    port = free_port()
+    env = clean_env(gradlab_host=host, gradlab_port=str(port))
     log = tmp_path / "server.log"
 
     def healthy() -> bool:
