@@ -55,7 +55,7 @@ class FunctionCtx:
 class FunctionNode(Node):
     """The grad_fn of a custom Function call: runs the hand-written backward."""
 
-    __slots__ = ("ctx", "function", "outputs")
+    __slots__ = ("ctx", "function", "outputs", "variables")
 
     def __init__(
         self,
@@ -63,11 +63,13 @@ class FunctionNode(Node):
         ctx: FunctionCtx,
         inputs: tuple[Tensor | None, ...],
         outputs: list[Array],
+        variables: tuple[bool, ...] = (),
     ) -> None:
         super().__init__(f"{function.__name__}Backward", inputs)
         self.function = function
         self.ctx = ctx
         self.outputs = outputs
+        self.variables = variables or tuple(True for _ in inputs)  # which arguments were tensors
 
     @property
     def n_outputs(self) -> int:  # type: ignore[override]
@@ -90,6 +92,9 @@ class FunctionNode(Node):
                 f"function {self._name} returned an incorrect number of gradients "
                 f"(expected {len(self.inputs)}, got {len(returned)})"
             )
+        for i, g in enumerate(returned):
+            if g is not None and not self.variables[i]:
+                raise RuntimeError(not_a_variable(self._name, i))
         given = [(self.inputs[i], self._input_grad(i, g)) for i, g in enumerate(returned)]
         return [(tensor, grad) for tensor, grad in given if grad is not None]  # type: ignore[misc]
 
@@ -107,6 +112,14 @@ class FunctionNode(Node):
         # A copy: the array may be any tensor's own (a saved input returned as it is), and a
         # leaf's .grad later accumulates in place. PyTorch clones such a gradient too.
         return np.array(array, dtype=tensor.array.dtype)
+
+
+def not_a_variable(node: str, index: int) -> str:
+    """PyTorch's error for a backward's gradient of an argument that was no tensor (a number)."""
+    return (
+        f"function {node} returned a gradient different than None at position {index + 1}, but the "
+        "corresponding forward input was not a Variable"
+    )
 
 
 def invalid_gradient(node: str, index: int, got: tuple[int, ...], shape: tuple[int, ...]) -> str | None:
@@ -145,7 +158,9 @@ class Function:
         results = list(returned) if many else [returned]
         tensors = [r for r in results if isinstance(r, Tensor)]
         if any(t is not None for t in inputs) and tensors:
-            node = FunctionNode(cls, ctx, inputs, [t.array for t in tensors])
+            node = FunctionNode(
+                cls, ctx, inputs, [t.array for t in tensors], tuple(isinstance(a, Tensor) for a in args)
+            )
             output_nr = iter(range(len(tensors)))
             results = [_output(r, node, next(output_nr)) if isinstance(r, Tensor) else r for r in results]
         return tuple(results) if many else results[0]

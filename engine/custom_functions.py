@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.autograd import Function, FunctionCtx, invalid_gradient
+from engine.autograd import Function, FunctionCtx, invalid_gradient, not_a_variable
 from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
 from engine.expressions import Compiled, Scope, Signature, compile_expression
 from engine.limits import Limits, current_guard, setting
@@ -91,11 +91,17 @@ def _function_class(spec: CustomFunction) -> type[Function]:
         returned = [env.get(f"grad_{name}") for name in spec.inputs]
         for index, (grad, given) in enumerate(zip(returned, ctx.inputs, strict=True)):
             # Said here, where the statement that made it is known, not where autograd finds it.
-            if isinstance(grad, Tensor) and isinstance(given, Tensor) and given.requires_grad:  # else ignored
+            if grad is None:
+                continue
+            if not isinstance(given, Tensor):
+                invalid: str | None = not_a_variable(f"{spec.name}Backward", index)
+            elif given.requires_grad:  # else ignored, as in PyTorch
                 invalid = invalid_gradient(f"{spec.name}Backward", index, grad.array.shape, given.array.shape)
-                if invalid:
-                    statement = next(s for s in spec.backward if f"grad_{spec.inputs[index]}" in s.names)
-                    raise ComputeError(statement.loc, f"function '{spec.name}', backward: {invalid}")
+            else:
+                invalid = None
+            if invalid:
+                statement = next(s for s in spec.backward if f"grad_{spec.inputs[index]}" in s.names)
+                raise ComputeError(statement.loc, f"function '{spec.name}', backward: {invalid}")
         return (*returned, None)
 
     return type(

@@ -612,3 +612,25 @@ def test_next_functions_lead_to_the_nodes_of_the_inputs() -> None:
     assert add is not None and add.name() == "AddBackward0"
     assert add.next_functions == ((h.grad_fn, 0), (None, 0))
     assert h.grad_fn.next_functions == ((None, 0), (None, 0))  # x, a leaf, and 2, a number
+
+
+def test_a_gradient_for_an_argument_that_was_no_tensor_is_refused_as_in_torch() -> None:
+    # A review found a number's gradient dropped silently; PyTorch refuses it, naming the position.
+    torch = pytest.importorskip("torch")
+    said = []
+    for lib in (engine, torch):
+
+        class Scale(lib.autograd.Function):  # type: ignore[name-defined]
+            @staticmethod
+            def forward(ctx: Any, x: Any, w: float) -> Any:
+                return x * w
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * 2, g.sum()
+
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError) as caught:
+            Scale.apply(x, 2.0).sum().backward()
+        said.append(str(caught.value))
+    assert said[0] == said[1]

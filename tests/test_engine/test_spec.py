@@ -509,6 +509,25 @@ def test_a_gradient_for_an_input_that_needs_none_is_ignored_whatever_its_shape()
     assert run(spec).tensors["x"].grad.tolist() == [4.0, 4.0, 4.0]
 
 
+def test_a_gradient_for_a_number_argument_is_refused_at_its_step() -> None:
+    # F(x, 2.0): 2.0 is no tensor, and PyTorch refuses a gradient for it (a review found it dropped).
+    backward = [{"name": "grad_x", "expr": "grad_z * 2"}, {"name": "grad_w", "expr": "sum(grad_z)"}]
+    fn = {"inputs": ["x", "w"], "forward": [{"name": "z", "expr": "x * w"}], "outputs": ["z"],
+          "save_for_backward": ["x"], "backward": backward}  # fmt: skip
+    spec = {
+        "leaves": {"x": {"value": [1.0, 2.0, 3.0], "requires_grad": True}},
+        "functions": {"F": fn},
+        "nodes": [{"name": "z", "expr": "F(x, 2.0)"}, {"name": "s", "expr": "sum(z)"}],
+    }
+    with pytest.raises(ComputeError) as caught:
+        run(spec)
+    assert caught.value.loc == ("body", "functions", "F", "backward", 1, "expr")
+    assert caught.value.msg == (
+        "function 'F', backward: function FBackward returned a gradient different than None at position 2, but "
+        "the corresponding forward input was not a Variable"
+    )
+
+
 @pytest.mark.parametrize(
     ("backward", "refused"),
     [
