@@ -158,9 +158,18 @@ _INT8 = np.dtype(np.int8)
 def reshape(a: Array, shape: Any) -> Array:
     # NumPy takes any negative size for the one to infer; PyTorch only -1.
     dims = [shape] if isinstance(shape, int) else list(shape)
-    for i, n in enumerate(dims):
+    inferred = False
+    for i, n in enumerate(dims):  # from the left, as PyTorch looks
+        if n == -1 and inferred:
+            raise RuntimeError("only one dimension can be inferred")
         if n < -1:
             raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {dims}")
+        inferred = inferred or n == -1
+    if inferred and a.size == 0 and len(dims) > 1:
+        raise RuntimeError(
+            f"cannot reshape tensor of 0 elements into shape {dims} because the unspecified dimension size -1 can "
+            "be any value and is ambiguous"
+        )
     return np.reshape(a, shape)
 
 

@@ -146,6 +146,12 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
             raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, {span - 1}], but got {a})")
     if ndim == 0 or axis == ():
         return None  # dim=() in PyTorch reduces over every axis; a 0-d tensor has none to keep
+    if not isinstance(axis, int):
+        seen: set[int] = set()
+        for a in axis:
+            if a % ndim in seen:
+                raise RuntimeError(f"dim {a % ndim} appears multiple times in the list of dims")
+            seen.add(a % ndim)
     return normalize_axis_tuple(axis, ndim)
 
 

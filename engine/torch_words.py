@@ -46,9 +46,7 @@ _BOOL_SUBTRACT = (
 
 
 def _reshape(shape: list[int], size: int) -> str:
-    if shape.count(-1) > 1:
-        return "only one dimension can be inferred"
-    return f"shape '{shape}' is invalid for input of size {size}"
+    return f"shape '{shape}' is invalid for input of size {size}"  # engine.kernels.reshape says the rest
 
 
 def _empty_reduction(name: str, shape: tuple[int, ...], axis: Any) -> Exception:

@@ -133,7 +133,7 @@ def initialized(
                 (*loc, "init"),
                 f"{what}: {init} with scale {scale} does not give integers for int64",
             )
-        if not np.all(np.abs(values) < 2.0**63):  # what float64 holds of the int64 range
+        if not np.all((values >= -(2.0**63)) & (values < 2.0**63)):  # the int64 range, as float64 holds it
             raise SpecError((*loc, "scale"), f"{what}: scale {scale} makes values outside the int64 range")
         return values.astype(np.int64)
     with np.errstate(over="ignore"):

@@ -709,3 +709,9 @@ def test_int64_leaves_made_by_init_stay_in_the_int64_range() -> None:
     spec |= {"nodes": [{"name": "y", "expr": "k * 1"}], "backward": []}
     with pytest.raises(SpecError, match="leaf 'k': scale 1e\\+19 makes values outside the int64 range"):
         run(spec)
+
+
+def test_an_int64_leaf_made_by_init_may_reach_the_int64_minimum() -> None:
+    spec: dict[str, Any] = {"leaves": {"k": {"shape": [2], "init": "ones", "scale": -(2**63), "dtype": "int64"}}}
+    spec |= {"nodes": [{"name": "y", "expr": "k * 1"}], "backward": []}
+    assert run(spec).tensors["k"].value.tolist() == [-(2**63)] * 2
