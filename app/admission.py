@@ -35,7 +35,7 @@ async def place(places: int, wait_seconds: float) -> AsyncIterator[None]:
     except TimeoutError:
         raise busy(
             f"each of its workers computes {places} request(s) at once (setting GRADLAB_MAX_CONCURRENT_REQUESTS), "
-            f"and no place freed within {wait_seconds:g} s"
+            f"and no place freed within {wait_seconds:.1f} s"
         ) from None
     try:
         yield

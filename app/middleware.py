@@ -92,6 +92,9 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        # When the request arrived, before its body was read and validated: its time limit
+        # counts from here (app.routes.backward).
+        scope.setdefault("state", {})["arrived"] = time.monotonic()
         status = 500
 
         async def send_status(message: Message) -> None:

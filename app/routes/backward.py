@@ -67,11 +67,11 @@ async def backward(
     function's hand-written backward. Each worker computes GRADLAB_MAX_CONCURRENT_REQUESTS
     requests at once; the others wait, within the time limit, which counts the wait: one that
     gets no place, or runs out of time after waiting, gets 503 and may be sent again."""
-    # The time limit runs from here: waiting for a place takes from it, so that no request
-    # runs past it, waiting included.
-    arrived = time.monotonic()
+    # The time limit runs from the request's arrival (reading and validating the body, and
+    # waiting for a place, take from it), so that no request runs past it.
+    arrived = getattr(request.state, "arrived", None) or time.monotonic()
     deadline = arrived + settings.time_limit_seconds
-    async with place(settings.max_concurrent_requests, settings.time_limit_seconds):
+    async with place(settings.max_concurrent_requests, max(deadline - time.monotonic(), 0.001)):
         if await request.is_disconnected():
             return Response(status_code=CLIENT_GONE)  # no one to answer: nothing computed
         waited = time.monotonic() - arrived
