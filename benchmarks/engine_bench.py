@@ -566,6 +566,7 @@ def report(results: list[Workload], bandwidth: Bandwidth, budget: float) -> str:
         + ". The minimum times (in parentheses above) are the calls that reused memory.",
     ]
 
+    bound_holds = big["numpy"].median >= bound
     measured = {
         "seed": by_key["seed"].timings["engine"].median / by_key["seed"].timings["torch"].median,
         "chain": chain_ratios[0],
@@ -580,11 +581,16 @@ def report(results: list[Workload], bandwidth: Bandwidth, budget: float) -> str:
         "|---|---|---|---|---|",
         *(
             f"| {by_key[key].title} | {what} | ≤ {limit:g} | {measured[key]:.2f} | "
-            f"{_pass_or_fail(measured[key], limit)} |"
+            f"{_pass_or_fail(measured[key], limit) if key != 'seed-1e6' or bound_holds else _NO_BOUND} |"
             for key, what, limit in TARGETS
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+# Where the NumPy floor, which makes exactly the bound's passes, beats the bound, the arrays
+# were served from a cache that the bandwidth's 72 MB are not: the bound is none, and says nothing.
+_NO_BOUND = "not shown: the floor beats this bound"
 
 
 def profile(key: str, calls: int = 500, top: int = 30) -> str:
