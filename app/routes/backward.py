@@ -71,10 +71,11 @@ async def backward(
     # waiting for a place, take from it), so that no request runs past it.
     arrived = getattr(request.state, "arrived", None) or time.monotonic()
     deadline = arrived + settings.time_limit_seconds
-    async with place(settings.max_concurrent_requests, max(deadline - time.monotonic(), 0.001)):
+    asked = time.monotonic()
+    async with place(settings.max_concurrent_requests, max(deadline - asked, 0.001)):
         if await request.is_disconnected():
             return Response(status_code=CLIENT_GONE)  # no one to answer: nothing computed
-        waited = time.monotonic() - arrived
+        waited = time.monotonic() - asked  # for a place, not for the body
         if deadline - time.monotonic() < BUSY_WAIT * settings.time_limit_seconds:
             raise busy(
                 f"this request waited {waited:.1f} s of its time limit of {settings.time_limit_seconds:g} s for a "
