@@ -137,7 +137,7 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
                 "full" if full_cost <= min(limits.auto_full_check_evaluations, limits.max_check_evaluations) else "fast"
             )
 
-        def run(mode: str) -> tuple[dict[str, Comparison], list[FunctionCheck], list[str], int]:
+        def run(mode: str) -> tuple[dict[str, Comparison], list[FunctionCheck], list[str]]:
             cost = full_cost if mode == "full" else estimate_evaluations(program, env, calls, full=False)
             if cost > limits.max_check_evaluations:
                 hint = "; check mode fast needs far fewer" if mode == "full" else ""
@@ -157,7 +157,7 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
                     functions, warnings = check_functions(program, calls, mode, options, differentiator)
             finally:
                 spent.append(budget.used)
-            return tensors, functions, warnings, budget.used
+            return tensors, functions, warnings
 
         spent: list[int] = []  # evaluations, by each run
         if options.mode == "auto" and mode == "full":
@@ -165,18 +165,18 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
             # each element): full gets a share of the time left, and fast runs in the rest.
             try:
                 with guard.time_boxed(AUTO_FULL_TIME_SHARE):
-                    tensors, functions, warnings, _ = run("full")
+                    tensors, functions, warnings = run("full")
             except OutOfTime:
                 guard.check_time()  # past the request's own deadline, that stands
                 mode = "fast"
-                tensors, functions, warnings, _ = run("fast")
+                tensors, functions, warnings = run("fast")
                 warnings.insert(
                     0,
                     f"check mode auto ran fast: full ({full_cost:,} evaluations) was taking over "
                     f"{AUTO_FULL_TIME_SHARE:.0%} of the time left, and was left off after {spent[0]:,} of them",
                 )
         else:
-            tensors, functions, warnings, _ = run(mode)
+            tensors, functions, warnings = run(mode)
     comparisons = [*tensors.values(), *(c for f in functions for c in f.inputs.values())]
     unique = list({id(c): c for c in comparisons}.values())  # aliases share one
     warnings.extend(imprecision_notes(unique, options.atol))
