@@ -1,6 +1,7 @@
-"""NumPy's errors about shapes, said as PyTorch says them: an op that fails gives NumPy's
-ValueError or IndexError, and this gives PyTorch's message (and type) for the same mistake.
-Only on failure: the ops themselves check nothing more."""
+"""NumPy's errors, said as PyTorch says them: an op that fails gives NumPy's ValueError,
+IndexError or TypeError (shapes that do not fit, an index out of range, bools that NumPy will
+not negate), and this gives PyTorch's message and type for the same mistake. Only on failure:
+the ops themselves check nothing more."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return _empty_reduction(f"a{op}", shapes[0], kwargs.get("axis"))
     if op == "matmul" and len(shapes) == 2:
         return RuntimeError(_matmul(*shapes))
-    if op == "reshape":
-        return RuntimeError(_reshape(list(kwargs["shape"]), int(np.prod(shapes[0]))))
+    if op == "reshape":  # engine.kernels.reshape tells the other mistakes
+        return RuntimeError(f"shape '{list(kwargs['shape'])}' is invalid for input of size {int(np.prod(shapes[0]))}")
     if "broadcast" in said and len(shapes) >= 2:
         return RuntimeError(_mismatch(shapes[0], shapes[1]) or said)
     return error
@@ -43,10 +44,6 @@ _BOOL_SUBTRACT = (
     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
     "operator instead."
 )
-
-
-def _reshape(shape: list[int], size: int) -> str:
-    return f"shape '{shape}' is invalid for input of size {size}"  # engine.kernels.reshape says the rest
 
 
 def _empty_reduction(name: str, shape: tuple[int, ...], axis: Any) -> Exception:
