@@ -30,7 +30,8 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
     if op == "matmul" and len(shapes) == 2:
         return RuntimeError(_matmul(*shapes))
     if op == "reshape":  # engine.kernels.reshape tells the other mistakes
-        return RuntimeError(f"shape '{list(kwargs['shape'])}' is invalid for input of size {int(np.prod(shapes[0]))}")
+        shape = [int(n) for n in np.atleast_1d(kwargs["shape"])]
+        return RuntimeError(f"shape '{shape}' is invalid for input of size {int(np.prod(shapes[0]))}")
     if "broadcast" in said and len(shapes) >= 2:
         return RuntimeError(_mismatch(shapes[0], shapes[1]) or said)
     return error
