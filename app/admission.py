@@ -1,7 +1,7 @@
 """How many requests one worker computes at once. The others wait for a place on the event
 loop, holding no thread, and are answered 503 if none frees within the time limit; a request
 whose client has gone by the time it gets one is dropped. Memory and time then grow with the
-places, not with the requests sent: 40 large requests at once took one worker past 2.5 GB,
+places, not with the requests sent: 10 large requests at once took one worker past 2.5 GB,
 and each ran out of its wall-clock time sharing two cores with the others."""
 
 from __future__ import annotations
