@@ -17,7 +17,7 @@ from app.settings import get_settings, settings_problems  # noqa: E402
 
 
 def main() -> None:
-    problems = settings_problems(os.environ)
+    problems = settings_problems()
     if problems:
         print("gradlab: cannot start, the settings are wrong:", *problems, sep="\n  ", file=sys.stderr)
         sys.exit(2)

@@ -1,7 +1,7 @@
 """The service's settings, read once from `GRADLAB_*` environment variables."""
 
 import difflib
-from collections.abc import Mapping
+import os
 from dataclasses import fields
 from functools import lru_cache
 from typing import Literal
@@ -93,10 +93,11 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def settings_problems(environ: Mapping[str, str]) -> list[str]:
+def settings_problems() -> list[str]:
     """What is wrong with the GRADLAB_* variables, one line each, in their names: a value a
     setting cannot take, or a variable that is no setting (a misspelling is otherwise ignored)."""
     problems = []
+    environ = os.environ  # what Settings() reads
     given = {name.upper(): (name, value) for name, value in environ.items()}  # as pydantic reads them: any case
     try:
         Settings()

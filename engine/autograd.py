@@ -63,13 +63,13 @@ class FunctionNode(Node):
         ctx: FunctionCtx,
         inputs: tuple[Tensor | None, ...],
         outputs: list[Array],
-        variables: tuple[bool, ...] = (),
+        variables: tuple[bool, ...],
     ) -> None:
         super().__init__(f"{function.__name__}Backward", inputs)
         self.function = function
         self.ctx = ctx
         self.outputs = outputs
-        self.variables = variables or tuple(True for _ in inputs)  # which arguments were tensors
+        self.variables = variables  # which arguments were tensors
 
     @property
     def n_outputs(self) -> int:  # type: ignore[override]

@@ -78,10 +78,10 @@ class Differentiator:
         self.budget.spend(1)
         f0 = f(x)
         values, errors, kinks = (np.zeros(x.shape), np.zeros(x.shape), np.zeros(x.shape, dtype=bool))
-        known = self._first_step_values(batched, x) if batched is not None else None
         probe = x.copy()
         flat = probe.reshape(-1)
         first_steps = self._first_steps(flat)
+        known = self._first_step_values(batched, x, first_steps) if batched is not None else None
         # What the retries cross. The first step's values come without (batched, they may
         # be known already), so that both ways of evaluating give the same answers.
         crossings = Crossings() if self.record_kinks else None
@@ -107,15 +107,15 @@ class Differentiator:
             values.flat[i], errors.flat[i], kinks.flat[i] = d.value, d.error, d.kink or not d.finite
         return values, errors, kinks
 
-    def _first_step_values(self, batched: Batch, x: Array) -> list[dict[float, float]] | None:
-        """f(x + t·e_i) for every element i and every t of the first step's stencil, taken from
-        evaluations of many perturbed copies at once; None if the graph has no batched form."""
+    def _first_step_values(self, batched: Batch, x: Array, offsets: Array) -> list[dict[float, float]] | None:
+        """f(x + t·e_i) for every element i and every t of its first stencil (`offsets`, a row
+        an element), taken from evaluations of many perturbed copies at once; None if the
+        graph has no batched form."""
         n = x.size
         per_chunk = batched.rows // len(OFFSETS)  # elements perturbed per evaluation
         if per_chunk < 2 or self.budget.used + len(OFFSETS) * n > self.budget.limit:
             return None  # copy by copy: nothing to gain, or the budget says where it runs out
         flat = x.reshape(-1)
-        offsets = self._first_steps(flat)
         values = np.empty((n, len(OFFSETS)))
         for start in range(0, n, per_chunk):
             if self.budget.tick is not None:
@@ -186,11 +186,14 @@ class Differentiator:
         # Each step moves x by what x + h·u rounds to, and its multiples: exact, where x + t·u
         # would round each element differently at each t (the stencil's direction is then
         # that step's, divided by h: u to a part in 1e16 for x of order 1).
+        def taken(h: float) -> Array:
+            return np.where(np.isfinite(x), (x + h * u) - x, h * u)  # x + h·u, less x
+
         step, moved = 1.0, u
 
         def exact(h: float) -> float:
             nonlocal step, moved
-            step, moved = h, np.where(np.isfinite(x), (x + h * u) - x, h * u)
+            step, moved = h, taken(h)
             return h
 
         def along_u(t: float) -> float:
@@ -206,7 +209,7 @@ class Differentiator:
         # blunt every estimate there.)
         untracked = crossings is None
         d = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings, finest, untracked, exact)
-        direction = np.where(np.isfinite(x), (x + d.step * u) - x, d.step * u) / d.step if d.step else u
+        direction = taken(d.step) / d.step if d.step else u
         return np.array(d.value), np.array(d.error), np.array(d.kink or not d.finite), direction
 
     def _derivative(

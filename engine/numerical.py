@@ -133,7 +133,7 @@ def derivative(
     crossings: Crossings | None = None,
     finest: float = SMALLEST_STEP,
     untracked_kinks: bool = False,
-    exact_step: Callable[[float], float] | None = None,
+    make_exact: Callable[[float], float] | None = None,
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
@@ -151,7 +151,7 @@ def derivative(
     it, or kinks cancel): the best is a smooth stencil, one that crossed nothing that could
     hide first, then a kink.
 
-    `exact_step`, when given, turns each step into one that f's argument takes exactly: at
+    `make_exact`, when given, turns each step into one that f's argument takes exactly: at
     |x| = 1e8, x + 1e-3 is off by 1e-5 of the step, and the difference by as much, which no
     estimate from f's values sees."""
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
@@ -162,8 +162,8 @@ def derivative(
         if not pending:
             break
         h = pending.pop(0)
-        if exact_step is not None:
-            h = exact_step(h)
+        if make_exact is not None:
+            h = make_exact(h)
             if any(h == step for step, *_ in tried):
                 continue  # made exact, a closer step can come out as one already taken (one ulp of 1e15)
         budget.spend(len(OFFSETS))
