@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.ops import OPS
 from engine.tensor import UNSET, Tensor, apply, reduce_args
+from engine.torch_words import int_tuple
 
 Axis = int | tuple[int, ...] | None
 
@@ -107,15 +108,15 @@ def logsumexp(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
 
 
 def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:
-    return apply(OPS["reshape"], a, shape=tuple(shape))
+    return apply(OPS["reshape"], a, shape=int_tuple(shape, "reshape", "shape", 2))
 
 
 def transpose(a: Any, axes: tuple[int, ...] | None = None) -> Tensor:
-    return apply(OPS["transpose"], a, axes=None if axes is None else tuple(axes))
+    return apply(OPS["transpose"], a, axes=None if axes is None else int_tuple(axes, "transpose", "axes", 2))
 
 
 def broadcast_to(a: Any, shape: tuple[int, ...]) -> Tensor:
-    return apply(OPS["broadcast_to"], a, shape=tuple(shape))
+    return apply(OPS["broadcast_to"], a, shape=int_tuple(shape, "broadcast_to", "shape", 2))
 
 
 def softmax(a: Any, axis: int = -1) -> Tensor:

@@ -69,7 +69,8 @@ class Op:
     # a signed distance to the kink whose sign tells the side (relu: a; maximum: a - b).
     kink: Callable[..., Any] | None = None
     # The error PyTorch raises for an integer or bool operand of an op it computes in floats only
-    # (the dtype's name in PyTorch, Long or Bool, goes in its {}); None where it takes them.
+    # (the dtype's name in PyTorch, Long or Bool, goes in its {}, and "_lastdim" in a {lastdim}
+    # when the op runs along the last axis, as PyTorch's kernels are named); None where it takes them.
     integers: tuple[type[Exception], str] | None = None
 
     def __post_init__(self) -> None:
@@ -344,11 +345,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("softmax", "softmax(a, axis=-1)", "SoftmaxBackward0", lambda a, axis=-1: softmax(a, axis),
        (lambda g, y, a, axis=-1: y * (g - np.sum(g * y, axis=axis, keepdims=True)),),
        "∂/∂a = y·(g - Σ g·y)", "float", _SOFTMAX_AXIS,
-       integers=(NotImplementedError, "\"softmax_lastdim_kernel_impl\" not implemented for '{}'")),
+       integers=(NotImplementedError, "\"softmax{lastdim}_kernel_impl\" not implemented for '{}'")),
     Op("log_softmax", "log_softmax(a, axis=-1)", "LogSoftmaxBackward0", lambda a, axis=-1: log_softmax(a, axis),
        (lambda g, y, a, axis=-1: g - np.exp(y) * np.sum(g, axis=axis, keepdims=True),),
        "∂/∂a = g - softmax(a)·Σ g", "float", _SOFTMAX_AXIS,
-       integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
+       integers=(NotImplementedError, "\"log_softmax{lastdim}_kernel_impl\" not implemented for '{}'")),
     Op("mse_loss", "mse_loss(a, b)", "MseLossBackward0", lambda a, b: np.mean((a - b) ** 2),
        (lambda g, y, a, b: _mse_grad(g, a, b), lambda g, y, a, b: -_mse_grad(g, a, b)),
        "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote",

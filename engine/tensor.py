@@ -22,7 +22,7 @@ from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
-from engine.torch_words import in_torch_words
+from engine.torch_words import in_torch_words, int_tuple
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -52,10 +52,10 @@ def _numpy_agrees(arrays: list[Any], vjps: tuple[Any, ...] | None = None) -> boo
     return dtype in _FLOATS
 
 
-def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
+def _cast_operands(op: Op, args: list[Any], kwargs: dict[str, Any] | None = None) -> list[Any]:
     # Only differentiable operands take part: labels keep their integer dtype. A NumPy scalar
     # operand counts as the Python number it holds, as in PyTorch: t + np.float64(1.5) keeps
-    # t's float32, where NumPy would give float64.
+    # t's float32, where NumPy would give float64. `kwargs`: the call's, its axis normalized.
     rules = op.vjps
     args = [_number(a) if isinstance(a, np.generic) and r is not None else a for a, r in zip(args, rules, strict=True)]
     for a in args:
@@ -64,13 +64,20 @@ def _cast_operands(op: Op, args: list[Any]) -> list[Any]:
     target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
     if op.integers is not None and target.kind in "biu" and any(isinstance(a, np.ndarray) for a in args):
         error, message = op.integers
-        raise error(message.format(dtypes.BY_NUMPY[target].torch_name))
+        raise error(message.format(dtypes.BY_NUMPY[target].torch_name, lastdim=_along_last(args[0], kwargs)))
     if op.dtypes == "float" and target.kind != "f":
         target = dtypes.default_float()
     return [
         a.astype(target) if isinstance(a, np.ndarray) and vjp is not None and a.dtype != target else a
         for a, vjp in zip(args, rules, strict=True)
     ]
+
+
+def _along_last(a: Any, kwargs: dict[str, Any] | None) -> str:
+    """ "_lastdim" when an op along an axis (softmax) runs along the last one, as PyTorch names
+    the kernel it picks; a tensor of one dimension or none has only a last one."""
+    axis = (kwargs or _NO_KWARGS).get("axis")
+    return "_lastdim" if np.ndim(a) <= 1 or axis is None or axis[-1] == np.ndim(a) - 1 else ""
 
 
 def _number(scalar: np.generic) -> Any:
@@ -86,18 +93,21 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     vjps = op.vjps
     if len(args) != len(vjps):
         raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
+    if kwargs and "axis" in kwargs:  # before any dtype is refused, as PyTorch checks it first
+        first = args[0].array if args[0].__class__ is Tensor else args[0]
+        kwargs["axis"] = normalize_axis(kwargs["axis"], np.ndim(first))
     if len(args) == 1:  # most ops: the loops below written out for one operand
         a = args[0]
         x = a.array if a.__class__ is Tensor else a
         if op.dtypes != "same" and (x.__class__ is not np.ndarray or x.dtype not in _FLOATS):
-            (x,) = _cast_operands(op, [x])
+            (x,) = _cast_operands(op, [x], kwargs)
         arrays: tuple[Any, ...] = (x,)
         recorded = a.__class__ is Tensor and a._requires_grad and vjps[0] is not None
         inputs: tuple[Tensor | None, ...] = (a,) if recorded else (None,)
     else:
         given = [a.array if a.__class__ is Tensor else a for a in args]
         if op.dtypes != "same" and not _numpy_agrees(given, vjps):
-            given = _cast_operands(op, given)
+            given = _cast_operands(op, given, kwargs)
         arrays = tuple(given)
         inputs = tuple(
             [
@@ -106,8 +116,6 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
             ]
         )
         recorded = inputs.count(None) < len(inputs)
-    if kwargs and "axis" in kwargs:
-        kwargs["axis"] = normalize_axis(kwargs["axis"], arrays[0].ndim)
     try:
         value = op.forward(*arrays, **kwargs)
     except (ValueError, IndexError, TypeError) as error:
@@ -465,9 +473,7 @@ class Tensor:
         return apply(OPS["min"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return apply(OPS["reshape"], self, shape=shape)
+        return apply(OPS["reshape"], self, shape=int_tuple(_one_or_many(shape), "reshape", "shape", 1))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """dim0 and dim1 swapped, as torch.Tensor.transpose (engine.transpose permutes, as NumPy)."""
@@ -481,8 +487,7 @@ class Tensor:
         return out
 
     def permute(self, *dims: Any) -> Tensor:
-        if len(dims) == 1 and isinstance(dims[0], tuple | list):
-            dims = tuple(dims[0])
+        dims = int_tuple(_one_or_many(dims), "permute", "dims", 1)
         if len(dims) != self.ndim:
             raise RuntimeError(
                 "permute(): number of dimensions in the tensor input does not match the length of the desired "
@@ -529,6 +534,11 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         return apply(OPS["log_softmax"], self, axis=axis)
+
+
+def _one_or_many(given: tuple[Any, ...]) -> Any:
+    """x.reshape(2, 3) as x.reshape((2, 3)): one argument that is not an integer is the whole."""
+    return given[0] if len(given) == 1 and not isinstance(given[0], int | np.integer) else given
 
 
 def _dim(dim: int, ndim: int) -> int:

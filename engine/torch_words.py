@@ -92,3 +92,24 @@ def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
     batch = int(np.prod(np.broadcast_shapes(batch_a, batch_b)))
     k = a[-1]
     return f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but got: [{batch}, {b[-2]}]."
+
+
+def int_tuple(value: Any, function: str, parameter: str, position: int) -> tuple[int, ...]:
+    """A shape or a list of dims, taken and refused as PyTorch's argument parser takes them:
+    a tuple or list of integers (NumPy's too). The parser looks at the first element to tell
+    the argument's type, so a wrong later one is a failure to unpack, told differently."""
+    where = f"{function}(): argument '{parameter}'"
+    if not isinstance(value, tuple | list):
+        raise TypeError(f"{where} (position {position}) must be tuple of ints, not {type(value).__name__}")
+    for i, item in enumerate(value):
+        if isinstance(item, int | np.integer) and not (i == 0 and isinstance(item, bool)):
+            continue
+        kind = type(item).__name__
+        if i == 0:
+            raise TypeError(
+                f"{where} (position {position}) must be tuple of ints, but found element of type {kind} at pos 0"
+            )
+        raise TypeError(
+            f'{where} failed to unpack the object at pos {i + 1} with error "type must be tuple of ints,but got {kind}"'
+        )
+    return tuple(int(item) for item in value)

@@ -529,6 +529,37 @@ def test_shape_mistakes_are_refused_in_torchs_words(name: str) -> None:
     assert said[0] == said[1]
 
 
+SHAPE_ARGUMENTS = {
+    "reshape(x, 4)": lambda lib, x: lib.reshape(x, 4),
+    "reshape(x, None)": lambda lib, x: lib.reshape(x, None),
+    "reshape(x, (True, 4))": lambda lib, x: lib.reshape(x, (True, 4)),
+    "reshape(x, (1, 1, 4.0))": lambda lib, x: lib.reshape(x, (1, 1, 4.0)),
+    "x.reshape(4.0)": lambda lib, x: x.reshape(4.0),
+    "x.reshape(1, 1, 4.0)": lambda lib, x: x.reshape(1, 1, 4.0),
+    "x.reshape((4.0,))": lambda lib, x: x.reshape((4.0,)),
+    "x.reshape(1, True, 4)": lambda lib, x: x.reshape(1, True, 4),
+    "x.reshape([np.int64(4)])": lambda lib, x: x.reshape([np.int64(4)]),
+    "x.permute(0.0)": lambda lib, x: x.permute(0.0),
+    "x.permute(0, 1, 'a')": lambda lib, x: x.permute(0, 1, "a"),
+    "x.permute([2, 1, 0])": lambda lib, x: x.permute([2, 1, 0]),
+    "broadcast_to(x, (2, 1, 1, 4.0))": lambda lib, x: lib.broadcast_to(x, (2, 1, 1, 4.0)),
+    "broadcast_to(x, 4)": lambda lib, x: lib.broadcast_to(x, 4),
+}
+
+
+@pytest.mark.parametrize("name", SHAPE_ARGUMENTS)
+def test_shapes_and_dims_of_the_wrong_type_are_refused_as_torchs_parser_does(name: str) -> None:
+    # engine.reshape(x, 4) was Python's "'int' object is not iterable"; (2, 2.0) NumPy's words.
+    seen: list[tuple[str, Any]] = []
+    for lib in (engine, torch):
+        try:
+            seen.append(("shape", tuple(SHAPE_ARGUMENTS[name](lib, lib.tensor(np.ones((1, 1, 4)))).shape)))
+        except TypeError as error:
+            # engine.broadcast_to's parameter is called shape, torch.broadcast_to's size.
+            seen.append(("TypeError", str(error).replace("argument 'size'", "argument 'shape'")))
+    assert seen[0] == seen[1]
+
+
 def _functional(lib: Any) -> Any:
     return lib.nn.functional if lib is torch else lib
 
@@ -538,6 +569,10 @@ INTEGER_OPERANDS = {
     "mean of bool along an axis": lambda lib, i, b, f: b.mean(0),
     "softmax of int64": lambda lib, i, b, f: lib.softmax(i, -1),
     "log_softmax of bool": lambda lib, i, b, f: lib.log_softmax(b, -1),
+    # PyTorch names another kernel when the axis is not the last one.
+    "softmax of int64 along the first axis": lambda lib, i, b, f: lib.softmax(i, 0),
+    "log_softmax of bool along the first axis": lambda lib, i, b, f: lib.log_softmax(b, -2),
+    "softmax of int64 along an axis out of range": lambda lib, i, b, f: lib.softmax(i, 2),
     "cross_entropy of int64 logits": lambda lib, i, b, f: _functional(lib).cross_entropy(i, lib.tensor([0, 1])),
     "mse_loss of int64": lambda lib, i, b, f: _functional(lib).mse_loss(i, i),
     "mse_loss of a float and an int64": lambda lib, i, b, f: _functional(lib).mse_loss(f, i),
@@ -562,7 +597,7 @@ def test_integer_and_bool_operands_are_taken_or_refused_as_torch_does(name: str)
         f = lib.tensor([[1.0, 2.0], [3.0, 5.0]])
         try:
             result = INTEGER_OPERANDS[name](lib, i, b, f)
-        except (RuntimeError, TypeError, ValueError) as error:  # NotImplementedError is a RuntimeError
+        except (RuntimeError, TypeError, ValueError, IndexError) as error:  # NotImplementedError is a RuntimeError
             seen.append((type(error).__name__, str(error)))
         else:
             seen.append(("value", str(result.dtype).split(".")[-1], result.detach().numpy()))
