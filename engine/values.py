@@ -126,7 +126,7 @@ def initialized(
         "normal": lambda: rng.standard_normal(shape),
         "uniform": lambda: rng.random(shape),
     }[init]()
-    values = base * scale
+    values = np.asarray(base * scale)  # a 0-d product is a NumPy scalar, which would promote as a float64
     if dtype.kind == "i":
         if not np.all(values == np.round(values)):
             raise SpecError(

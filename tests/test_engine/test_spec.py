@@ -715,3 +715,15 @@ def test_an_int64_leaf_made_by_init_may_reach_the_int64_minimum() -> None:
     spec: dict[str, Any] = {"leaves": {"k": {"shape": [2], "init": "ones", "scale": -(2**63), "dtype": "int64"}}}
     spec |= {"nodes": [{"name": "y", "expr": "k * 1"}], "backward": []}
     assert run(spec).tensors["k"].value.tolist() == [-(2**63)] * 2
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("init", ["ones", "arange", "zeros"])
+def test_a_0_d_leaf_made_by_init_keeps_its_dtype_through_arithmetic_with_numbers(init: str, dtype: str) -> None:
+    # A review found shape [] with init giving a NumPy scalar, not an array: x * 2.0 came out
+    # float64 where torch.ones((), requires_grad=True) * 2.0 is float32.
+    leaf = {"shape": [], "init": init, "dtype": dtype, "requires_grad": dtype != "int64"}
+    spec = {"leaves": {"x": leaf}, "nodes": [{"name": "y", "expr": "x * 2.0 + 1"}], "backward": []}
+    t = run(spec).tensors
+    assert t["x"].value.shape == () and t["x"].dtype == dtype
+    assert t["y"].dtype == {"int64": "float32"}.get(dtype, dtype)  # a float number makes integers float32
