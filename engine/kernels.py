@@ -127,6 +127,11 @@ def relu_vjp(g: Array, y: Array, a: Array) -> Array:
     return keep.view(g.dtype)
 
 
+def sign(a: Array) -> Array:
+    """-1, 0 or 1, and 0 at NaN as in PyTorch (NumPy's sign of NaN is NaN)."""
+    return np.sign(a, out=np.zeros_like(a), where=a == a)
+
+
 def unless(other_wins: Array, g: Array, tie: Array) -> Array:
     """g, halved at a tie, 0 where the other operand wins: selected, not multiplied, as PyTorch
     does, so that an inf or NaN g stays where it goes, and both sides of a NaN get all of g. As

@@ -33,6 +33,7 @@ from engine.kernels import (
     relu,
     relu_vjp,
     reshape,
+    sign,
     softmax,
     unless,
 )
@@ -293,7 +294,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("exp", "exp(a)", "ExpBackward0", np.exp, (lambda g, y, a: g * y,), "exp' = exp", "float"),
     Op("log", "log(a)", "LogBackward0", np.log, (lambda g, y, a: g / a,), "log' a = 1/a", "float"),
     Op("sqrt", "sqrt(a)", "SqrtBackward0", np.sqrt, (lambda g, y, a: g / (2 * y),), "sqrt' a = 1/(2·sqrt a)", "float"),
-    Op("abs", "abs(a)", "AbsBackward0", absolute, (lambda g, y, a: g * np.sign(a),), "abs' a = sign a (0 at 0)",
+    Op("abs", "abs(a)", "AbsBackward0", absolute, (lambda g, y, a: g * sign(a),), "abs' a = sign a (0 at 0 and at NaN)",
        kink=lambda a: a),
     Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
     Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),

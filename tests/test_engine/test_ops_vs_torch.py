@@ -313,17 +313,19 @@ def test_complex_operands_are_refused_by_name(number: Any) -> None:
             op()
 
 
+@pytest.mark.parametrize("op", ["relu", "abs"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_relu_selects_its_gradient_as_torch_does(dtype: str) -> None:
+def test_relu_and_abs_give_their_gradients_at_nan_and_inf_as_torch_does(op: str, dtype: str) -> None:
     # relu(NaN) passes its gradient on; where x <= 0 the gradient is 0 even if it is inf or NaN
-    # (a product with 0 would be NaN). 0-d and a gradient that is one number are covered too.
+    # (a product with 0 would be NaN). abs's is g·sign(x), and PyTorch's sign of NaN is 0 (a
+    # review found NaN). 0-d and a gradient that is one number are covered too.
     nan, inf = float("nan"), float("inf")
     cases = [([nan, -1.0, 2.0, 0.0, -0.0, nan], [1.0, nan, 3.0, inf, -inf, -inf]), (nan, 2.0), (-1.0, nan), (0.0, inf)]
     for x_values, g_values in cases:
         grads = []
         for lib in (engine, torch):
             x = lib.tensor(x_values, dtype=getattr(lib, dtype), requires_grad=True)
-            lib.relu(x).backward(lib.tensor(g_values, dtype=getattr(lib, dtype)))
+            getattr(lib, op)(x).backward(lib.tensor(g_values, dtype=getattr(lib, dtype)))
             grads.append(x.grad.numpy())
         np.testing.assert_array_equal(grads[0], grads[1])
         assert grads[0].dtype == grads[1].dtype and grads[0].__class__ is np.ndarray
