@@ -16,8 +16,23 @@ def is_grad_enabled() -> bool:
     return _enabled.get()
 
 
+class set_grad_enabled:  # PyTorch's name, a class
+    """As in PyTorch: sets the mode at once, so that a plain call works, and as a context
+    manager restores the mode it found on leaving the block."""
+
+    def __init__(self, mode: bool) -> None:
+        self.previous = _enabled.get()
+        _enabled.set(bool(mode))
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        _enabled.set(self.previous)
+
+
 @contextmanager
-def set_grad_enabled(mode: bool) -> Iterator[None]:
+def _grad_enabled(mode: bool) -> Iterator[None]:
     token = _enabled.set(mode)
     try:
         yield
@@ -27,8 +42,8 @@ def set_grad_enabled(mode: bool) -> Iterator[None]:
 
 def no_grad() -> AbstractContextManager[None]:
     """`with engine.no_grad():` computes without recording a graph."""
-    return set_grad_enabled(False)
+    return _grad_enabled(False)
 
 
 def enable_grad() -> AbstractContextManager[None]:
-    return set_grad_enabled(True)
+    return _grad_enabled(True)

@@ -221,6 +221,21 @@ def test_no_grad_records_nothing() -> None:
     assert not y.requires_grad and y.grad_fn is None and y.is_leaf
 
 
+def test_set_grad_enabled_works_as_a_call_and_as_a_block() -> None:
+    # As torch.set_grad_enabled: a review found the plain call doing nothing (a generator made
+    # and dropped).
+    x = engine.tensor([1.0], requires_grad=True)
+    engine.set_grad_enabled(False)
+    try:
+        assert not engine.is_grad_enabled() and not (x * 2).requires_grad
+        with engine.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad  # the block restores the mode it found
+    finally:
+        engine.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+
+
 def test_grad_of_float32_leaf_stays_float32_when_mixed_with_float64() -> None:
     x = engine.tensor([1.0, 2.0], requires_grad=True)
     w = engine.tensor([0.5, 0.25], dtype=engine.float64, requires_grad=True)
