@@ -30,6 +30,9 @@ _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
 
 _FLOATS: frozenset[np.dtype[Any]] = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _NUMBERS = (int, float)
+# What an operator takes besides tensors, as PyTorch does: numbers (complex ones to be refused
+# by name). A list, None or a string gets Python's own TypeError, as it does from torch.
+_OPERANDS = (np.ndarray, np.generic, int, float, complex)
 _new = object.__new__
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # an argument left out, not given as None
 
@@ -99,7 +102,9 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     if len(args) == 1:  # most ops: the loops below written out for one operand
         a = args[0]
         x = a.array if a.__class__ is Tensor else a
-        if op.dtypes != "same" and (x.__class__ is not np.ndarray or x.dtype not in _FLOATS):
+        if x.__class__ is not np.ndarray:  # a number: a tensor of it, as torch.tensor(2.0) is
+            x = tensor(x).array
+        if op.dtypes != "same" and x.dtype not in _FLOATS:
             (x,) = _cast_operands(op, [x], kwargs)
         arrays: tuple[Any, ...] = (x,)
         recorded = a.__class__ is Tensor and a._requires_grad and vjps[0] is not None
@@ -187,11 +192,15 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
                 if numbers_as_arrays:
                     y = _CONSTANTS[x.dtype].get(y) or _constant(y, x.dtype)  # kept ones are non-zero
+            elif not isinstance(y, _OPERANDS):
+                return NotImplemented  # Python's TypeError: t + [1.0]
             else:
                 x, y = _cast_operands(op, [x, y])
         elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
             if numbers_as_arrays:
                 x = _CONSTANTS[y.dtype].get(x) or _constant(x, y.dtype)
+        elif not (isinstance(x, _OPERANDS) and isinstance(y, _OPERANDS)):
+            return NotImplemented
         else:
             x, y = _cast_operands(op, [x, y])
         try:
@@ -420,10 +429,22 @@ class Tensor:
         return len(self.array)
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def __bool__(self) -> bool:
+        # Without it Python would ask __len__: bool(tensor([0.])) would be True.
+        if self.array.size != 1:
+            many = "no values" if self.array.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
+        return bool(self.array.item())
+
+    def _scalar(self) -> Scalar:
+        if self.array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.array.item()
 
     def __repr__(self) -> str:
         return tensor_repr(

@@ -562,6 +562,54 @@ def test_shapes_and_dims_of_the_wrong_type_are_refused_as_torchs_parser_does(nam
     assert seen[0] == seen[1]
 
 
+PYTHON_PROTOCOLS = {
+    "bool of one zero": lambda lib: bool(lib.tensor([[0.0]])),
+    "bool of a 0-d int": lambda lib: bool(lib.tensor(2)),
+    "bool of two values": lambda lib: bool(lib.tensor([1.0, 2.0])),
+    "bool of no values": lambda lib: bool(lib.tensor([])),
+    "float of two values": lambda lib: float(lib.tensor([1.0, 2.0])),
+    "int of no values": lambda lib: int(lib.tensor([])),
+    "float of one value": lambda lib: float(lib.tensor([[2.5]])),
+    "tensor + list": lambda lib: lib.tensor([1.0, 2.0]) + [1.0, 2.0],  # noqa: RUF005 -- the mistake tested
+    "list + tensor": lambda lib: [1.0, 2.0] + lib.tensor([1.0, 2.0]),  # noqa: RUF005
+    "tensor - None": lambda lib: lib.tensor([1.0, 2.0]) - None,
+    "None * tensor": lambda lib: None * lib.tensor([1.0, 2.0]),
+    "tensor / str": lambda lib: lib.tensor([1.0, 2.0]) / "a",
+    "tensor ** None": lambda lib: lib.tensor([1.0, 2.0]) ** None,
+    "tensor @ list": lambda lib: lib.tensor([1.0, 2.0]) @ [[1.0], [2.0]],
+}
+
+
+@pytest.mark.parametrize("name", PYTHON_PROTOCOLS)
+def test_truth_values_conversions_and_operands_that_are_no_numbers_go_as_in_torch(name: str) -> None:
+    # A review found bool(tensor([0.])) True (Python asked __len__), t + [1., 2.] computed in
+    # float64, and float() of two values a RuntimeError where torch's is a ValueError.
+    seen: list[tuple[str, Any]] = []
+    for lib in (engine, torch):
+        try:
+            seen.append(("value", PYTHON_PROTOCOLS[name](lib)))
+        except (RuntimeError, TypeError, ValueError) as error:
+            seen.append((type(error).__name__, str(error)))
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("number", [2, -1.5, True])
+@pytest.mark.parametrize("name", ["exp", "relu", "abs", "sin", "sum", "neg"])
+def test_a_function_of_a_number_is_the_function_of_a_tensor_of_it(name: str, number: Any) -> None:
+    # engine.exp(2) was float64 and engine.relu(-1.0) an AttributeError; torch's functions take
+    # tensors, and engine's take a number as torch.tensor(number).
+    outcomes = []
+    for lib, given in ((engine, number), (torch, torch.tensor(number))):
+        try:
+            result = getattr(lib, name)(given)
+            outcomes.append((str(result.dtype).split(".")[-1], result.item()))
+        except RuntimeError as error:
+            outcomes.append(("refused", str(error)))
+    (ours, ours_said), (theirs, theirs_said) = outcomes
+    assert ours == theirs  # the dtype, or refused
+    assert ours_said == (theirs_said if ours == "refused" else pytest.approx(theirs_said, rel=1e-6))
+
+
 def _functional(lib: Any) -> Any:
     return lib.nn.functional if lib is torch else lib
 
