@@ -508,16 +508,8 @@ class Tensor:
         return out
 
     def permute(self, *dims: Any) -> Tensor:
-        dims = int_tuple(_one_or_many(dims), "permute", "dims", 1)
-        if len(dims) != self.ndim:
-            raise RuntimeError(
-                "permute(): number of dimensions in the tensor input does not match the length of the desired "
-                f"ordering of dimensions i.e. input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
-            )
-        order = tuple(_dim(dim, self.ndim) for dim in dims)
-        if len(set(order)) != len(order):
-            raise RuntimeError("permute(): duplicate dims are not allowed.")
-        return apply(OPS["transpose"], self, axes=order)
+        # NumPy takes negative dims too; what it refuses is told in PyTorch's words (torch_words).
+        return apply(OPS["transpose"], self, axes=int_tuple(_one_or_many(dims), "permute", "dims", 1))
 
     @property
     def T(self) -> Tensor:

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.ops import normalize_axis
+
 
 def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], error: Exception) -> Exception:
     """PyTorch's error for `op` failing on these operands, or `error` itself when it is not one
@@ -21,6 +23,10 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return RuntimeError(_BOOL_NEGATIVE)
     if isinstance(error, TypeError) and "numpy boolean subtract" in said:
         return RuntimeError(_BOOL_SUBTRACT)
+    if isinstance(error, IndexError) and said.startswith("too many indices"):
+        return IndexError(_too_many_indices(shapes[0], kwargs["index"]))
+    if op == "transpose" and kwargs.get("axes") is not None:
+        return _permute(shapes[0], kwargs["axes"]) or error
     if not isinstance(error, ValueError):
         return error
     if "negative integer powers" in said:
@@ -45,6 +51,35 @@ _BOOL_SUBTRACT = (
     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
     "operator instead."
 )
+
+
+def _too_many_indices(shape: tuple[int, ...], index: Any) -> str:
+    if shape:
+        return f"too many indices for tensor of dimension {len(shape)}"
+    parts = index if isinstance(index, tuple) else (index,)
+    if isinstance(next((p for p in parts if p is not None and p is not Ellipsis), None), slice):
+        return "slice() cannot be applied to a 0-dim tensor."
+    return (
+        "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a "
+        "0-dim tensor to a number"
+    )
+
+
+def _permute(shape: tuple[int, ...], dims: tuple[int, ...]) -> Exception | None:
+    """What is wrong with permuting a tensor of `shape` into `dims`, checked in PyTorch's order."""
+    ndim = len(shape)
+    if len(dims) != ndim:
+        return RuntimeError(
+            "permute(): number of dimensions in the tensor input does not match the length of the desired ordering "
+            f"of dimensions i.e. input.dim() = {ndim} is not equal to len(dims) = {len(dims)}"
+        )
+    try:
+        normalize_axis(dims, ndim)
+    except IndexError as out_of_range:
+        return out_of_range
+    except RuntimeError:  # a dim twice, in the words of reductions
+        return RuntimeError("permute(): duplicate dims are not allowed.")
+    return None
 
 
 def _empty_reduction(name: str, shape: tuple[int, ...], axis: Any) -> Exception:
