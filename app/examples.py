@@ -140,7 +140,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "seed_non_tensor_setting": _example(
         "A Function with a non-tensor setting",
         "A parameter that is not a tensor (like the notebook's print_debug_info) travels "
-        "with the call and gets no gradient.",
+        "with the call and gets no gradient. The service prints nothing: what the notebook prints "
+        "with it (xx, yy and xy inside forward, grad_output in backward) is not in the answer; the "
+        "first example's nodes xx, yy and xy have the same values, and grad_output is ones, the "
+        "gradient sum(z) sends z.",
         {
             "leaves": {"x": X, "y": Y},
             "functions": {"CustomFunction": _notebook_function(["z"], print_debug_info=True)},

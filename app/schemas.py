@@ -226,7 +226,11 @@ class TensorCheck(BaseModel):
     passed: bool
     max_abs_error: float | NonFinite
     max_rel_error: float | NonFinite
-    worst_index: list[int] | None = Field(description="The element furthest outside its tolerance.")
+    worst_index: list[int] | None = Field(
+        description="The element furthest outside its tolerance, or nearest to it: the largest |analytic - "
+        "numerical| against that element's own tolerance (atol + rtol × |numerical| + its error estimate), which "
+        "need not be where max_abs_error is, when that element's error estimate is large."
+    )
     error_estimate: float | NonFinite | None = Field(
         default=None, description="The numerical method's own error estimate at the worst element."
     )

@@ -12,9 +12,10 @@ Array = np.ndarray[Any, Any]
 
 
 def index_name(a: Array, index: Any) -> str:
-    """The last step that does something: SelectBackward0 (an integer), SliceBackward0 (a slice),
-    UnsqueezeBackward0 (None); AliasBackward0 when none does (x[...], x[:, :]). A lone slice
-    x[:] is taken even when it keeps everything."""
+    """The last step that does something: SelectBackward0 (an integer), SliceBackward0 (a slice);
+    AliasBackward0 when none does (x[:, :]); a lone slice x[:] counts even when it keeps
+    everything. (From Python also UnsqueezeBackward0 for None, and x[...] is an alias; an
+    expression takes integers and slices only.)"""
     if isinstance(index, slice):
         return "SliceBackward0"
     parts = index if isinstance(index, tuple) else (index,)
