@@ -70,12 +70,12 @@ def _targets(program: Program, env: dict[str, Tensor]) -> list[_Target]:
     groups: dict[int, _Target] = {}
     for name in program.names():
         tensor = env[name]
-        if tensor.grad is None or tensor.array.dtype.kind != "f":
+        if tensor._grad is None or tensor.array.dtype.kind != "f":
             continue
         if id(tensor) in groups:  # a bare-name node is the same tensor as an earlier name
             groups[id(tensor)].names.append(name)
         else:
-            groups[id(tensor)] = _Target([name], tensor.grad.array)
+            groups[id(tensor)] = _Target([name], tensor._grad.array)
     return list(groups.values())
 
 

@@ -241,7 +241,7 @@ class Program:
                 grad_fn=t.grad_fn.name() if t.grad_fn is not None else None,
                 retains_grad=None if t.is_leaf else t.retains_grad,
                 value=t.array,
-                grad=t.grad.array if t.grad is not None else None,
+                grad=t._grad.array if t._grad is not None else None,
             )
         return reports
 
@@ -264,7 +264,7 @@ class Program:
         warnings = []
         for name in self.names():
             t = env[name]
-            if t.grad is not None:
+            if t._grad is not None:
                 continue
             if not t.requires_grad:
                 why = _not_differentiable(t) or (
@@ -277,7 +277,7 @@ class Program:
                 warnings.append(f"{name}: .grad is None: {self._no_gradient_reached(t, calls)}")
         for what, get in (
             ("value", lambda t: t.array),
-            ("gradient", lambda t: t.grad.array if t.grad is not None else None),
+            ("gradient", lambda t: t._grad.array if t._grad is not None else None),
         ):
             for name in self.names():
                 array = get(env[name])

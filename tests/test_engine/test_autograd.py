@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import gc
+import warnings
 import weakref
 from typing import Any
 
@@ -139,7 +140,8 @@ def test_non_leaf_grad_is_none_unless_retained() -> None:
     z = y * 3
     y.retain_grad()
     z.sum().backward()
-    assert z.grad is None and not z.retains_grad
+    with pytest.warns(UserWarning, match="not a leaf Tensor"):
+        assert z.grad is None and not z.retains_grad
     assert y.retains_grad and y.grad is not None
     np.testing.assert_array_equal(y.grad.numpy(), [3.0, 3.0])
 
@@ -219,6 +221,20 @@ def test_no_grad_records_nothing() -> None:
     with engine.no_grad():
         y = x * 2
     assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+
+
+def test_reading_grad_of_a_non_leaf_that_does_not_retain_it_warns_as_torch_does() -> None:
+    # Torch's UserWarning points to retain_grad(); a review found the engine silent.
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    kept = x * 3
+    kept.retain_grad()
+    (y + kept).sum().backward()
+    with pytest.warns(UserWarning, match=r"not a leaf Tensor is being accessed.*use \.retain_grad\(\)"):
+        assert y.grad is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not for a leaf, a retained non-leaf, or a tensor without a graph
+        assert x.grad is not None and kept.grad is not None and engine.tensor([1.0]).grad is None
 
 
 def test_set_grad_enabled_works_as_a_call_and_as_a_block() -> None:
