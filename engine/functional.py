@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.ops import OPS
-from engine.tensor import UNSET, Tensor, apply, reduce_args
+from engine.tensor import UNSET, Tensor, along, apply, reduce_args
 from engine.torch_words import int_tuple
 
 Axis = int | tuple[int, ...] | None
@@ -87,24 +87,26 @@ def minimum(a: Any, b: Any) -> Tensor:
     return apply(OPS["minimum"], a, b)
 
 
-def sum(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
-    return apply(OPS["sum"], a, **reduce_args(axis, keepdims))
+def sum(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+    return apply(OPS["sum"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
-def mean(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
-    return apply(OPS["mean"], a, **reduce_args(axis, keepdims))
+def mean(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+    return apply(OPS["mean"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
-def max(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
-    return apply(OPS["max"], a, **reduce_args(axis, keepdims))
+def max(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+    return apply(OPS["max"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
-def min(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
-    return apply(OPS["min"], a, **reduce_args(axis, keepdims))
+def min(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+    return apply(OPS["min"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
-def logsumexp(a: Any, axis: Axis = UNSET, keepdims: bool = False) -> Tensor:
-    return apply(OPS["logsumexp"], a, **reduce_args(axis, keepdims))
+def logsumexp(
+    a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False
+) -> Tensor:
+    return apply(OPS["logsumexp"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
 def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:
@@ -119,12 +121,12 @@ def broadcast_to(a: Any, shape: tuple[int, ...]) -> Tensor:
     return apply(OPS["broadcast_to"], a, shape=int_tuple(shape, "broadcast_to", "shape", 2))
 
 
-def softmax(a: Any, axis: int = -1) -> Tensor:
-    return apply(OPS["softmax"], a, axis=axis)
+def softmax(a: Any, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
+    return apply(OPS["softmax"], a, axis=along(axis, dim))
 
 
-def log_softmax(a: Any, axis: int = -1) -> Tensor:
-    return apply(OPS["log_softmax"], a, axis=axis)
+def log_softmax(a: Any, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
+    return apply(OPS["log_softmax"], a, axis=along(axis, dim))
 
 
 def mse_loss(a: Any, b: Any) -> Tensor:

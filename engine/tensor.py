@@ -551,11 +551,11 @@ class Tensor:
     def relu(self) -> Tensor:
         return apply(OPS["relu"], self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return apply(OPS["softmax"], self, axis=axis)
+    def softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
+        return apply(OPS["softmax"], self, axis=along(axis, dim))
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return apply(OPS["log_softmax"], self, axis=axis)
+    def log_softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
+        return apply(OPS["log_softmax"], self, axis=along(axis, dim))
 
 
 def _one_or_many(given: tuple[Any, ...]) -> Any:
@@ -577,6 +577,11 @@ def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = Fal
     axis = None if axis is UNSET else tuple(axis) if isinstance(axis, list) else axis
     keep = bool(keepdims or keepdim)
     return {"axis": axis, "keepdims": keep} if given or keep else {}
+
+
+def along(axis: int, dim: int) -> int:
+    """softmax's axis, with PyTorch's name dim accepted too; the last one unless given."""
+    return axis if axis is not UNSET else dim if dim is not UNSET else -1
 
 
 def _basic_index(index: Any) -> Any:

@@ -617,6 +617,27 @@ def test_a_function_of_a_number_is_the_function_of_a_tensor_of_it(name: str, num
     assert ours_said == (theirs_said if ours == "refused" else pytest.approx(theirs_said, rel=1e-6))
 
 
+TORCH_KEYWORDS = {
+    "sum(x, dim=0)": lambda lib, x: lib.sum(x, dim=0),
+    "mean(x, dim=1, keepdim=True)": lambda lib, x: lib.mean(x, dim=1, keepdim=True),
+    "amax(x, dim=(0, 1))": lambda lib, x: lib.amax(x, dim=(0, 1)),
+    "logsumexp(x, dim=1)": lambda lib, x: lib.logsumexp(x, dim=1),
+    "softmax(x, dim=0)": lambda lib, x: lib.softmax(x, dim=0),
+    "log_softmax(x, 0)": lambda lib, x: lib.log_softmax(x, 0),
+    "x.softmax(dim=0)": lambda lib, x: x.softmax(dim=0),
+    "x.log_softmax(dim=-1)": lambda lib, x: x.log_softmax(dim=-1),
+}
+
+
+@pytest.mark.parametrize("name", TORCH_KEYWORDS)
+def test_functions_take_torchs_keywords_dim_and_keepdim(name: str) -> None:
+    # A review found torch.sum(x, dim=0) and x.softmax(dim=0) refused (only axis, keepdims).
+    values = [[1.0, 2.0, -1.0], [3.0, 5.0, 0.5]]
+    ours = TORCH_KEYWORDS[name](engine, engine.tensor(values, dtype=engine.float64))
+    theirs = TORCH_KEYWORDS[name](torch, torch.tensor(values, dtype=torch.float64))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
 def _functional(lib: Any) -> Any:
     return lib.nn.functional if lib is torch else lib
 
