@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import graph
 from engine.grad_mode import _enabled, no_grad
 from engine.graph import FREED_MESSAGE, Array, Node, run_backward
 from engine.ops import sum_to
@@ -25,6 +26,7 @@ class FunctionCtx:
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
         self._saved: tuple[Any, ...] = ()
+        self._saved_at = 0
         self._released = False
 
     @property
@@ -33,6 +35,12 @@ class FunctionCtx:
         # reading it afterwards fails: a second backward that reads nothing saved works.
         if self._released and self._saved:
             raise RuntimeError(FREED_MESSAGE)
+        for tensor in self._saved if graph.modified else ():  # written over in place since: as in PyTorch
+            seen = graph.modified.get(id(tensor.array)) if tensor is not None else None
+            if seen is not None and seen[-1] > self._saved_at:
+                raise RuntimeError(
+                    graph.modified_message(tensor.array, seen, self._saved_at, tensor.grad_fn, tensor.output_nr)
+                )
         return self._saved
 
     # ctx takes any attribute, as in PyTorch; these two say so to type checkers too.
@@ -50,6 +58,7 @@ class FunctionCtx:
                     f"is of type {type(item).__name__}"
                 )
         self._saved = tensors
+        self._saved_at = graph.next_sequence_nr()  # for saved_tensors: what was written over since
 
 
 class FunctionNode(Node):

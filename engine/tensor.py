@@ -393,8 +393,45 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """The same values, cut from the graph (PyTorch's `.data`)."""
+        """The same values, cut from the graph (PyTorch's `.data`): an in-place op on it changes them."""
         return Tensor(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        from engine.in_place import set_data  # engine.in_place builds on this module
+
+        set_data(self, value)
+
+    # --- in place (engine.in_place) ---------------------------------------------------
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return _in_place(self, "add", other, operator=True)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return _in_place(self, "sub", other, operator=True)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return _in_place(self, "mul", other, operator=True)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return _in_place(self, "div", other, operator=True)
+
+    def add_(self, other: Any) -> Tensor:
+        return _in_place(self, "add", other, operator=False)
+
+    def sub_(self, other: Any) -> Tensor:
+        return _in_place(self, "sub", other, operator=False)
+
+    def mul_(self, other: Any) -> Tensor:
+        return _in_place(self, "mul", other, operator=False)
+
+    def div_(self, other: Any) -> Tensor:
+        return _in_place(self, "div", other, operator=False)
+
+    def zero_(self) -> Tensor:
+        from engine.in_place import zero
+
+        return zero(self)
 
     # --- what the array knows ---------------------------------------------------------
 
@@ -486,6 +523,11 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return apply(_INDEX, self, index=_basic_index(index))
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from engine.in_place import set_item  # engine.in_place builds on this module
+
+        set_item(self, _basic_index(index), value)
+
     # --- methods, with PyTorch's keyword names accepted too --------------------------
 
     def sum(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
@@ -561,6 +603,12 @@ class Tensor:
 def _one_or_many(given: tuple[Any, ...]) -> Any:
     """x.reshape(2, 3) as x.reshape((2, 3)): one argument that is not an integer is the whole."""
     return given[0] if len(given) == 1 and not isinstance(given[0], int | np.integer) else given
+
+
+def _in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
+    from engine.in_place import in_place  # engine.in_place builds on this module
+
+    return in_place(tensor, op, other, operator)
 
 
 def _dim(dim: int, ndim: int) -> int:

@@ -1,0 +1,136 @@
+"""In-place operations, as PyTorch has them: `w -= lr * w.grad` under no_grad, `w.grad.zero_()`,
+`w.data -= ...`, `x[0] = 5`.
+
+Where no graph is recorded (under no_grad, or where nothing requires grad), the tensor's array
+is written over, so that what shares it sees the change, as what shares a storage does in
+PyTorch: `.data`, `detach()`, a view made by indexing. A node that saved the array before then
+refuses to backward, in PyTorch's words (engine.graph.note_modified stands for its version
+counters).
+
+Where a graph is recorded, a leaf that requires grad is refused, as in PyTorch. Another tensor
+can only take the op as an operator: `y += 1` makes y name the result of y + 1 (AddBackward0),
+a new tensor, so that every node already recorded keeps the y it saw. (PyTorch changes the
+tensor itself, and refuses a backward that needs its old values.) The methods (`y.add_(1)`)
+and item assignment, which must change the tensor itself, are refused there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from engine import dtypes
+from engine.grad_mode import _enabled, no_grad
+from engine.graph import next_sequence_nr, note_modified
+from engine.kernels import expanded
+from engine.ops import OPS
+from engine.tensor import Tensor, apply_binary
+
+Array = np.ndarray[Any, Any]
+Casting = Literal["no", "same_kind", "unsafe"]
+
+LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_OF_LEAF_IN_PLACE = "a view of " + LEAF_IN_PLACE  # x[0] = 5: PyTorch indexes first
+
+
+def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
+    """`tensor op= other` (op: add, sub, mul or div): `tensor` changed, or as an `operator` in a
+    graph, the result for Python to bind to the name instead."""
+    if not _recorded(tensor, other):
+        with no_grad():
+            result = apply_binary(OPS[op], tensor, other)
+        if result is NotImplemented:  # t += [1.0]: Python's TypeError, as from torch
+            return result
+        _fits(tensor.array, result.array)
+        _write(tensor.array, result.array, "same_kind")
+        return tensor
+    if tensor.is_leaf and tensor.requires_grad:
+        raise RuntimeError(LEAF_IN_PLACE)
+    if not operator:
+        raise NotImplementedError(
+            f"{op}_() of a tensor in a graph is not supported: write y = y {_SYMBOLS[op]} ..., or y {_SYMBOLS[op]}= ..."
+        )
+    result = apply_binary(OPS[op], tensor, other)
+    if result is NotImplemented:
+        return result
+    _fits(tensor.array, result.array)
+    if result.array.dtype != tensor.array.dtype:  # PyTorch would keep the tensor's dtype
+        raise NotImplementedError(
+            f"an in-place {op} that makes a {tensor.dtype.name} tensor of a graph {result.dtype.name} is not "
+            f"supported: write y = y {_SYMBOLS[op]} ..., which is {result.dtype.name} as in PyTorch"
+        )
+    if tensor.retains_grad:  # the name keeps retaining, as the tensor would in PyTorch
+        result.retain_grad()
+    return result
+
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def zero(tensor: Tensor) -> Tensor:
+    """`tensor.zero_()`."""
+    _refuse_in_a_graph(tensor, "zero_()")
+    _write(tensor.array, np.zeros((), tensor.array.dtype), "no")
+    return tensor
+
+
+def set_item(tensor: Tensor, index: Any, value: Any) -> None:
+    """`tensor[index] = value` for a basic index, the value cast to the tensor's dtype (PyTorch's copy_)."""
+    _refuse_in_a_graph(tensor, "item assignment", value, leaf_message=VIEW_OF_LEAF_IN_PLACE)
+    values = value.array if isinstance(value, Tensor) else np.asarray(value)
+    parts = index if isinstance(index, tuple) else (index,)
+    view = tensor.array[parts if Ellipsis in parts else (*parts, Ellipsis)]  # a view, even of one element
+    expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
+    _write(view, values, "unsafe", owner=tensor.array)
+
+
+def set_data(tensor: Tensor, value: Any) -> None:
+    """`tensor.data = value`: the values of `value`, shared, whatever its shape; the graph left alone."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+    if tensor.requires_grad and value.array.dtype.kind != "f":
+        raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
+    tensor.array = value.array
+
+
+def _recorded(tensor: Tensor, other: Any = None) -> bool:
+    return _enabled.get() and (tensor.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+
+
+def _refuse_in_a_graph(tensor: Tensor, what: str, other: Any = None, leaf_message: str = LEAF_IN_PLACE) -> None:
+    if _recorded(tensor, other):
+        if tensor.is_leaf and tensor.requires_grad:
+            raise RuntimeError(leaf_message)
+        raise NotImplementedError(f"{what} of a tensor in a graph is not supported: compute a new tensor instead")
+
+
+def _fits(target: Array, values: Array) -> None:
+    if np.broadcast_shapes(values.shape, target.shape) != target.shape:
+        raise RuntimeError(
+            f"output with shape {list(target.shape)} doesn't match the broadcast shape "
+            f"{list(np.broadcast_shapes(values.shape, target.shape))}"
+        )
+
+
+def _write(target: Array, values: Array, casting: Casting, owner: Array | None = None) -> None:
+    """Write `values` over `target` (a tensor's array, or a view of `owner`'s), as PyTorch would."""
+    if not np.can_cast(values.dtype, target.dtype, casting=casting):
+        raise RuntimeError(
+            f"result type {dtypes.BY_NUMPY[values.dtype].torch_name} can't be cast to the desired output type "
+            f"{dtypes.BY_NUMPY[target.dtype].torch_name}"
+        )
+    if not target.flags.writeable:  # an expanded view (broadcast_to), whose elements share memory
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory "
+            "location. Please clone() the tensor before performing the operation."
+        )
+    written = {id(owner): owner} if owner is not None else {}
+    array: Array | None = target
+    while array is not None:  # the view and what it views: a node may have saved either
+        written[id(array)] = array
+        array = array.base if isinstance(array.base, np.ndarray) else None
+    now = next_sequence_nr()  # every node so far saw the old values
+    for array in written.values():
+        note_modified(array, before=now)
+    target[...] = values
