@@ -209,3 +209,42 @@ def expanded(shape: Any, given: tuple[int, ...]) -> tuple[int, ...]:
 
 def broadcast_to(a: Array, shape: Any) -> Array:
     return np.broadcast_to(a, expanded(shape, a.shape))
+
+
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}  # in mm's message
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def matmul(a: Array, b: Array) -> Array:
+    """np.matmul, where PyTorch multiplies: operands of one dtype, not bool. Its message depends
+    on the kernel the shapes pick, which checks the shapes first, but for two vectors."""
+    if a.dtype == b.dtype and a.dtype != np.bool_:
+        return np.matmul(a, b)
+    if not (a.ndim == b.ndim == 1) and not _fit_for_matmul(a.shape, b.shape):
+        return np.matmul(a, b)  # NumPy's ValueError, told in PyTorch's words by the caller
+    names = _TORCH_NAMES[a.dtype.name], _TORCH_NAMES[b.dtype.name]
+    same = a.dtype == b.dtype  # then both bool
+    if a.ndim == b.ndim == 1:
+        kernel, mixed = "dot", f"dot : expected both vectors to have same dtype, but found {names[0]} and {names[1]}"
+    elif b.ndim == 1:
+        kernel = "addmv_impl_cpu"
+        mixed = f"addmv input tensors must have the same dtype, but got {names[1]}, {names[0]}, and {names[1]}"
+    elif b.ndim == 2:
+        kernel = "addmm_impl_cpu_"
+        c_names = _C_NAMES[a.dtype.name], _C_NAMES[b.dtype.name]
+        mixed = f"expected m1 and m2 to have the same dtype, but got: {c_names[0]} != {c_names[1]}"
+    else:
+        kernel, mixed = "bmm", f"expected scalar type {names[0]} but found {names[1]}"
+    if same:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    raise RuntimeError(mixed)
+
+
+def _fit_for_matmul(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    if not a or not b or a[-1] != (b[0] if len(b) == 1 else b[-2]):
+        return False
+    try:
+        np.broadcast_shapes(a[:-2], b[:-2])
+    except ValueError:
+        return False
+    return True

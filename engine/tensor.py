@@ -187,6 +187,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     assert op.needs != "shapes", "an arithmetic op's rules read values or nothing"
     keeps_values = op.needs == "values"  # see Op.needs
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
+    promotes = op.dtypes != "same"  # matmul refuses two dtypes itself, as PyTorch does
 
     def apply_op(a: Any, b: Any) -> Tensor:
         x = a.array if a.__class__ is Tensor else a
@@ -194,7 +195,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
         x0, y0 = x, y  # names tell numbers from arrays: they are worked out from these
         if x.__class__ is np.ndarray:
             if y.__class__ is np.ndarray:
-                if y.dtype is not x.dtype or x.dtype not in _FLOATS:
+                if (y.dtype is not x.dtype or x.dtype not in _FLOATS) and promotes:
                     x, y = _cast_operands(op, [x, y])
             elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
                 if numbers_as_arrays:

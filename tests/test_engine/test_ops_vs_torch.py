@@ -638,6 +638,40 @@ def test_functions_take_torchs_keywords_dim_and_keepdim(name: str) -> None:
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
 
 
+MATMUL_DTYPES = [
+    ((2, 3), "float32", (3, 2), "float64"),  # mm
+    ((2, 3), "int64", (3, 2), "float32"),
+    ((2, 3), "float64", (3,), "float32"),  # mv
+    ((3,), "float32", (3,), "float64"),  # dot
+    ((3,), "int64", (3, 2), "float32"),  # vector @ matrix
+    ((2, 2, 3), "float32", (2, 3, 2), "int64"),  # bmm
+    ((2, 2, 3), "float64", (3, 2), "float32"),  # a batch folded into a matrix
+    ((2, 3), "float32", (4, 2), "float64"),  # the shapes are told first
+    ((3,), "float32", (4,), "float64"),  # but for a dot
+    ((2, 3), "bool", (3, 2), "bool"),
+    ((3,), "bool", (3,), "bool"),
+    ((2, 2, 3), "bool", (3,), "bool"),
+    ((2, 3), "int64", (3, 2), "int64"),  # taken
+]
+
+
+@pytest.mark.parametrize(("a_shape", "a_dtype", "b_shape", "b_dtype"), MATMUL_DTYPES)
+def test_matmul_of_two_dtypes_or_of_bools_is_refused_as_torch_refuses_it(
+    a_shape: tuple[int, ...], a_dtype: str, b_shape: tuple[int, ...], b_dtype: str
+) -> None:
+    # A review found float32 @ float64 computed in float64, where each of torch's kernels refuses it.
+    seen: list[tuple[str, Any]] = []
+    for lib in (engine, torch):
+        names = {"bool": "bool_"} if lib is engine else {}
+        a = lib.tensor(np.ones(a_shape), dtype=getattr(lib, names.get(a_dtype, a_dtype)))
+        b = lib.tensor(np.ones(b_shape), dtype=getattr(lib, names.get(b_dtype, b_dtype)))
+        try:
+            seen.append(("value", (a @ b).numpy().tolist()))
+        except (RuntimeError, NotImplementedError) as error:
+            seen.append((type(error).__name__, str(error)))
+    assert seen[0] == seen[1]
+
+
 def _functional(lib: Any) -> Any:
     return lib.nn.functional if lib is torch else lib
 
