@@ -147,7 +147,12 @@ def unless(other_wins: Array, g: Array, tie: Array) -> Array:
 
 
 def power(a: Any, b: Any) -> Array:
-    out = a**b
+    try:
+        out = a**b
+    except ValueError:  # NumPy's "Integers to negative integer powers are not allowed"
+        if not isinstance(b, np.ndarray):
+            raise  # as PyTorch does, for an integer tensor to a negative number
+        return _integer_power(a, b)
     if out.dtype is not _INT8:
         return out
     # Bools to a bool power, which NumPy gives in int8 (no dtype of ours). PyTorch keeps a
@@ -158,6 +163,16 @@ def power(a: Any, b: Any) -> Array:
 
 
 _INT8 = np.dtype(np.int8)
+
+
+def _integer_power(a: Any, b: Array) -> Array:
+    """Integers to integer tensor powers, some negative, as PyTorch computes them: 1 and -1 to any
+    power are ±1, any other integer to a negative power 0 (its reciprocal, truncated)."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=b.dtype), b)
+    out = a ** np.maximum(b, 0)
+    odd = (b % 2).astype(bool)
+    out[b < 0] = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))[b < 0]
+    return out
 
 
 def reshape(a: Array, shape: Any) -> Array:

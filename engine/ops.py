@@ -147,14 +147,14 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
     for a in (axis,) if isinstance(axis, int) else axis:
         if not -span <= a < span:
             raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, {span - 1}], but got {a})")
-    if ndim == 0 or axis == ():
-        return None  # dim=() in PyTorch reduces over every axis; a 0-d tensor has none to keep
     if not isinstance(axis, int):
         seen: set[int] = set()
         for a in axis:
-            if a % ndim in seen:
-                raise RuntimeError(f"dim {a % ndim} appears multiple times in the list of dims")
-            seen.add(a % ndim)
+            if a % span in seen:
+                raise RuntimeError(f"dim {a % span} appears multiple times in the list of dims")
+            seen.add(a % span)
+    if ndim == 0 or axis == ():
+        return None  # dim=() in PyTorch reduces over every axis; a 0-d tensor has none to keep
     return normalize_axis_tuple(axis, ndim)
 
 

@@ -23,7 +23,7 @@ from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
-from engine.torch_words import in_torch_words, int_tuple
+from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_tuple
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -71,6 +71,9 @@ def _cast_operands(op: Op, args: list[Any], kwargs: dict[str, Any] | None = None
     for a in args:
         if isinstance(a, complex) or (isinstance(a, np.ndarray) and a.dtype.kind == "c"):
             raise TypeError(f"{op.name}(): complex numbers are not supported: use float32, float64, int64 or bool")
+    bools = [isinstance(a, bool) or (isinstance(a, np.ndarray) and a.dtype == np.bool_) for a in args]
+    if op.name == "sub" and any(bools):  # PyTorch subtracts no bool, a tensor or a number
+        raise RuntimeError(BOOL_SUBTRACT if all(bools) else BOOL_SUBTRACT_ONE)
     target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
     if op.integers is not None and target.kind in "biu" and any(isinstance(a, np.ndarray) for a in args):
         error, message = op.integers
@@ -103,8 +106,10 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     vjps = op.vjps
     if len(args) != len(vjps):
         raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
+    written = kwargs
     if kwargs and "axis" in kwargs:  # before any dtype is refused, as PyTorch checks it first
         first = args[0].array if args[0].__class__ is Tensor else args[0]
+        written = dict(kwargs)  # PyTorch's messages name the dims as written
         kwargs["axis"] = normalize_axis(kwargs["axis"], np.ndim(first))
     if len(args) == 1:  # most ops: the loops below written out for one operand
         a = args[0]
@@ -131,7 +136,7 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     try:
         value = op.forward(*arrays, **kwargs)
     except (ValueError, IndexError, TypeError) as error:
-        raise in_torch_words(op.name, arrays, kwargs, error) from None
+        raise in_torch_words(op.name, arrays, written, error) from None
     if op.saves:
         value, saved = value
     if value.__class__ is not np.ndarray:
@@ -656,7 +661,9 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         array = array.astype(dtypes.to_numpy_dtype(dtype))
     elif array.dtype.kind == "f":
         array = array if from_numpy and array.dtype in dtypes.BY_NUMPY else array.astype(dtypes.default_float())
-    elif array.dtype.kind in "iu":
+    elif array.dtype.kind in "iu" or (array.dtype.kind == "O" and all(type(n) is int for n in array.flat)):
+        if not from_numpy and (array.dtype.kind != "i" or array.dtype.itemsize > 8):  # Python ints past int64
+            raise ValueError("Overflow when unpacking long long")
         array = array.astype(np.int64)
     elif array.dtype.kind != "b":
         raise TypeError(f"can't convert {array.dtype} data to a tensor: use numbers")

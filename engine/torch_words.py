@@ -21,8 +21,6 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return IndexError(said.replace("for axis", "for dimension"))
     if isinstance(error, TypeError) and "numpy boolean negative" in said:
         return RuntimeError(_BOOL_NEGATIVE)
-    if isinstance(error, TypeError) and "numpy boolean subtract" in said:
-        return RuntimeError(_BOOL_SUBTRACT)
     if isinstance(error, IndexError) and said.startswith("too many indices"):
         return IndexError(_too_many_indices(shapes[0], kwargs["index"]))
     if op == "transpose" and kwargs.get("axes") is not None:
@@ -47,9 +45,13 @@ _BOOL_NEGATIVE = (
     "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use "
     "the `~` or `logical_not()` operator instead."
 )
-_BOOL_SUBTRACT = (
+BOOL_SUBTRACT = (
     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
     "operator instead."
+)
+BOOL_SUBTRACT_ONE = (
+    "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use "
+    "the `~` or `logical_not()` operator instead."
 )
 
 

@@ -518,6 +518,7 @@ SHAPE_MISTAKES = {
     "a slice of a 0-d tensor": ((2, 3), (1,), lambda lib, a, b: a[0][0][1:]),
     "permute with a dim twice": ((2, 3), (1,), lambda lib, a, b: a.permute(1, -1)),
     "permute with a dim out of range": ((2, 3), (1,), lambda lib, a, b: a.permute(0, 5)),
+    "sum of a 0-d tensor over its dim twice": ((), (1,), lambda lib, a, b: a.sum(dim=(0, -1))),
     # PyTorch's words here name a "(sparse_coo)" overload, which engine leaves out.
     "permute with too few dims": ((2, 3), (1,), lambda lib, a, b: a.permute(0)),
 }
@@ -584,6 +585,10 @@ PYTHON_PROTOCOLS = {
     "tensor / str": lambda lib: lib.tensor([1.0, 2.0]) / "a",
     "tensor ** None": lambda lib: lib.tensor([1.0, 2.0]) ** None,
     "tensor @ list": lambda lib: lib.tensor([1.0, 2.0]) @ [[1.0], [2.0]],
+    "an integer past int64": lambda lib: lib.tensor([2**63]),
+    "an integer below int64": lambda lib: lib.tensor(-(2**63) - 1),
+    "an integer past uint64": lambda lib: lib.tensor([2**70]),
+    "the int64 extremes": lambda lib: lib.tensor([2**63 - 1, -(2**63)]).tolist(),
 }
 
 
@@ -696,6 +701,14 @@ INTEGER_OPERANDS = {
     "exp of int64": lambda lib, i, b, f: lib.exp(i),
     "relu of int64": lambda lib, i, b, f: lib.relu(i),
     "sum of bool": lambda lib, i, b, f: b.sum(),
+    # Integer powers by an integer tensor: 0 for a negative exponent but of 1 and -1.
+    "int64 ** int64 with negative exponents": lambda lib, i, b, f: (i - 2) ** -lib.tensor([[1, 2], [3, 1]]),
+    "2 ** int64 with a negative exponent": lambda lib, i, b, f: 2 ** (i - 2),
+    # No subtraction with a bool tensor or number, as in torch.
+    "float - bool": lambda lib, i, b, f: f - b,
+    "bool - 1": lambda lib, i, b, f: b - 1,
+    "bool - True": lambda lib, i, b, f: b - True,
+    "float - True": lambda lib, i, b, f: f - True,
 }
 
 
@@ -729,6 +742,7 @@ EMPTY = {
     "log_softmax of empty rows": ((3, 0), lambda lib, x: lib.log_softmax(x, -1)),
     "amax of nothing": ((0,), lambda lib, x: x.amax()),
     "amax along an empty axis": ((3, 0), lambda lib, x: x.amax(1)),
+    "amax along an empty axis counted from the end": ((3, 0), lambda lib, x: x.amax((0, -1))),  # named as written
     "amin along an empty axis": ((2, 0, 3), lambda lib, x: x.amin((2, 1))),
     "amax of no rows": ((0, 3), lambda lib, x: x.amax(1)),
     "mean of nothing": ((0,), lambda lib, x: x.mean()),
