@@ -71,13 +71,13 @@ class FunctionNode(Node):
         function: type[Function],
         ctx: FunctionCtx,
         inputs: tuple[Tensor | None, ...],
-        outputs: list[Array],
+        outputs: list[Array | None],
         variables: tuple[bool, ...],
     ) -> None:
         super().__init__(f"{function.__name__}Backward", inputs)
         self.function = function
         self.ctx = ctx
-        self.outputs = outputs
+        self.outputs = outputs  # None where forward returned something else than a tensor
         self.variables = variables  # which arguments were tensors
 
     @property
@@ -87,10 +87,18 @@ class FunctionNode(Node):
     def release(self) -> None:
         self.ctx._released = True  # the node stays usable: see FunctionCtx.saved_tensors
 
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """One for each argument that was a tensor, as in PyTorch."""
+        tensors = [t for t, variable in zip(self.inputs, self.variables, strict=True) if variable]
+        return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in tensors)
+
     def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:
-        # PyTorch materializes the gradient of an output that received none as zeros.
+        # PyTorch materializes the gradient of an output that received none as zeros, and gives
+        # None for an output that was no tensor.
         grad_tensors = [
-            Tensor(np.zeros_like(out) if g is None else g) for g, out in zip(grads, self.outputs, strict=True)
+            None if out is None else Tensor(np.zeros_like(out) if g is None else g)
+            for g, out in zip(grads, self.outputs, strict=True)
         ]
         with no_grad():
             returned = self.function.backward(self.ctx, *grad_tensors)
@@ -102,6 +110,8 @@ class FunctionNode(Node):
                 f"(expected {len(self.inputs)}, got {len(returned)})"
             )
         for i, g in enumerate(returned):
+            if g is not None and not isinstance(g, Tensor):
+                raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
             if g is not None and not self.variables[i]:
                 raise RuntimeError(not_a_variable(self._name, i))
         given = [(self.inputs[i], self._input_grad(i, g)) for i, g in enumerate(returned)]
@@ -160,18 +170,15 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         recording = _enabled.get()
         inputs = tuple(a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args)
-        ctx = FunctionCtx(tuple(t is not None for t in inputs))
+        ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))  # no_grad or not
         with no_grad():
             returned = cls.forward(ctx, *args)
         many = isinstance(returned, tuple)
         results = list(returned) if many else [returned]
-        tensors = [r for r in results if isinstance(r, Tensor)]
-        if any(t is not None for t in inputs) and tensors:
-            node = FunctionNode(
-                cls, ctx, inputs, [t.array for t in tensors], tuple(isinstance(a, Tensor) for a in args)
-            )
-            output_nr = iter(range(len(tensors)))
-            results = [_output(r, node, next(output_nr)) if isinstance(r, Tensor) else r for r in results]
+        outputs = [r.array if isinstance(r, Tensor) else None for r in results]
+        if any(t is not None for t in inputs) and any(out is not None for out in outputs):
+            node = FunctionNode(cls, ctx, inputs, outputs, tuple(isinstance(a, Tensor) for a in args))
+            results = [_output(r, node, i) if isinstance(r, Tensor) else r for i, r in enumerate(results)]
         return tuple(results) if many else results[0]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.autograd import FunctionCtx
+from engine.autograd import FunctionCtx, FunctionNode
 from engine.check_options import CheckOptions
 from engine.comparison import Comparison
 from engine.differentiator import Differentiator, compare_one, unless_out_of_time
@@ -47,10 +47,16 @@ class FunctionCheck:
     autodiff: dict[str, Array]  # the forward's autograd gradient (fast mode: along the same direction)
 
 
+def _outputs(node: FunctionNode) -> list[Array]:
+    """The arrays a call returned: a spec function returns tensors only."""
+    assert all(out is not None for out in node.outputs), "a spec function's outputs are its nodes"
+    return node.outputs  # type: ignore[return-value]
+
+
 def _upstream_of(call: Call, rng: np.random.Generator) -> tuple[list[Array], list[bool]]:
     """The gradients the call's backward received; random ones if backward never reached it."""
     ctx = call.grad_fn.ctx
-    outputs = call.grad_fn.outputs
+    outputs = _outputs(call.grad_fn)
     seen = ctx.__dict__.get("grad_outputs")
     if seen is None:  # an integer output gets none: it is not differentiable
         floating = [o.dtype.kind == "f" for o in outputs]
@@ -78,7 +84,7 @@ def check_functions(
         comparisons: dict[str, Comparison] = {}
         # Where the forward's projection is not finite, no finite difference of it is, and
         # autograd alone judges.
-        measurable = math.isfinite(_projection(node.outputs, _weights(grads)))
+        measurable = math.isfinite(_projection(_outputs(node), _weights(grads)))
         # Autograd's rounding, where it is needed: a few more evaluations of autograd.
         noise = functools.cache(
             functools.partial(_autodiff_noise, spec.function, ctx.params, inputs, grads, checked, auto)
@@ -339,7 +345,7 @@ def _jacobian_warnings(
     here (all ones, from a sum) is wrong in any other graph. A call that failed says enough."""
     warnings = []
     for k, got_gradient in enumerate(received):
-        if node.outputs[k].dtype.kind != "f" or (got_gradient and not passed):  # an integer output gets none
+        if _outputs(node)[k].dtype.kind != "f" or (got_gradient and not passed):  # an integer output gets none
             continue
         used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
         probe = [np.zeros(g.shape) for g in grads]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import warnings
 import weakref
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -475,6 +475,56 @@ def test_function_none_gradient_means_no_gradient() -> None:
     y = engine.tensor([2.0], requires_grad=True)
     NoGradForY.apply(x, y).sum().backward()
     assert x.grad is not None and y.grad is None
+
+
+class ScaledAndTheScale(Function):
+    told: ClassVar[list[tuple[bool, ...]]] = []  # the needs_input_grad each forward was told
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any, n: Any) -> Any:
+        ScaledAndTheScale.told.append(ctx.needs_input_grad)
+        return x * n, n
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, gx: Any, gn: Any) -> Any:
+        assert gn is None  # the output that was no tensor gets None, as in PyTorch
+        return gx * 2, None
+
+
+def test_function_output_that_is_no_tensor_gets_none_in_backward() -> None:
+    # A review found backward called with one gradient too few (a TypeError).
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    y, n = ScaledAndTheScale.apply(x, 3)
+    y.sum().backward()
+    assert n == 3 and x.grad is not None
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    assert len(y.grad_fn.next_functions) == 1  # one for each tensor argument, as in PyTorch
+
+
+def test_function_needs_input_grad_says_what_requires_grad_even_under_no_grad() -> None:
+    # As torch's ctx.needs_input_grad: (True, False) under no_grad too; a review found (False, False).
+    ScaledAndTheScale.told.clear()
+    with engine.no_grad():
+        y, _ = ScaledAndTheScale.apply(engine.tensor([1.0], requires_grad=True), 3)
+    z, _ = ScaledAndTheScale.apply(engine.tensor([1.0]), 3)
+    assert ScaledAndTheScale.told == [(True, False), (False, False)]
+    assert y.grad_fn is None and z.grad_fn is None
+
+
+class ReturnsANumber(Function):
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Any) -> Any:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g: Any) -> Any:
+        return 1.5
+
+
+def test_function_backward_returning_no_tensor_is_refused_in_torchs_words() -> None:
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"^expected Variable or None \(got float\)$"):
+        ReturnsANumber.apply(x).sum().backward()
 
 
 class HalfSquare(Function):
