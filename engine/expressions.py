@@ -168,6 +168,8 @@ class _Compiler:
         if isinstance(value, int):
             return _Const(value if abs(value) < _INT64 else self.to_float(node, value))
         if isinstance(value, float):
+            if math.isinf(value):  # no literal is inf but one too large for float64: 1e400
+                self.warn_inf(node)
             return _Const(value)
         if isinstance(value, str | bytes):
             raise self.error(node, "strings are not allowed")
@@ -177,10 +179,13 @@ class _Compiler:
         try:
             return float(value)
         except OverflowError:
-            self.warnings.append(
-                f"{self.label}, column {self.column(node)}: the number is too large for float64 and becomes inf"
-            )
+            self.warn_inf(node)
             return math.inf if value > 0 else -math.inf
+
+    def warn_inf(self, node: ast.AST) -> None:
+        self.warnings.append(
+            f"{self.label}, column {self.column(node)}: the number is too large for float64 and becomes inf"
+        )
 
     def name(self, node: ast.Name) -> Evaluate:
         name, scope = node.id, self.scope

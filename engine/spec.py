@@ -532,7 +532,10 @@ def _compile_node(i: int, raw: Any, scope: Scope, later: dict[str, int], claim: 
         retained = list(retain)
     else:
         allowed = "true, false or a list of its names" if len(names) > 1 else "true or false"
-        raise SpecError((*loc, "retain_grad"), f"{label}: retain_grad must be {allowed}")
+        strangers = [r for r in retain if r not in names] if isinstance(retain, list) and len(names) > 1 else []
+        verb = "is not one" if len(strangers) == 1 else "are not"
+        said = f", and {', '.join(map(repr, strangers))} {verb} of {names}" if strangers else ""
+        raise SpecError((*loc, "retain_grad"), f"{label}: retain_grad must be {allowed}{said}")
     return Node(names, compiled, retained, (*loc, "expr"), label)
 
 

@@ -168,6 +168,13 @@ def test_a_folded_power_of_a_negative_literal_is_written_as_python_reads_it() ->
     assert np.isnan(program.run().tensors["z"].value).all()
 
 
+def test_a_float_literal_too_large_for_float64_is_inf_with_a_warning_that_names_it() -> None:
+    # Python reads 1e400 as inf; a review found no word of it (10 ** 400 had one).
+    program = compile_spec(_spec("x * 1e400"))
+    assert "node 'z', column 5: the number is too large for float64 and becomes inf" in program.warnings
+    assert program.run().tensors["z"].value.tolist() == [float("inf")] * 3
+
+
 def test_huge_integer_literal_becomes_float() -> None:
     program = compile_spec(_spec("x * " + "9" * 400))
     assert any("too large for float64" in w for w in program.warnings)

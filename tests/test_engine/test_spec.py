@@ -596,6 +596,17 @@ def test_multi_output_retain_grad_list() -> None:
     assert t["y1"].grad is None and t["y2"].grad.tolist() == [10.0, 10.0, 10.0]
 
 
+def test_a_retain_grad_list_with_a_name_not_among_the_outputs_names_it() -> None:
+    # A review found the message saying what retain_grad may be, without the misspelt name.
+    spec = dict(EXAMPLES["seed_two_outputs_used"]["value"])
+    spec["nodes"] = [
+        {"name": ["y1", "y2"], "expr": "MultipleOutputsFunction(x)", "retain_grad": ["y2", "y3"]},
+        *spec["nodes"][1:],
+    ]
+    with pytest.raises(SpecError, match=r"a list of its names, and 'y3' is not one of \['y1', 'y2'\]$"):
+        compile_spec(spec)
+
+
 def test_unused_output_receives_zeros_as_in_torch() -> None:
     result = run(EXAMPLES["seed_multiple_outputs"]["value"])
     (call,) = result.calls
