@@ -36,6 +36,7 @@ from engine.functional import (
     relu,
     reshape,
     sigmoid,
+    sign,
     sin,
     softmax,
     sqrt,
@@ -57,6 +58,6 @@ __all__ = [
     "cos", "cross_entropy", "default_dtype", "div", "dtype", "enable_grad", "exp", "float32",
     "float64", "int64", "is_grad_enabled", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "no_grad", "ones_like", "pow",
-    "relu", "reshape", "set_grad_enabled", "sigmoid", "sin", "softmax", "sqrt", "sub", "sum",
+    "relu", "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "sub", "sum",
     "tanh", "tensor", "transpose", "zeros_like",
 ]  # fmt: skip

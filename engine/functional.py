@@ -75,6 +75,10 @@ def sigmoid(a: Any) -> Tensor:
     return apply(OPS["sigmoid"], a)
 
 
+def sign(a: Any) -> Tensor:
+    return apply(OPS["sign"], a)
+
+
 def relu(a: Any) -> Tensor:
     return apply(OPS["relu"], a)
 

@@ -128,7 +128,9 @@ def relu_vjp(g: Array, y: Array, a: Array) -> Array:
 
 
 def sign(a: Array) -> Array:
-    """-1, 0 or 1, and 0 at NaN as in PyTorch (NumPy's sign of NaN is NaN)."""
+    """-1, 0 or 1, and 0 at NaN as in PyTorch (NumPy's sign of NaN is NaN); a bool its own sign."""
+    if a.dtype == np.bool_:
+        return a.copy()
     return np.sign(a, out=np.zeros_like(a), where=a == a)
 
 

@@ -302,6 +302,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * (1 - y * y),), "tanh' = 1 - tanh²", "float"),
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
        (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
+    Op("sign", "sign(a)", "SignBackward0", sign, (lambda g, y, a: np.zeros_like(g),),
+       "sign' = 0 (a step at 0: relu(sign(x)) is 1 where x > 0, else 0)", needs="nothing", kink=lambda a: a),
     Op("relu", "relu(a)", "ReluBackward0", relu,
        (relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
@@ -370,7 +372,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
 # carries a gradient that is one number for every element through their rules as one number.
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid",
-    "relu", "maximum", "minimum", "ones_like", "zeros_like",
+    "sign", "relu", "maximum", "minimum", "ones_like", "zeros_like",
 })  # fmt: skip
 
 # What expressions may call by name: every op but indexing, which is written x[...].

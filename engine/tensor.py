@@ -596,6 +596,9 @@ class Tensor:
     def sigmoid(self) -> Tensor:
         return apply(OPS["sigmoid"], self)
 
+    def sign(self) -> Tensor:
+        return apply(OPS["sign"], self)
+
     def relu(self) -> Tensor:
         return apply(OPS["relu"], self)
 

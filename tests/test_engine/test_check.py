@@ -1602,3 +1602,23 @@ def test_the_check_leaves_what_a_call_got_as_it_was() -> None:
     others: list[Array] = [np.asarray(np.random.default_rng(0).standard_normal(o.shape)) for o in node.outputs]
     hand_written(node, ctx, others, [0, 1])
     assert [g.array.tolist() for g in ctx.grad_outputs] == got
+
+
+def _my_relu(backward: str) -> dict[str, Any]:
+    function = {
+        "inputs": ["x"], "forward": [{"name": "z", "expr": "relu(x)"}], "outputs": ["z"],
+        "save_for_backward": ["x"], "backward": [{"name": "grad_x", "expr": backward}],
+    }  # fmt: skip
+    return {
+        "leaves": {"x": {"value": [-1.5, -0.25, 0.5, 2.0], "requires_grad": True}},
+        "functions": {"MyReLU": function},
+        "nodes": [{"name": "z", "expr": "MyReLU(x)"}, {"name": "s", "expr": "sum(z * z + z)"}],
+    }
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_the_textbook_relu_backward_is_written_with_sign_and_checked(mode: str) -> None:
+    # A review found no way to write relu's step without NaN at 0: relu(sign(x)) is 1 where x > 0.
+    assert check(_my_relu("grad_z * relu(sign(x))"), {"mode": mode}).passed
+    wrong = check(_my_relu("grad_z * (sign(x) + 1)"), {"mode": mode})  # 2 where x > 0
+    assert not wrong.passed and not wrong.functions[0].passed

@@ -57,6 +57,8 @@ CASES: list[Case] = [
     ("tanh", [(3,)], engine.tanh, torch.tanh),
     ("sigmoid", [(3,)], engine.sigmoid, torch.sigmoid),
     ("relu", [(5,)], engine.relu, torch.relu),
+    ("sign", [(5,)], engine.sign, torch.sign),
+    ("sign_times", [(2, 3)], lambda a: engine.sign(a) * a, lambda a: torch.sign(a) * a),
     ("maximum", [(2, 3), (3,)], engine.maximum, torch.maximum),
     ("minimum", [(2, 3), (3,)], engine.minimum, torch.minimum),
     ("sum", [(2, 3)], engine.sum, torch.sum),

@@ -28,6 +28,7 @@ UNARY: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "sigmoid": (engine.sigmoid, torch.sigmoid),
     "abs": (engine.abs, torch.abs),
     "relu": (engine.relu, torch.relu),
+    "sign_times": (lambda a: engine.sign(a) * a, lambda a: torch.sign(a) * a),
     "neg": (lambda a: -a, lambda a: -a),
     "log1p_sq": (lambda a: engine.log(a * a + 1), lambda a: torch.log(a * a + 1)),
     "sqrt1p_sq": (lambda a: engine.sqrt(a * a + 1), lambda a: torch.sqrt(a * a + 1)),
