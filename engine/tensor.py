@@ -271,6 +271,22 @@ def _operator(name: str) -> tuple[Callable[[Any, Any], Tensor], Callable[[Any, A
     return apply_op, reflected
 
 
+def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """A Tensor's in-place operator and method (`t += 1` and `t.add_(1)`), in engine.in_place."""
+
+    def operator(self: Any, other: Any) -> Any:
+        from engine.in_place import in_place  # engine.in_place builds on this module
+
+        return in_place(self, name, other, operator=True)
+
+    def method(self: Any, other: Any) -> Any:
+        from engine.in_place import in_place
+
+        return in_place(self, name, other, operator=False)
+
+    return operator, method
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations done with it.
 
@@ -410,29 +426,10 @@ class Tensor:
 
     # --- in place (engine.in_place) ---------------------------------------------------
 
-    def __iadd__(self, other: Any) -> Tensor:
-        return _in_place(self, "add", other, operator=True)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return _in_place(self, "sub", other, operator=True)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return _in_place(self, "mul", other, operator=True)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return _in_place(self, "div", other, operator=True)
-
-    def add_(self, other: Any) -> Tensor:
-        return _in_place(self, "add", other, operator=False)
-
-    def sub_(self, other: Any) -> Tensor:
-        return _in_place(self, "sub", other, operator=False)
-
-    def mul_(self, other: Any) -> Tensor:
-        return _in_place(self, "mul", other, operator=False)
-
-    def div_(self, other: Any) -> Tensor:
-        return _in_place(self, "div", other, operator=False)
+    __iadd__, add_ = _in_place("add")
+    __isub__, sub_ = _in_place("sub")
+    __imul__, mul_ = _in_place("mul")
+    __itruediv__, div_ = _in_place("div")
 
     def zero_(self) -> Tensor:
         from engine.in_place import zero
@@ -612,12 +609,6 @@ class Tensor:
 def _one_or_many(given: tuple[Any, ...]) -> Any:
     """x.reshape(2, 3) as x.reshape((2, 3)): one argument that is not an integer is the whole."""
     return given[0] if len(given) == 1 and not isinstance(given[0], int | np.integer) else given
-
-
-def _in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
-    from engine.in_place import in_place  # engine.in_place builds on this module
-
-    return in_place(tensor, op, other, operator)
 
 
 def _dim(dim: int, ndim: int) -> int:
