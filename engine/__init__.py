@@ -15,6 +15,7 @@ from engine.functional import (
     abs,
     add,
     broadcast_to,
+    clone,
     cos,
     cross_entropy,
     div,
@@ -55,7 +56,7 @@ amin = min
 
 __all__ = [
     "OPS", "Op", "Tensor", "abs", "add", "amax", "amin", "autograd", "bool_", "broadcast_to",
-    "cos", "cross_entropy", "default_dtype", "div", "dtype", "enable_grad", "exp", "float32",
+    "clone", "cos", "cross_entropy", "default_dtype", "div", "dtype", "enable_grad", "exp", "float32",
     "float64", "int64", "is_grad_enabled", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "no_grad", "ones_like", "pow",
     "relu", "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "sub", "sum",

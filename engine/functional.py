@@ -121,6 +121,10 @@ def transpose(a: Any, axes: tuple[int, ...] | None = None) -> Tensor:
     return apply(OPS["transpose"], a, axes=None if axes is None else int_tuple(axes, "transpose", "axes", 2))
 
 
+def clone(a: Any) -> Tensor:
+    return apply(OPS["clone"], a)
+
+
 def broadcast_to(a: Any, shape: tuple[int, ...]) -> Tensor:
     return apply(OPS["broadcast_to"], a, shape=int_tuple(shape, "broadcast_to", "shape", 2))
 

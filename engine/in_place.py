@@ -76,13 +76,33 @@ def zero(tensor: Tensor) -> Tensor:
 
 
 def set_item(tensor: Tensor, index: Any, value: Any) -> None:
-    """`tensor[index] = value` for a basic index, the value cast to the tensor's dtype (PyTorch's copy_)."""
+    """`tensor[index] = value`, the value cast to the tensor's dtype (PyTorch's copy_): for a
+    basic index, or a mask of bools of the tensor's shape (`g[x < 0] = 0`)."""
     _refuse_in_a_graph(tensor, "item assignment", value, leaf_message=VIEW_OF_LEAF_IN_PLACE)
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
+    if isinstance(index, Tensor):
+        _write_masked(tensor.array, index.array, values)
+        return
     parts = index if isinstance(index, tuple) else (index,)
     view = tensor.array[parts if Ellipsis in parts else (*parts, Ellipsis)]  # a view, even of one element
     expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
     _write(view, values, "unsafe", owner=tensor.array)
+
+
+def _write_masked(target: Array, mask: Array, values: Array) -> None:
+    if mask.dtype != np.bool_:
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    for axis, (m, n) in enumerate(zip(mask.shape, target.shape, strict=False)):
+        if m != n:
+            raise IndexError(
+                f"The shape of the mask {list(mask.shape)} at index {axis} does not match the shape of the indexed "
+                f"tensor {list(target.shape)} at index {axis}"
+            )
+    if values.ndim:
+        expanded((int(np.count_nonzero(mask)), *target.shape[mask.ndim :]), values.shape)
+    _check_writable(target, values, "unsafe")
+    _note_written(target)
+    target[mask] = values
 
 
 def set_data(tensor: Tensor, value: Any) -> None:
@@ -115,6 +135,12 @@ def _fits(target: Array, values: Array) -> None:
 
 def _write(target: Array, values: Array, casting: Casting, owner: Array | None = None) -> None:
     """Write `values` over `target` (a tensor's array, or a view of `owner`'s), as PyTorch would."""
+    _check_writable(target, values, casting)
+    _note_written(target, owner)
+    target[...] = values
+
+
+def _check_writable(target: Array, values: Array, casting: Casting) -> None:
     if not np.can_cast(values.dtype, target.dtype, casting=casting):
         raise RuntimeError(
             f"result type {dtypes.BY_NUMPY[values.dtype].torch_name} can't be cast to the desired output type "
@@ -125,6 +151,10 @@ def _write(target: Array, values: Array, casting: Casting, owner: Array | None =
             "unsupported operation: more than one element of the written-to tensor refers to a single memory "
             "location. Please clone() the tensor before performing the operation."
         )
+
+
+def _note_written(target: Array, owner: Array | None = None) -> None:
+    """Tell engine.graph that `target` (and what it views, and `owner`) is about to be written."""
     written = {id(owner): owner} if owner is not None else {}
     array: Array | None = target
     while array is not None:  # the view and what it views: a node may have saved either
@@ -133,4 +163,3 @@ def _write(target: Array, values: Array, casting: Casting, owner: Array | None =
     now = next_sequence_nr()  # every node so far saw the old values
     for array in written.values():
         note_modified(array, before=now)
-    target[...] = values

@@ -339,6 +339,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("transpose", "transpose(a, axes=None)", "PermuteBackward0", lambda a, axes=None: np.transpose(a, axes),
        (lambda g, y, a, axes=None: np.transpose(g, None if axes is None else np.argsort(_axes(a.ndim, axes))),),
        "the gradient permuted back", params={"axes": None}, needs="shapes"),
+    Op("clone", "clone(a)", "CloneBackward0", np.copy, (lambda g, y, a: g,), "the gradient as it is", needs="nothing"),
     Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", broadcast_to,
        (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED},
        needs="nothing"),
@@ -372,7 +373,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
 # carries a gradient that is one number for every element through their rules as one number.
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid",
-    "sign", "relu", "maximum", "minimum", "ones_like", "zeros_like",
+    "sign", "relu", "maximum", "minimum", "clone", "ones_like", "zeros_like",
 })  # fmt: skip
 
 # What expressions may call by name: every op but indexing, which is written x[...].

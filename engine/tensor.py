@@ -271,6 +271,22 @@ def _operator(name: str) -> tuple[Callable[[Any, Any], Tensor], Callable[[Any, A
     return apply_op, reflected
 
 
+def _comparison(name: str, ufunc: np.ufunc) -> Callable[[Any, Any], Any]:
+    """A Tensor's `==`, `<`, ...: a bool tensor, element by element, recorded by no graph (PyTorch's
+    comparisons have no gradient). `t == None` is False, as Python's default says."""
+
+    def compare(self: Any, other: Any) -> Any:
+        b = other.array if other.__class__ is Tensor else other
+        if not isinstance(b, _OPERANDS):
+            return NotImplemented
+        try:
+            return Tensor(np.asarray(ufunc(self.array, b)))
+        except ValueError as error:  # shapes that do not broadcast
+            raise in_torch_words(name, (self.array, b), _NO_KWARGS, error) from None
+
+    return compare
+
+
 def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
     """A Tensor's in-place operator and method (`t += 1` and `t.add_(1)`), in engine.in_place."""
 
@@ -510,6 +526,14 @@ class Tensor:
     __truediv__, __rtruediv__ = _operator("div")
     __pow__, __rpow__ = _operator("pow")
 
+    __eq__ = _comparison("eq", np.equal)
+    __ne__ = _comparison("ne", np.not_equal)
+    __lt__ = _comparison("lt", np.less)
+    __le__ = _comparison("le", np.less_equal)
+    __gt__ = _comparison("gt", np.greater)
+    __ge__ = _comparison("ge", np.greater_equal)
+    __hash__ = object.__hash__  # by identity, as PyTorch's: tensors are keys of the backward's dicts
+
     def __matmul__(self, other: Any) -> Tensor:
         # A Python number is no operand of @ in PyTorch: Python's own TypeError says so.
         return NotImplemented if other.__class__ in _NUMBERS else _BINARY["matmul"](self, other)
@@ -529,7 +553,10 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         from engine.in_place import set_item  # engine.in_place builds on this module
 
-        set_item(self, _basic_index(index), value)
+        set_item(self, index if isinstance(index, Tensor) else _basic_index(index), value)
+
+    def clone(self) -> Tensor:
+        return apply(OPS["clone"], self)
 
     # --- methods, with PyTorch's keyword names accepted too --------------------------
 

@@ -90,7 +90,40 @@ def _replacing_data(lib: Any) -> Any:
     return w
 
 
+def _relu_forward(ctx: Any, x: Any) -> Any:
+    ctx.save_for_backward(x)
+    return x.relu()
+
+
+def _relu_backward(ctx: Any, grad_output: Any) -> Any:
+    (x,) = ctx.saved_tensors
+    grad_input = grad_output.clone()
+    grad_input[x < 0] = 0  # PyTorch's tutorial's MyReLU, line for line
+    return grad_input
+
+
+def _the_tutorials_relu(lib: Any) -> Any:
+    my_relu: Any = type("MyReLU", (lib.autograd.Function,), {
+        "forward": staticmethod(_relu_forward), "backward": staticmethod(_relu_backward)
+    })  # fmt: skip
+    x = lib.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    y = my_relu.apply(x)
+    (y * 3).sum().backward()
+    return y, x.grad
+
+
+def _masks_and_clones(lib: Any) -> Any:
+    x = lib.tensor([[1.0, -2.0], [3.0, -4.0]], requires_grad=True)
+    c = x.clone()
+    (c * c).sum().backward()
+    g = x.grad.clone()
+    g[x.detach() > 0] = -1.0
+    return type(c.grad_fn).__name__ if lib is torch else c.grad_fn.name(), x.grad, g
+
+
 ANSWERS: dict[str, Callable[[Any], Any]] = {
+    "PyTorch's tutorial's MyReLU (clone, a mask, assignment)": _the_tutorials_relu,
+    "clone, and a mask assigned to": _masks_and_clones,
     "three steps of gradient descent": _descent_step,
     "updates through .data": _through_data,
     "add_, mul_, sub_ and div_ without a graph": _methods_without_a_graph,

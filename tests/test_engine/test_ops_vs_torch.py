@@ -679,6 +679,38 @@ def test_matmul_of_two_dtypes_or_of_bools_is_refused_as_torch_refuses_it(
     assert seen[0] == seen[1]
 
 
+COMPARISONS = {
+    "x == x": lambda lib, x: x == x,
+    "x > 0": lambda lib, x: x > 0,
+    "0 < x": lambda lib, x: x > 0,
+    "x != 1": lambda lib, x: x != 1,
+    "x <= a column": lambda lib, x: x <= lib.tensor([[0.0], [2.0]]),
+    "x >= True": lambda lib, x: x >= True,
+    "an int64 tensor < 0.5": lambda lib, x: lib.tensor([0, 1]) < 0.5,
+    "x == None": lambda lib, x: x == None,  # noqa: E711 -- the comparison tested
+    "x == a string": lambda lib, x: x == "a",
+    "shapes that do not broadcast": lambda lib, x: x == lib.tensor([1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("name", COMPARISONS)
+def test_comparisons_are_bool_tensors_as_in_torch(name: str) -> None:
+    # A review found x == x False (identity) and no <, > at all.
+    seen: list[tuple[Any, ...]] = []
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        try:
+            result = COMPARISONS[name](lib, x)
+        except RuntimeError as error:
+            seen.append(("RuntimeError", str(error)))
+            continue
+        if isinstance(result, bool):
+            seen.append(("bool", result))
+        else:
+            seen.append((str(result.dtype).split(".")[-1].rstrip("_"), result.numpy().tolist(), result.requires_grad))
+    assert seen[0] == seen[1]
+
+
 def _functional(lib: Any) -> Any:
     return lib.nn.functional if lib is torch else lib
 
