@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from engine import graph
+from engine import versions
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import FREED_MESSAGE, Array, Node, run_backward
+from engine.graph import FREED_MESSAGE, Array, Node, next_sequence_nr, run_backward
 from engine.ops import sum_to
 from engine.tensor import Tensor
 
@@ -35,12 +35,9 @@ class FunctionCtx:
         # reading it afterwards fails: a second backward that reads nothing saved works.
         if self._released and self._saved:
             raise RuntimeError(FREED_MESSAGE)
-        for tensor in self._saved if graph.modified else ():  # written over in place since: as in PyTorch
-            seen = graph.modified.get(id(tensor.array)) if tensor is not None else None
-            if seen is not None and seen[-1] > self._saved_at:
-                raise RuntimeError(
-                    graph.modified_message(tensor.array, seen, self._saved_at, tensor.grad_fn, tensor.output_nr)
-                )
+        for tensor in self._saved if versions.modified else ():  # written over in place since: as in PyTorch
+            if tensor is not None:
+                versions.check_tensor(tensor, self._saved_at)
         return self._saved
 
     # ctx takes any attribute, as in PyTorch; these two say so to type checkers too.
@@ -58,7 +55,7 @@ class FunctionCtx:
                     f"is of type {type(item).__name__}"
                 )
         self._saved = tensors
-        self._saved_at = graph.next_sequence_nr()  # for saved_tensors: what was written over since
+        self._saved_at = next_sequence_nr()  # for saved_tensors: what was written over since
 
 
 class FunctionNode(Node):

@@ -5,9 +5,13 @@ A context variable, so that each request thread (and each asyncio task) has its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
 
@@ -21,14 +25,27 @@ class set_grad_enabled:  # PyTorch's name, a class
     manager restores the mode it found on leaving the block."""
 
     def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
         self.previous = _enabled.get()
-        _enabled.set(bool(mode))
+        _enabled.set(self.mode)
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc_info: object) -> None:
         _enabled.set(self.previous)
+
+    def __call__(self, function: Callable[..., T]) -> Callable[..., T]:
+        """As a decorator: the mode for each call of `function`, and no longer from here on."""
+        _enabled.set(self.previous)
+        mode = self.mode
+
+        @functools.wraps(function)
+        def in_mode(*args: Any, **kwargs: Any) -> T:
+            with _grad_enabled(mode):
+                return function(*args, **kwargs)
+
+        return in_mode
 
 
 @contextmanager

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine import dtypes
+from engine import versions
 from engine.ops import ELEMENTWISE, OPS, sum_to
 
 if TYPE_CHECKING:
@@ -46,45 +45,6 @@ FREED_MESSAGE = (
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward."
 )
-
-
-# Arrays written over in place (engine.in_place), by id: the sequence numbers at which they were,
-# so that a node created before then, which saved the array, refuses to backward, as PyTorch's
-# version counters make it. An entry goes when its array does, so an id is never misread.
-modified: dict[int, list[int]] = {}
-
-
-def note_modified(array: Array, before: int) -> None:
-    """`array` was written over: the nodes numbered below `before` saw its earlier values."""
-    seen = modified.get(id(array))
-    if seen is None:
-        seen = modified[id(array)] = []
-        weakref.finalize(array, modified.pop, id(array), None)
-    seen.append(before)
-
-
-def _check_unmodified(node: OpNode) -> None:
-    """Refuse to backward through `node` if an array it saved was written over since."""
-    assert node.args is not None, "run_backward checks that the node still has its values"
-    saved = [(a, t.grad_fn if t is not None else None, t.output_nr if t is not None else 0)
-             for a, t in zip(node.args, node.inputs, strict=True)]  # fmt: skip
-    for array, producer, output_nr in [*saved, (node.out, node, 0)]:
-        seen = modified.get(id(array)) if array is not None else None
-        if seen is not None and seen[-1] > node.sequence_nr:
-            raise RuntimeError(modified_message(array, seen, node.sequence_nr, producer, output_nr))
-
-
-def modified_message(array: Array, seen: list[int], saved_at: int, producer: Node | None, output_nr: int) -> str:
-    """PyTorch's words for a saved array written over since: versions count the writes, and the
-    node whose output it is, if any, is named as PyTorch names its C++ function."""
-    kind = f"torch.{dtypes.BY_NUMPY[array.dtype].torch_name}Tensor {list(array.shape)}"
-    function = re.sub(r"Backward\d*$", "", producer.name()) if producer is not None else ""
-    made_by = f", which is output {output_nr} of {function}," if function else ""
-    expected = sum(1 for at in seen if at <= saved_at)
-    return (
-        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"[{kind}]{made_by} is at version {len(seen)}; expected version {expected} instead."
-    )
 
 
 class Node:
@@ -296,8 +256,8 @@ def run_backward(
         args = node.args
         if args is None:  # OpNode.release drops it
             raise RuntimeError(FREED_MESSAGE)
-        if modified:  # anything written over in place at all
-            _check_unmodified(node)
+        if versions.modified and node.frees:  # anything written over in place, and values saved
+            versions.check_node(node)
         if uniform and node in uniform:
             shape = uniform.pop(node)
             if g.ndim == 0:  # still one number: no other path has added an array to it

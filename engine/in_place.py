@@ -1,17 +1,17 @@
 """In-place operations, as PyTorch has them: `w -= lr * w.grad` under no_grad, `w.grad.zero_()`,
-`w.data -= ...`, `x[0] = 5`.
+`w.data -= ...`, `x[0] = 5`, `g[x < 0] = 0`.
 
 Where no graph is recorded (under no_grad, or where nothing requires grad), the tensor's array
 is written over, so that what shares it sees the change, as what shares a storage does in
-PyTorch: `.data`, `detach()`, a view made by indexing. A node that saved the array before then
-refuses to backward, in PyTorch's words (engine.graph.note_modified stands for its version
-counters).
+PyTorch: `.data`, `detach()`, a view made by indexing, reshape or a transpose. A node that saved
+the values its rules read before then refuses to backward, in PyTorch's words (engine.versions).
 
-Where a graph is recorded, a leaf that requires grad is refused, as in PyTorch. Another tensor
-can only take the op as an operator: `y += 1` makes y name the result of y + 1 (AddBackward0),
-a new tensor, so that every node already recorded keeps the y it saw. (PyTorch changes the
-tensor itself, and refuses a backward that needs its old values.) The methods (`y.add_(1)`)
-and item assignment, which must change the tensor itself, are refused there.
+Where a graph is recorded, a leaf that requires grad, or a view of one, is refused, as in
+PyTorch. Another tensor can only take the op as an operator: `y += 1` makes y name the result
+of y + 1 (AddBackward0), a new tensor, so that every node already recorded keeps the y it saw.
+(PyTorch changes the tensor itself, and refuses a backward that needs its old values.) The
+methods (`y.add_(1)`), item assignment, and any of them on a view, which must change the
+tensor itself or what it views, are refused there.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import next_sequence_nr, note_modified
+from engine.graph import next_sequence_nr
 from engine.kernels import expanded
 from engine.ops import OPS
 from engine.tensor import Tensor, apply_binary
+from engine.versions import note_written, root
 
 Array = np.ndarray[Any, Any]
 Casting = Literal["no", "same_kind", "unsafe"]
@@ -37,28 +38,37 @@ VIEW_OF_LEAF_IN_PLACE = "a view of " + LEAF_IN_PLACE  # x[0] = 5: PyTorch indexe
 def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
     """`tensor op= other` (op: add, sub, mul or div): `tensor` changed, or as an `operator` in a
     graph, the result for Python to bind to the name instead."""
+    if not isinstance(other, Tensor | np.ndarray | np.generic | int | float | complex):
+        if operator:
+            return NotImplemented  # t += [1.0]: Python's TypeError
+        raise TypeError(f"{op}_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     if not _recorded(tensor, other):
         with no_grad():
             result = apply_binary(OPS[op], tensor, other)
-        if result is NotImplemented:  # t += [1.0]: Python's TypeError, as from torch
-            return result
         _fits(tensor.array, result.array)
         _write(tensor.array, result.array, "same_kind")
         return tensor
     if tensor.is_leaf and tensor.requires_grad:
         raise RuntimeError(LEAF_IN_PLACE)
+    if tensor.array.base is not None:  # PyTorch writes through a view into what it views
+        source = tensor.grad_fn.inputs[0] if tensor.grad_fn is not None and tensor.grad_fn.inputs else None
+        if source is not None and source.is_leaf and root(source.array) is root(tensor.array):
+            raise RuntimeError(VIEW_OF_LEAF_IN_PLACE)
+        raise NotImplementedError(
+            f"an in-place {op} on a view (made by indexing, reshape, a transpose) of a tensor in a graph is not "
+            f"supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
+        )
     if not operator:
         raise NotImplementedError(
             f"{op}_() of a tensor in a graph is not supported: write y = y {_SYMBOLS[op]} ..., or y {_SYMBOLS[op]}= ..."
         )
     result = apply_binary(OPS[op], tensor, other)
-    if result is NotImplemented:
-        return result
     _fits(tensor.array, result.array)
-    if result.array.dtype != tensor.array.dtype:  # PyTorch would keep the tensor's dtype
+    _castable(result.array, tensor.array, "same_kind")
+    if result.array.dtype != tensor.array.dtype:  # PyTorch would cast the result back, in its graph
         raise NotImplementedError(
-            f"an in-place {op} that makes a {tensor.dtype.name} tensor of a graph {result.dtype.name} is not "
-            f"supported: write y = y {_SYMBOLS[op]} ..., which is {result.dtype.name} as in PyTorch"
+            f"an in-place {op} that gives {result.dtype.name} into a {tensor.dtype.name} tensor of a graph is not "
+            f"supported: write y = y {_SYMBOLS[op]} ..., which is {result.dtype.name}"
         )
     if tensor.retains_grad:  # the name keeps retaining, as the tensor would in PyTorch
         result.retain_grad()
@@ -79,6 +89,8 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     """`tensor[index] = value`, the value cast to the tensor's dtype (PyTorch's copy_): for a
     basic index, or a mask of bools of the tensor's shape (`g[x < 0] = 0`)."""
     _refuse_in_a_graph(tensor, "item assignment", value, leaf_message=VIEW_OF_LEAF_IN_PLACE)
+    if not isinstance(value, Tensor | np.ndarray | np.generic | int | float | bool):
+        raise TypeError(f"can't assign a {type(value).__name__} to a torch.{tensor.dtype.torch_name}Tensor")
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
     if isinstance(index, Tensor):
         _write_masked(tensor.array, index.array, values)
@@ -86,7 +98,7 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     parts = index if isinstance(index, tuple) else (index,)
     view = tensor.array[parts if Ellipsis in parts else (*parts, Ellipsis)]  # a view, even of one element
     expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
-    _write(view, values, "unsafe", owner=tensor.array)
+    _write(view, values, "unsafe")
 
 
 def _write_masked(target: Array, mask: Array, values: Array) -> None:
@@ -133,19 +145,23 @@ def _fits(target: Array, values: Array) -> None:
         )
 
 
-def _write(target: Array, values: Array, casting: Casting, owner: Array | None = None) -> None:
-    """Write `values` over `target` (a tensor's array, or a view of `owner`'s), as PyTorch would."""
+def _write(target: Array, values: Array, casting: Casting) -> None:
+    """Write `values` over `target` (a tensor's array, or a view of one), as PyTorch would."""
     _check_writable(target, values, casting)
-    _note_written(target, owner)
+    _note_written(target)
     target[...] = values
 
 
-def _check_writable(target: Array, values: Array, casting: Casting) -> None:
+def _castable(values: Array, target: Array, casting: Casting) -> None:
     if not np.can_cast(values.dtype, target.dtype, casting=casting):
         raise RuntimeError(
             f"result type {dtypes.BY_NUMPY[values.dtype].torch_name} can't be cast to the desired output type "
             f"{dtypes.BY_NUMPY[target.dtype].torch_name}"
         )
+
+
+def _check_writable(target: Array, values: Array, casting: Casting) -> None:
+    _castable(values, target, casting)
     if not target.flags.writeable:  # an expanded view (broadcast_to), whose elements share memory
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a single memory "
@@ -153,13 +169,6 @@ def _check_writable(target: Array, values: Array, casting: Casting) -> None:
         )
 
 
-def _note_written(target: Array, owner: Array | None = None) -> None:
-    """Tell engine.graph that `target` (and what it views, and `owner`) is about to be written."""
-    written = {id(owner): owner} if owner is not None else {}
-    array: Array | None = target
-    while array is not None:  # the view and what it views: a node may have saved either
-        written[id(array)] = array
-        array = array.base if isinstance(array.base, np.ndarray) else None
-    now = next_sequence_nr()  # every node so far saw the old values
-    for array in written.values():
-        note_modified(array, before=now)
+def _note_written(target: Array) -> None:
+    """Tell engine.versions that `target` (or what it views) is about to be written over."""
+    note_written(target, before=next_sequence_nr())  # every node so far saw the old values

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from engine import dtypes
+
 Array = np.ndarray[Any, Any]
 Axis = int | tuple[int, ...] | None
 
@@ -118,13 +120,21 @@ def relu(a: Array) -> Array:
 
 def relu_vjp(g: Array, y: Array, a: Array) -> Array:
     # 0 where a <= 0, else g, selected as PyTorch selects: g·[a > 0] would make NaN of an
-    # inf or NaN g times 0, and drop the g of relu(NaN). g's bits are ANDed with all ones or
-    # all zeros, much quicker than np.where (the MLP's 64×256 float32: 9 µs against 63).
+    # inf or NaN g times 0, and drop the g of relu(NaN). Read off y = relu(a), which is <= 0
+    # where a is, as PyTorch saves the result. g's bits are ANDed with all ones or all zeros,
+    # much quicker than np.where (the MLP's 64×256 float32: 9 µs against 63).
     bits = _BITS[g.dtype]
-    keep = np.asarray(np.less_equal(a, 0), dtype=bits)
+    keep = np.asarray(np.less_equal(y, 0), dtype=bits)
     keep -= 1  # 1 - 1 = 0 where a <= 0, 0 - 1 = all ones elsewhere
     keep &= g.view(bits)
     return keep.view(g.dtype)
+
+
+def index(a: Array, index: Any) -> Array:
+    """a[index], a view of a as in PyTorch even where every part is an integer (NumPy would give a
+    copy, a scalar): an in-place op on x[0, 1] changes x."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return a[parts if Ellipsis in parts else (*parts, Ellipsis)]
 
 
 def sign(a: Array) -> Array:
@@ -229,17 +239,27 @@ def broadcast_to(a: Array, shape: Any) -> Array:
 
 
 _C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}  # in mm's message
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def _type_name(value: Any) -> str:
+    """The name of a value's type as Python's messages give it (numpy.float64, not float64)."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def matmul(a: Array, b: Array) -> Array:
     """np.matmul, where PyTorch multiplies: operands of one dtype, not bool. Its message depends
     on the kernel the shapes pick, which checks the shapes first, but for two vectors."""
+    for position, (name, operand) in enumerate((("input", a), ("other", b)), start=1):
+        if not isinstance(operand, np.ndarray):  # engine.matmul(t, 2.0): no number, as in PyTorch
+            raise TypeError(
+                f"matmul(): argument '{name}' (position {position}) must be Tensor, not {_type_name(operand)}"
+            )
     if a.dtype == b.dtype and a.dtype != np.bool_:
         return np.matmul(a, b)
     if not (a.ndim == b.ndim == 1) and not _fit_for_matmul(a.shape, b.shape):
         return np.matmul(a, b)  # NumPy's ValueError, told in PyTorch's words by the caller
-    names = _TORCH_NAMES[a.dtype.name], _TORCH_NAMES[b.dtype.name]
+    names = dtypes.BY_NUMPY[a.dtype].torch_name, dtypes.BY_NUMPY[b.dtype].torch_name
     same = a.dtype == b.dtype  # then both bool
     if a.ndim == b.ndim == 1:
         kernel, mixed = "dot", f"dot : expected both vectors to have same dtype, but found {names[0]} and {names[1]}"

@@ -27,6 +27,7 @@ from engine.kernels import (
     broadcast_to,
     cross_entropy,
     cross_entropy_vjp,
+    index,
     log_softmax,
     logsumexp,
     matmul,
@@ -343,7 +344,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("broadcast_to", "broadcast_to(a, shape)", "ExpandBackward0", broadcast_to,
        (lambda g, y, a, shape: g,), "the gradient summed over the broadcast axes", params={"shape": REQUIRED},
        needs="nothing"),
-    Op("index", "a[i, j:k]", index_name, lambda a, index: a[index],
+    Op("index", "a[i, j:k]", index_name, index,
        (_index_vjp,), "the gradient placed back at the selected elements, 0 elsewhere", params={"index": REQUIRED},
        needs="shapes"),
     # Normalizations and losses

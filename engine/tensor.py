@@ -40,6 +40,7 @@ _NUMBERS = (int, float)
 # What an operator takes besides tensors, as PyTorch does: numbers (complex ones to be refused
 # by name). A list, None or a string gets Python's own TypeError, as it does from torch.
 _OPERANDS = (np.ndarray, np.generic, int, float, complex)
+_SCALARS = (np.generic, int, float, complex)
 _new = object.__new__
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # an argument left out, not given as None
 
@@ -535,11 +536,11 @@ class Tensor:
     __hash__ = object.__hash__  # by identity, as PyTorch's: tensors are keys of the backward's dicts
 
     def __matmul__(self, other: Any) -> Tensor:
-        # A Python number is no operand of @ in PyTorch: Python's own TypeError says so.
-        return NotImplemented if other.__class__ in _NUMBERS else _BINARY["matmul"](self, other)
+        # A number is no operand of @ in PyTorch: Python's own TypeError says so.
+        return NotImplemented if isinstance(other, _SCALARS) else _BINARY["matmul"](self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return NotImplemented if other.__class__ in _NUMBERS else _BINARY["matmul"](other, self)
+        return NotImplemented if isinstance(other, _SCALARS) else _BINARY["matmul"](other, self)
 
     def __neg__(self) -> Tensor:
         return apply(_NEG, self)

@@ -252,6 +252,15 @@ def test_set_grad_enabled_works_as_a_call_and_as_a_block() -> None:
     assert (x * 2).requires_grad
 
 
+def test_set_grad_enabled_decorates_a_function_as_in_torch() -> None:
+    @engine.set_grad_enabled(False)
+    def recorded() -> bool:
+        return engine.is_grad_enabled()
+
+    assert engine.is_grad_enabled()  # not from the decorator's line on
+    assert recorded() is False and engine.is_grad_enabled()
+
+
 def test_grad_of_float32_leaf_stays_float32_when_mixed_with_float64() -> None:
     x = engine.tensor([1.0, 2.0], requires_grad=True)
     w = engine.tensor([0.5, 0.25], dtype=engine.float64, requires_grad=True)

@@ -6,6 +6,7 @@ a saved tensor written over before backward)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 import engine
+from engine import versions
 
 torch = pytest.importorskip("torch")
 
@@ -121,7 +123,32 @@ def _masks_and_clones(lib: Any) -> Any:
     return type(c.grad_fn).__name__ if lib is torch else c.grad_fn.name(), x.grad, g
 
 
+def _not_what_the_rules_read(lib: Any) -> Any:
+    # Written over, but not read by a rule that runs: PyTorch saves what formulas name, and
+    # a review found engine refusing each of these (it checked every array a node kept).
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    a, b = lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor([3.0, 4.0])
+    total = w.sum() + (w.reshape(2, 1) * 3).sum() + w.relu().sum() + w.exp().sum()
+    h = a * b
+    c = w * b  # only w needs a gradient: its rule reads b, not w
+    with lib.no_grad():
+        w -= 0.5
+        h += 1  # h = a·b keeps h, which neither rule reads
+    (total + h.sum() + c.sum()).backward()
+    return w.grad, a.grad
+
+
+def _an_element_is_a_view(lib: Any) -> Any:
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x[0, 1].zero_()
+    v = x[1][0]
+    v += 100
+    return x
+
+
 ANSWERS: dict[str, Callable[[Any], Any]] = {
+    "arrays written over that no rule reads": _not_what_the_rules_read,
+    "x[0, 1] is a view, as in PyTorch": _an_element_is_a_view,
     "PyTorch's tutorial's MyReLU (clone, a mask, assignment)": _the_tutorials_relu,
     "clone, and a mask assigned to": _masks_and_clones,
     "three steps of gradient descent": _descent_step,
@@ -255,7 +282,56 @@ def _a_list(lib: Any) -> None:
     x += [1.0, 2.0]
 
 
+def _a_view_saved_its_base_written(lib: Any) -> None:
+    x, w = lib.tensor([1.0, 2.0, 3.0]), lib.tensor(1.0, requires_grad=True)
+    y = (x[0:2] * w).sum()
+    x += 1
+    y.backward()
+
+
+def _a_transpose_saved_an_element_assigned(lib: Any) -> None:
+    x, w = lib.tensor([[1.0, 2.0], [3.0, 4.0]]), lib.tensor(1.0, requires_grad=True)
+    y = (x.T * w).sum()
+    x[0] = 10.0
+    y.backward()
+
+
+def _a_sibling_view_written(lib: Any) -> None:
+    x, w = lib.tensor([1.0, 2.0, 3.0]), lib.tensor(1.0, requires_grad=True)
+    y = (x[0:2] * w).sum()
+    v = x[1:]
+    v += 100
+    y.backward()
+
+
+def _a_view_of_a_leaf_in_a_graph(lib: Any) -> None:
+    w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = w[0:2]
+    v += 1
+
+
+def _a_method_given_a_list(lib: Any) -> None:
+    lib.tensor([1.0, 2.0]).add_([1.0])
+
+
+def _none_assigned(lib: Any) -> None:
+    x = lib.tensor([1.0, 2.0])
+    x[0] = None
+
+
+def _an_int_tensor_plus_a_graph(lib: Any) -> None:
+    i = lib.tensor([1, 2])
+    i += lib.tensor([1.0, 2.0], requires_grad=True)
+
+
 REFUSALS: dict[str, Callable[[Any], None]] = {
+    "a view saved, its base written over": _a_view_saved_its_base_written,
+    "a transpose saved, an element assigned": _a_transpose_saved_an_element_assigned,
+    "a view saved, another view of the same written over": _a_sibling_view_written,
+    "+= on a view of a leaf in a graph": _a_view_of_a_leaf_in_a_graph,
+    "add_ given a list": _a_method_given_a_list,
+    "None assigned": _none_assigned,
+    "an int64 tensor += a float tensor that requires grad": _an_int_tensor_plus_a_graph,
     "w -= 1 on a leaf that requires grad": _leaf_operator,
     "zero_() of a leaf that requires grad": _leaf_zero,
     "w[0] = 5 on a leaf that requires grad": _leaf_assignment,
@@ -304,7 +380,7 @@ def test_a_backward_through_values_replaced_by_an_operator_uses_the_values_it_sa
         (lambda x: (x * 2).__setitem__(0, 1.0), "item assignment of a tensor in a graph is not supported"),
         (
             lambda x: (x * 1).__imul__(engine.tensor([2.0, 3.0], dtype=engine.float64, requires_grad=True)),
-            "an in-place mul that makes a float32 tensor of a graph float64 is not supported",
+            "an in-place mul that gives float64 into a float32 tensor of a graph is not supported",
         ),
     ],
 )
@@ -312,3 +388,18 @@ def test_what_engine_does_not_do_in_place_in_a_graph_is_refused_by_name(build: A
     # PyTorch records these on the tensor itself; engine's graph holds tensors, not versions.
     with pytest.raises(NotImplementedError, match=message.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")):
         build(engine.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_the_record_of_writes_stays_small_and_goes_with_its_array() -> None:
+    # A review found one entry per write kept for as long as the array lived (100,000 steps of
+    # w -= ..., 3.6 MB for one parameter).
+    w = engine.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(1000):
+        with engine.no_grad():
+            w -= 0.001
+    writes = versions.modified[id(versions.root(w.array))]
+    assert writes.count == 1000 and len(writes.recent) <= versions.RECENT
+    key = id(versions.root(w.array))
+    del w, writes
+    gc.collect()
+    assert key not in versions.modified

@@ -1,0 +1,132 @@
+"""What PyTorch's version counters do: a backward that needs values written over in place since
+they were saved is refused.
+
+engine.in_place tells of each write (`note_written`); a node checks, before its rules run, the
+arrays its rules read (`check_node`), a custom Function its saved tensors (`check_tensor`).
+Writes are counted per array that owns the memory, the base of a view, since PyTorch's views
+share one counter with what they view: a write through `x[0]` is a write of `x`, and a node that
+saved `x.T` sees it. An entry goes when its array does, so a reused id is never misread.
+
+What a rule reads is read off its code, as PyTorch's codegen saves what a derivative formula
+names: `lambda g, y, a, b: g * b` reads b, so x * w where only w requires grad is refused when x
+was written over, and not when w was.
+"""
+
+from __future__ import annotations
+
+import collections
+import dis
+import re
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.ops import OPS
+
+if TYPE_CHECKING:
+    from engine.graph import Node, OpNode
+    from engine.tensor import Tensor
+
+Array = np.ndarray[Any, Any]
+RECENT = 16  # the writes whose sequence numbers are kept, for the message's expected version
+
+
+class Writes:
+    """How many times an array was written over, and when, in sequence numbers, lately."""
+
+    __slots__ = ("count", "recent")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.recent: collections.deque[int] = collections.deque(maxlen=RECENT)
+
+
+modified: dict[int, Writes] = {}  # by the id of the array that owns the memory
+
+
+def root(array: Array) -> Array:
+    """The array that owns `array`'s memory: itself, or the base of the view it is."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def note_written(array: Array, before: int) -> None:
+    """`array` (or what it views) is being written over: the nodes numbered below `before` saw
+    its earlier values."""
+    owner = root(array)
+    writes = modified.get(id(owner))
+    if writes is None:
+        writes = modified[id(owner)] = Writes()
+        weakref.finalize(owner, modified.pop, id(owner), None)
+    writes.count += 1
+    writes.recent.append(before)
+
+
+def _written_since(array: Any, saved_at: int) -> Writes | None:
+    if array.__class__ is not np.ndarray:
+        return None
+    writes = modified.get(id(root(array)))
+    return writes if writes is not None and writes.recent[-1] > saved_at else None
+
+
+def _reads(rule: Callable[..., Any] | None) -> frozenset[int]:
+    """The positions a rule reads of (y, a, b, ...): -1 for y, 0 for a, ... All of them when its
+    code cannot be read."""
+    code = getattr(rule, "__code__", None)
+    if code is None:
+        return frozenset(range(-1, 8))
+    names = code.co_varnames[1 : code.co_argcount]  # past g: y, a, b, ...
+    loaded: set[str] = set()
+    for instruction in dis.get_instructions(rule):  # type: ignore[arg-type]
+        if instruction.opname.startswith("LOAD_FAST"):  # LOAD_FAST_LOAD_FAST loads two
+            value = instruction.argval
+            loaded.update(value if isinstance(value, tuple) else (value,))
+    return frozenset(position - 1 for position, name in enumerate(names) if name in loaded)
+
+
+READS = {id(op.vjps): tuple(_reads(rule) for rule in op.vjps) for op in OPS.values()}
+
+
+def check_node(node: OpNode) -> None:
+    """Refuse to backward through `node` if what the rules of its inputs that need a gradient
+    read was written over since the node was made."""
+    args = node.args
+    assert args is not None, "run_backward checks that the node still has its values"
+    reads = READS.get(id(node.vjps))
+    for i, tensor in enumerate(node.inputs):
+        if tensor is None:
+            continue
+        for position in reads[i] if reads is not None else range(-1, len(args)):
+            if position >= len(args):
+                continue
+            array = node.out if position < 0 else args[position]
+            writes = _written_since(array, node.sequence_nr)
+            if writes is not None and array is not None:
+                source = node.inputs[position] if position >= 0 else None
+                producer = node if position < 0 else source.grad_fn if source is not None else None
+                output_nr = source.output_nr if source is not None else 0
+                raise RuntimeError(_message(array, writes, node.sequence_nr, producer, output_nr))
+
+
+def check_tensor(tensor: Tensor, saved_at: int) -> None:
+    """Refuse a saved tensor of a custom Function that was written over since it was saved."""
+    writes = _written_since(tensor.array, saved_at)
+    if writes is not None:
+        raise RuntimeError(_message(tensor.array, writes, saved_at, tensor.grad_fn, tensor.output_nr))
+
+
+def _message(array: Array, writes: Writes, saved_at: int, producer: Node | None, output_nr: int) -> str:
+    """PyTorch's words: the versions count the writes, and the node whose output the array is, if
+    any, is named as PyTorch names its C++ function."""
+    kind = f"torch.{dtypes.BY_NUMPY[array.dtype].torch_name}Tensor {list(array.shape)}"
+    function = re.sub(r"Backward\d*$", "", producer.name()) if producer is not None else ""
+    made_by = f", which is output {output_nr} of {function}," if function else ""
+    expected = writes.count - sum(1 for at in writes.recent if at > saved_at)
+    return (
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{kind}]{made_by} is at version {writes.count}; expected version {expected} instead."
+    )
