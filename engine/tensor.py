@@ -107,11 +107,10 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     vjps = op.vjps
     if len(args) != len(vjps):
         raise TypeError(f"{op.name}() takes {op.arity} tensor argument(s), got {len(args)}")
-    written = kwargs
-    if kwargs and "axis" in kwargs:  # before any dtype is refused, as PyTorch checks it first
+    written = kwargs  # as given: PyTorch's messages name the dims so
+    if kwargs and "axis" in kwargs:  # checked before any dtype is refused, as PyTorch checks it first
         first = args[0].array if args[0].__class__ is Tensor else args[0]
-        written = dict(kwargs)  # PyTorch's messages name the dims as written
-        kwargs["axis"] = normalize_axis(kwargs["axis"], np.ndim(first))
+        kwargs = {**kwargs, "axis": normalize_axis(kwargs["axis"], np.ndim(first))}
     if len(args) == 1:  # most ops: the loops below written out for one operand
         a = args[0]
         x = a.array if a.__class__ is Tensor else a
