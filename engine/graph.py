@@ -130,6 +130,7 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
         array = current.array
         mine = id(array) not in stored  # not a root's gradient, given back as it is
         if tensor.grad_fn is None and mine and array.flags.writeable and array.shape == grad.shape:
+            versions.note_written(array, before=next_sequence_nr())  # a graph may have used p.grad
             array += grad
             return
         grad = array + grad

@@ -50,9 +50,9 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
         return tensor
     if tensor.is_leaf and tensor.requires_grad:
         raise RuntimeError(LEAF_IN_PLACE)
-    if tensor.array.base is not None:  # PyTorch writes through a view into what it views
-        source = tensor.grad_fn.inputs[0] if tensor.grad_fn is not None and tensor.grad_fn.inputs else None
-        if source is not None and source.is_leaf and root(source.array) is root(tensor.array):
+    viewed = _viewed(tensor)
+    if viewed is not None:  # PyTorch writes through a view into what it views
+        if viewed.is_leaf and viewed.requires_grad:
             raise RuntimeError(VIEW_OF_LEAF_IN_PLACE)
         raise NotImplementedError(
             f"an in-place {op} on a view (made by indexing, reshape, a transpose) of a tensor in a graph is not "
@@ -87,13 +87,13 @@ def zero(tensor: Tensor) -> Tensor:
 
 def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     """`tensor[index] = value`, the value cast to the tensor's dtype (PyTorch's copy_): for a
-    basic index, or a mask of bools of the tensor's shape (`g[x < 0] = 0`)."""
+    basic index, or an index tensor, of integers or a mask of bools (`g[x < 0] = 0`)."""
     _refuse_in_a_graph(tensor, "item assignment", value, leaf_message=VIEW_OF_LEAF_IN_PLACE)
     if not isinstance(value, Tensor | np.ndarray | np.generic | int | float | bool):
         raise TypeError(f"can't assign a {type(value).__name__} to a torch.{tensor.dtype.torch_name}Tensor")
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
     if isinstance(index, Tensor):
-        _write_masked(tensor.array, index.array, values)
+        _write_indexed(tensor.array, index.array, values)
         return
     parts = index if isinstance(index, tuple) else (index,)
     view = tensor.array[parts if Ellipsis in parts else (*parts, Ellipsis)]  # a view, even of one element
@@ -101,20 +101,30 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     _write(view, values, "unsafe")
 
 
-def _write_masked(target: Array, mask: Array, values: Array) -> None:
-    if mask.dtype != np.bool_:
+def _write_indexed(target: Array, index: Array, values: Array) -> None:
+    """target[index] = values for an index tensor: a mask of bools, or integers."""
+    if index.dtype.kind not in "biu":
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-    for axis, (m, n) in enumerate(zip(mask.shape, target.shape, strict=False)):
-        if m != n:
-            raise IndexError(
-                f"The shape of the mask {list(mask.shape)} at index {axis} does not match the shape of the indexed "
-                f"tensor {list(target.shape)} at index {axis}"
-            )
-    if values.ndim:
-        expanded((int(np.count_nonzero(mask)), *target.shape[mask.ndim :]), values.shape)
+    if index.dtype == np.bool_:
+        for axis, (m, n) in enumerate(zip(index.shape, target.shape, strict=False)):
+            if m != n:
+                raise IndexError(
+                    f"The shape of the mask {list(index.shape)} at index {axis} does not match the shape of the "
+                    f"indexed tensor {list(target.shape)} at index {axis}"
+                )
     _check_writable(target, values, "unsafe")
+    try:
+        selected = target[index].shape
+        np.broadcast_to(values, selected)
+    except IndexError as error:  # an integer out of range
+        raise IndexError(str(error).replace("for axis", "for dimension")) from None
+    except ValueError:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to indexing result of "
+            f"shape {list(selected)}"
+        ) from None
     _note_written(target)
-    target[mask] = values
+    target[index] = values
 
 
 def set_data(tensor: Tensor, value: Any) -> None:
@@ -124,6 +134,19 @@ def set_data(tensor: Tensor, value: Any) -> None:
     if tensor.requires_grad and value.array.dtype.kind != "f":
         raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
     tensor.array = value.array
+
+
+def _viewed(tensor: Tensor) -> Tensor | None:
+    """What `tensor` is a view of in its graph (x[0], x.T, a reshape that kept the memory): the
+    last tensor up its chain of inputs that shares its memory; None if none does (a copy)."""
+    viewed = None
+    while tensor.grad_fn is not None:
+        owner = root(tensor.array)
+        source = next((t for t in tensor.grad_fn.inputs if t is not None and root(t.array) is owner), None)
+        if source is None:
+            break
+        viewed = tensor = source
+    return viewed
 
 
 def _recorded(tensor: Tensor, other: Any = None) -> bool:

@@ -234,25 +234,23 @@ def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
     return out
 
 
-def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
-    # A vector operand of matmul is a one-row (left) or one-column (right) matrix.
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    g2 = g[..., None] if b.ndim == 1 else g
-    g2 = g2[..., None, :] if a.ndim == 1 else g2
-    return g2, a2, b2
-
-
+# A vector operand of matmul is a one-row (left) or one-column (right) matrix. Each rule reads
+# only the other operand, as PyTorch saves it (engine.versions): whether its own operand was a
+# vector it tells from g, which has one axis fewer than the other operand's product would.
 def _matmul_vjp_a(g: Array, y: Array, a: Array, b: Array) -> Array:
-    g2, _, b2 = _as_matrices(g, a, b)
-    ga = g2 @ b2.mT
-    return ga[..., 0, :] if a.ndim == 1 else ga
+    a_vector = g.ndim == b.ndim - 1
+    g2 = g[..., None] if b.ndim == 1 else g
+    g2 = g2[..., None, :] if a_vector else g2
+    ga = g2 @ (b[:, None] if b.ndim == 1 else b).mT
+    return ga[..., 0, :] if a_vector else ga
 
 
 def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
-    g2, a2, _ = _as_matrices(g, a, b)
-    gb = a2.mT @ g2
-    return gb[..., 0] if b.ndim == 1 else gb
+    b_vector = g.ndim == a.ndim - 1
+    g2 = g[..., None] if b_vector else g
+    g2 = g2[..., None, :] if a.ndim == 1 else g2
+    gb = (a[None, :] if a.ndim == 1 else a).mT @ g2
+    return gb[..., 0] if b_vector else gb
 
 
 def _pow_vjp_base(g: Array, y: Array, a: Array, b: Any) -> Array:
@@ -281,7 +279,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = b, ∂/∂b = a", "promote"),
     Op("div", "a / b", div_name,
        np.true_divide,
-       (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
+       (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * a / (b * b)),
        "∂/∂a = 1/b, ∂/∂b = -a/b²", "float"),
     Op("neg", "-a", "NegBackward0", np.negative,
        (lambda g, y, a: -g,),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import dis
+import inspect
 import re
 import weakref
 from collections.abc import Callable
@@ -73,22 +74,23 @@ def _written_since(array: Any, saved_at: int) -> Writes | None:
     return writes if writes is not None and writes.recent[-1] > saved_at else None
 
 
-def _reads(rule: Callable[..., Any] | None) -> frozenset[int]:
-    """The positions a rule reads of (y, a, b, ...): -1 for y, 0 for a, ... All of them when its
-    code cannot be read."""
+def _reads(rule: Callable[..., Any] | None, arity: int) -> frozenset[int]:
+    """The positions a rule reads of (y, a, b, ...): -1 for y, 0 for a, ... Every name of the
+    code's instructions counts, whatever they do with it; every position where the code cannot
+    be read so (no code, *args, names that closures share), so that a missed read cannot be."""
+    every = frozenset(range(-1, arity))
     code = getattr(rule, "__code__", None)
-    if code is None:
-        return frozenset(range(-1, 8))
+    if code is None or code.co_flags & inspect.CO_VARARGS or code.co_cellvars or code.co_freevars:
+        return every
     names = code.co_varnames[1 : code.co_argcount]  # past g: y, a, b, ...
-    loaded: set[str] = set()
-    for instruction in dis.get_instructions(rule):  # type: ignore[arg-type]
-        if instruction.opname.startswith("LOAD_FAST"):  # LOAD_FAST_LOAD_FAST loads two
-            value = instruction.argval
-            loaded.update(value if isinstance(value, tuple) else (value,))
-    return frozenset(position - 1 for position, name in enumerate(names) if name in loaded)
+    named: set[str] = set()
+    for instruction in dis.get_instructions(code):
+        value = instruction.argval
+        named.update(v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str))
+    return frozenset(position - 1 for position, name in enumerate(names) if name in named)
 
 
-READS = {id(op.vjps): tuple(_reads(rule) for rule in op.vjps) for op in OPS.values()}
+READS = {id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps) for op in OPS.values()}
 
 
 def check_node(node: OpNode) -> None:
@@ -101,15 +103,18 @@ def check_node(node: OpNode) -> None:
         if tensor is None:
             continue
         for position in reads[i] if reads is not None else range(-1, len(args)):
-            if position >= len(args):
+            if position >= len(args):  # a keyword parameter (axis), not a saved value
                 continue
             array = node.out if position < 0 else args[position]
             writes = _written_since(array, node.sequence_nr)
-            if writes is not None and array is not None:
-                source = node.inputs[position] if position >= 0 else None
-                producer = node if position < 0 else source.grad_fn if source is not None else None
-                output_nr = source.output_nr if source is not None else 0
-                raise RuntimeError(_message(array, writes, node.sequence_nr, producer, output_nr))
+            if writes is None or array is None:
+                continue
+            producer: Node | None = node  # the node's own output, for position -1
+            output_nr = 0
+            if position >= 0:
+                source = node.inputs[position]
+                producer, output_nr = (source.grad_fn, source.output_nr) if source is not None else (None, 0)
+            raise RuntimeError(_message(array, writes, node.sequence_nr, producer, output_nr))
 
 
 def check_tensor(tensor: Tensor, saved_at: int) -> None:
@@ -125,7 +130,8 @@ def _message(array: Array, writes: Writes, saved_at: int, producer: Node | None,
     kind = f"torch.{dtypes.BY_NUMPY[array.dtype].torch_name}Tensor {list(array.shape)}"
     function = re.sub(r"Backward\d*$", "", producer.name()) if producer is not None else ""
     made_by = f", which is output {output_nr} of {function}," if function else ""
-    expected = writes.count - sum(1 for at in writes.recent if at > saved_at)
+    since = sum(1 for at in writes.recent if at > saved_at)
+    expected = f"{writes.count - since}" if since < len(writes.recent) or since == writes.count else "an earlier one"
     return (
         f"one of the variables needed for gradient computation has been modified by an inplace operation: "
         f"[{kind}]{made_by} is at version {writes.count}; expected version {expected} instead."
