@@ -24,6 +24,7 @@ from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis
 from engine.printing import tensor_repr
 from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_tuple
+from engine.versions import uncount
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -431,8 +432,9 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """The same values, cut from the graph (PyTorch's `.data`): an in-place op on it changes them."""
-        return Tensor(self.array)
+        """The same values, cut from the graph (PyTorch's `.data`): an in-place op on it changes
+        them, and goes unseen by the graph, as in PyTorch."""
+        return Tensor(uncount(self.array))
 
     @data.setter
     def data(self, value: Tensor) -> None:

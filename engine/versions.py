@@ -55,9 +55,28 @@ def root(array: Array) -> Array:
     return array
 
 
+# The arrays `.data` gave out, by id: PyTorch gives `.data` a version counter of its own, so that
+# writes through it go unseen (that is what `.data` is for), though they change the values.
+uncounted: dict[int, None] = {}
+
+
+def uncount(array: Array) -> Array:
+    """`array`, a new view whose writes (and its views') no version counts: for `.data`."""
+    view = array.view()
+    uncounted[id(view)] = None
+    weakref.finalize(view, uncounted.pop, id(view), None)
+    return view
+
+
 def note_written(array: Array, before: int) -> None:
     """`array` (or what it views) is being written over: the nodes numbered below `before` saw
     its earlier values."""
+    if uncounted:
+        seen: Any = array
+        while isinstance(seen, np.ndarray):
+            if id(seen) in uncounted:
+                return
+            seen = seen.base
     owner = root(array)
     writes = modified.get(id(owner))
     if writes is None:

@@ -164,6 +164,15 @@ def _integer_index_assignment(lib: Any) -> Any:
     return x
 
 
+def _data_written_after_a_forward(lib: Any) -> Any:
+    # PyTorch gives .data a version counter of its own: the backward runs, on the values written.
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data.mul_(2)
+    y.backward()
+    return x.grad
+
+
 def _an_element_is_a_view(lib: Any) -> Any:
     x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
     x[0, 1].zero_()
@@ -175,6 +184,7 @@ def _an_element_is_a_view(lib: Any) -> Any:
 ANSWERS: dict[str, Callable[[Any], Any]] = {
     "arrays written over that no rule reads": _not_what_the_rules_read,
     "x[0, 1] is a view, as in PyTorch": _an_element_is_a_view,
+    ".data written over between forward and backward": _data_written_after_a_forward,
     "x @ w and x / w, w written over": _what_matmul_and_div_save,
     "+= on a copy in a graph": _copies_take_operators_in_a_graph,
     "an index tensor of integers assigned to": _integer_index_assignment,
