@@ -25,7 +25,7 @@ from engine.grad_mode import _enabled, no_grad
 from engine.graph import next_sequence_nr
 from engine.kernels import expanded
 from engine.ops import OPS
-from engine.tensor import Tensor, apply_binary
+from engine.tensor import OPERANDS, Tensor, apply_binary
 from engine.versions import note_written, root
 
 Array = np.ndarray[Any, Any]
@@ -38,7 +38,7 @@ VIEW_OF_LEAF_IN_PLACE = "a view of " + LEAF_IN_PLACE  # x[0] = 5: PyTorch indexe
 def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
     """`tensor op= other` (op: add, sub, mul or div): `tensor` changed, or as an `operator` in a
     graph, the result for Python to bind to the name instead."""
-    if not isinstance(other, Tensor | np.ndarray | np.generic | int | float | complex):
+    if not isinstance(other, (Tensor, *OPERANDS)):
         if operator:
             return NotImplemented  # t += [1.0]: Python's TypeError
         raise TypeError(f"{op}_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")

@@ -182,8 +182,9 @@ def _integer_power(a: Any, b: Array) -> Array:
     power are ±1, any other integer to a negative power 0 (its reciprocal, truncated)."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=b.dtype), b)
     out = a ** np.maximum(b, 0)
+    negative = b < 0
     odd = (b % 2).astype(bool)
-    out[b < 0] = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))[b < 0]
+    out[negative] = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))[negative]
     return out
 
 

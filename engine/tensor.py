@@ -40,8 +40,8 @@ _FLOATS: frozenset[np.dtype[Any]] = frozenset({np.dtype(np.float32), np.dtype(np
 _NUMBERS = (int, float)
 # What an operator takes besides tensors, as PyTorch does: numbers (complex ones to be refused
 # by name). A list, None or a string gets Python's own TypeError, as it does from torch.
-_OPERANDS = (np.ndarray, np.generic, int, float, complex)
 _SCALARS = (np.generic, int, float, complex)
+OPERANDS = (np.ndarray, *_SCALARS)
 _new = object.__new__
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # an argument left out, not given as None
 
@@ -206,14 +206,14 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             elif y.__class__ in _NUMBERS and x.dtype in _FLOATS:
                 if numbers_as_arrays:
                     y = _CONSTANTS[x.dtype].get(y) or _constant(y, x.dtype)  # kept ones are non-zero
-            elif not isinstance(y, _OPERANDS):
+            elif not isinstance(y, OPERANDS):
                 return NotImplemented  # Python's TypeError: t + [1.0]
             else:
                 x, y = _cast_operands(op, [x, y])
         elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
             if numbers_as_arrays:
                 x = _CONSTANTS[y.dtype].get(x) or _constant(x, y.dtype)
-        elif not (isinstance(x, _OPERANDS) and isinstance(y, _OPERANDS)):
+        elif not (isinstance(x, OPERANDS) and isinstance(y, OPERANDS)):
             return NotImplemented
         else:
             x, y = _cast_operands(op, [x, y])
@@ -278,7 +278,7 @@ def _comparison(name: str, ufunc: np.ufunc) -> Callable[[Any, Any], Any]:
 
     def compare(self: Any, other: Any) -> Any:
         b = other.array if other.__class__ is Tensor else other
-        if not isinstance(b, _OPERANDS):
+        if not isinstance(b, OPERANDS):
             return NotImplemented
         try:
             return Tensor(np.asarray(ufunc(self.array, b)))

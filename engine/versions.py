@@ -61,7 +61,8 @@ uncounted: dict[int, None] = {}
 
 
 def uncount(array: Array) -> Array:
-    """`array`, a new view whose writes (and its views') no version counts: for `.data`."""
+    """`array`, a new view whose writes no version counts: for `.data`. (A view of that view
+    counts: NumPy makes the memory's owner its base, so nothing tells it came through `.data`.)"""
     view = array.view()
     uncounted[id(view)] = None
     weakref.finalize(view, uncounted.pop, id(view), None)
@@ -71,12 +72,8 @@ def uncount(array: Array) -> Array:
 def note_written(array: Array, before: int) -> None:
     """`array` (or what it views) is being written over: the nodes numbered below `before` saw
     its earlier values."""
-    if uncounted:
-        seen: Any = array
-        while isinstance(seen, np.ndarray):
-            if id(seen) in uncounted:
-                return
-            seen = seen.base
+    if id(array) in uncounted:
+        return
     owner = root(array)
     writes = modified.get(id(owner))
     if writes is None:
