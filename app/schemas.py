@@ -293,7 +293,9 @@ class BackwardResponse(BaseModel):
     tensors: dict[str, TensorReport] = Field(description="Every leaf and node, in the request's order.")
     check: CheckReport
     warnings: list[str] = Field(
-        description="What the answer leaves unsaid: why a .grad is null, where values stopped being finite, "
+        description="What the answer leaves unsaid: what PyTorch would warn of, after the node's name (an "
+        "mse_loss whose target has another shape than its input, which broadcasting makes compare every "
+        "pair), why a .grad is null, where values stopped being finite, "
         "a custom backward that is right only for the gradients its outputs got here (one that ignores an "
         "output which got none, or leaves out grad_y under a sum), an element whose numerical "
         "derivative is known only roughly (so that a smaller error cannot fail there), a fast check whose "

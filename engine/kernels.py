@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine import dtypes, notices
 
 Array = np.ndarray[Any, Any]
 Axis = int | tuple[int, ...] | None
@@ -103,6 +103,18 @@ _BITS: dict[np.dtype[Any], np.dtype[Any]] = {
     np.dtype(np.float32): np.dtype(np.uint32),
     np.dtype(np.float64): np.dtype(np.uint64),
 }
+
+
+def mse_loss(a: Array, b: Array) -> Array:
+    """The mean of (a - b)², with PyTorch's warning when b's shape is not a's: broadcasting
+    a prediction of shape (N, 1) against targets of shape (N,) compares every pair."""
+    if a.shape != b.shape:
+        notices.warn(
+            f"Using a target size (torch.Size({list(b.shape)})) that is different to the input size "
+            f"(torch.Size({list(a.shape)})). This will likely lead to incorrect results due to "
+            "broadcasting. Please ensure they have the same size."
+        )
+    return np.mean((a - b) ** 2)
 
 
 def absolute(a: Array) -> Array:

@@ -31,6 +31,7 @@ from engine.kernels import (
     log_softmax,
     logsumexp,
     matmul,
+    mse_loss,
     power,
     relu,
     relu_vjp,
@@ -45,8 +46,10 @@ Axis = int | tuple[int, ...] | None
 
 # How an op treats dtypes, as PyTorch does: "promote" brings all operands to their common
 # dtype (result_type), "float" also turns integers into the default float dtype first,
-# "same" computes in the argument's dtype.
-DtypeRule = Literal["promote", "float", "same"]
+# "same" computes in the argument's dtype. "broadcast" promotes as the operands would once
+# broadcast to one shape, where a 0-d one counts as any other: mse_loss, which PyTorch computes
+# on broadcast_tensors (a 0-d float64 target makes a float32 input's loss float64).
+DtypeRule = Literal["promote", "float", "same", "broadcast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,9 +357,9 @@ OPS: dict[str, Op] = {op.name: op for op in (
        (lambda g, y, a, axis=-1: g - np.exp(y) * np.sum(g, axis=axis, keepdims=True),),
        "∂/∂a = g - softmax(a)·Σ g", "float", _SOFTMAX_AXIS,
        integers=(NotImplementedError, "\"log_softmax{lastdim}_kernel_impl\" not implemented for '{}'")),
-    Op("mse_loss", "mse_loss(a, b)", "MseLossBackward0", lambda a, b: np.mean((a - b) ** 2),
+    Op("mse_loss", "mse_loss(a, b)", "MseLossBackward0", mse_loss,
        (lambda g, y, a, b: _mse_grad(g, a, b), lambda g, y, a, b: -_mse_grad(g, a, b)),
-       "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "promote",
+       "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "broadcast",
        integers=(NotImplementedError, "\"mse_cpu\" not implemented for '{}'")),
     Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", cross_entropy,
        (cross_entropy_vjp, None),

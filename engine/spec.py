@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine import dtypes, notices
 from engine.autograd import FunctionNode
 from engine.custom_functions import CustomFunction, compile_function
 from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, Loc, SpecError
@@ -137,14 +137,20 @@ class Program:
         for node in self.nodes if only is None else [self.nodes[i] for i in only]:
             _evaluate(node, env, guard)
 
-    def forward(self, leaf_arrays: dict[str, Array] | None = None) -> tuple[dict[str, Tensor], list[Call]]:
-        """Build the leaves and evaluate every node in order, recording the graph."""
+    def forward(
+        self, leaf_arrays: dict[str, Array] | None = None, warnings: list[str] | None = None
+    ) -> tuple[dict[str, Tensor], list[Call]]:
+        """Build the leaves and evaluate every node in order, recording the graph. What the ops
+        warn of goes into `warnings`, after the name of the node that made them say it."""
         env = self.leaf_tensors(leaf_arrays or self.leaf_arrays())
         calls: list[Call] = []
         earlier: set[int] = set()  # grad_fns of the tensors named so far
         guard = _current_guard()
         for node in self.nodes:
-            _evaluate(node, env, guard)
+            with notices.collected() as heard:
+                _evaluate(node, env, guard)
+            if warnings is not None:
+                warnings.extend(f"{', '.join(node.names)}: {message}" for message in heard)
             label = node.names[0] if len(node.names) == 1 else list(node.names)
             calls.extend(_calls_in(label, [env[n] for n in node.names], earlier))
             earlier.update(id(env[n].grad_fn) for n in node.names)
@@ -214,16 +220,17 @@ class Program:
 
     def run(self, deadline: float | None = None) -> Result:
         """Forward, backward and a report of every tensor, within the limits."""
+        heard: list[str] = []
         with self.guard(deadline), np.errstate(all="ignore"):
-            env, calls = self.forward()
+            env, calls = self.forward(warnings=heard)
             self.backward(env)
-        return Result(self.report(env), self.warnings + self.tensor_warnings(env, calls), env, calls)
+        return Result(self.report(env), self.warnings + heard + self.tensor_warnings(env, calls), env, calls)
 
     @contextmanager
     def guard(self, deadline: float | None = None) -> Iterator[Guard]:
         if deadline is None:
             deadline = time.monotonic() + self.limits.time_limit_seconds
-        with guarded(Guard(self.limits, deadline)) as guard:
+        with guarded(Guard(self.limits, deadline)) as guard, notices.collected():  # none reach the log
             yield guard
 
     def names(self) -> list[str]:

@@ -76,7 +76,10 @@ def _cast_operands(op: Op, args: list[Any], kwargs: dict[str, Any] | None = None
     bools = [isinstance(a, bool) or (isinstance(a, np.ndarray) and a.dtype == np.bool_) for a in args]
     if op.name == "sub" and any(bools):  # PyTorch subtracts no bool, a tensor or a number
         raise RuntimeError(BOOL_SUBTRACT if all(bools) else BOOL_SUBTRACT_ONE)
-    target = dtypes.result_type([a for a, vjp in zip(args, rules, strict=True) if vjp is not None])
+    operands = [a for a, vjp in zip(args, rules, strict=True) if vjp is not None]
+    if op.dtypes == "broadcast" and any(np.ndim(a) for a in operands):
+        operands = [a.reshape(1) if isinstance(a, np.ndarray) and a.ndim == 0 else a for a in operands]
+    target = dtypes.result_type(operands)
     if op.integers is not None and target.kind in "biu" and any(isinstance(a, np.ndarray) for a in args):
         error, message = op.integers
         raise error(message.format(dtypes.BY_NUMPY[target].torch_name, lastdim=_along_last(args[0], kwargs)))

@@ -828,3 +828,45 @@ def test_broadcast_to_keeps_a_size_given_as_minus_one_as_torch_does(shape: tuple
         (y * lib.tensor(np.arange(float(np.prod(tuple(y.shape)))).reshape(tuple(y.shape)))).sum().backward()
         seen.append((tuple(y.shape), y.grad_fn.name(), x.grad.numpy().tolist()))
     assert seen[0] == seen[1]
+
+
+MSE_TARGETS = {
+    "a target of the input's shape": ((3, 1), (3, 1), "float32"),
+    "a column against a row of targets": ((3, 1), (3,), "float32"),
+    "a 0-d target": ((3,), (), "float32"),
+    "a 0-d float64 target": ((3,), (), "float64"),
+    "a larger target": ((3,), (2, 3), "float64"),
+    "a 0-d input": ((), (2,), "float32"),
+}
+
+
+@pytest.mark.parametrize("name", MSE_TARGETS)
+def test_mse_loss_of_shapes_that_differ_warns_and_promotes_as_torch_does(name: str) -> None:
+    # The classic mistake, predictions (N, 1) against targets (N,), compares all N² pairs:
+    # PyTorch warns of it, and promotes after broadcasting (a 0-d float64 target makes float64).
+    input_shape, target_shape, target_dtype = MSE_TARGETS[name]
+    inputs = np.linspace(0.5, 2.0, int(np.prod(input_shape))).reshape(input_shape)
+    targets = np.linspace(-1.0, 3.0, int(np.prod(target_shape))).reshape(target_shape)
+    seen: list[dict[str, Any]] = []
+    for lib in (engine, torch):
+        a = lib.tensor(inputs, dtype=lib.float32, requires_grad=True)
+        b = lib.tensor(targets, dtype=getattr(lib, target_dtype), requires_grad=True)
+        with warnings.catch_warnings(record=True) as heard:
+            warnings.simplefilter("always")
+            loss = _functional(lib).mse_loss(a, b)
+        loss.backward()
+        seen.append(
+            {
+                "dtype": str(loss.dtype).split(".")[-1],
+                "warnings": [(w.category, str(w.message)) for w in heard],
+                "where": {w.filename for w in heard},
+                "loss": loss.item(),
+                "grads": (a.grad.numpy().tolist(), b.grad.numpy().tolist()),
+            }
+        )
+    ours, theirs = seen
+    assert (ours["dtype"], ours["warnings"]) == (theirs["dtype"], theirs["warnings"])
+    assert ours["where"] <= {__file__}  # pointed at the caller, as torch's is
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-6)
+    for mine, torchs in zip(ours["grads"], theirs["grads"], strict=True):
+        np.testing.assert_allclose(mine, torchs, rtol=1e-6)

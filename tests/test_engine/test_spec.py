@@ -15,6 +15,7 @@ import pytest
 from seed_cells import seed_cells
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
+from engine.check import run_check
 from engine.errors import ComputeError, LimitExceeded, SpecError
 from engine.limits import Limits
 from engine.spec import CACHED_GRAPH_CHARS, CACHED_GRAPHS, _cached_graph, compile_spec
@@ -443,6 +444,26 @@ def test_non_finite_values_are_reported_where_they_first_appear() -> None:
     }
     result = run(spec)
     assert "b: the value has NaN or infinite elements (the first tensor where they appear)" in result.warnings
+
+
+@pytest.mark.filterwarnings("error")  # into the answer, not to Python's warnings (the server's log)
+def test_what_an_op_warns_of_is_an_answer_warning_naming_its_node() -> None:
+    # PyTorch warns when mse_loss's target has another shape than its input: (3, 1) against
+    # (3,) broadcasts to (3, 3) and compares every pair. The loss below is worked out so.
+    spec = {
+        "leaves": leaves(p=[[1.0], [2.0], [3.0]], t=[1.0, 2.0, 4.0]),
+        "nodes": [{"name": "row", "expr": "p * 1"}, {"name": "L", "expr": "mse_loss(p, t) + mse_loss(row, row)"}],
+    }
+    result = run(spec)
+    said = [w for w in result.warnings if "target size" in w]
+    assert said == [
+        "L: Using a target size (torch.Size([3])) that is different to the input size (torch.Size([3, 1])). "
+        "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size."
+    ]
+    pairs = [(p - t) ** 2 for p in (1.0, 2.0, 3.0) for t in (1.0, 2.0, 4.0)]
+    assert result.tensors["L"].value == pytest.approx(sum(pairs) / 9)
+    report = run_check(compile_spec(spec), {"mode": "full"})  # its evaluations warn nothing either
+    assert report.passed
 
 
 # --- custom functions -----------------------------------------------------------------

@@ -1,0 +1,42 @@
+"""PyTorch's UserWarnings: a Python warning for the library's users, a line of the answer for
+the service's.
+
+The service runs requests in threads, which Python's warnings machinery does not keep apart
+(`catch_warnings` swaps one global), so an evaluation collects what ops say in a list of its
+own, held in a context variable, and the spec names the node each came from.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import FrameType
+
+_heard: ContextVar[list[str] | None] = ContextVar("heard", default=None)
+
+
+def warn(message: str) -> None:
+    """A UserWarning, pointed at the first caller outside the engine; or kept, while collected."""
+    heard = _heard.get()
+    if heard is not None:
+        heard.append(message)
+        return
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # stacklevel 1 is this function, 2 its caller
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("engine."):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+@contextmanager
+def collected() -> Iterator[list[str]]:
+    """Within, warnings go into the list given, not to Python's warnings."""
+    heard: list[str] = []
+    token = _heard.set(heard)
+    try:
+        yield heard
+    finally:
+        _heard.reset(token)
