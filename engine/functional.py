@@ -117,7 +117,12 @@ def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:
     return apply(OPS["reshape"], a, shape=int_tuple(shape, "reshape", "shape", 2))
 
 
-def transpose(a: Any, axes: tuple[int, ...] | None = None) -> Tensor:
+def transpose(a: Any, axes: tuple[int, ...] | int | None = None, dim1: int | None = None) -> Tensor:
+    """NumPy's transpose(a, axes), the catalog's; or PyTorch's transpose(a, dim0, dim1), two dims swapped."""
+    if dim1 is not None:
+        if not isinstance(a, Tensor):
+            raise TypeError(f"transpose(): argument 'input' (position 1) must be Tensor, not {type(a).__name__}")
+        return a.transpose(axes, dim1)  # type: ignore[arg-type]  # the method refuses what is no dim
     return apply(OPS["transpose"], a, axes=None if axes is None else int_tuple(axes, "transpose", "axes", 2))
 
 

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -57,10 +57,19 @@ def _grad_enabled(mode: bool) -> Iterator[None]:
         _enabled.reset(token)
 
 
-def no_grad() -> AbstractContextManager[None]:
-    """`with engine.no_grad():` computes without recording a graph."""
-    return _grad_enabled(False)
+@overload
+def no_grad() -> AbstractContextManager[None]: ...
+@overload
+def no_grad(function: Callable[..., T]) -> Callable[..., T]: ...
+def no_grad(function: Callable[..., T] | None = None) -> AbstractContextManager[None] | Callable[..., T]:
+    """`with engine.no_grad():` computes without recording a graph; `@engine.no_grad()` (or, as
+    in PyTorch, `@engine.no_grad`) does so for each call of a function."""
+    return _grad_enabled(False) if function is None else _grad_enabled(False)(function)
 
 
-def enable_grad() -> AbstractContextManager[None]:
-    return _grad_enabled(True)
+@overload
+def enable_grad() -> AbstractContextManager[None]: ...
+@overload
+def enable_grad(function: Callable[..., T]) -> Callable[..., T]: ...
+def enable_grad(function: Callable[..., T] | None = None) -> AbstractContextManager[None] | Callable[..., T]:
+    return _grad_enabled(True) if function is None else _grad_enabled(True)(function)

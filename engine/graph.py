@@ -313,4 +313,5 @@ def run_backward(
         if leaves[leaf].ndim == 0:  # still one number for every element
             leaves[leaf] = np.full(leaf.array.shape, leaves[leaf], leaf.array.dtype)
     for leaf, grad in leaves.items():
-        _store_grad(leaf, grad, stored)
+        if leaf._requires_grad:  # as AccumulateGrad: not a leaf set requires_grad=False since the forward
+            _store_grad(leaf, grad, stored)

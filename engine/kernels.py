@@ -193,7 +193,7 @@ def _integer_power(a: Any, b: Array) -> Array:
     """Integers to integer tensor powers, some negative, as PyTorch computes them: 1 and -1 to any
     power are ±1, any other integer to a negative power 0 (its reciprocal, truncated)."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=b.dtype), b)
-    out = a ** np.maximum(b, 0)
+    out = np.asarray(a ** np.maximum(b, 0))  # 0-d operands give a NumPy scalar
     negative = b < 0
     odd = (b % 2).astype(bool)
     out[negative] = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))[negative]

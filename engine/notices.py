@@ -31,6 +31,18 @@ def warn(message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=level)
 
 
+_said_once: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """`warn`, once per process, as PyTorch's TORCH_WARN_ONCE (which Python's filters cannot repeat)."""
+    if _heard.get() is None:
+        if message in _said_once:
+            return
+        _said_once.add(message)
+    warn(message)
+
+
 @contextmanager
 def collected() -> Iterator[list[str]]:
     """Within, warnings go into the list given, not to Python's warnings."""

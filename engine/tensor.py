@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from engine import dtypes
+from engine import dtypes, notices
 from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis
@@ -127,6 +127,8 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         inputs: tuple[Tensor | None, ...] = (a,) if recorded else (None,)
     else:
         given = [a.array if a.__class__ is Tensor else a for a in args]
+        if not any(a.__class__ is np.ndarray for a in given):  # numbers alone: the first a tensor of it
+            given[0] = tensor(given[0]).array
         if op.dtypes != "same" and not _numpy_agrees(given, vjps):
             given = _cast_operands(op, given, kwargs)
         arrays = tuple(given)
@@ -305,6 +307,12 @@ def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any]
         return in_place(self, name, other, operator=False)
 
     return operator, method
+
+
+TO_SCALAR = (  # PyTorch's warning, once, for float() of a tensor that requires grad, and torch.tensor([it])
+    "Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+    "Consider using tensor.detach() first."
+)
 
 
 class Tensor:
@@ -498,7 +506,31 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self.array)
 
+    def __iter__(self) -> Iterator[Tensor]:
+        # Without it Python would index until an IndexError: list(tensor(5.)) would be [].
+        if not self.array.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.array)))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Array:
+        """np.array(t), np.asarray(t): the values, as PyTorch gives them (numpy()'s refusal included)."""
+        array = self.numpy()
+        if copy:
+            return array.astype(dtype if dtype is not None else array.dtype, copy=True)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}": a one-element 0-d tensor formats as its number, as in PyTorch.
+        if self.array.ndim == 0:
+            return format(self.array.item(), spec)
+        return object.__format__(self, spec)
+
+    def __abs__(self) -> Tensor:
+        return apply(OPS["abs"], self)
+
     def __float__(self) -> float:
+        if self._requires_grad:
+            notices.warn_once(TO_SCALAR)
         return float(self._scalar())
 
     def __int__(self) -> int:
@@ -584,6 +616,11 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """dim0 and dim1 swapped, as torch.Tensor.transpose (engine.transpose permutes, as NumPy)."""
+        for position, (name, dim) in enumerate((("dim0", dim0), ("dim1", dim1)), start=1):
+            if type(dim) is not int:  # PyTorch's argument parser's words
+                raise TypeError(
+                    f"transpose(): argument '{name}' (position {position}) must be int, not {type(dim).__name__}"
+                )
         first, second = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
         order = list(range(self.ndim))
         if self.ndim:
@@ -678,6 +715,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor from a number, a nested list or an array (copied)."""
     if isinstance(data, Tensor):
         data = data.array
+    elif isinstance(data, list | tuple) and _holds_tensors(data):
+        found: list[np.dtype[Any]] = []
+        data = _numbers_of(data, found)
+        if dtype is None:  # the tensors' dtypes count, as torch.tensor infers them
+            inferred = _natural_dtype(data)
+            for each in found:
+                inferred = dtypes.promote_types(inferred, each) or inferred
+            dtype = dtypes.BY_NUMPY[inferred]
     from_numpy = isinstance(data, np.ndarray | np.generic)
     try:
         array = np.array(data)
@@ -698,3 +743,38 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     out.requires_grad = requires_grad
     return out
+
+
+def _holds_tensors(data: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether nested lists hold tensors: torch.tensor([loss_1, loss_2]) takes one-element ones."""
+    level = [data]
+    while level:
+        below: list[Any] = []
+        for part in level:
+            kinds = set(map(type, part))
+            if Tensor in kinds:
+                return True
+            if list in kinds or tuple in kinds:
+                below.extend(p for p in part if isinstance(p, list | tuple))
+        level = below
+    return False
+
+
+def _numbers_of(data: Any, found: list[np.dtype[Any]]) -> Any:
+    """Nested lists with each tensor in them replaced by its one number, its dtype into `found`."""
+    if isinstance(data, Tensor):
+        if data.array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        if data._requires_grad:
+            notices.warn_once(TO_SCALAR)
+        found.append(data.array.dtype)
+        return data.array.item()
+    if isinstance(data, list | tuple):
+        return [_numbers_of(part, found) for part in data]
+    return data
+
+
+def _natural_dtype(numbers: Any) -> np.dtype[Any]:
+    """The dtype torch.tensor gives these Python numbers: bool, int64 or the default float."""
+    kind = np.array(numbers).dtype.kind
+    return dtypes.default_float() if kind == "f" else np.dtype(np.bool_ if kind == "b" else np.int64)

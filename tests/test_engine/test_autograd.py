@@ -261,6 +261,37 @@ def test_set_grad_enabled_decorates_a_function_as_in_torch() -> None:
     assert recorded() is False and engine.is_grad_enabled()
 
 
+@pytest.mark.parametrize("mode", ["no_grad", "enable_grad"])
+def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses_as_in_torch(mode: str) -> None:
+    # `@torch.no_grad` bare was a TypeError (a review); both forms work in torch.
+    x = engine.tensor([1.0], requires_grad=True)
+    mode_of = getattr(engine, mode)
+
+    @mode_of
+    def bare() -> bool:
+        return (x * 2).requires_grad
+
+    @mode_of()
+    def called() -> bool:
+        return (x * 2).requires_grad
+
+    with engine.set_grad_enabled(mode == "no_grad"):  # the other mode around the calls
+        assert bare() is called() is (mode == "enable_grad")
+        assert (x * 2).requires_grad is (mode == "no_grad")
+
+
+def test_a_leaf_set_not_to_require_grad_after_the_forward_gets_no_grad() -> None:
+    # PyTorch's AccumulateGrad skips a leaf that no longer requires grad; a review found its
+    # .grad filled. Its neighbour, reached through the same node, still gets d/dv (v * w) = w.
+    w = engine.tensor([1.0, 2.0], requires_grad=True)
+    v = engine.tensor([3.0, 4.0], requires_grad=True)
+    loss = (v * w).sum()
+    w.requires_grad_(False)
+    loss.backward()
+    assert w.grad is None
+    np.testing.assert_array_equal(v.grad.numpy(), [1.0, 2.0])
+
+
 def test_grad_of_float32_leaf_stays_float32_when_mixed_with_float64() -> None:
     x = engine.tensor([1.0, 2.0], requires_grad=True)
     w = engine.tensor([0.5, 0.25], dtype=engine.float64, requires_grad=True)

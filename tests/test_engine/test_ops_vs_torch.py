@@ -8,13 +8,17 @@ independent truth and not our own code translated.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from support import ROOT
 
 import engine
 
@@ -594,9 +598,42 @@ PYTHON_PROTOCOLS = {
     "an integer below int64": lambda lib: lib.tensor(-(2**63) - 1),
     "an integer past uint64": lambda lib: lib.tensor([2**70]),
     "the int64 extremes": lambda lib: lib.tensor([2**63 - 1, -(2**63)]).tolist(),
+    # A review found these computed wrong, or NumPy's errors, or Python's defaults where torch has its own.
+    "a loss in an f-string": lambda lib: f"{lib.tensor(3.14159, requires_grad=True):.2f}",
+    "an int in a format": lambda lib: format(lib.tensor(7), ">4"),
+    "two values with a format spec": lambda lib: f"{lib.tensor([1.0, 2.0]):.2f}",
+    "two values in an f-string": lambda lib: f"{lib.tensor([1.0, 2.0])}",
+    "iterating over a 0-d tensor": lambda lib: list(lib.tensor(5.0)),
+    "iterating over rows": lambda lib: [row.tolist() for row in lib.tensor([[1.0, 2.0], [3.0, 4.0]])],
+    "np.array of a tensor": lambda lib: _described(np.array(lib.tensor([1.0, 2.0]))),
+    "np.asarray to another dtype": lambda lib: _described(np.asarray(lib.tensor([1, 2]), dtype=np.float64)),
+    "np.asarray of a tensor that requires grad": lambda lib: np.asarray(lib.tensor([1.0], requires_grad=True)),
+    "abs()": lambda lib: _described(abs(lib.tensor([-1.5, 2.0], requires_grad=True))),
+    "a tensor of 0-d tensors": lambda lib: _described(lib.tensor([lib.tensor(1.0, requires_grad=True), 2.0])),
+    "a tensor of an int tensor and a float": lambda lib: _described(lib.tensor([lib.tensor(1), 2.5])),
+    "a tensor of a float64 tensor and an int": lambda lib: _described(
+        lib.tensor([lib.tensor(1.5, dtype=lib.float64), 2])
+    ),
+    "a tensor of nested tensors": lambda lib: _described(lib.tensor([[lib.tensor([1])], [lib.tensor(True)]])),
+    "a tensor of a tensor of two values": lambda lib: lib.tensor([lib.tensor([1.0, 2.0]), 3.0]),
+    "a 0-d int to a 0-d negative int power": lambda lib: _described(lib.tensor(2) ** lib.tensor(-1)),
+    "transpose(x, 0, 1)": lambda lib: _described(lib.transpose(lib.tensor([[1.0, 2.0]], requires_grad=True), 0, 1)),
+    "transpose(x, -1, 0) of a 3-d tensor": lambda lib: _described(
+        lib.transpose(lib.zeros_like(lib.tensor([[[1.0]]])), -1, 0)
+    ),
+    "x.transpose(0.0, 1)": lambda lib: lib.tensor([[1.0]]).transpose(0.0, 1),
+    "x.transpose((0, 1), 1)": lambda lib: lib.tensor([[1.0]]).transpose((0, 1), 1),
 }
 
 
+def _described(t: Any) -> tuple[Any, ...]:
+    """What a tensor or an array holds, comparable across libraries."""
+    grad_fn = getattr(t, "grad_fn", None)
+    return (str(t.dtype).split(".")[-1], t.tolist(), grad_fn.name() if grad_fn is not None else None)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")  # torch's
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True")  # tested below
 @pytest.mark.parametrize("name", PYTHON_PROTOCOLS)
 def test_truth_values_conversions_and_operands_that_are_no_numbers_go_as_in_torch(name: str) -> None:
     # A review found bool(tensor([0.])) True (Python asked __len__), t + [1., 2.] computed in
@@ -608,6 +645,37 @@ def test_truth_values_conversions_and_operands_that_are_no_numbers_go_as_in_torc
         except (RuntimeError, TypeError, ValueError) as error:
             seen.append((type(error).__name__, str(error)))
     assert seen[0] == seen[1]
+
+
+# Each in a process of its own: PyTorch says it once per process, whatever Python's filters say.
+TO_A_NUMBER = """
+import json, re, sys, warnings
+lib = __import__(sys.argv[1])
+x = lib.tensor(2.5, requires_grad=True)
+heard = []
+for name, turn in [("item", lambda: x.item()), ("int", lambda: int(x)), ("format", lambda: f"{x:.3f}"),
+                   ("float", lambda: float(x)), ("float again", lambda: float(x)), ("tensor", lambda: lib.tensor([x]))]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        turn()
+    # torch adds where in its C++ it was raised
+    said = [re.sub(r" \\(Triggered internally at .*\\)$", "", str(w.message)) for w in caught]
+    heard.append((name, said, [w.filename for w in caught]))
+print(json.dumps(heard))
+"""
+
+
+def test_a_tensor_that_requires_grad_turned_into_a_number_warns_where_and_as_often_as_torch() -> None:
+    heard = []
+    for lib in ("engine", "torch"):
+        done = subprocess.run(
+            [sys.executable, "-c", TO_A_NUMBER, lib], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        heard.append(json.loads(done.stdout))
+    ours, theirs = heard
+    assert [(name, said) for name, said, _ in ours] == [(name, said) for name, said, _ in theirs]
+    assert any(said for _, said, _ in ours)
+    assert all(filename == "<string>" for _, _, filenames in ours for filename in filenames)  # the caller's line
 
 
 @pytest.mark.parametrize("number", [2, -1.5, True])
@@ -625,6 +693,23 @@ def test_a_function_of_a_number_is_the_function_of_a_tensor_of_it(name: str, num
     (ours, ours_said), (theirs, theirs_said) = outcomes
     assert ours == theirs  # the dtype, or refused
     assert ours_said == (theirs_said if ours == "refused" else pytest.approx(theirs_said, rel=1e-6))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NumPy on (-1.5) ** 0.5
+@pytest.mark.parametrize(("a", "b"), [(2.0, 3), (2, 3), (True, 2.5), (-1.5, 0.5)])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "maximum", "minimum"])
+def test_a_function_of_two_numbers_is_the_function_of_a_tensor_of_the_first(name: str, a: Any, b: Any) -> None:
+    # engine.add(2.0, 3) was float64, engine.pow(2.0, 3) an AttributeError (a review).
+    try:
+        theirs = getattr(torch, name)(torch.tensor(a), b if name not in ("maximum", "minimum") else torch.tensor(b))
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError, match=re.escape(str(error))):
+            getattr(engine, name)(a, b)
+        return
+    ours = getattr(engine, name)(a, b)
+    np.testing.assert_equal(  # NaN equal to NaN: (-1.5) ** 0.5
+        (str(ours.dtype).split(".")[-1], ours.item()), (str(theirs.dtype).split(".")[-1], theirs.item())
+    )
 
 
 TORCH_KEYWORDS = {
