@@ -14,6 +14,8 @@ from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int64
 from engine.functional import (
     abs,
     add,
+    amax,
+    amin,
     broadcast_to,
     clone,
     cos,
@@ -50,9 +52,6 @@ from engine.functional import (
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.ops import OPS, Op
 from engine.tensor import Tensor, tensor
-
-amax = max
-amin = min
 
 __all__ = [
     "OPS", "Op", "Tensor", "abs", "add", "amax", "amin", "autograd", "bool_", "broadcast_to",

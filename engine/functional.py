@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.extremes import extreme
 from engine.ops import OPS
 from engine.tensor import UNSET, Tensor, along, apply, reduce_args
 from engine.torch_words import int_tuple
@@ -99,12 +100,23 @@ def mean(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSE
     return apply(OPS["mean"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
-def max(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+def amax(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+    """The table's max, what expressions call max: ties share the gradient evenly."""
     return apply(OPS["max"], a, **reduce_args(axis, keepdims, dim, keepdim))
 
 
-def min(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
+def amin(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
     return apply(OPS["min"], a, **reduce_args(axis, keepdims, dim, keepdim))
+
+
+def max(a: Any, dim: Any = UNSET, keepdim: bool = False, *, axis: Any = UNSET, keepdims: bool = False) -> Any:
+    """torch.max: max(a), max(a, dim) (values and indices) or max(a, b) (maximum); see engine.extremes."""
+    return extreme("max", a, dim, keepdim, axis, keepdims)
+
+
+def min(a: Any, dim: Any = UNSET, keepdim: bool = False, *, axis: Any = UNSET, keepdims: bool = False) -> Any:
+    """torch.min, as max."""
+    return extreme("min", a, dim, keepdim, axis, keepdims)
 
 
 def logsumexp(

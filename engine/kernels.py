@@ -117,6 +117,39 @@ def mse_loss(a: Array, b: Array) -> Array:
     return np.mean((a - b) ** 2)
 
 
+def extreme_along(a: Array, axis: tuple[int] | None, keepdims: bool, pick: Any) -> tuple[Array, Array]:
+    """torch.max(a, dim) (pick np.argmax) or torch.min (np.argmin): the values and the index of
+    the first extreme along the one axis, a NaN first of all; `axis` None for a 0-d tensor."""
+    if axis is None:
+        return a.copy(), np.zeros((), np.int64)
+    (k,) = axis
+    indices = np.expand_dims(pick(a, axis=k), k)
+    values = np.take_along_axis(a, indices, axis=k)
+    return (values, indices) if keepdims else (values.squeeze(k), indices.squeeze(k))
+
+
+def selected_vjp(g: Array, indices: Array, a: Array, axis: tuple[int] | None = None, keepdims: bool = False) -> Array:
+    """The gradient of torch.max(a, dim): g at the index each value came from, 0 elsewhere."""
+    out = np.zeros(a.shape, g.dtype)
+    if axis is None:
+        out[...] = g
+        return out
+    (k,) = axis
+    if not keepdims:
+        g, indices = np.expand_dims(g, k), np.expand_dims(indices, k)
+    np.put_along_axis(out, indices, g, axis=k)
+    return out
+
+
+def evenly_vjp(g: Array, y: Array, a: Array) -> Array:
+    """The gradient of torch.max(a) with no dim: g shared by the elements equal to the extreme
+    (the NaNs, if it is NaN), 0 elsewhere whatever g is (PyTorch's evenly_distribute_backward)."""
+    hit = np.isnan(a) if np.isnan(y) else a == y
+    out = np.zeros(a.shape, g.dtype)
+    out[hit] = g / np.count_nonzero(hit)
+    return out
+
+
 def absolute(a: Array) -> Array:
     if a.dtype == np.bool_:
         raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")

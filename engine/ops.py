@@ -27,6 +27,8 @@ from engine.kernels import (
     broadcast_to,
     cross_entropy,
     cross_entropy_vjp,
+    evenly_vjp,
+    extreme_along,
     index,
     log_softmax,
     logsumexp,
@@ -36,6 +38,7 @@ from engine.kernels import (
     relu,
     relu_vjp,
     reshape,
+    selected_vjp,
     sign,
     softmax,
     unless,
@@ -380,3 +383,22 @@ ELEMENTWISE = frozenset({
 
 # What expressions may call by name: every op but indexing, which is written x[...].
 BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}
+
+# The Python API's torch.max and torch.min, besides the table's max and min (torch.amax, amin),
+# which are what expressions call max and min: without a dim, ties share the gradient as in
+# amax but NaN and infinite gradients do not spread; along a dim, (values, indices), the
+# gradient going to the index each value came from.
+TORCH_EXTREMES: dict[str, Op] = {op.name: op for op in (
+    Op("max_all", "max(a)", "MaxBackward1", lambda a: np.max(a),
+       (evenly_vjp,), "∂/∂a = 1/k at each of the k maxima (the NaNs, if any)"),
+    Op("min_all", "min(a)", "MinBackward1", lambda a: np.min(a),
+       (evenly_vjp,), "∂/∂a = 1/k at each of the k minima (the NaNs, if any)"),
+    Op("max_along", "max(a, dim, keepdim=False)", "MaxBackward0",
+       lambda a, axis, keepdims=False: extreme_along(a, axis, keepdims, np.argmax),
+       (selected_vjp,), "∂/∂a = 1 at the first maximum along the dim", params={"axis": REQUIRED, "keepdims": False},
+       saves=True),
+    Op("min_along", "min(a, dim, keepdim=False)", "MinBackward0",
+       lambda a, axis, keepdims=False: extreme_along(a, axis, keepdims, np.argmin),
+       (selected_vjp,), "∂/∂a = 1 at the first minimum along the dim", params={"axis": REQUIRED, "keepdims": False},
+       saves=True),
+)}  # fmt: skip

@@ -611,6 +611,16 @@ class Tensor:
     def amin(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
         return apply(OPS["min"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
+    def max(self, dim: Any = UNSET, keepdim: bool = False, *, axis: Any = UNSET, keepdims: bool = False) -> Any:
+        from engine.extremes import extreme  # engine.extremes builds on this module
+
+        return extreme("max", self, dim, keepdim, axis, keepdims)
+
+    def min(self, dim: Any = UNSET, keepdim: bool = False, *, axis: Any = UNSET, keepdims: bool = False) -> Any:
+        from engine.extremes import extreme
+
+        return extreme("min", self, dim, keepdim, axis, keepdims)
+
     def reshape(self, *shape: Any) -> Tensor:
         return apply(OPS["reshape"], self, shape=int_tuple(_one_or_many(shape), "reshape", "shape", 1))
 

@@ -29,8 +29,8 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return error
     if "negative integer powers" in said:
         return RuntimeError(said)
-    if op in ("max", "min") and "zero-size array" in said:
-        return _empty_reduction(f"a{op}", shapes[0], kwargs.get("axis"))
+    if op in _EXTREMES and ("zero-size array" in said or "empty sequence" in said):
+        return _empty_reduction(_EXTREMES[op], shapes[0], kwargs.get("axis"))
     if op == "matmul" and len(shapes) == 2:
         return RuntimeError(_matmul(*shapes))
     if op == "reshape":  # engine.kernels.reshape tells the other mistakes
@@ -41,6 +41,8 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
     return error
 
 
+# PyTorch's names of the ops that reduce to an extreme, for the error of an empty one.
+_EXTREMES = {"max": "amax", "min": "amin", "max_all": "max", "min_all": "min", "max_along": "max", "min_along": "min"}
 _BOOL_NEGATIVE = (
     "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use "
     "the `~` or `logical_not()` operator instead."

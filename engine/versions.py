@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine import dtypes
-from engine.ops import OPS
+from engine.ops import OPS, TORCH_EXTREMES
 
 if TYPE_CHECKING:
     from engine.graph import Node, OpNode
@@ -106,7 +106,9 @@ def _reads(rule: Callable[..., Any] | None, arity: int) -> frozenset[int]:
     return frozenset(position - 1 for position, name in enumerate(names) if name in named)
 
 
-READS = {id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps) for op in OPS.values()}
+READS = {
+    id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps) for op in (*OPS.values(), *TORCH_EXTREMES.values())
+}
 
 
 def check_node(node: OpNode) -> None:

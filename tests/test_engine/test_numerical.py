@@ -295,12 +295,12 @@ def test_crossings_tell_sides_and_the_nearest_crossing_by_hand() -> None:
     for t in [k * 1e-3 for k in OFFSETS]:  # nothing changes sides, nor becomes the maximum
         with crossings.evaluation(t):
             engine.relu(engine.tensor([0.5 + t, -1 - t], dtype=engine.float64))
-            engine.max(engine.tensor([3.0, 1 + t]))
+            engine.amax(engine.tensor([3.0, 1 + t]))
     assert not crossings.crossed() and crossings.survey()[0] is None
     crossings.clear()
     for t in [k * 1e-3 for k in OFFSETS]:  # the maximum moves to the second element at t = 0.0005
         with crossings.evaluation(t):
-            engine.max(engine.tensor([1.0, 0.999 + 2 * t], dtype=engine.float64))
+            engine.amax(engine.tensor([1.0, 0.999 + 2 * t], dtype=engine.float64))
     nearest = crossings.survey()[0]
     assert crossings.crossed() and nearest is not None and 0 < nearest <= 0.0005 * (1 + 1e-9)
 
@@ -416,7 +416,7 @@ def test_crossings_at_one_place_are_one_kink() -> None:
     def evaluate(t: float) -> None:
         a = engine.tensor([0.002 + t, 1 - t], dtype=engine.float64)
         engine.relu(a) - engine.relu(a)
-        engine.max(engine.tensor([1.0, 1.002 + t], dtype=engine.float64))  # tied at t = -0.002 too
+        engine.amax(engine.tensor([1.0, 1.002 + t], dtype=engine.float64))  # tied at t = -0.002 too
 
     crossings = Crossings()
     for t in [k * 1e-3 for k in OFFSETS]:

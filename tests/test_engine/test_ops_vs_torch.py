@@ -72,9 +72,9 @@ CASES: list[Case] = [
     ("mean", [(2, 3)], engine.mean, torch.mean),
     ("mean_axis", [(2, 3, 4)], lambda a: engine.mean(a, axis=(1, 2)), lambda a: a.mean(dim=(1, 2))),
     ("mean_keep", [(2, 3)], lambda a: engine.mean(a, axis=0, keepdims=True), lambda a: a.mean(dim=0, keepdim=True)),
-    ("max", [(2, 3)], engine.max, torch.amax),
-    ("max_axis", [(2, 3)], lambda a: engine.max(a, axis=1), lambda a: torch.amax(a, dim=1)),
-    ("min_keep", [(2, 3)], lambda a: engine.min(a, axis=0, keepdims=True), lambda a: torch.amin(a, dim=0, keepdim=True)),
+    ("max", [(2, 3)], engine.amax, torch.amax),
+    ("max_axis", [(2, 3)], lambda a: engine.amax(a, axis=1), lambda a: torch.amax(a, dim=1)),
+    ("min_keep", [(2, 3)], lambda a: engine.amin(a, axis=0, keepdims=True), lambda a: torch.amin(a, dim=0, keepdim=True)),
     ("logsumexp", [(2, 3)], lambda a: engine.logsumexp(a, axis=1), lambda a: torch.logsumexp(a, dim=1)),
     ("logsumexp_all", [(2, 3)], engine.logsumexp, lambda a: torch.logsumexp(a, dim=(0, 1))),
     ("reshape", [(2, 3)], lambda a: engine.reshape(a, (3, 2)), lambda a: a.reshape(3, 2)),
@@ -160,9 +160,9 @@ def test_index_grad_fn_names_follow_torch(shape: tuple[int, ...], index: Any) ->
 
 
 TIES: list[Case] = [
-    ("max_ties", [(3,)], engine.max, torch.amax),
-    ("max_axis_ties", [(2, 3)], lambda a: engine.max(a, axis=1), lambda a: torch.amax(a, dim=1)),
-    ("min_ties", [(3,)], engine.min, torch.amin),
+    ("max_ties", [(3,)], engine.amax, torch.amax),
+    ("max_axis_ties", [(2, 3)], lambda a: engine.amax(a, axis=1), lambda a: torch.amax(a, dim=1)),
+    ("min_ties", [(3,)], engine.amin, torch.amin),
     ("maximum_ties", [(3,), (3,)], engine.maximum, torch.maximum),
     ("minimum_ties", [(3,), (3,)], engine.minimum, torch.minimum),
     ("relu_zero", [(3,)], engine.relu, torch.relu),
@@ -955,3 +955,53 @@ def test_mse_loss_of_shapes_that_differ_warns_and_promotes_as_torch_does(name: s
     np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-6)
     for mine, torchs in zip(ours["grads"], theirs["grads"], strict=True):
         np.testing.assert_allclose(mine, torchs, rtol=1e-6)
+
+
+# torch.max and torch.min of the Python API, each form (expressions' max and min are amax and amin).
+EXTREMES = {
+    "max(x)": lambda lib, x: lib.max(x),
+    "min(x)": lambda lib, x: lib.min(x),
+    "x.max()": lambda lib, x: x.max(),
+    "max(x, 1)": lambda lib, x: lib.max(x, 1),
+    "max(x, dim=0, keepdim=True)": lambda lib, x: lib.max(x, dim=0, keepdim=True),
+    "min(x, -1)": lambda lib, x: lib.min(x, -1),
+    "x.min(0)": lambda lib, x: x.min(0),
+    "max(x, axis=1, keepdims=True)": lambda lib, x: lib.max(x, axis=1, keepdims=True),
+    "max(x, y)": lambda lib, x: lib.max(x, lib.tensor([[0.0, 5.0, 0.0]], dtype=lib.float64)),
+    "min(x, 2)": lambda lib, x: lib.min(x, 2),
+    "max(x, (0, 1))": lambda lib, x: lib.max(x, (0, 1)),
+    "max(x[:0])": lambda lib, x: lib.max(x[:0]),
+    "max(x[:0], 0)": lambda lib, x: lib.max(x[:0], 0),
+    "max(x[:0], 1)": lambda lib, x: lib.max(x[:0], 1),
+    "max(x[0, 0], 0)": lambda lib, x: lib.max(x[0, 0], 0),
+    "values of max(x, 1) unpacked": lambda lib, x: lib.max(x, 1)[0],
+}
+# Ties, a NaN, an infinity: where the forms differ from amax and from each other.
+EXTREME_INPUTS = {
+    "ties": [[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]],
+    "a NaN": [[0.0, float("nan"), 1.0], [4.0, 0.0, 1.0]],
+    "a zero under log": [[4.0, 0.0, 1.0], [4.0, 1.0, 1.0]],
+}
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # log(0), as torch gives -inf
+@pytest.mark.parametrize("values", EXTREME_INPUTS)
+@pytest.mark.parametrize("name", EXTREMES)
+def test_max_and_min_of_the_python_api_take_torchs_three_forms(name: str, values: str) -> None:
+    # A review found torch.max(x, dim=1) a tensor (amax's), so that v, i = torch.max(x, dim=1)
+    # unpacked its rows, and the gradient of max(x) spreading a NaN or an infinity.
+    seen: list[Any] = []
+    for lib in (engine, torch):
+        x = lib.tensor(EXTREME_INPUTS[values], dtype=lib.float64, requires_grad=True)
+        try:
+            result = EXTREMES[name](lib, x)
+        except (RuntimeError, IndexError, TypeError) as error:
+            seen.append((type(error).__name__, str(error)))
+            continue
+        values_of = result[0] if isinstance(result, tuple) else result
+        indices = result[1].tolist() if isinstance(result, tuple) else None
+        if values_of.numel():
+            lib.log(values_of).sum().backward()  # a gradient that is infinite where a value is 0
+        grad = x.grad.numpy().tolist() if x.grad is not None else None
+        seen.append((type(result).__name__, values_of.tolist(), values_of.grad_fn.name(), indices, grad))
+    np.testing.assert_equal(seen[0], seen[1])

@@ -60,7 +60,7 @@ def _reduce(name: str, axis: int | None, keepdims: bool) -> tuple[Callable[[Any]
     }[name]
 
     def ours(a: Any) -> Any:
-        return getattr(engine, name)(a, axis=axis, keepdims=keepdims)
+        return getattr(engine, {"max": "amax", "min": "amin"}.get(name, name))(a, axis=axis, keepdims=keepdims)
 
     def theirs(a: Any) -> Any:
         dims = tuple(range(a.dim())) if axis is None else axis

@@ -1,0 +1,55 @@
+"""torch.max and torch.min of the Python API, in their three forms: of every element, along a dim
+(values and indices), and of two tensors (maximum). Expressions' max and min are torch.amax and
+torch.amin, the table's; these are engine.ops.TORCH_EXTREMES."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from engine.ops import OPS, TORCH_EXTREMES
+from engine.tensor import UNSET, Tensor, apply
+
+
+class _ReturnType(NamedTuple):
+    values: Tensor
+    indices: Tensor
+
+    def __repr__(self) -> str:  # as torch.return_types prints, a line for each
+        return f"engine.return_types.{type(self).__name__}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+
+class max_result(_ReturnType):
+    """torch.return_types.max: (values, indices)."""
+
+
+class min_result(_ReturnType):
+    """torch.return_types.min: (values, indices)."""
+
+
+# Named as PyTorch names them, torch.return_types.max and .min (here not to hide the builtins).
+max_result.__name__ = max_result.__qualname__ = "max"
+min_result.__name__ = min_result.__qualname__ = "min"
+
+
+def extreme(
+    name: str, a: Any, dim: Any = UNSET, keepdim: bool = False, axis: Any = UNSET, keepdims: bool = False
+) -> Any:
+    """torch.max (`name` "max") or torch.min; `axis` and `keepdims` are PyTorch's NumPy-style aliases."""
+    other = dim if dim is not UNSET else axis
+    if isinstance(other, Tensor):  # max(a, b): the elementwise maximum
+        return apply(OPS["maximum" if name == "max" else "minimum"], a, other)
+    if other is UNSET:
+        return apply(TORCH_EXTREMES[f"{name}_all"], a)
+    if type(other) is not int:  # PyTorch's argument parser's words
+        raise TypeError(
+            f"{name}() received an invalid combination of arguments - got (Tensor, {type(other).__name__}), but "
+            "expected one of:\n * (Tensor input, *, Tensor out = None)\n * (Tensor input, Tensor other, *, Tensor "
+            "out = None)\n * (Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)\n"
+        )
+    op = TORCH_EXTREMES[f"{name}_along"]
+    values = apply(op, a, axis=other, keepdims=bool(keepdim or keepdims))  # refuses a dim out of range
+    array = a.array if isinstance(a, Tensor) else np.asarray(a)
+    indices = op.forward(array, None if array.ndim == 0 else (other % array.ndim,), bool(keepdim or keepdims))[1]
+    return (max_result if name == "max" else min_result)(values, Tensor(indices))
