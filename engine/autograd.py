@@ -7,6 +7,7 @@ received none) and returns one gradient per forward argument (None for no gradie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -187,11 +188,43 @@ def _output(tensor: Tensor, node: FunctionNode, output_nr: int) -> Tensor:
     return Tensor(tensor.array, requires_grad=True, grad_fn=node, output_nr=output_nr)
 
 
+def _roots(tensors: Tensor | Sequence[Tensor], gradients: Any) -> list[tuple[Tensor, Array]]:
+    """Each root with its upstream gradient, given for each or one for all (None: ones)."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    grads = gradients if isinstance(gradients, list | tuple) else [gradients] * len(roots)
+    return [(root, root._upstream(g)) for root, g in zip(roots, grads, strict=True)]
+
+
 def backward(tensors: Tensor | list[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None) -> None:
     """`engine.autograd.backward`: backpropagate from several roots in one pass."""
-    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    grads = grad_tensors if isinstance(grad_tensors, list | tuple) else [grad_tensors] * len(roots)
-    run_backward(
-        [(root, root._upstream(g)) for root, g in zip(roots, grads, strict=True)],
-        retain_graph=bool(retain_graph),
-    )
+    run_backward(_roots(tensors, grad_tensors), retain_graph=bool(retain_graph))
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """`engine.autograd.grad`: the gradients of the outputs with respect to the inputs, returned
+    instead of added to `.grad` (retained gradients are kept, as in PyTorch)."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    wrt = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not all(tensor.requires_grad for tensor in wrt):
+        raise RuntimeError("One of the differentiated Tensors does not require grad")
+    captured = run_backward(_roots(outputs, grad_outputs), retain_graph=bool(retain_graph), inputs=wrt)
+    result: list[Tensor | None] = []
+    for i, (tensor, array) in enumerate(zip(wrt, captured, strict=True)):
+        if array is None and materialize_grads:
+            array = np.zeros_like(tensor.array)
+        elif array is None and not allow_unused:
+            raise RuntimeError(
+                f"The differentiated Tensor at index {i} appears to not have been used in the graph. Set "
+                "allow_unused=True if this is the desired behavior."
+            )
+        result.append(None if array is None else Tensor(array))
+    return tuple(result)

@@ -142,6 +142,51 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
     tensor._grad = tensor.__class__(grad)  # a Tensor: engine.tensor imports this module
 
 
+def _leading_to(inputs: Sequence[Tensor], roots: Sequence[Tensor]) -> set[Node]:
+    """The nodes below the roots from which an input can be reached through their operands:
+    what autograd.grad runs. Depth first, post-order, without recursion."""
+    targets = {id(tensor) for tensor in inputs}
+    leading: set[Node] = set()
+    seen: set[Node] = set()
+    stack: list[tuple[Node, bool]] = [(root.grad_fn, False) for root in roots if root.grad_fn is not None]
+    while stack:
+        node, below_done = stack.pop()
+        operands = [t for t in node.inputs if t is not None]
+        if below_done:
+            if any(id(t) in targets or t.grad_fn in leading for t in operands):
+                leading.add(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((t.grad_fn, False) for t in operands if t.grad_fn is not None and t.grad_fn not in seen)
+    return leading
+
+
+def _keep(
+    node: Node,
+    got: Any,
+    inputs: list[tuple[int, Tensor]],
+    captured: list[Array | None],
+    stored: set[int],
+    retained: bool,
+) -> None:
+    """At a node that only made inputs of autograd.grad: each input's gradient, a copy of its own
+    (it may be one number for every element, or an array that went on elsewhere), and the
+    retained .grad of its outputs."""
+
+    def gradient(tensor: Tensor) -> Array | None:
+        grad = got[tensor.output_nr] if node.n_outputs > 1 else got
+        return None if grad is None else np.array(np.broadcast_to(grad, tensor.array.shape), tensor.array.dtype)
+
+    for i, tensor in inputs:
+        captured[i] = gradient(tensor)
+    for ref in node.retained if retained and node.retained is not None else ():
+        kept = ref()
+        grad = gradient(kept) if kept is not None else None
+        if kept is not None and grad is not None:
+            _store_grad(kept, grad, stored)
+
+
 def _rules_on_uniform(
     node: OpNode, g: Any, shape: tuple[int, ...], deliver: Callable[[Tensor, Any], None], stored: set[int]
 ) -> None:
@@ -180,12 +225,27 @@ def run_backward(
     roots: Sequence[tuple[Tensor, Array]],
     retain_graph: bool = False,
     tick: Callable[[], None] | None = None,
-) -> None:
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Array | None]:
     """Backpropagate each root's gradient, accumulating into leaves' and retained `.grad`.
 
     `tick`, when given, is called before each node: the service's clock check. A backward
     that fails leaves every leaf's `.grad` as it was (PyTorch may have added to some of them).
+    With `inputs` (autograd.grad), no leaf's `.grad` changes: the gradient that reached each of
+    them, a leaf or not, is returned (None where none did), in their order.
     """
+    # The non-leaf inputs, by the node that made them: their gradient is what that node gets.
+    # As PyTorch, autograd.grad runs only the nodes that lead to an input, and an input's own
+    # node only to keep its gradient (and a retained .grad).
+    wanted: dict[Node, list[tuple[int, Tensor]]] | None = None
+    leading: set[Node] = set()
+    captured: list[Array | None] = [None] * len(inputs or ())
+    if inputs is not None:
+        wanted = {}
+        for i, tensor in enumerate(inputs):
+            if tensor.grad_fn is not None:
+                wanted.setdefault(tensor.grad_fn, []).append((i, tensor))
+        leading = _leading_to(inputs, [root for root, _ in roots])
     # Each node's output gradient, summed over paths: the array itself for a node of one
     # output (every OpNode: no list to make and index), else a list of one per output.
     pending: dict[Node, Any] = {}
@@ -236,6 +296,11 @@ def run_backward(
         got = pending.pop(node)
         if tick is not None:
             tick()
+        if wanted is not None and (node in wanted or node not in leading):
+            if node in wanted:  # retained .grad stored here only if the rules below do not run
+                _keep(node, got, wanted[node], captured, stored, retained=node not in leading)
+            if node not in leading:
+                continue
         if type(node) is not OpNode:
             grads = got if node.n_outputs > 1 else [got]
             # NumPy gives a sum of 0-d arrays as a NumPy scalar: a backward gets arrays.
@@ -312,6 +377,12 @@ def run_backward(
     for leaf in uniform_leaves:
         if leaves[leaf].ndim == 0:  # still one number for every element
             leaves[leaf] = np.full(leaf.array.shape, leaves[leaf], leaf.array.dtype)
+    if inputs is not None:
+        for i, tensor in enumerate(inputs):
+            if tensor.grad_fn is None and tensor in leaves:
+                captured[i] = np.array(leaves[tensor], tensor.array.dtype)  # a copy: one array may reach two
+        return captured
     for leaf, grad in leaves.items():
         if leaf._requires_grad:  # as AccumulateGrad: not a leaf set requires_grad=False since the forward
             _store_grad(leaf, grad, stored)
+    return captured

@@ -725,14 +725,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor from a number, a nested list or an array (copied)."""
     if isinstance(data, Tensor):
         data = data.array
-    elif isinstance(data, list | tuple) and _holds_tensors(data):
-        found: list[np.dtype[Any]] = []
-        data = _numbers_of(data, found)
-        if dtype is None:  # the tensors' dtypes count, as torch.tensor infers them
-            inferred = _natural_dtype(data)
-            for each in found:
-                inferred = dtypes.promote_types(inferred, each) or inferred
-            dtype = dtypes.BY_NUMPY[inferred]
+    elif (data.__class__ is list or data.__class__ is tuple) and not _PLAIN_NUMBERS.issuperset(map(type, data)):
+        data, dtype = _without_tensors(data, dtype)  # a list of lists, or of tensors
     from_numpy = isinstance(data, np.ndarray | np.generic)
     try:
         array = np.array(data)
@@ -753,6 +747,24 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     out.requires_grad = requires_grad
     return out
+
+
+_PLAIN_NUMBERS = frozenset({float, int, bool})
+
+
+def _without_tensors(data: list[Any] | tuple[Any, ...], dtype: Any) -> tuple[Any, Any]:
+    """Nested lists with each one-element tensor in them replaced by its number, as
+    torch.tensor([loss_1, loss_2]) takes them, and the dtype, inferred with theirs if not given."""
+    if not _holds_tensors(data):
+        return data, dtype
+    found: list[np.dtype[Any]] = []
+    data = _numbers_of(data, found)
+    if dtype is None:
+        inferred = _natural_dtype(data)
+        for each in found:
+            inferred = dtypes.promote_types(inferred, each) or inferred
+        dtype = dtypes.BY_NUMPY[inferred]
+    return data, dtype
 
 
 def _holds_tensors(data: list[Any] | tuple[Any, ...]) -> bool:
