@@ -53,17 +53,13 @@ def _outputs(node: FunctionNode) -> list[Array]:
     return node.outputs  # type: ignore[return-value]
 
 
-def _upstream_of(call: Call, rng: np.random.Generator) -> tuple[list[Array], list[bool]]:
-    """The gradients the call's backward received; random ones if backward never reached it."""
-    ctx = call.grad_fn.ctx
-    outputs = _outputs(call.grad_fn)
-    seen = ctx.__dict__.get("grad_outputs")
-    if seen is None:  # an integer output gets none: it is not differentiable
-        floating = [o.dtype.kind == "f" for o in outputs]
-        return [
-            np.asarray(rng.standard_normal(o.shape)) if f else np.zeros(o.shape)
-            for o, f in zip(outputs, floating, strict=True)
-        ], floating
+def _upstream_of(call: Call) -> tuple[list[Array], list[bool]]:
+    """The gradients the call's backward received, and which were not all zeros: zeros for
+    every output if backward never reached it (no root depends on them). The verdict rests on
+    these; what the backward would give other gradients is told in warnings."""
+    seen = call.grad_fn.ctx.__dict__.get("grad_outputs")
+    if seen is None:
+        return [np.zeros(o.shape) for o in _outputs(call.grad_fn)], [False] * len(_outputs(call.grad_fn))
     grads = [g.array for g in seen]
     return grads, [bool(np.any(g)) for g in grads]
 
@@ -77,7 +73,7 @@ def check_functions(
         node = call.grad_fn
         ctx = node.ctx
         inputs: list[Any] = list(ctx.inputs)
-        grads, received = _upstream_of(call, differentiator.probes)
+        grads, received = _upstream_of(call)
         checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
         hand = hand_written(node, ctx, grads, checked)
         auto = _autodiff(spec.function, ctx.params, inputs, grads, checked)
@@ -363,12 +359,17 @@ def _jacobian_warnings(
                 wrong.append(spec.inputs[i])
         if wrong:
             which = f"input{'s' if len(wrong) > 1 else ''} {' and '.join(wrong)}"
-            said = (
-                f"correct for the gradient {used} got here, wrong for others (a random one was tried, as gradcheck "
-                f"does): what a backward returns must be linear in grad_{spec.outputs[k]}"
-                if got_gradient
-                else f"correct here, wrong if {used} is used"
-            )
+            if got_gradient:
+                said = (
+                    f"correct for the gradient {used} got here, wrong for others (a random one was tried, as "
+                    f"gradcheck does): a backward must hold for every grad_{spec.outputs[k]}, not only this graph's"
+                )
+            elif "grad_outputs" not in ctx.__dict__:
+                said = (
+                    f"its backward never ran (no backward root depends on its outputs), and is wrong if {used} is used"
+                )
+            else:
+                said = f"correct here, wrong if {used} is used"
             warnings.append(
                 f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for {which}: {said}"
             )

@@ -1338,9 +1338,28 @@ def test_a_backward_that_ignores_the_gradient_it_got_gives_a_warning_under_a_sum
         assert report.passed is passes, (backward, root)
         expected = (
             "F (node y): backward mishandles grad_y for input x: correct for the gradient y got here, wrong for others "
-            "(a random one was tried, as gradcheck does): what a backward returns must be linear in grad_y"
+            "(a random one was tried, as gradcheck does): a backward must hold for every grad_y, not only this graph's"
         )
         assert report.warnings == ([expected] if warned else []), (backward, root)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_backward_that_never_ran_is_judged_at_what_it_got_and_warned_of(mode: str) -> None:
+    # s does not use y, so F's backward never runs: what it got is nothing, zeros, for which
+    # a backward linear in grad_y gives 0, right or wrong. A review found it failed against a
+    # random gradient that the answer showed nowhere, where an output used by no root of a
+    # call that did run only gets a warning.
+    for backward, warned in [("grad_y * cos(x)", False), ("grad_y * x * 7", True)]:
+        spec = _one_function([0.5, 1.0, 2.0], "sin(x)", backward)
+        spec["nodes"][1]["expr"] = "sum(x * x)"
+        report = check(spec, {"mode": mode})
+        assert report.passed is True, backward
+        np.testing.assert_array_equal(report.functions[0].inputs["x"].analytic, [0.0, 0.0, 0.0])
+        expected = (
+            "F (node y): backward mishandles grad_y for input x: its backward never ran (no backward root depends "
+            "on its outputs), and is wrong if y is used"
+        )
+        assert report.warnings == ([expected] if warned else []), backward
 
 
 def test_outputs_that_all_receive_gradients_give_no_warning() -> None:
