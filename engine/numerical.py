@@ -25,6 +25,7 @@ OFFSETS = (-4, -2, -1, 1, 2, 4)
 RETRY_FACTOR = 1e-3  # a kink, a domain edge or a fast-varying function within the step: closer in
 SMALLEST_STEP = float(np.finfo(np.float64).tiny)
 UNDERFLOW = float(np.finfo(np.float64).smallest_subnormal)  # any result's absolute rounding, at most
+LARGE = 2.0**1000  # values this large are scaled before the stencil's sums, which would overflow
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
 MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that avoid crossing a kink
 # Next to a kink, a step short enough not to cross it leaves more of the derivative to
@@ -90,21 +91,31 @@ def steps(scale: float, eps: float) -> tuple[float, float]:
 def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol: float) -> Derivative:
     fm4, fm2, fm1, fp1, fp2, fp4 = (f(k * h) for k in OFFSETS)
     values = (fm4, fm2, fm1, f0, fp1, fp2, fp4)
+    unmeasured = Derivative(math.nan, math.inf, False, False, math.inf, step=h)
     if not all(math.isfinite(v) for v in values):
-        return Derivative(math.nan, math.inf, False, False, math.inf, step=h)
+        return unmeasured
+    scale = max(abs(v) for v in values)
+    # Values near float64's largest (exp(709.5)) would overflow in 8·f: the sums run on them
+    # divided by a power of two, which changes no digit, and the results are scaled back.
+    unit = math.ldexp(1.0, math.frexp(scale)[1] - 1) if scale > LARGE else 1.0  # 2^1023 at most
+    fm4, fm2, fm1, f0, fp1, fp2, fp4 = (v / unit for v in values)
     d_h = (fm2 - 8 * fm1 + 8 * fp1 - fp2) / (12 * h)
     d_2h = (fm4 - 8 * fm2 + 8 * fp2 - fp4) / (24 * h)
-    scale = max(abs(v) for v in values)
     # Each evaluation may be off by a few ulps of |f|, and by what underflows: a function
     # of values near 1e-308 may come out as 0.
-    rounding = 32 * (ROUNDING * scale + UNDERFLOW) / h
+    rounding = 32 * (ROUNDING * scale / unit + UNDERFLOW) / h
     truncation = abs(d_h - d_2h)
-    error = truncation + rounding
     forward = (-3 * f0 + 4 * fp1 - fp2) / (2 * h)
     backward = (3 * f0 - 4 * fm1 + fm2) / (2 * h)
     # Both one-sided formulas are off by about h²/3 times the third derivative (with the same
     # sign), which this bounds.
     curvature = abs(fp2 - 2 * fp1 + 2 * fm1 - fm2) / (6 * h)
+    d_h, truncation, rounding, forward, backward, curvature = (
+        v * unit for v in (d_h, truncation, rounding, forward, backward, curvature)
+    )
+    error = truncation + rounding
+    if not (math.isfinite(d_h) and math.isfinite(error) and math.isfinite(curvature)):
+        return unmeasured  # a derivative past float64's range (1/x at 1e-160), or its error
     margin = 4 * curvature + 4 * error + atol + rtol * max(abs(forward), abs(backward))
     gap = abs(forward - backward)
     return Derivative(d_h, error, gap > margin, True, truncation, gap, h)

@@ -1305,6 +1305,32 @@ def test_a_custom_function_at_a_kink_is_listed_and_follows_autodiff() -> None:
     np.testing.assert_array_equal(comparison.analytic, [0.0, 0.0, 3.0])
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize(
+    ("expr", "x", "derivative"),
+    [("sum(exp(x))", 709.5, math.exp(709.5)), ("sum(exp(x))", 709.7, math.exp(709.7)), ("sum(x * 1e300)", 2.0, 1e300)],
+)
+def test_a_function_near_float64s_largest_is_differentiated_without_overflowing(
+    mode: str, expr: str, x: float, derivative: float
+) -> None:
+    # exp(709.5) is 1.5e308, finite; the stencil's 8·f was not, and the check failed a correct
+    # gradient with "numerical nan ... over the tolerance nan" (a review). torch's gradcheck passes it.
+    spec = {"dtype": "float64", "leaves": {"x": leaf([x])}, "nodes": [{"name": "s", "expr": expr}]}
+    comparison = check(spec, {"mode": mode}).tensors["x"]
+    assert comparison.passed and comparison.non_differentiable == []
+    np.testing.assert_allclose(np.ravel(comparison.numerical), [derivative], rtol=1e-9)
+
+
+def test_a_derivative_past_float64s_range_is_not_judged_and_says_no_nan() -> None:
+    # d/dx 1/x at 1e-160 is -1e320: -inf, as autograd says too; no difference can measure it.
+    spec = {"dtype": "float64", "leaves": {"x": leaf([1e-160])}, "nodes": [{"name": "s", "expr": "sum(1 / x)"}]}
+    for mode in ("full", "fast"):
+        report = check(spec, {"mode": mode})
+        comparison = report.tensors["x"]
+        assert report.passed and comparison.non_differentiable == [[0]], mode
+        assert "nan" not in f"{comparison.message} {report.warnings}", mode
+
+
 # --- outputs that received no gradient ------------------------------------------------
 
 
