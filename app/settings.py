@@ -59,7 +59,12 @@ class Settings(BaseSettings):
         description="Most numbers in one answer (values, gradients and the check's arrays).",
     )
     max_expr_length: int = Field(default=Limits.max_expr_length, ge=1, description="Longest expression, in characters.")
-    max_expr_depth: int = Field(default=Limits.max_expr_depth, ge=1, description="Deepest nesting of an expression.")
+    max_expr_depth: int = Field(
+        default=Limits.max_expr_depth,
+        ge=1,
+        le=200,  # Python's parser takes 200 nested brackets; evaluation recurses, within its stack
+        description="Deepest nesting of an expression, counting the expressions of the custom functions it calls.",
+    )
     max_concurrent_requests: int = Field(
         default=2,
         ge=1,

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.autograd import Function, FunctionCtx, invalid_gradient, not_a_variable
 from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
-from engine.expressions import Compiled, Scope, Signature, compile_expression
+from engine.expressions import CALL_LEVELS, Compiled, Scope, Signature, compile_expression
 from engine.limits import Limits, current_guard, setting
 from engine.names import check_name
 from engine.tensor import Tensor, tensor
@@ -51,6 +51,7 @@ class CustomFunction:
             defaults,
             len(self.outputs),
             lambda args, kw: apply(*args, {**defaults, **kw}),
+            CALL_LEVELS + max((s.compiled.depth for s in (*self.forward, *self.backward)), default=0),
         )
 
 

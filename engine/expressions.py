@@ -70,6 +70,9 @@ class Signature:
     params: dict[str, Any]  # then the constant parameters, by position or keyword
     n_outputs: int
     call: Callable[[list[Any], dict[str, Any]], Any]
+    # How deep a call nests beyond where it is written: a custom function's deepest statement,
+    # and CALL_LEVELS for the call itself. Evaluation recurses, so the limit counts it all.
+    depth: int = 0
 
 
 def builtin_signature(op: Op) -> Signature:
@@ -98,12 +101,18 @@ class Scope:
     hidden: dict[str, str] = field(default_factory=dict)  # name -> why it can't be used here
 
 
+# What a call of a custom function adds to the depth of the expression that makes it, beside
+# the function's own expressions: its evaluation takes about as many Python frames as that.
+CALL_LEVELS = 4
+
+
 @dataclass
 class Compiled:
     evaluate: Evaluate
     names: set[str]  # the environment names it reads
     n_outputs: int  # > 1 for a call of a custom function with several outputs
     warnings: list[str]
+    depth: int = 0  # the deepest it nests, through the custom functions it calls too
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ class _Compiler:
         self.label = label
         self.names: set[str] = set()
         self.warnings: list[str] = []
+        self.deepest = 0
 
     def column(self, node: ast.AST) -> int:
         offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes
@@ -138,6 +148,7 @@ class _Compiler:
                 f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
             )
         depth += 1
+        self.deepest = max(self.deepest, depth)
         if isinstance(node, ast.Constant):
             return self.constant(node)
         if isinstance(node, ast.Name):
@@ -298,6 +309,14 @@ class _Compiler:
             if fname in self.scope.hidden:
                 raise self.error(node.func, self.scope.hidden[fname])
             raise self.error(node.func, f"function '{fname}' is not available (see GET /ops for the built-ins)")
+        if signature.depth and depth + signature.depth > self.limits.max_expr_depth:
+            raise LimitExceeded(
+                self.loc,
+                f"{self.label}, column {self.column(node)}: the expression nests {depth + signature.depth} deep "
+                f"through {fname}() (its own expressions, {CALL_LEVELS} more for each call), over the limit of "
+                f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
+            )
+        self.deepest = max(self.deepest, depth + signature.depth)
         n_tensors = len(signature.tensors)
         positional = list(node.args)
         for arg in positional:
@@ -536,4 +555,4 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
             evaluate = lambda env: tensor(value)  # noqa: E731
         else:
             evaluate = compiled
-    return Compiled(evaluate, compiler.names, n_outputs, compiler.warnings)
+    return Compiled(evaluate, compiler.names, n_outputs, compiler.warnings, compiler.deepest)

@@ -49,6 +49,7 @@ def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_na
         GRADLAB_TIME_LIMIT_SECONDS="inf",
         GRADLAB_TIME_LIMIT="5",
         GRADLAB_LOG_LEVEL="WARNING",  # upper case is taken, as uvicorn takes it
+        GRADLAB_MAX_EXPR_DEPTH="100000",  # evaluation recurses: a review found Python's recursion error reached
     )
     result = subprocess.run(
         [sys.executable, "-m", "app"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
@@ -58,6 +59,7 @@ def test_wrong_settings_stop_the_server_with_one_line_each_in_their_variables_na
         "gradlab: cannot start, the settings are wrong:",
         "  gradlab_port='abc': Input should be a valid integer, unable to parse string as an integer",
         "  GRADLAB_WORKERS='0': Input should be greater than or equal to 1",
+        "  GRADLAB_MAX_EXPR_DEPTH='100000': Input should be less than or equal to 200",
         "  GRADLAB_TIME_LIMIT_SECONDS='inf': Input should be a finite number",
         "  GRADLAB_TIME_LIMIT is not a setting; did you mean GRADLAB_TIME_LIMIT_SECONDS?",
     ]

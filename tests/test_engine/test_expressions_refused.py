@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.check import run_check
 from engine.errors import LimitExceeded, SpecError
+from engine.expressions import CALL_LEVELS
 from engine.limits import Limits
 from engine.spec import compile_spec
 
@@ -130,6 +132,37 @@ def test_deep_nesting_without_brackets_is_a_clear_limit_error() -> None:
         compile_spec(_spec("-" * 900 + "x"))
     with pytest.raises(LimitExceeded, match="nests deeper than 50"):
         compile_spec(_spec("exp(-" * 30 + "x" + ")" * 30))  # 30 brackets, 60 levels
+
+
+def _chain(functions: int, minuses: int) -> dict[str, Any]:
+    """F0(x) = -...-x, F1(x) = -...-F0(x), ...: each call nested in the next one's expression."""
+    made = {
+        f"F{k}": {"inputs": ["x"], "forward": [{"name": "y", "expr": "-" * minuses + (f"F{k - 1}(x)" if k else "x")}],
+                  "outputs": ["y"], "save_for_backward": [], "backward": [{"name": "grad_x", "expr": "grad_y"}]}
+        for k in range(functions)
+    }  # fmt: skip
+    return {
+        "leaves": {"x": {"value": [1.0, 2.0], "requires_grad": True}},
+        "functions": made,
+        "nodes": [{"name": "y", "expr": f"F{functions - 1}(x)"}, {"name": "s", "expr": "sum(y)"}],
+    }
+
+
+@pytest.mark.parametrize(("functions", "minuses"), [(32, 1), (10, 14), (1, 194)])
+def test_nesting_through_custom_functions_counts_up_to_the_limit_and_no_further(functions: int, minuses: int) -> None:
+    # Evaluation recurses through every call: ten functions of 48 minuses each, every one within
+    # the limit, hit Python's recursion limit (a review). The depth counts through the calls
+    # (each 4 more), and at the most the setting takes, 200, the deepest chain still runs.
+    limits = Limits(max_expr_depth=200)
+    depth = 1 + functions * (minuses + 1 + CALL_LEVELS)  # the node's call, then each function's
+    assert depth <= 200
+    program = compile_spec(_chain(functions, minuses), limits)
+    grad = program.run().tensors["x"].grad
+    assert grad is not None and grad.tolist() == [(-1.0) ** (functions * minuses)] * 2
+    assert run_check(program, {"mode": "full"}).passed
+    too_deep = _chain(functions, minuses + 201 - depth) if functions == 1 else _chain(functions, minuses + 1)
+    with pytest.raises(LimitExceeded, match=r"nests \d+ deep through F\d+\(\).*\(setting GRADLAB_MAX_EXPR_DEPTH\)"):
+        compile_spec(too_deep, limits)
 
 
 def test_a_long_flat_sum_is_not_deep() -> None:
