@@ -197,6 +197,14 @@ def derivative(
         if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
         tried.append((h, d, crossed, hidden))
+        if (
+            not pending
+            and all(t.finite and not t.kink and not c for _, t, c, _ in tried)
+            and h * RETRY_FACTOR >= finest
+        ):
+            # Smooth at every step, and never within tolerance: a function that turns within a step
+            # (sin(1e6·x)) may alias them all alike, its estimate none the wiser. Closer still.
+            pending = [h * RETRY_FACTOR]
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.
