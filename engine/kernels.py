@@ -70,8 +70,9 @@ def _check_labels(logits: Array, target: Array) -> None:
     # One reduction finds both kinds of bad label: a negative one read as unsigned is huge.
     unsigned = target.view(np.uint64) if target.dtype == np.int64 else target.astype(np.uint64)
     if target.size and np.maximum.reduce(unsigned, axis=None) >= classes:
-        bad = target[(target < 0) | (target >= classes)]
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+        bad = target[((target < 0) & (target != IGNORED)) | (target >= classes)]
+        if bad.size:
+            raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
 
 
 def _labelled(a: Array, target: Array) -> Any:
@@ -80,22 +81,42 @@ def _labelled(a: Array, target: Array) -> Any:
     return np.arange(0, a.size, a.shape[-1]) + target.astype(np.intp, copy=False) if a.ndim == 2 else target
 
 
+# PyTorch's default ignore_index: a row labelled so counts for nothing, in the loss, in its mean
+# and in the gradient (all rows so: NaN, 0/0).
+IGNORED = -100
+
+
+def _counted(target: Array) -> tuple[Array, int, Array | None]:
+    """The labels with the ignored ones made 0 (any class will do), how many count, and which
+    rows do (None: all of them)."""
+    if target.size == 0 or np.minimum.reduce(target, axis=None) != IGNORED:
+        return target, target.size, None
+    kept = target != IGNORED
+    return np.where(kept, target, 0), int(np.count_nonzero(kept)), kept
+
+
 def cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
     """The mean loss, and the softmax of the logits, which is what its rule needs."""
     _check_labels(logits, target)
+    target, count, kept = _counted(target)
     shifted = shifted_by_max(logits, -1)
     p = np.exp(shifted)
     total = np.add.reduce(p, axis=-1, keepdims=True)
     losses = np.log(total[..., 0]) - shifted.reshape(-1)[_labelled(shifted, target)]  # shifted is new
     p /= total
+    if kept is not None:
+        losses = np.where(kept, losses, 0.0).astype(losses.dtype)
     total = np.add.reduce(losses, axis=None)
-    return (total / losses.size if losses.size else total * np.nan), p  # the mean, as ndarray.mean rounds it
+    return (total / count if count else total * np.nan), p  # the mean, as ndarray.mean rounds it
 
 
 def cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Array:
+    target, count, kept = _counted(target)
     grad = p.copy()  # p stays as it is for another backward (retain_graph)
     grad.reshape(-1)[_labelled(grad, target)] -= 1
-    grad *= g / max(target.size, 1)
+    grad *= g / max(count, 1)
+    if kept is not None:
+        grad[~kept] = 0  # rows, or the one row when kept is 0-d
     return grad
 
 

@@ -366,7 +366,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
        integers=(NotImplementedError, "\"mse_cpu\" not implemented for '{}'")),
     Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", cross_entropy,
        (cross_entropy_vjp, None),
-       "∂/∂logits = (softmax(logits) - onehot(labels))/N", "float", saves=True,
+       "∂/∂logits = (softmax(logits) - onehot(labels))/N; a row labelled -100 counts for nothing (ignore_index)",
+       "float", saves=True,
        integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     # Constants: they carry no gradient
     Op("ones_like", "ones_like(a)", "", np.ones_like, (None,), "constant: no gradient"),

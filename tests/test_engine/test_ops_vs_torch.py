@@ -186,19 +186,26 @@ def test_ties_and_kinks_follow_torch(
         np.testing.assert_array_equal(m.grad.numpy(), r.grad.numpy())
 
 
-def test_cross_entropy_matches_torch() -> None:
+@pytest.mark.parametrize(
+    "labels",
+    [[0, 4, 2, 2], [0, -100, 2, -100], [-100, -100, -100, -100], -100, 3],  # -100: torch's ignore_index
+    ids=["labels", "some ignored", "all ignored", "one row ignored", "one row"],
+)
+def test_cross_entropy_matches_torch(labels: Any) -> None:
+    # A review found the label -100 refused as out of bounds, where torch ignores the row.
     rng = np.random.default_rng(0)
-    logits = rng.standard_normal((4, 5))
-    labels = np.array([0, 4, 2, 2])
+    logits = rng.standard_normal((4, 5) if isinstance(labels, list) else (5,))
+    labels = np.array(labels)
     mine = engine.tensor(logits, requires_grad=True)
     ref = torch.tensor(logits, requires_grad=True)
     out = engine.cross_entropy(mine, engine.tensor(labels))
     expected = F.cross_entropy(ref, torch.tensor(labels))
-    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-12)  # NaN where torch's is
     assert out.grad_fn.name() == type(expected.grad_fn).__name__
     out.backward()
     expected.backward()
     np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
+    assert not np.signbit(mine.grad.numpy()[ref.grad.numpy() == 0]).any()  # 0, not -0, as torch's
 
 
 @pytest.mark.filterwarnings("error")  # torch says nothing about these rows either
