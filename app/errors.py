@@ -38,6 +38,8 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
         if e["type"] == "json_invalid" and isinstance(e.get("ctx"), dict) and "error" in e["ctx"]:
             where = f" at character {e['loc'][1]}" if len(e["loc"]) > 1 else ""
             msg = f"{msg}: {e['ctx']['error']}{where}"
+        if e["type"] == "model_attributes_type" and list(e["loc"]) == ["body"]:
+            msg = _not_json(request) or msg
         items.append({"loc": list(e["loc"]), "msg": msg, "type": e["type"]})
     body = getattr(error, "body", None)  # the parsed JSON, once it parses
     if isinstance(body, dict | list):
@@ -49,6 +51,19 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
 
 
 MOST_ERRORS = 100  # listed in one answer, so that a body of thousands of bad values is answered quickly
+
+
+def _not_json(request: Request) -> str | None:
+    """Why a body is no object, when the reason is its content type: FastAPI reads JSON only when
+    told so, and a body sent as a form or as text (curl -d, requests' data=) arrives as a string."""
+    given = request.headers.get("content-type")
+    if given is not None and given.split(";")[0].strip().lower().endswith(("/json", "+json")):
+        return None
+    said = f"is {given!r}" if given else "is missing"
+    return (
+        f"the body must be JSON, sent with the header content-type: application/json (this request's {said}); "
+        "from Python, httpx.post(url, json=body), from curl, -H 'content-type: application/json'"
+    )
 
 
 def _in_the_request(items: list[dict[str, Any]], inputs: list[Any], body: Any) -> list[dict[str, Any]]:

@@ -691,6 +691,23 @@ def test_bad_request(client: httpx.Client, server: Server, case: Case) -> None:
         assert re.search(r"GRADLAB_[A-Z_]+", first["msg"]), f"a 413 names its setting; {context}"
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_json_body_sent_without_its_content_type_says_which_header_to_send(
+    client: httpx.Client, content_type: str | None
+) -> None:
+    # curl -d without -H, or requests' data=: a review found pydantic's "Input should be a valid
+    # dictionary or object to extract fields from", which says nothing of the header.
+    text = json.dumps(EXAMPLES["seed_sum"]["value"]).encode()
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/backward", content=text, headers=headers)
+    (item,) = check_error_shape(response, ["body"])
+    assert response.status_code == 422 and item["loc"] == ["body"]
+    said = repr(content_type) if content_type else "is missing"
+    assert "content-type: application/json" in item["msg"] and said in item["msg"]
+    answered = client.post("/backward", content=text, headers={"content-type": "application/json; charset=utf-8"})
+    assert answered.status_code == 200  # the same body, told as JSON
+
+
 def test_params_named_like_types_keep_their_places(client: httpx.Client) -> None:
     # A review found the errors of "Scale" moved to "int", and nine errors for three params.
     response = client.post("/backward", json=function_body({"bool": "x", "int": "x", "float": "x"}))
