@@ -326,10 +326,14 @@ class _Compiler:
             if keyword.arg is None:
                 raise self.error(keyword, "**kwargs is not allowed")
         if len(positional) < n_tensors:
+            by_name = [k.arg for k in node.keywords if k.arg in signature.tensors]
             raise self.error(
                 node,
                 f"{fname}() takes {n_tensors} tensor argument(s) ({', '.join(signature.tensors)}), "
-                f"got {len(positional)}",
+                f"got {len(positional)}"
+                + (
+                    f": tensors are given by position, not by name ({', '.join(map(str, by_name))}=)" if by_name else ""
+                ),
             )
         param_names = list(signature.params)
         extra = positional[n_tensors:]
@@ -364,6 +368,8 @@ class _Compiler:
         kind = pname if fname in BUILTIN_SIGNATURES else ""
         accepts, fits = _PARAM_KINDS.get((kind, default is None), _PARAM_KINDS[("", False)])
         if value is NOT_CONSTANT or not fits(value):
+            if value is NOT_CONSTANT and not isinstance(node, ast.Constant):  # 2 * 3, a name: no constant as written
+                accepts = f"{accepts}, written as a literal (parameters are not computed)"
             raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
         if kind in ("shape", "axes") and type(value) is int:
             value = (value,)

@@ -72,6 +72,10 @@ REFUSED = [
     ("sum(x, keepdims=1)", "the parameter 'keepdims' of sum() must be True or False", 17),
     ("sum(x, axis=y)", "the parameter 'axis' of sum() must be an integer, a tuple of integers or None", 13),
     ("sum(x, axis=1.5)", "the parameter 'axis' of sum() must be an integer, a tuple of integers or None", 13),
+    # A parameter is a literal: a review found 2 * 3 told it must be a number.
+    ("sum(x, axis=1 + 1)", "must be an integer, a tuple of integers or None, written as a literal", 13),
+    ("maximum(y=x)", "maximum() takes 2 tensor argument(s) (a, b), got 0", 1),
+    ("maximum(x, b=x)", "got 1: tensors are given by position, not by name (b=)", 1),
     # Each parameter says what it takes: a review found axis told of True/False, and softmax's
     # axis of tuples.
     ("softmax(x, axis=(0, 1))", "the parameter 'axis' of softmax() must be an integer", 17),
