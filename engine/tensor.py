@@ -684,6 +684,45 @@ class Tensor:
     def log_softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
         return apply(OPS["log_softmax"], self, axis=along(axis, dim))
 
+    def logsumexp(
+        self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False
+    ) -> Tensor:
+        return apply(OPS["logsumexp"], self, **reduce_args(axis, keepdims, dim, keepdim))
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return apply(OPS["broadcast_to"], self, shape=int_tuple(shape, "broadcast_to", "shape", 1))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return apply(OPS["broadcast_to"], self, shape=int_tuple(_one_or_many(sizes), "expand", "size", 1))
+
+    # The operators as methods, as PyTorch has them: what they refuse, Python's TypeError says.
+    def add(self, other: Any) -> Tensor:
+        return self + other
+
+    def sub(self, other: Any) -> Tensor:
+        return self - other
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        return self / other
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def neg(self) -> Tensor:
+        return -self
+
+    def maximum(self, other: Any) -> Tensor:
+        return apply(OPS["maximum"], self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return apply(OPS["minimum"], self, other)
+
 
 def _one_or_many(given: tuple[Any, ...]) -> Any:
     """x.reshape(2, 3) as x.reshape((2, 3)): one argument that is not an integer is the whole."""
