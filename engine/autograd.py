@@ -7,6 +7,7 @@ received none) and returns one gradient per forward argument (None for no gradie
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ class FunctionCtx:
         self._saved: tuple[Any, ...] = ()
         self._saved_at = 0
         self._released = False
+        self._non_differentiable: set[int] = set()
+        self._materialize_grads = True
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -57,6 +60,15 @@ class FunctionCtx:
                 )
         self._saved = tensors
         self._saved_at = next_sequence_nr()  # for saved_tensors: what was written over since
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """Outputs that get no grad_fn and do not require grad (indices, masks); backward gets
+        zeros as their gradient."""
+        self._non_differentiable.update(id(tensor) for tensor in tensors)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward gets None, not zeros, for an output that received no gradient."""
+        self._materialize_grads = bool(value)
 
 
 class FunctionNode(Node):
@@ -94,8 +106,9 @@ class FunctionNode(Node):
     def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:
         # PyTorch materializes the gradient of an output that received none as zeros, and gives
         # None for an output that was no tensor.
+        materialize = self.ctx._materialize_grads
         grad_tensors = [
-            None if out is None else Tensor(np.zeros_like(out) if g is None else g)
+            None if out is None or (g is None and not materialize) else Tensor(np.zeros_like(out) if g is None else g)
             for g, out in zip(grads, self.outputs, strict=True)
         ]
         with no_grad():
@@ -165,7 +178,11 @@ class Function:
         raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
 
     @classmethod
-    def apply(cls, *args: Any) -> Any:
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:  # bound to forward's parameters after ctx, as PyTorch binds them
+            bound = inspect.signature(cls.forward).bind(None, *args, **kwargs)
+            bound.apply_defaults()
+            args = bound.args[1:]
         recording = _enabled.get()
         inputs = tuple(a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args)
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))  # no_grad or not
@@ -176,14 +193,14 @@ class Function:
         outputs = [r.array if isinstance(r, Tensor) else None for r in results]
         if any(t is not None for t in inputs) and any(out is not None for out in outputs):
             node = FunctionNode(cls, ctx, inputs, outputs, tuple(isinstance(a, Tensor) for a in args))
-            results = [_output(r, node, i) if isinstance(r, Tensor) else r for i, r in enumerate(results)]
+            results = [_output(r, node, i, ctx) if isinstance(r, Tensor) else r for i, r in enumerate(results)]
         return tuple(results) if many else results[0]
 
 
-def _output(tensor: Tensor, node: FunctionNode, output_nr: int) -> Tensor:
-    """An output of a recorded call. As in PyTorch, one of an integer or bool dtype is not
-    differentiable: it records no grad_fn, and backward gets zeros as its gradient."""
-    if tensor.array.dtype.kind != "f":
+def _output(tensor: Tensor, node: FunctionNode, output_nr: int, ctx: FunctionCtx) -> Tensor:
+    """An output of a recorded call. As in PyTorch, one of an integer or bool dtype, or marked
+    non-differentiable, records no grad_fn, and backward gets zeros as its gradient."""
+    if tensor.array.dtype.kind != "f" or id(tensor) in ctx._non_differentiable:
         return Tensor(tensor.array)
     return Tensor(tensor.array, requires_grad=True, grad_fn=node, output_nr=output_nr)
 

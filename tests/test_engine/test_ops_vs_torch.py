@@ -1131,3 +1131,53 @@ def test_the_operators_and_functions_as_methods_go_as_in_torch(name: str) -> Non
         assert (mine is None) == (torchs is None)
         if mine is not None:
             np.testing.assert_allclose(mine, torchs, rtol=1e-12)  # NaN where torch's is
+
+
+def _functions_of(lib: Any, heard: list[Any]) -> tuple[Any, Any]:
+    """Two custom Functions written once for either library: one with an output marked not
+    differentiable (indices), one that asks for no zeros in place of missing gradients."""
+
+    class Reversed(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, scale: float = 2.0) -> Any:
+            indices = lib.tensor(list(reversed(range(x.shape[0]))))
+            ctx.mark_non_differentiable(indices)
+            ctx.scale = scale
+            return x * scale, indices
+
+        @staticmethod
+        def backward(ctx: Any, g: Any, g_indices: Any) -> Any:
+            heard.append(g_indices.tolist())
+            return g * ctx.scale, None
+
+    class Two(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.set_materialize_grads(False)
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx: Any, ga: Any, gb: Any) -> Any:
+            heard.append(gb)
+            return ga * 2
+
+    return Reversed, Two
+
+
+def test_custom_functions_mark_outputs_take_keywords_and_skip_zeros_as_in_torch() -> None:
+    # A review found mark_non_differentiable an AttributeError and apply(x, scale=3.0) a TypeError.
+    seen = []
+    for lib in (engine, torch):
+        heard: list[Any] = []
+        reversed_, two = _functions_of(lib, heard)
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y, indices = reversed_.apply(x, scale=3.0)
+        y.sum().backward()
+        first = x.grad.tolist()
+        a, _ = two.apply(x)
+        a.sum().backward()
+        by_name, _ = reversed_.apply(x=x)
+        seen.append(
+            (indices.tolist(), indices.requires_grad, indices.grad_fn, first, x.grad.tolist(), by_name.tolist(), heard)
+        )
+    assert seen[0] == seen[1]
