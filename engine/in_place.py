@@ -23,9 +23,10 @@ import numpy as np
 from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
 from engine.graph import next_sequence_nr
-from engine.kernels import expanded
+from engine.kernels import expanded, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
+from engine.torch_words import mask_mismatch
 from engine.versions import note_written, root
 
 Array = np.ndarray[Any, Any]
@@ -92,26 +93,20 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     if not isinstance(value, Tensor | np.ndarray | np.generic | int | float | bool):
         raise TypeError(f"can't assign a {type(value).__name__} to a torch.{tensor.dtype.torch_name}Tensor")
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
-    if isinstance(index, Tensor):
-        _write_indexed(tensor.array, index.array, values)
-        return
     parts = index if isinstance(index, tuple) else (index,)
-    view = tensor.array[parts if Ellipsis in parts else (*parts, Ellipsis)]  # a view, even of one element
+    if any(isinstance(part, np.ndarray) for part in parts):
+        _write_indexed(tensor.array, index, values)
+        return
+    view = tensor.array[with_ellipsis(parts)]  # a view, even of one element
     expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
     _write(view, values, "unsafe")
 
 
-def _write_indexed(target: Array, index: Array, values: Array) -> None:
-    """target[index] = values for an index tensor: a mask of bools, or integers."""
-    if index.dtype.kind not in "biu":
-        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-    if index.dtype == np.bool_:
-        for axis, (m, n) in enumerate(zip(index.shape, target.shape, strict=False)):
-            if m != n:
-                raise IndexError(
-                    f"The shape of the mask {list(index.shape)} at index {axis} does not match the shape of the "
-                    f"indexed tensor {list(target.shape)} at index {axis}"
-                )
+def _write_indexed(target: Array, index: Any, values: Array) -> None:
+    """target[index] = values for an index with index tensors in it: masks of bools, or integers."""
+    mismatch = mask_mismatch(target.shape, index)
+    if mismatch:
+        raise IndexError(mismatch)
     _check_writable(target, values, "unsafe")
     try:
         selected = target[index].shape

@@ -196,11 +196,17 @@ def relu_vjp(g: Array, y: Array, a: Array) -> Array:
     return keep.view(g.dtype)
 
 
+def with_ellipsis(parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The parts of an index, ending in ... unless they have it (by identity: an index array
+    compared with ... would compare each element)."""
+    return parts if any(part is Ellipsis for part in parts) else (*parts, Ellipsis)
+
+
 def index(a: Array, index: Any) -> Array:
     """a[index], a view of a as in PyTorch even where every part is an integer (NumPy would give a
     copy, a scalar): an in-place op on x[0, 1] changes x."""
     parts = index if isinstance(index, tuple) else (index,)
-    return a[parts if Ellipsis in parts else (*parts, Ellipsis)]
+    return a[with_ellipsis(parts)]
 
 
 def sign(a: Array) -> Array:

@@ -42,6 +42,7 @@ from engine.kernels import (
     sign,
     softmax,
     unless,
+    with_ellipsis,
 )
 
 Array = np.ndarray[Any, Any]
@@ -236,7 +237,11 @@ def _mse_grad(g: Array, a: Array, b: Array) -> Array:
 
 def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
     out = np.zeros_like(a, dtype=g.dtype)
-    out[index] = g
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(part, np.ndarray) for part in parts):  # an element picked twice gets both
+        np.add.at(out, with_ellipsis(parts), g)
+    else:
+        out[index] = g
     return out
 
 

@@ -533,6 +533,12 @@ class Tensor:
             notices.warn_once(TO_SCALAR)
         return float(self._scalar())
 
+    def __index__(self) -> int:
+        # range(t), items[t]: as PyTorch, for one integer only.
+        if self.array.size != 1 or self.array.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.array.item())
+
     def __int__(self) -> int:
         return int(self._scalar())
 
@@ -585,12 +591,12 @@ class Tensor:
         return self
 
     def __getitem__(self, index: Any) -> Tensor:
-        return apply(_INDEX, self, index=_basic_index(index))
+        return apply(_INDEX, self, index=_index_of(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         from engine.in_place import set_item  # engine.in_place builds on this module
 
-        set_item(self, index if isinstance(index, Tensor) else _basic_index(index), value)
+        set_item(self, _index_of(index), value)
 
     def clone(self) -> Tensor:
         return apply(OPS["clone"], self)
@@ -750,14 +756,29 @@ def along(axis: int, dim: int) -> int:
     return axis if axis is not UNSET else dim if dim is not UNSET else -1
 
 
-def _basic_index(index: Any) -> Any:
+def _index_of(index: Any) -> Any:
+    """An index as NumPy takes it: integers, slices, None and ... as they are; index tensors and
+    lists of integers or bools as arrays (NumPy's advanced indexing, PyTorch's too), a 0-d
+    integer tensor as its integer (PyTorch selects with it). Refused in PyTorch's words."""
     parts = index if isinstance(index, tuple) else (index,)
+    taken = []
     for part in parts:
-        if not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(part, bool):
-            raise TypeError(f"only integers, slices, None and ... are valid indices, got {type(part).__name__}")
-        if isinstance(part, slice) and part.step is not None and part.step <= 0:  # PyTorch has no reversed views
+        if isinstance(part, Tensor | list | np.ndarray):
+            array = part.array if isinstance(part, Tensor) else np.asarray(part)
+            if array.size == 0 and not isinstance(part, Tensor):
+                array = array.astype(np.int64)  # x[[]]: nothing selected
+            if array.dtype.kind not in "iub":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            part = int(array) if array.ndim == 0 and array.dtype.kind != "b" else array
+        elif not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(part, bool):
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
+                f"(got {type(part).__name__})"
+            )
+        elif isinstance(part, slice) and part.step is not None and part.step <= 0:  # PyTorch has no reversed views
             raise ValueError("slice step cannot be zero" if part.step == 0 else "step must be greater than zero")
-    return index
+        taken.append(part)
+    return tuple(taken) if isinstance(index, tuple) else taken[0]
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -23,6 +23,8 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         return RuntimeError(_BOOL_NEGATIVE)
     if isinstance(error, IndexError) and said.startswith("too many indices"):
         return IndexError(_too_many_indices(shapes[0], kwargs["index"]))
+    if isinstance(error, IndexError) and said.startswith("boolean index did not match"):
+        return IndexError(mask_mismatch(shapes[0], kwargs["index"]) or said)
     if op == "transpose" and kwargs.get("axes") is not None:
         return _permute(shapes[0], kwargs["axes"]) or error
     if not isinstance(error, ValueError):
@@ -67,6 +69,23 @@ def _too_many_indices(shape: tuple[int, ...], index: Any) -> str:
         "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a "
         "0-dim tensor to a number"
     )
+
+
+def mask_mismatch(shape: tuple[int, ...], index: Any) -> str | None:
+    """PyTorch's words for a mask whose shape is not that of the axes it indexes."""
+    axis = 0  # the tensor's axis the next part indexes
+    for part in index if isinstance(index, tuple) else (index,):
+        if isinstance(part, np.ndarray) and part.dtype == np.bool_:
+            for i, size in enumerate(part.shape):
+                if axis + i < len(shape) and size != shape[axis + i]:
+                    return (
+                        f"The shape of the mask {list(part.shape)} at index {i} does not match the shape of the "
+                        f"indexed tensor {list(shape)} at index {axis + i}"
+                    )
+            axis += part.ndim
+        elif part is not None and part is not Ellipsis:
+            axis += 1
+    return None
 
 
 def _permute(shape: tuple[int, ...], dims: tuple[int, ...]) -> Exception | None:

@@ -114,6 +114,16 @@ def _the_tutorials_relu(lib: Any) -> Any:
     return y, x.grad
 
 
+def _lists_and_index_tensors_assigned_to(lib: Any) -> Any:
+    x = lib.tensor([[1.0, -2.0, 3.0], [4.0, -5.0, 6.0]])
+    x[[0, 1]] = 0.5
+    y = lib.tensor([[1.0, -2.0, 3.0], [4.0, -5.0, 6.0]])
+    y[:, [0, 2]] = lib.tensor([7.0, 8.0])
+    y[lib.tensor([1]), 1] = -1.0
+    y[lib.tensor(0)] += 10  # a 0-d index selects a row, as an integer
+    return x, y
+
+
 def _masks_and_clones(lib: Any) -> Any:
     x = lib.tensor([[1.0, -2.0], [3.0, -4.0]], requires_grad=True)
     c = x.clone()
@@ -190,6 +200,7 @@ ANSWERS: dict[str, Callable[[Any], Any]] = {
     "an index tensor of integers assigned to": _integer_index_assignment,
     "PyTorch's tutorial's MyReLU (clone, a mask, assignment)": _the_tutorials_relu,
     "clone, and a mask assigned to": _masks_and_clones,
+    "lists and index tensors in an index, assigned to": _lists_and_index_tensors_assigned_to,
     "three steps of gradient descent": _descent_step,
     "updates through .data": _through_data,
     "add_, mul_, sub_ and div_ without a graph": _methods_without_a_graph,
@@ -390,6 +401,11 @@ def _an_index_out_of_range_assigned(lib: Any) -> None:
     x[lib.tensor([0, 5])] = 5
 
 
+def _a_mask_of_another_shape_in_a_tuple(lib: Any) -> None:
+    x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x[:, lib.tensor([True, False])] = 0.0
+
+
 def _a_mask_given_too_few_values(lib: Any) -> None:
     x = lib.tensor([1.0, 2.0, 3.0])
     x[x > 0] = lib.tensor([1.0, 2.0])
@@ -401,6 +417,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "a gradient used, then accumulated into": _a_gradient_used_then_accumulated,
     "an index out of range": _an_index_out_of_range_assigned,
     "a mask given too few values": _a_mask_given_too_few_values,
+    "a mask of another shape, after a slice": _a_mask_of_another_shape_in_a_tuple,
     "a view saved, its base written over": _a_view_saved_its_base_written,
     "a transpose saved, an element assigned": _a_transpose_saved_an_element_assigned,
     "a view saved, another view of the same written over": _a_sibling_view_written,

@@ -1181,3 +1181,46 @@ def test_custom_functions_mark_outputs_take_keywords_and_skip_zeros_as_in_torch(
             (indices.tolist(), indices.requires_grad, indices.grad_fn, first, x.grad.tolist(), by_name.tolist(), heard)
         )
     assert seen[0] == seen[1]
+
+
+ADVANCED_INDICES = {
+    "a list of rows, one twice": lambda lib, x: x[[0, 0, 1]],
+    "an index tensor": lambda lib, x: x[lib.tensor([1, 0])],
+    "a mask": lambda lib, x: x[x > 2],
+    "a 0-d index tensor": lambda lib, x: x[lib.tensor(1)],
+    "a list and a slice": lambda lib, x: x[[0, 1], 1:],
+    "two lists": lambda lib, x: x[[0, 1], [2, 2]],
+    "a list of bools": lambda lib, x: x[[True, False]],
+    "a negative index": lambda lib, x: x[[-1]],
+    "columns, one twice": lambda lib, x: x[:, [2, 0, 2]],
+    "a row mask": lambda lib, x: x[lib.tensor([False, True])],
+    "nothing": lambda lib, x: x[[]],
+    "an index out of range": lambda lib, x: x[[5]],
+    "a mask of the wrong shape": lambda lib, x: x[lib.tensor([True, False, True])],
+    "a float index tensor": lambda lib, x: x[lib.tensor([1.0])],
+    "a float": lambda lib, x: x[1.0],
+    "range(t)": lambda lib, x: list(range(lib.tensor(3))),
+    "a list indexed by a float tensor": lambda lib, x: [1, 2][lib.tensor(1.0)],
+    "a list indexed by two integers": lambda lib, x: [1, 2][lib.tensor([1, 0])],
+}
+
+
+@pytest.mark.parametrize("name", ADVANCED_INDICES)
+def test_index_tensors_lists_and_masks_select_and_backpropagate_as_in_torch(name: str) -> None:
+    # A review found x[[0, 1]], x[idx] and x[mask] refused; an element selected twice gets both
+    # gradients (NumPy's out[index] = g would keep one).
+    seen: list[Any] = []
+    for lib in (engine, torch):
+        x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        try:
+            y = ADVANCED_INDICES[name](lib, x)
+        except (IndexError, TypeError) as error:
+            seen.append((type(error).__name__, str(error)))
+            continue
+        if isinstance(y, list):
+            seen.append(y)
+            continue
+        weights = lib.tensor(np.arange(y.numel(), dtype=np.float32).reshape(tuple(y.shape)))
+        (y * weights).sum().backward()
+        seen.append((tuple(y.shape), y.tolist(), y.grad_fn.name(), x.grad.tolist()))
+    assert seen[0] == seen[1]
