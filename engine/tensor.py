@@ -785,8 +785,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor from a number, a nested list or an array (copied)."""
     if isinstance(data, Tensor):
         data = data.array
-    elif (data.__class__ is list or data.__class__ is tuple) and not _PLAIN_NUMBERS.issuperset(map(type, data)):
-        data, dtype = _without_tensors(data, dtype)  # a list of lists, or of tensors
+    elif data.__class__ is list or data.__class__ is tuple:
+        kinds = set(map(type, data))
+        if kinds == _FLOATS_ONLY and dtype is None:  # [1.0, 2.0, 3.0]: the usual case, in one conversion
+            out = Tensor(np.array(data, dtypes.default_float()))
+            out._requires_grad = bool(requires_grad)
+            return out
+        if not kinds <= _PLAIN_NUMBERS:
+            data, dtype = _without_tensors(data, dtype)  # a list of lists, or of tensors
     from_numpy = isinstance(data, np.ndarray | np.generic)
     try:
         array = np.array(data)
@@ -810,6 +816,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 _PLAIN_NUMBERS = frozenset({float, int, bool})
+_FLOATS_ONLY = {float}
 
 
 def _without_tensors(data: list[Any] | tuple[Any, ...], dtype: Any) -> tuple[Any, Any]:
