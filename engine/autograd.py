@@ -19,7 +19,7 @@ from engine.graph import FREED_MESSAGE, Array, Node, next_sequence_nr, run_backw
 from engine.ops import sum_to
 from engine.tensor import Tensor
 
-__all__ = ["Function", "FunctionCtx", "backward"]
+__all__ = ["Function", "FunctionCtx", "backward", "grad"]
 
 
 class FunctionCtx:

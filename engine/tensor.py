@@ -633,11 +633,11 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """dim0 and dim1 swapped, as torch.Tensor.transpose (engine.transpose permutes, as NumPy)."""
         for position, (name, dim) in enumerate((("dim0", dim0), ("dim1", dim1)), start=1):
-            if type(dim) is not int:  # PyTorch's argument parser's words
+            if not isinstance(dim, int | np.integer) or isinstance(dim, bool):  # PyTorch's argument parser's words
                 raise TypeError(
                     f"transpose(): argument '{name}' (position {position}) must be int, not {type(dim).__name__}"
                 )
-        first, second = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
+        first, second = _dim(int(dim0), self.ndim), _dim(int(dim1), self.ndim)
         order = list(range(self.ndim))
         if self.ndim:
             order[first], order[second] = order[second], order[first]
