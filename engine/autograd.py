@@ -179,10 +179,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        if kwargs:  # bound to forward's parameters after ctx, as PyTorch binds them
-            bound = inspect.signature(cls.forward).bind(None, *args, **kwargs)
-            bound.apply_defaults()
-            args = bound.args[1:]
+        if kwargs:
+            args = _by_position(cls.forward, args, kwargs)
         recording = _enabled.get()
         inputs = tuple(a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args)
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))  # no_grad or not
@@ -195,6 +193,27 @@ class Function:
             node = FunctionNode(cls, ctx, inputs, outputs, tuple(isinstance(a, Tensor) for a in args))
             results = [_output(r, node, i, ctx) if isinstance(r, Tensor) else r for i, r in enumerate(results)]
         return tuple(results) if many else results[0]
+
+
+def _by_position(forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Keyword arguments put in the places of forward's parameters after ctx, in order, as PyTorch
+    binds them: a gap, or a name forward does not take by position, is refused in its words."""
+    names = [
+        p.name
+        for p in inspect.signature(forward).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ][1:]
+    unknown = [name for name in kwargs if name not in names[len(args) :]]
+    if unknown:
+        raise TypeError(f"forward() got an unexpected keyword argument '{unknown[0]}'")
+    given, left = list(args), dict(kwargs)
+    for position in range(len(args), len(names)):
+        if not left:
+            break
+        if names[position] not in left:
+            raise TypeError(f"forward() missing required argument: '{names[position]}' (position {position})")
+        given.append(left.pop(names[position]))
+    return tuple(given)
 
 
 def _output(tensor: Tensor, node: FunctionNode, output_nr: int, ctx: FunctionCtx) -> Tensor:

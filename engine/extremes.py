@@ -42,14 +42,15 @@ def extreme(
         return apply(OPS["maximum" if name == "max" else "minimum"], a, other)
     if other is UNSET:
         return apply(TORCH_EXTREMES[f"{name}_all"], a)
-    if type(other) is not int:  # PyTorch's argument parser's words
+    if not isinstance(other, int | np.integer) or isinstance(other, bool):  # PyTorch's argument parser's words
         raise TypeError(
             f"{name}() received an invalid combination of arguments - got (Tensor, {type(other).__name__}), but "
             "expected one of:\n * (Tensor input, *, Tensor out = None)\n * (Tensor input, Tensor other, *, Tensor "
             "out = None)\n * (Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)\n"
         )
     op = TORCH_EXTREMES[f"{name}_along"]
+    other = int(other)
     values = apply(op, a, axis=other, keepdims=bool(keepdim or keepdims))  # refuses a dim out of range
     array = a.array if isinstance(a, Tensor) else np.asarray(a)
-    indices = op.forward(array, None if array.ndim == 0 else (other % array.ndim,), bool(keepdim or keepdims))[1]
+    indices, _ = op.forward(array, None if array.ndim == 0 else (other % array.ndim,), bool(keepdim or keepdims))[1]
     return (max_result if name == "max" else min_result)(values, Tensor(indices))

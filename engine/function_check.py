@@ -131,7 +131,8 @@ def _judge_by_autodiff(
     diff = np.abs(hand - auto)
     allowed = options.atol + options.rtol * np.abs(auto)
     with np.errstate(all="ignore"):
-        rounding = AUTODIFF_ROUNDING * ROUNDING * (np.abs(hand) + np.abs(auto))
+        # The larger magnitude twice, not the sum: 1e308 + 1e308 would be inf, and allow anything.
+        rounding = AUTODIFF_ROUNDING * ROUNDING * 2 * np.maximum(np.abs(hand), np.abs(auto))
         off = ~(diff <= allowed + rounding) & np.isfinite(auto)
     if not measurable:
         comparison.notes.append(

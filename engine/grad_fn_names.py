@@ -19,7 +19,7 @@ def index_name(a: Array, index: Any) -> str:
     if isinstance(index, slice):
         return "SliceBackward0"
     parts = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(part, np.ndarray) for part in parts):  # index tensors, masks (the Python API's)
+    if np.ndarray in map(type, parts):  # index tensors, masks (the Python API's)
         return "IndexBackward0"
     # PyTorch applies the parts in order, skipping a slice that keeps a whole axis as written:
     # start 0, step 1, stop at or past the end (x[-3:] of 3 elements is still a slice).

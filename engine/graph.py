@@ -168,7 +168,7 @@ def _keep(
     inputs: list[tuple[int, Tensor]],
     captured: list[Array | None],
     stored: set[int],
-    retained: bool,
+    store_retained: bool,
 ) -> None:
     """At a node that only made inputs of autograd.grad: each input's gradient, a copy of its own
     (it may be one number for every element, or an array that went on elsewhere), and the
@@ -180,7 +180,7 @@ def _keep(
 
     for i, tensor in inputs:
         captured[i] = gradient(tensor)
-    for ref in node.retained if retained and node.retained is not None else ():
+    for ref in node.retained if store_retained and node.retained is not None else ():
         kept = ref()
         grad = gradient(kept) if kept is not None else None
         if kept is not None and grad is not None:
@@ -298,7 +298,7 @@ def run_backward(
             tick()
         if wanted is not None and (node in wanted or node not in leading):
             if node in wanted:  # retained .grad stored here only if the rules below do not run
-                _keep(node, got, wanted[node], captured, stored, retained=node not in leading)
+                _keep(node, got, wanted[node], captured, stored, store_retained=node not in leading)
             if node not in leading:
                 continue
         if type(node) is not OpNode:

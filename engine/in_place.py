@@ -23,7 +23,7 @@ import numpy as np
 from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
 from engine.graph import next_sequence_nr
-from engine.kernels import expanded, with_ellipsis
+from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
 from engine.torch_words import mask_mismatch
@@ -108,8 +108,11 @@ def _write_indexed(target: Array, index: Any, values: Array) -> None:
     if mismatch:
         raise IndexError(mismatch)
     _check_writable(target, values, "unsafe")
+    basic, advanced = in_two_steps(index)
+    assert advanced is not None, "set_item writes through index arrays here only"
+    view = target[basic]  # the integers, slices and None first, as PyTorch applies them
     try:
-        selected = target[index].shape
+        selected = view[advanced].shape
         np.broadcast_to(values, selected)
     except IndexError as error:  # an integer out of range
         raise IndexError(str(error).replace("for axis", "for dimension")) from None
@@ -119,7 +122,7 @@ def _write_indexed(target: Array, index: Any, values: Array) -> None:
             f"shape {list(selected)}"
         ) from None
     _note_written(target)
-    target[index] = values
+    view[advanced] = values
 
 
 def set_data(tensor: Tensor, value: Any) -> None:

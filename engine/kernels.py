@@ -129,29 +129,36 @@ _BITS: dict[np.dtype[Any], np.dtype[Any]] = {
 def mse_loss(a: Array, b: Array) -> Array:
     """The mean of (a - b)², with PyTorch's warning when b's shape is not a's: broadcasting
     a prediction of shape (N, 1) against targets of shape (N,) compares every pair."""
-    if a.shape != b.shape:
+    if np.shape(a) != np.shape(b):
         notices.warn(
-            f"Using a target size (torch.Size({list(b.shape)})) that is different to the input size "
-            f"(torch.Size({list(a.shape)})). This will likely lead to incorrect results due to "
+            f"Using a target size (torch.Size({list(np.shape(b))})) that is different to the input size "
+            f"(torch.Size({list(np.shape(a))})). This will likely lead to incorrect results due to "
             "broadcasting. Please ensure they have the same size."
         )
     return np.mean((a - b) ** 2)
 
 
-def extreme_along(a: Array, axis: tuple[int] | None, keepdims: bool, pick: Any) -> tuple[Array, Array]:
-    """torch.max(a, dim) (pick np.argmax) or torch.min (np.argmin): the values and the index of
-    the first extreme along the one axis, a NaN first of all; `axis` None for a 0-d tensor."""
+Selected = tuple[Array, tuple[int, ...]]  # the indices of torch.max(a, dim), and a's shape
+
+
+def extreme_along(a: Array, axis: tuple[int] | None, keepdims: bool, pick: Any) -> tuple[Array, Selected]:
+    """torch.max(a, dim) (pick np.argmax) or torch.min (np.argmin): the values, and the index of
+    the first extreme along the one axis (a NaN first of all) with a's shape, what the rule reads
+    (as PyTorch saves them, not a); `axis` None for a 0-d tensor."""
     if axis is None:
-        return a.copy(), np.zeros((), np.int64)
+        return a.copy(), (np.zeros((), np.int64), a.shape)
     (k,) = axis
     indices = np.expand_dims(pick(a, axis=k), k)
     values = np.take_along_axis(a, indices, axis=k)
-    return (values, indices) if keepdims else (values.squeeze(k), indices.squeeze(k))
+    return (values, (indices, a.shape)) if keepdims else (values.squeeze(k), (indices.squeeze(k), a.shape))
 
 
-def selected_vjp(g: Array, indices: Array, a: Array, axis: tuple[int] | None = None, keepdims: bool = False) -> Array:
+def selected_vjp(
+    g: Array, selected: Selected, a: Array, axis: tuple[int] | None = None, keepdims: bool = False
+) -> Array:
     """The gradient of torch.max(a, dim): g at the index each value came from, 0 elsewhere."""
-    out = np.zeros(a.shape, g.dtype)
+    indices, shape = selected
+    out = np.zeros(shape, g.dtype)
     if axis is None:
         out[...] = g
         return out
@@ -202,11 +209,36 @@ def with_ellipsis(parts: tuple[Any, ...]) -> tuple[Any, ...]:
     return parts if any(part is Ellipsis for part in parts) else (*parts, Ellipsis)
 
 
+def in_two_steps(index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """An index as PyTorch applies it: integers, slices, None and ... first, a view; then the index
+    arrays and masks, if any, on that view (None: there are none). NumPy would take integers beside
+    arrays as arrays too, and with a slice between them put the selected axes first:
+    x[0, :, [1, 2]] of a (2, 3, 4) tensor is (3, 2) in PyTorch, (2, 3) in NumPy."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if np.ndarray not in map(type, parts):  # the usual case, quickly: no array to compare with ...
+        return (parts if Ellipsis in parts else (*parts, Ellipsis)), None
+    basic: list[Any] = []
+    advanced: list[Any] = []
+    for part in parts:
+        if isinstance(part, np.ndarray):  # its axes stay for the second step: a mask spans several
+            basic.extend([slice(None)] * (part.ndim if part.dtype == np.bool_ else 1))
+            advanced.append(part)
+        elif part is None or isinstance(part, slice):
+            basic.append(part)
+            advanced.append(slice(None))  # the axis it made or kept
+        elif part is Ellipsis:
+            basic.append(part)
+            advanced.append(part)
+        else:
+            basic.append(part)  # an integer: its axis is gone
+    return with_ellipsis(tuple(basic)), with_ellipsis(tuple(advanced))
+
+
 def index(a: Array, index: Any) -> Array:
     """a[index], a view of a as in PyTorch even where every part is an integer (NumPy would give a
-    copy, a scalar): an in-place op on x[0, 1] changes x."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return a[with_ellipsis(parts)]
+    copy, a scalar): an in-place op on x[0, 1] changes x. With index arrays, a copy."""
+    basic, advanced = in_two_steps(index)
+    return a[basic] if advanced is None else a[basic][advanced]
 
 
 def sign(a: Array) -> Array:

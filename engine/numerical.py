@@ -110,15 +110,14 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     # Both one-sided formulas are off by about h²/3 times the third derivative (with the same
     # sign), which this bounds.
     curvature = abs(fp2 - 2 * fp1 + 2 * fm1 - fm2) / (6 * h)
-    d_h, truncation, rounding, forward, backward, curvature = (
-        v * unit for v in (d_h, truncation, rounding, forward, backward, curvature)
-    )
-    error = truncation + rounding
-    if not (math.isfinite(d_h) and math.isfinite(error) and math.isfinite(curvature)):
-        return unmeasured  # a derivative past float64's range (1/x at 1e-160), or its error
-    margin = 4 * curvature + 4 * error + atol + rtol * max(abs(forward), abs(backward))
+    margin = 4 * curvature + 4 * (truncation + rounding) + atol / unit + rtol * max(abs(forward), abs(backward))
     gap = abs(forward - backward)
-    return Derivative(d_h, error, gap > margin, True, truncation, gap, h)
+    kink = gap > margin
+    d_h, truncation, rounding, curvature, gap = (v * unit for v in (d_h, truncation, rounding, curvature, gap))
+    error = truncation + rounding
+    if not all(math.isfinite(v) for v in (d_h, error, curvature, gap)):
+        return unmeasured  # a derivative past float64's range (1/x at 1e-160), or its error
+    return Derivative(d_h, error, kink, True, truncation, gap, h)
 
 
 def exact_step(x: Array | float, h: float) -> Array:
@@ -168,7 +167,7 @@ def derivative(
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
-    shortened = False
+    shortened = closer_look = False
     for _ in range(MOST_STEPS):
         if not pending:
             break
@@ -194,17 +193,23 @@ def derivative(
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
+        if closer_look and not (d.finite and abs(d.value - tried[-1][1].value) <= tried[-1][1].error + d.error):
+            # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least), every value
+            # comes out alike: a slope of 0, which the step before, within its error, is not.
+            break
         if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
         tried.append((h, d, crossed, hidden))
         if (
             not pending
+            and not closer_look
             and all(t.finite and not t.kink and not c for _, t, c, _ in tried)
             and h * RETRY_FACTOR >= finest
         ):
             # Smooth at every step, and never within tolerance: a function that turns within a step
-            # (sin(1e6·x)) may alias them all alike, its estimate none the wiser. Closer still.
-            pending = [h * RETRY_FACTOR]
+            # (sin(1e6·x)) may alias them all alike, its estimate none the wiser. Closer still, if
+            # what it measures agrees with the step before within their errors.
+            pending, closer_look = [h * RETRY_FACTOR], True
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.

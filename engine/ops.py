@@ -29,6 +29,7 @@ from engine.kernels import (
     cross_entropy_vjp,
     evenly_vjp,
     extreme_along,
+    in_two_steps,
     index,
     log_softmax,
     logsumexp,
@@ -42,7 +43,6 @@ from engine.kernels import (
     sign,
     softmax,
     unless,
-    with_ellipsis,
 )
 
 Array = np.ndarray[Any, Any]
@@ -237,11 +237,11 @@ def _mse_grad(g: Array, a: Array, b: Array) -> Array:
 
 def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
     out = np.zeros_like(a, dtype=g.dtype)
-    parts = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(part, np.ndarray) for part in parts):  # an element picked twice gets both
-        np.add.at(out, with_ellipsis(parts), g)
+    basic, advanced = in_two_steps(index)
+    if advanced is None:
+        out[basic] = g
     else:
-        out[index] = g
+        np.add.at(out[basic], advanced, g)  # into a view of out; an element picked twice gets both
     return out
 
 

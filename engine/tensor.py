@@ -14,6 +14,7 @@ import math
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -514,6 +515,8 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Array:
         """np.array(t), np.asarray(t): the values, as PyTorch gives them (numpy()'s refusal included)."""
+        if _converting.get():
+            raise _TensorInside  # tensor() takes a tensor in a list otherwise: see there
         array = self.numpy()
         if copy:
             return array.astype(dtype if dtype is not None else array.dtype, copy=True)
@@ -761,6 +764,8 @@ def _index_of(index: Any) -> Any:
     lists of integers or bools as arrays (NumPy's advanced indexing, PyTorch's too), a 0-d
     integer tensor as its integer (PyTorch selects with it). Refused in PyTorch's words."""
     parts = index if isinstance(index, tuple) else (index,)
+    if all(p.__class__ is int or (p.__class__ is slice and (p.step is None or p.step > 0)) for p in parts):
+        return index  # the usual case, quickly: integers and slices
     taken = []
     for part in parts:
         if isinstance(part, Tensor | list | np.ndarray):
@@ -770,7 +775,11 @@ def _index_of(index: Any) -> Any:
             if array.dtype.kind not in "iub":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             part = int(array) if array.ndim == 0 and array.dtype.kind != "b" else array
-        elif not isinstance(part, int | slice | type(None) | type(Ellipsis)) or isinstance(part, bool):
+        elif isinstance(part, bool | np.bool_):  # x[True]: a new axis of the one element, as a 0-d mask
+            part = np.array(part)
+        elif isinstance(part, np.integer):
+            part = int(part)
+        elif not isinstance(part, int | slice | type(None) | type(Ellipsis)):
             raise IndexError(
                 "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
                 f"(got {type(part).__name__})"
@@ -785,19 +794,21 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor from a number, a nested list or an array (copied)."""
     if isinstance(data, Tensor):
         data = data.array
-    elif data.__class__ is list or data.__class__ is tuple:
-        kinds = set(map(type, data))
-        if kinds == _FLOATS_ONLY and dtype is None:  # [1.0, 2.0, 3.0]: the usual case, in one conversion
-            out = Tensor(np.array(data, dtypes.default_float()))
-            out._requires_grad = bool(requires_grad)
-            return out
-        if not kinds <= _PLAIN_NUMBERS:
-            data, dtype = _without_tensors(data, dtype)  # a list of lists, or of tensors
+    elif dtype is None and data.__class__ is list and _FLOATS_ONLY.issuperset(map(type, data)) and data:
+        out = Tensor(np.array(data, dtypes.default_float()))  # [1.0, 2.0, 3.0]: the usual case, in one conversion
+        out._requires_grad = bool(requires_grad)
+        return out
     from_numpy = isinstance(data, np.ndarray | np.generic)
+    token = _converting.set(True)
     try:
+        array = np.array(data)
+    except _TensorInside:  # torch.tensor([loss_1, loss_2]): NumPy's walk met a tensor
+        data, dtype = _without_tensors(data, dtype)
         array = np.array(data)
     except ValueError as error:
         raise ValueError(f"expected a rectangular nested list of numbers: {error}") from None
+    finally:
+        _converting.reset(token)
     if dtype is not None:
         array = array.astype(dtypes.to_numpy_dtype(dtype))
     elif array.dtype.kind == "f":
@@ -815,15 +826,19 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return out
 
 
-_PLAIN_NUMBERS = frozenset({float, int, bool})
-_FLOATS_ONLY = {float}
+_FLOATS_ONLY = frozenset({float})
+# Set while tensor() converts a list: a tensor in it then says so (__array__), rather than give
+# NumPy its values, which would stack a tensor of several and infer the dtype without its.
+_converting: ContextVar[bool] = ContextVar("converting", default=False)
 
 
-def _without_tensors(data: list[Any] | tuple[Any, ...], dtype: Any) -> tuple[Any, Any]:
+class _TensorInside(Exception):
+    pass
+
+
+def _without_tensors(data: Any, dtype: Any) -> tuple[Any, Any]:
     """Nested lists with each one-element tensor in them replaced by its number, as
     torch.tensor([loss_1, loss_2]) takes them, and the dtype, inferred with theirs if not given."""
-    if not _holds_tensors(data):
-        return data, dtype
     found: list[np.dtype[Any]] = []
     data = _numbers_of(data, found)
     if dtype is None:
@@ -832,21 +847,6 @@ def _without_tensors(data: list[Any] | tuple[Any, ...], dtype: Any) -> tuple[Any
             inferred = dtypes.promote_types(inferred, each) or inferred
         dtype = dtypes.BY_NUMPY[inferred]
     return data, dtype
-
-
-def _holds_tensors(data: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether nested lists hold tensors: torch.tensor([loss_1, loss_2]) takes one-element ones."""
-    level = [data]
-    while level:
-        below: list[Any] = []
-        for part in level:
-            kinds = set(map(type, part))
-            if Tensor in kinds:
-                return True
-            if list in kinds or tuple in kinds:
-                below.extend(p for p in part if isinstance(p, list | tuple))
-        level = below
-    return False
 
 
 def _numbers_of(data: Any, found: list[np.dtype[Any]]) -> Any:

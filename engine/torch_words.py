@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.kernels import in_two_steps
 from engine.ops import normalize_axis
 
 
@@ -72,9 +73,18 @@ def _too_many_indices(shape: tuple[int, ...], index: Any) -> str:
 
 
 def mask_mismatch(shape: tuple[int, ...], index: Any) -> str | None:
-    """PyTorch's words for a mask whose shape is not that of the axes it indexes."""
-    axis = 0  # the tensor's axis the next part indexes
-    for part in index if isinstance(index, tuple) else (index,):
+    """PyTorch's words for a mask whose shape is not that of the axes it indexes: of the tensor
+    left once the integers, slices and None of the index are applied, as PyTorch applies them."""
+    basic, advanced = in_two_steps(index)
+    if advanced is None:
+        return None
+    shape = np.broadcast_to(np.empty((), np.int8), shape)[basic].shape
+    spans = [part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1 for part in advanced]
+    axis = 0  # the axis of that tensor the next part indexes
+    for part, span in zip(advanced, spans, strict=True):
+        if part is Ellipsis:
+            axis += len(shape) - (sum(spans) - 1)
+            continue
         if isinstance(part, np.ndarray) and part.dtype == np.bool_:
             for i, size in enumerate(part.shape):
                 if axis + i < len(shape) and size != shape[axis + i]:
@@ -82,9 +92,7 @@ def mask_mismatch(shape: tuple[int, ...], index: Any) -> str | None:
                         f"The shape of the mask {list(part.shape)} at index {i} does not match the shape of the "
                         f"indexed tensor {list(shape)} at index {axis + i}"
                     )
-            axis += part.ndim
-        elif part is not None and part is not Ellipsis:
-            axis += 1
+        axis += span
     return None
 
 

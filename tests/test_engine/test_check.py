@@ -1341,6 +1341,39 @@ def test_a_function_that_turns_within_both_steps_is_differentiated_closer_in(fre
     assert check(spec, {"mode": "fast"}).passed
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_step_closer_than_the_argument_resolves_measures_no_slope_of_0(mode: str) -> None:
+    # sin(x + c) at c = 2e8: x + c moves by 3e-8 at the least, so a step of 1e-9 leaves every
+    # value alike. A review found the third step taking that for a slope of 0: the wrong
+    # backward (grad_y * 0) passed and the right one failed.
+    x = [0.25, 0.7]
+    for backward, passes in [("grad_y * 0", False), ("grad_y * cos(x + c)", True)]:
+        spec = _one_function(x, "sin(x + c)", backward)
+        spec["leaves"]["c"] = leaf(2e8, requires_grad=False)
+        spec["functions"]["F"]["inputs"] = ["x", "c"]
+        spec["functions"]["F"]["save_for_backward"] = ["x", "c"]
+        spec["nodes"][0]["expr"] = "F(x, c)"
+        assert check(spec, {"mode": mode}).passed is passes, backward
+    # The same with built-ins: a least-squares fit with an offset of 3e8, its gradient right.
+    fit = {
+        "dtype": "float64",
+        "leaves": {"t": leaf([1.0, 2.0, 3.0], False), "w": leaf([0.5]), "b": leaf(3e8, False),
+                   "y": leaf([300000001.0, 300000002.0, 300000003.2], False)},
+        "nodes": [{"name": "p", "expr": "w * t + b"}, {"name": "s", "expr": "mse_loss(p, y)"}],
+    }  # fmt: skip
+    assert check(fit, {"mode": mode}).passed
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_one_sided_slopes_past_float64s_range_judge_nothing_they_cannot(mode: str) -> None:
+    # abs(x) · 1.7e308: the values fit, scaled; its one-sided slopes at 0 do not. A review found
+    # their overflow made the error estimate infinite, and a backward off by half passed.
+    spec = _one_function([0.0, -0.5], "abs(x) * 1.7e308", "grad_y * 1.7e308 * sign(x) * 0.5")
+    report = check(spec, {"mode": mode})
+    assert not report.passed
+    assert all(math.isfinite(c.error_estimate or 0.0) for c in report.functions[0].inputs.values())
+
+
 def test_a_derivative_past_float64s_range_is_not_judged_and_says_no_nan() -> None:
     # d/dx 1/x at 1e-160 is -1e320: -inf, as autograd says too; no difference can measure it.
     spec = {"dtype": "float64", "leaves": {"x": leaf([1e-160])}, "nodes": [{"name": "s", "expr": "sum(1 / x)"}]}

@@ -121,7 +121,10 @@ def _lists_and_index_tensors_assigned_to(lib: Any) -> Any:
     y[:, [0, 2]] = lib.tensor([7.0, 8.0])
     y[lib.tensor([1]), 1] = -1.0
     y[lib.tensor(0)] += 10  # a 0-d index selects a row, as an integer
-    return x, y
+    z = lib.tensor(np.arange(24.0).reshape(2, 3, 4))
+    z[0, :, [1, 2]] = lib.tensor(np.ones((3, 2)))  # the integer first: (3, 2), as torch takes it
+    z[..., lib.tensor([True, False, True, False])] = -1.0  # the mask on the last axis
+    return x, y, z
 
 
 def _masks_and_clones(lib: Any) -> Any:
@@ -146,6 +149,16 @@ def _not_what_the_rules_read(lib: Any) -> Any:
         h += 1  # h = a·b keeps h, which neither rule reads
     (total + h.sum() + c.sum()).backward()
     return w.grad, a.grad
+
+
+def _what_max_along_a_dim_saves(lib: Any) -> Any:
+    # torch.max(x, dim) saves the indices and x's shape, not x (a review found engine refusing).
+    x = lib.tensor([[1.0, 3.0], [4.0, 2.0]], requires_grad=True)
+    values, _ = x.max(1)
+    with lib.no_grad():
+        x.add_(1)
+    values.sum().backward()
+    return x.grad
 
 
 def _what_matmul_and_div_save(lib: Any) -> Any:
@@ -196,6 +209,7 @@ ANSWERS: dict[str, Callable[[Any], Any]] = {
     "x[0, 1] is a view, as in PyTorch": _an_element_is_a_view,
     ".data written over between forward and backward": _data_written_after_a_forward,
     "x @ w and x / w, w written over": _what_matmul_and_div_save,
+    "max(x, 1), x written over": _what_max_along_a_dim_saves,
     "+= on a copy in a graph": _copies_take_operators_in_a_graph,
     "an index tensor of integers assigned to": _integer_index_assignment,
     "PyTorch's tutorial's MyReLU (clone, a mask, assignment)": _the_tutorials_relu,

@@ -982,6 +982,7 @@ EXTREMES = {
     "max(x[:0], 1)": lambda lib, x: lib.max(x[:0], 1),
     "max(x[0, 0], 0)": lambda lib, x: lib.max(x[0, 0], 0),
     "values of max(x, 1) unpacked": lambda lib, x: lib.max(x, 1)[0],
+    "max(x, np.int64(1))": lambda lib, x: lib.max(x, np.int64(1)),
 }
 # Ties, a NaN, an infinity: where the forms differ from amax and from each other.
 EXTREME_INPUTS = {
@@ -1164,6 +1165,46 @@ def _functions_of(lib: Any, heard: list[Any]) -> tuple[Any, Any]:
     return Reversed, Two
 
 
+KEYWORD_CALLS = {
+    "the next parameter by name": lambda f, x: f.apply(x, k=3.0),
+    "both by name": lambda f, x: f.apply(x, j=4.0, k=3.0),
+    "one skipped": lambda f, x: f.apply(x, j=3.0),
+    "a name forward has not": lambda f, x: f.apply(x, 3.0, q=3.0),
+}
+
+
+def _scaled(lib: Any, heard: list[Any]) -> Any:
+    class Scaled(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, k: float = 2.0, j: float = 5.0) -> Any:
+            heard.append(ctx.needs_input_grad)
+            return x * k * j
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return (g * 0 + 1, *[None] * (len(ctx.needs_input_grad) - 1))
+
+    return Scaled
+
+
+@pytest.mark.parametrize("name", KEYWORD_CALLS)
+def test_custom_function_keywords_take_forwards_places_in_order_as_in_torch(name: str) -> None:
+    # A review found defaults bound too (so that backward was asked for one gradient more than
+    # torch asks) and keyword-only parameters dropped.
+    seen: list[Any] = []
+    for lib in (engine, torch):
+        heard: list[Any] = []
+        x = lib.tensor([1.0], requires_grad=True)
+        try:
+            out = KEYWORD_CALLS[name](_scaled(lib, heard), x)
+        except TypeError as error:
+            seen.append(("TypeError", str(error)))
+            continue
+        out.sum().backward()
+        seen.append((out.tolist(), heard, x.grad.tolist()))
+    assert seen[0] == seen[1]
+
+
 def test_custom_functions_mark_outputs_take_keywords_and_skip_zeros_as_in_torch() -> None:
     # A review found mark_non_differentiable an AttributeError and apply(x, scale=3.0) a TypeError.
     seen = []
@@ -1202,6 +1243,14 @@ ADVANCED_INDICES = {
     "range(t)": lambda lib, x: list(range(lib.tensor(3))),
     "a list indexed by a float tensor": lambda lib, x: [1, 2][lib.tensor(1.0)],
     "a list indexed by two integers": lambda lib, x: [1, 2][lib.tensor([1, 0])],
+    # An integer beside index arrays selects first, as in torch: NumPy would put the selected
+    # axes first across the slice (a review found the result transposed).
+    "an integer, None and a list": lambda lib, x: x[0, None, [2, 0, 2]],
+    "a 0-d index tensor, None and a list": lambda lib, x: x[lib.tensor(1), None, [[0, 0], [2, 1]]],
+    "..., then a mask": lambda lib, x: x[..., lib.tensor([True, False, True])],
+    "..., then a mask of the wrong shape": lambda lib, x: x[..., lib.tensor([True, False])],
+    "True": lambda lib, x: x[True],
+    "a NumPy integer": lambda lib, x: x[np.int64(1)],
 }
 
 
