@@ -293,7 +293,8 @@ class BackwardResponse(BaseModel):
     tensors: dict[str, TensorReport] = Field(description="Every leaf and node, in the request's order.")
     check: CheckReport
     warnings: list[str] = Field(
-        description="What the answer leaves unsaid: what PyTorch would warn of, after the node's name (an "
+        description="What the answer leaves unsaid: what PyTorch would warn of, after the node's name, or the "
+        "backward root's for a custom backward (an "
         "mse_loss whose target has another shape than its input, which broadcasting makes compare every "
         "pair), why a .grad is null, where values stopped being finite, "
         "a custom backward that is right only for the gradients its outputs got here (one that ignores an "

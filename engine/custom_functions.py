@@ -51,7 +51,8 @@ class CustomFunction:
             defaults,
             len(self.outputs),
             lambda args, kw: apply(*args, {**defaults, **kw}),
-            CALL_LEVELS + max((s.compiled.depth for s in (*self.forward, *self.backward)), default=0),
+            # Forward runs within the caller's expression; backward runs from the graph's walk.
+            CALL_LEVELS + max((s.compiled.depth for s in self.forward), default=0),
         )
 
 

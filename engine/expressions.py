@@ -332,7 +332,9 @@ class _Compiler:
                 f"{fname}() takes {n_tensors} tensor argument(s) ({', '.join(signature.tensors)}), "
                 f"got {len(positional)}"
                 + (
-                    f": tensors are given by position, not by name ({', '.join(map(str, by_name))}=)" if by_name else ""
+                    f": tensors are given by position, not by name ({', '.join(f'{n}=' for n in by_name)})"
+                    if by_name
+                    else ""
                 ),
             )
         param_names = list(signature.params)

@@ -344,7 +344,7 @@ def _jacobian_warnings(
     for k, got_gradient in enumerate(received):
         if _outputs(node)[k].dtype.kind != "f" or (got_gradient and not passed):  # an integer output gets none
             continue
-        used = call.node[k] if isinstance(call.node, list) else spec.outputs[k]
+        used = call.node[k] if isinstance(call.node, list) else call.node  # the name the request gave it
         probe = [np.zeros(g.shape) for g in grads]
         probe[k] = np.asarray(differentiator.probes.standard_normal(grads[k].shape))
         try:

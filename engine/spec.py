@@ -150,7 +150,7 @@ class Program:
             with notices.collected() as heard:
                 _evaluate(node, env, guard)
             if warnings is not None:
-                warnings.extend(f"{', '.join(node.names)}: {message}" for message in heard)
+                warnings.extend(f"{', '.join(node.names)}: {message}" for message in dict.fromkeys(heard))
             label = node.names[0] if len(node.names) == 1 else list(node.names)
             calls.extend(_calls_in(label, [env[n] for n in node.names], earlier))
             earlier.update(id(env[n].grad_fn) for n in node.names)
@@ -166,8 +166,9 @@ class Program:
                 tensor.retain_grad()
         return env, calls
 
-    def backward(self, env: dict[str, Tensor]) -> list[tuple[str, Array]]:
+    def backward(self, env: dict[str, Tensor], warnings: list[str] | None = None) -> list[tuple[str, Array]]:
         """Run each root's backward in order, gradients accumulating as with retain_graph=True.
+        What ops warn of (in custom backwards) goes into `warnings`, after the root's name.
 
         Returns each root with its upstream gradient: the check's objective is their sum of
         products, sum(root * gradient) over all roots.
@@ -187,7 +188,10 @@ class Program:
             gradient = self.upstream(root, tensor)
             upstream.append((root.name, gradient))
             try:
-                run_backward([(tensor, gradient)], retain_graph=True, tick=guard.check_time)
+                with notices.collected() as heard:
+                    run_backward([(tensor, gradient)], retain_graph=True, tick=guard.check_time)
+                if warnings is not None:
+                    warnings.extend(f"backward from '{root.name}': {message}" for message in dict.fromkeys(heard))
             except SpecError:
                 raise
             except COMPUTE_FAILURES as error:
@@ -223,7 +227,7 @@ class Program:
         heard: list[str] = []
         with self.guard(deadline), np.errstate(all="ignore"):
             env, calls = self.forward(warnings=heard)
-            self.backward(env)
+            self.backward(env, warnings=heard)
         return Result(self.report(env), self.warnings + heard + self.tensor_warnings(env, calls), env, calls)
 
     @contextmanager

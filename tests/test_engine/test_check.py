@@ -1441,6 +1441,23 @@ def test_a_backward_that_never_ran_is_judged_at_what_it_got_and_warned_of(mode: 
         assert report.warnings == ([expected] if warned else []), backward
 
 
+def test_a_warning_names_the_node_that_called_the_function() -> None:
+    # F called twice, as y1 (used) and y2 (never used): the warning is y2's, by the name the
+    # request gave it, not the function's output y (a review).
+    spec = _one_function([0.5, 1.0, 2.0], "sin(x)", "grad_y * x * 7")
+    spec["nodes"] = [
+        {"name": "y1", "expr": "F(x)"},
+        {"name": "y2", "expr": "F(x)"},
+        {"name": "s", "expr": "sum(x * x)"},
+    ]
+    report = check(spec, {"mode": "full"})
+    assert report.warnings == [
+        f"F (node {node}): backward mishandles grad_y for input x: its backward never ran (no backward root depends "
+        f"on its outputs), and is wrong if {node} is used"
+        for node in ("y1", "y2")
+    ]
+
+
 def test_outputs_that_all_receive_gradients_give_no_warning() -> None:
     report = check(EXAMPLES["seed_two_outputs_used"]["value"], {"mode": "full"})
     assert report.passed is True and report.warnings == []

@@ -76,6 +76,7 @@ REFUSED = [
     ("sum(x, axis=1 + 1)", "must be an integer, a tuple of integers or None, written as a literal", 13),
     ("maximum(y=x)", "maximum() takes 2 tensor argument(s) (a, b), got 0", 1),
     ("maximum(x, b=x)", "got 1: tensors are given by position, not by name (b=)", 1),
+    ("maximum(b=x, a=x)", "got 0: tensors are given by position, not by name (b=, a=)", 1),
     # Each parameter says what it takes: a review found axis told of True/False, and softmax's
     # axis of tuples.
     ("softmax(x, axis=(0, 1))", "the parameter 'axis' of softmax() must be an integer", 17),
@@ -167,6 +168,17 @@ def test_nesting_through_custom_functions_counts_up_to_the_limit_and_no_further(
     too_deep = _chain(functions, minuses + 201 - depth) if functions == 1 else _chain(functions, minuses + 1)
     with pytest.raises(LimitExceeded, match=r"nests \d+ deep through F\d+\(\).*\(setting GRADLAB_MAX_EXPR_DEPTH\)"):
         compile_spec(too_deep, limits)
+
+
+def test_a_backward_nests_from_the_walk_not_within_the_call() -> None:
+    # Backward statements run from the graph's walk, not inside the expression that called the
+    # function: a deep one does not count toward its calls (a review found them refused).
+    limits = Limits(max_expr_depth=200)
+    spec = _chain(1, 1)
+    spec["functions"]["F0"]["backward"] = [{"name": "grad_x", "expr": "-" * 190 + "grad_y"}]
+    spec["nodes"][0]["expr"] = "-" * 100 + "F0(x)"
+    grad = compile_spec(spec, limits).run().tensors["x"].grad
+    assert grad is not None and grad.tolist() == [1.0, 1.0]  # the backward's 190 minuses of the 100 minuses' 1
 
 
 def test_a_long_flat_sum_is_not_deep() -> None:

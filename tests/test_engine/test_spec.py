@@ -466,6 +466,28 @@ def test_what_an_op_warns_of_is_an_answer_warning_naming_its_node() -> None:
     assert report.passed
 
 
+@pytest.mark.filterwarnings("error")
+def test_what_an_op_warns_of_in_a_custom_function_is_said_once_for_its_node_or_root() -> None:
+    # A review found a warning in a custom backward dropped, and one in a forward called twice
+    # by a node said twice.
+    function = {
+        "inputs": ["p", "t"],
+        "forward": [{"name": "L", "expr": "mse_loss(p, t)"}],
+        "outputs": ["L"],
+        "save_for_backward": ["p", "t"],
+        "backward": [{"name": "grad_p", "expr": "grad_L * 0 + mse_loss(p, t) * 0 + 2 * (p - t) / 9"}],
+    }
+    spec = {
+        "leaves": leaves(p=[[1.0], [2.0], [3.0]], t=[1.0, 2.0, 4.0]),
+        "functions": {"F": function},
+        "nodes": [{"name": "L", "expr": "F(p, t) + F(p, t)"}, {"name": "s", "expr": "sum(L)"}],
+    }
+    said = [w for w in run(spec).warnings if "target size" in w]
+    size = "torch.Size([3])) that is different to the input size (torch.Size([3, 1])"
+    assert [w.split(": Using")[0] for w in said] == ["L", "backward from 's'"]
+    assert all(size in w for w in said)
+
+
 # --- custom functions -----------------------------------------------------------------
 
 
