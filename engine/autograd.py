@@ -228,6 +228,8 @@ def _roots(tensors: Tensor | Sequence[Tensor], gradients: Any) -> list[tuple[Ten
     """Each root with its upstream gradient, given for each or one for all (None: ones)."""
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     grads = gradients if isinstance(gradients, list | tuple) else [gradients] * len(roots)
+    if len(grads) != len(roots):
+        raise RuntimeError(f"got {len(roots)} tensors and {len(grads)} gradients")
     return [(root, root._upstream(g)) for root, g in zip(roots, grads, strict=True)]
 
 
@@ -250,6 +252,8 @@ def grad(
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
     wrt = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not wrt:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if not all(tensor.requires_grad for tensor in wrt):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
     captured = run_backward(_roots(outputs, grad_outputs), retain_graph=bool(retain_graph), inputs=wrt)

@@ -95,6 +95,13 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(part, np.ndarray) for part in parts):
+        masks_only = all(part.dtype == np.bool_ for part in parts if isinstance(part, np.ndarray))
+        if isinstance(value, Tensor) and values.dtype != tensor.array.dtype and not (masks_only and values.ndim == 0):
+            # PyTorch's index_put takes no other dtype (a 0-d value through masks is its masked_fill, which does)
+            raise RuntimeError(
+                "Index put requires the source and destination dtypes match, got "
+                f"{tensor.dtype.torch_name} for the destination and {value.dtype.torch_name} for the source."
+            )
         _write_indexed(tensor.array, index, values)
         return
     view = tensor.array[with_ellipsis(parts)]  # a view, even of one element

@@ -538,7 +538,7 @@ class Tensor:
 
     def __index__(self) -> int:
         # range(t), items[t]: as PyTorch, for one integer only.
-        if self.array.size != 1 or self.array.dtype.kind not in "iu":
+        if self.array.size != 1 or self.array.dtype.kind not in "iub":
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.array.item())
 

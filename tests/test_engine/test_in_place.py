@@ -420,6 +420,12 @@ def _a_mask_of_another_shape_in_a_tuple(lib: Any) -> None:
     x[:, lib.tensor([True, False])] = 0.0
 
 
+def _another_dtype_put_through_an_index_list(lib: Any) -> None:
+    x = lib.tensor([1.0, 2.0, 3.0])
+    x[lib.tensor(np.array([True, False, True]))] = lib.tensor(5.0, dtype=lib.float64)  # masked_fill: taken
+    x[[0, 1]] = lib.tensor([1.0, 2.0], dtype=lib.float64)
+
+
 def _a_mask_given_too_few_values(lib: Any) -> None:
     x = lib.tensor([1.0, 2.0, 3.0])
     x[x > 0] = lib.tensor([1.0, 2.0])
@@ -431,6 +437,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "a gradient used, then accumulated into": _a_gradient_used_then_accumulated,
     "an index out of range": _an_index_out_of_range_assigned,
     "a mask given too few values": _a_mask_given_too_few_values,
+    "a float64 tensor put into float32 through a list": _another_dtype_put_through_an_index_list,
     "a mask of another shape, after a slice": _a_mask_of_another_shape_in_a_tuple,
     "a view saved, its base written over": _a_view_saved_its_base_written,
     "a transpose saved, an element assigned": _a_transpose_saved_an_element_assigned,

@@ -1044,6 +1044,8 @@ GRADS = {
     "of a tensor that does not require grad": lambda grad, t: grad(t["z"], [t["x"].detach()]),
     "twice without retain_graph": lambda grad, t: (grad(t["z"], t["x"]), grad(t["z"], t["x"])),
     "of a large sum": lambda grad, t: grad(t["s"], t["big"]),
+    "of no inputs": lambda grad, t: grad(t["z"], []),
+    "with one gradient for two outputs": lambda grad, t: grad([t["z"], t["z"] * 2], t["x"], grad_outputs=[t["z"]]),
 }
 
 
@@ -1243,6 +1245,7 @@ ADVANCED_INDICES = {
     "range(t)": lambda lib, x: list(range(lib.tensor(3))),
     "a list indexed by a float tensor": lambda lib, x: [1, 2][lib.tensor(1.0)],
     "a list indexed by two integers": lambda lib, x: [1, 2][lib.tensor([1, 0])],
+    "a list indexed by a bool tensor": lambda lib, x: [10, 20][lib.tensor(True)],
     # An integer beside index arrays selects first, as in torch: NumPy would put the selected
     # axes first across the slice (a review found the result transposed).
     "an integer, None and a list": lambda lib, x: x[0, None, [2, 0, 2]],
@@ -1266,7 +1269,7 @@ def test_index_tensors_lists_and_masks_select_and_backpropagate_as_in_torch(name
         except (IndexError, TypeError) as error:
             seen.append((type(error).__name__, str(error)))
             continue
-        if isinstance(y, list):
+        if isinstance(y, list | int):  # Python's own indexing, through __index__
             seen.append(y)
             continue
         weights = lib.tensor(np.arange(y.numel(), dtype=np.float32).reshape(tuple(y.shape)))
