@@ -316,6 +316,14 @@ TO_SCALAR = (  # PyTorch's warning, once, for float() of a tensor that requires 
 )
 
 
+T_OF_0_D = "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
+T_OF_N_D = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it will throw "
+    "an error in a future release. Consider `x.mT` to transpose batches of matrices or "
+    "`x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor."
+)
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations done with it.
 
@@ -655,6 +663,8 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        if self.array.ndim != 2:  # PyTorch's deprecation, once a process as there
+            notices.warn_once(T_OF_0_D if self.array.ndim == 0 else T_OF_N_D)
         return apply(OPS["transpose"], self)
 
     def exp(self) -> Tensor:

@@ -661,7 +661,9 @@ lib = __import__(sys.argv[1])
 x = lib.tensor(2.5, requires_grad=True)
 heard = []
 for name, turn in [("item", lambda: x.item()), ("int", lambda: int(x)), ("format", lambda: f"{x:.3f}"),
-                   ("float", lambda: float(x)), ("float again", lambda: float(x)), ("tensor", lambda: lib.tensor([x]))]:
+                   ("float", lambda: float(x)), ("float again", lambda: float(x)), ("tensor", lambda: lib.tensor([x])),
+                   ("T of 2-d", lambda: lib.tensor([[1.0]]).T), ("T of 0-d", lambda: x.T), ("T of 0-d again", lambda: x.T),
+                   ("T of 1-d", lambda: lib.tensor([1.0]).T), ("T of 3-d", lambda: lib.tensor([[[1.0]]]).T)]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         turn()
@@ -672,7 +674,7 @@ print(json.dumps(heard))
 """
 
 
-def test_a_tensor_that_requires_grad_turned_into_a_number_warns_where_and_as_often_as_torch() -> None:
+def test_a_number_of_a_tensor_that_requires_grad_and_x_T_warn_where_and_as_often_as_torch() -> None:
     heard = []
     for lib in ("engine", "torch"):
         done = subprocess.run(
