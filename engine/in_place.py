@@ -95,34 +95,60 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(part, np.ndarray) for part in parts):
-        masks_only = all(part.dtype == np.bool_ for part in parts if isinstance(part, np.ndarray))
-        if isinstance(value, Tensor) and values.dtype != tensor.array.dtype and not (masks_only and values.ndim == 0):
-            # PyTorch's index_put takes no other dtype (a 0-d value through masks is its masked_fill, which does)
-            raise RuntimeError(
-                "Index put requires the source and destination dtypes match, got "
-                f"{tensor.dtype.torch_name} for the destination and {value.dtype.torch_name} for the source."
-            )
-        _write_indexed(tensor.array, index, values)
+        _write_indexed(tensor, index, values, value.dtype if isinstance(value, Tensor) else None)
         return
-    view = tensor.array[with_ellipsis(parts)]  # a view, even of one element
+    try:
+        view = tensor.array[with_ellipsis(parts)]  # a view, even of one element
+    except IndexError as error:
+        raise _in_torch_words(error, tensor.array) from None
+    values = _without_leading_ones(values, view.ndim)
     expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
     _write(view, values, "unsafe")
 
 
-def _write_indexed(target: Array, index: Any, values: Array) -> None:
-    """target[index] = values for an index with index tensors in it: masks of bools, or integers."""
+def _in_torch_words(error: IndexError, target: Array) -> IndexError:
+    said = str(error)
+    if said.startswith("too many indices"):
+        return IndexError(f"too many indices for tensor of dimension {target.ndim}")
+    return IndexError(said.replace("for axis", "for dimension"))
+
+
+def _without_leading_ones(values: Array, ndim: int) -> Array:
+    """Values of more dimensions than where they go, the extra ones leading and of size 1, without
+    them: PyTorch puts ones((1, 3)) into x[0] of 3 elements."""
+    extra = values.ndim - ndim
+    if extra > 0 and all(n == 1 for n in values.shape[:extra]):
+        return values.reshape(values.shape[extra:])
+    return values
+
+
+def _write_indexed(tensor: Tensor, index: Any, values: Array, source: dtypes.dtype | None) -> None:
+    """tensor[index] = values for an index with index tensors in it: masks of bools, or integers.
+    `source`: the dtype of a tensor given as the values (None for a number)."""
+    target = tensor.array
     mismatch = mask_mismatch(target.shape, index)
     if mismatch:
         raise IndexError(mismatch)
     _check_writable(target, values, "unsafe")
-    basic, advanced = in_two_steps(index)
+    basic, advanced = in_two_steps(index, target.ndim)
     assert advanced is not None, "set_item writes through index arrays here only"
-    view = target[basic]  # the integers, slices and None first, as PyTorch applies them
     try:
+        view = target[basic]  # the integers, slices and None first, as PyTorch applies them
         selected = view[advanced].shape
+    except IndexError as error:  # an integer out of range, or too many of them
+        raise _in_torch_words(error, target) from None
+    arrays = [part for part in advanced if isinstance(part, np.ndarray)]
+    masked_fill = len(arrays) == 1 and arrays[0].dtype == np.bool_ and arrays[0].ndim > 0 and values.size == 1
+    if source is not None and source.numpy != target.dtype and not masked_fill:
+        # PyTorch's index_put takes no other dtype; a one-element value through one mask is its
+        # masked_fill, which does
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{tensor.dtype.torch_name} for the destination and {source.torch_name} for the source."
+        )
+    values = _without_leading_ones(values, len(selected))
+    try:
         np.broadcast_to(values, selected)
-    except IndexError as error:  # an integer out of range
-        raise IndexError(str(error).replace("for axis", "for dimension")) from None
     except ValueError:
         raise RuntimeError(
             f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to indexing result of "

@@ -209,14 +209,19 @@ def with_ellipsis(parts: tuple[Any, ...]) -> tuple[Any, ...]:
     return parts if any(part is Ellipsis for part in parts) else (*parts, Ellipsis)
 
 
-def in_two_steps(index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-    """An index as PyTorch applies it: integers, slices, None and ... first, a view; then the index
-    arrays and masks, if any, on that view (None: there are none). NumPy would take integers beside
-    arrays as arrays too, and with a slice between them put the selected axes first:
-    x[0, :, [1, 2]] of a (2, 3, 4) tensor is (3, 2) in PyTorch, (2, 3) in NumPy."""
+def in_two_steps(index: Any, ndim: int) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """An index of a tensor of `ndim` dimensions as PyTorch applies it: integers, slices, None and
+    ... first, a view; then the index arrays and masks, if any, on that view (None: there are
+    none). NumPy would take integers beside arrays as arrays too, and with a slice between them
+    put the selected axes first: x[0, :, [1, 2]] of a (2, 3, 4) tensor is (3, 2) in PyTorch, (2, 3)
+    in NumPy. A ... that stands for no axis separates nothing in PyTorch, and is left out."""
     parts = index if isinstance(index, tuple) else (index,)
     if np.ndarray not in map(type, parts):  # the usual case, quickly: no array to compare with ...
         return (parts if Ellipsis in parts else (*parts, Ellipsis)), None
+    spans = [part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1 for part in parts]
+    axes = sum(span for part, span in zip(parts, spans, strict=True) if part is not None and part is not Ellipsis)
+    if axes == ndim:
+        parts = tuple(part for part in parts if part is not Ellipsis)
     basic: list[Any] = []
     advanced: list[Any] = []
     for part in parts:
@@ -237,7 +242,7 @@ def in_two_steps(index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
 def index(a: Array, index: Any) -> Array:
     """a[index], a view of a as in PyTorch even where every part is an integer (NumPy would give a
     copy, a scalar): an in-place op on x[0, 1] changes x. With index arrays, a copy."""
-    basic, advanced = in_two_steps(index)
+    basic, advanced = in_two_steps(index, a.ndim)
     return a[basic] if advanced is None else a[basic][advanced]
 
 

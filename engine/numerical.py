@@ -43,6 +43,7 @@ class Derivative:
     truncation: float = 0.0  # the part of `error` that a smaller step would reduce
     gap: float = 0.0  # |forward - backward| of the one-sided derivatives: with the truncation, bounds a kink's bias
     step: float = 0.0  # the step h of the stencil
+    resolved: bool = True  # f moved at ±h: a step the argument resolves (x + 2e8 does not move by 1e-9)
 
 
 class Budget:
@@ -117,7 +118,7 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     error = truncation + rounding
     if not all(math.isfinite(v) for v in (d_h, error, curvature, gap)):
         return unmeasured  # a derivative past float64's range (1/x at 1e-160), or its error
-    return Derivative(d_h, error, kink, True, truncation, gap, h)
+    return Derivative(d_h, error, kink, True, truncation, gap, h, resolved=fp1 != f0 and fm1 != f0)
 
 
 def exact_step(x: Array | float, h: float) -> Array:
@@ -193,9 +194,9 @@ def derivative(
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
-        if closer_look and not (d.finite and abs(d.value - tried[-1][1].value) <= tried[-1][1].error + d.error):
-            # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least), every value
-            # comes out alike: a slope of 0, which the step before, within its error, is not.
+        if closer_look and not d.resolved:
+            # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least): f did not
+            # move, a slope of 0 that says nothing.
             break
         if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
@@ -208,7 +209,7 @@ def derivative(
         ):
             # Smooth at every step, and never within tolerance: a function that turns within a step
             # (sin(1e6·x)) may alias them all alike, its estimate none the wiser. Closer still, if
-            # what it measures agrees with the step before within their errors.
+            # the argument resolves that step.
             pending, closer_look = [h * RETRY_FACTOR], True
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's

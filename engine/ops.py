@@ -237,7 +237,7 @@ def _mse_grad(g: Array, a: Array, b: Array) -> Array:
 
 def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
     out = np.zeros_like(a, dtype=g.dtype)
-    basic, advanced = in_two_steps(index)
+    basic, advanced = in_two_steps(index, a.ndim)
     if advanced is None:
         out[basic] = g
     else:

@@ -769,10 +769,25 @@ def along(axis: int, dim: int) -> int:
     return axis if axis is not UNSET else dim if dim is not UNSET else -1
 
 
+LIST_AS_TUPLE = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch 2.9; use "
+    "x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, x[torch.tensor(seq)], "
+    "which will result either in an error or a different result"
+)
+
+
+def _in_a_tuple(part: Any) -> bool:
+    """Whether a list holding `part` is read as a tuple of indices, as PyTorch 2.13 still reads it."""
+    return isinstance(part, Tensor | list | tuple | np.ndarray | slice) or part is None or part is Ellipsis
+
+
 def _index_of(index: Any) -> Any:
     """An index as NumPy takes it: integers, slices, None and ... as they are; index tensors and
     lists of integers or bools as arrays (NumPy's advanced indexing, PyTorch's too), a 0-d
     integer tensor as its integer (PyTorch selects with it). Refused in PyTorch's words."""
+    if index.__class__ is list and len(index) < 32 and any(_in_a_tuple(part) for part in index):
+        notices.warn(LIST_AS_TUPLE)  # x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]], as NumPy once had it
+        index = tuple(index)
     parts = index if isinstance(index, tuple) else (index,)
     if all(p.__class__ is int or (p.__class__ is slice and (p.step is None or p.step > 0)) for p in parts):
         return index  # the usual case, quickly: integers and slices

@@ -75,10 +75,13 @@ def _too_many_indices(shape: tuple[int, ...], index: Any) -> str:
 def mask_mismatch(shape: tuple[int, ...], index: Any) -> str | None:
     """PyTorch's words for a mask whose shape is not that of the axes it indexes: of the tensor
     left once the integers, slices and None of the index are applied, as PyTorch applies them."""
-    basic, advanced = in_two_steps(index)
+    basic, advanced = in_two_steps(index, len(shape))
     if advanced is None:
         return None
-    shape = np.broadcast_to(np.empty((), np.int8), shape)[basic].shape
+    try:
+        shape = np.broadcast_to(np.empty((), np.int8), shape)[basic].shape
+    except IndexError:
+        return None  # another mistake, which indexing itself tells
     spans = [part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1 for part in advanced]
     axis = 0  # the axis of that tensor the next part indexes
     for part, span in zip(advanced, spans, strict=True):

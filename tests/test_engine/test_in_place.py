@@ -431,6 +431,44 @@ def _a_mask_given_too_few_values(lib: Any) -> None:
     x[x > 0] = lib.tensor([1.0, 2.0])
 
 
+ASSIGNMENTS: dict[str, Callable[[Any, Any], None]] = {
+    "x[True] = a row": lambda lib, x: x.__setitem__(True, lib.tensor([7.0, 8.0, 9.0])),
+    "x[mask] = one float32 value": lambda lib, x: x.__setitem__(x > 2, lib.tensor([5.0])),
+    "x[mask] = a float64 0-d tensor (masked_fill)": lambda lib, x: x.__setitem__(
+        x > 2, lib.tensor(1.0, dtype=lib.float64)
+    ),
+    "x[mask] = float64 values": lambda lib, x: x.__setitem__(x > 2, lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)),
+    "x[m1, m2] = a float64 0-d tensor": lambda lib, x: x.__setitem__(
+        (lib.tensor([True, False]), lib.tensor([True, False, True])), lib.tensor(1.0, dtype=lib.float64)
+    ),
+    "x[tensor(True)] = a float64 0-d tensor": lambda lib, x: x.__setitem__(
+        lib.tensor(True), lib.tensor(1.0, dtype=lib.float64)
+    ),
+    "x[[0], [0], [0]] = 1": lambda lib, x: x.__setitem__(([0], [0], [0]), lib.tensor(1.0)),
+    "x[0, 0, 0] = 1": lambda lib, x: x.__setitem__((0, 0, 0), 1.0),
+    "x[0] = ones(1, 3)": lambda lib, x: x.__setitem__(0, lib.tensor([[1.0, 1.0, 1.0]])),
+    "x[0, 1] = tensor([7.])": lambda lib, x: x.__setitem__((0, 1), lib.tensor([7.0])),
+    "x[[0]] = ones(1, 1, 3)": lambda lib, x: x.__setitem__([0], lib.tensor([[[1.0, 1.0, 1.0]]])),
+    "x[[0, 1]] = 2.5": lambda lib, x: x.__setitem__([0, 1], 2.5),
+    "x[:, [0, 2]] = a pair": lambda lib, x: x.__setitem__((slice(None), [0, 2]), lib.tensor([1.0, 2.0])),
+}
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_assignments_through_indices_take_shapes_and_dtypes_as_torch_does(name: str) -> None:
+    # A review found index_put's dtype rule missed and misapplied (torch takes another dtype only
+    # for one value through one mask, its masked_fill), and values with leading ones refused.
+    seen = []
+    for lib in (engine, torch):
+        x = lib.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+        try:
+            ASSIGNMENTS[name](lib, x)
+            seen.append(x.tolist())
+        except (RuntimeError, IndexError) as error:
+            seen.append([type(error).__name__, str(error)])
+    assert seen[0] == seen[1]
+
+
 REFUSALS: dict[str, Callable[[Any], None]] = {
     "+= on a view of a view of a leaf": _a_view_of_a_view_of_a_leaf,
     "the numerator of a division written over": _a_numerator_written_over,

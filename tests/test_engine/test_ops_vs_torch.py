@@ -1256,9 +1256,18 @@ ADVANCED_INDICES = {
     "..., then a mask of the wrong shape": lambda lib, x: x[..., lib.tensor([True, False])],
     "True": lambda lib, x: x[True],
     "a NumPy integer": lambda lib, x: x[np.int64(1)],
+    # A ... that stands for no axis separates no arrays in torch (NumPy puts their axes first).
+    "None, a list, an empty ... and a list": lambda lib, x: x[None, [0, 1], ..., [2, 0]],
+    "a list, an empty ... and a list": lambda lib, x: x[[0, 1], ..., [2, 0]],
+    # A list holding lists, tensors, slices or None is a tuple of indices, as torch 2.13 still reads it.
+    "a list of lists": lambda lib, x: x[[[0, 1], [1, 2]]],
+    "a list of 0-d tensors": lambda lib, x: x[[lib.tensor(1), lib.tensor(2)]],
+    "a list of an integer and a slice": lambda lib, x: x[[1, slice(None)]],
+    "a list of None and an integer": lambda lib, x: x[[None, 1]],
 }
 
 
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence for multidimensional indexing")  # both say it
 @pytest.mark.parametrize("name", ADVANCED_INDICES)
 def test_index_tensors_lists_and_masks_select_and_backpropagate_as_in_torch(name: str) -> None:
     # A review found x[[0, 1]], x[idx] and x[mask] refused; an element selected twice gets both
