@@ -284,7 +284,7 @@ def _objective_of(
             return at_base  # every target's derivatives start from F itself: computed once
         program.start_evaluation()
         values = dict(base)
-        values[name] = Tensor(x)
+        values[name] = Tensor(np.asarray(x))  # x + t·u of a 0-d x is a NumPy scalar, which no op takes as a tensor
         program.evaluate_nodes(values, dependents)
         return objective(values)
 

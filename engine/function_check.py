@@ -300,7 +300,7 @@ def _projected_forward(
     def f(x: Array) -> float:
         start_evaluation()
         args = list(inputs)
-        args[index] = Tensor(x)
+        args[index] = Tensor(np.asarray(x))  # a 0-d x moved along a direction is a NumPy scalar
         outputs = function.forward(FunctionCtx(()), *args, params)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         return _projection([o.array for o in outputs], weights)

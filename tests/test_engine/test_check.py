@@ -1376,6 +1376,21 @@ def test_one_sided_slopes_past_float64s_range_judge_nothing_they_cannot(mode: st
     assert all(math.isfinite(c.error_estimate or 0.0) for c in report.functions[0].inputs.values())
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_0_d_tensor_to_a_power_is_checked_in_either_mode(mode: str) -> None:
+    # Moved along a direction, a 0-d value came out a NumPy scalar, which ** took for a number:
+    # "'float' object has no attribute 'dtype'", a 422 for a learnable scalar (a review).
+    spec = {
+        "leaves": {"x": leaf([0.5, 0.25]), "lam": leaf(0.1)},
+        "nodes": [
+            {"name": "m", "expr": "mean(x)", "retain_grad": True},
+            {"name": "s", "expr": "m ** 2 + lam ** 2 + 2 ** lam + lam ** lam + lam ** 0.5"},
+        ],
+    }
+    report = check(spec, {"mode": mode})
+    assert report.passed and set(report.tensors) == {"x", "lam", "m"}
+
+
 def test_a_derivative_past_float64s_range_is_not_judged_and_says_no_nan() -> None:
     # d/dx 1/x at 1e-160 is -1e320: -inf, as autograd says too; no difference can measure it.
     spec = {"dtype": "float64", "leaves": {"x": leaf([1e-160])}, "nodes": [{"name": "s", "expr": "sum(1 / x)"}]}
