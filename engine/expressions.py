@@ -326,7 +326,8 @@ class _Compiler:
             if keyword.arg is None:
                 raise self.error(keyword, "**kwargs is not allowed")
         if len(positional) < n_tensors:
-            by_name = [k.arg for k in node.keywords if k.arg in signature.tensors]
+            # Tensors named, as the call's own names or PyTorch's (mse_loss(input=x, target=y)).
+            by_name = [k.arg for k in node.keywords if k.arg not in signature.params]
             raise self.error(
                 node,
                 f"{fname}() takes {n_tensors} tensor argument(s) ({', '.join(signature.tensors)}), "
@@ -370,7 +371,7 @@ class _Compiler:
         kind = pname if fname in BUILTIN_SIGNATURES else ""
         accepts, fits = _PARAM_KINDS.get((kind, default is None), _PARAM_KINDS[("", False)])
         if value is NOT_CONSTANT or not fits(value):
-            if value is NOT_CONSTANT and not isinstance(node, ast.Constant):  # 2 * 3, a name: no constant as written
+            if value is NOT_CONSTANT and _computed(node):
                 accepts = f"{accepts}, written as a literal (parameters are not computed)"
             raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
         if kind in ("shape", "axes") and type(value) is int:
@@ -486,6 +487,13 @@ _PARAM_KINDS: dict[tuple[str, bool], tuple[str, Callable[[Any], bool]]] = {
     ("axes", True): ("a tuple of integers or None", lambda v: v is None or type(v) in (int, tuple)),
     ("", False): ("a number or True/False", lambda v: type(v) in (bool, int, float)),
 }
+
+
+def _computed(node: ast.AST) -> bool:
+    """Whether a parameter was written as something to compute (2 * 3, a name, -y), not a literal."""
+    if isinstance(node, ast.UnaryOp):
+        return _computed(node.operand)
+    return isinstance(node, ast.Name | ast.BinOp | ast.Call | ast.Subscript)
 
 
 def _constant_value(node: ast.AST) -> Any:

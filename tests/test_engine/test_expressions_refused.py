@@ -77,6 +77,9 @@ REFUSED = [
     ("maximum(y=x)", "maximum() takes 2 tensor argument(s) (a, b), got 0", 1),
     ("maximum(x, b=x)", "got 1: tensors are given by position, not by name (b=)", 1),
     ("maximum(b=x, a=x)", "got 0: tensors are given by position, not by name (b=, a=)", 1),
+    ("mse_loss(input=x, target=x)", "got 0: tensors are given by position, not by name (input=, target=)", 1),
+    ("sum(x, axis=-a)", "must be an integer, a tuple of integers or None, written as a literal", 13),
+    ("sum(x, axis=[0])", "the parameter 'axis' of sum() must be an integer, a tuple of integers or None", 13),
     # Each parameter says what it takes: a review found axis told of True/False, and softmax's
     # axis of tuples.
     ("softmax(x, axis=(0, 1))", "the parameter 'axis' of softmax() must be an integer", 17),
@@ -127,16 +130,16 @@ def test_refused_expression_names_node_column_and_reason(expr: str, reason: str,
 
 
 def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
-    with pytest.raises(LimitExceeded, match="nests brackets deeper than 50") as caught:
+    with pytest.raises(LimitExceeded, match="nests brackets deeper than 100") as caught:
         compile_spec(_spec("(" * 100_000 + "x" + ")" * 100_000), Limits(max_expr_length=300_000))
     assert "GRADLAB_MAX_EXPR_DEPTH" in caught.value.msg
 
 
 def test_deep_nesting_without_brackets_is_a_clear_limit_error() -> None:
-    with pytest.raises(LimitExceeded, match="nests deeper than 50"):
+    with pytest.raises(LimitExceeded, match="nests deeper than 100"):
         compile_spec(_spec("-" * 900 + "x"))
-    with pytest.raises(LimitExceeded, match="nests deeper than 50"):
-        compile_spec(_spec("exp(-" * 30 + "x" + ")" * 30))  # 30 brackets, 60 levels
+    with pytest.raises(LimitExceeded, match="nests deeper than 100"):
+        compile_spec(_spec("exp(-" * 60 + "x" + ")" * 60))  # 60 brackets, 120 levels
 
 
 def _chain(functions: int, minuses: int) -> dict[str, Any]:
@@ -168,6 +171,19 @@ def test_nesting_through_custom_functions_counts_up_to_the_limit_and_no_further(
     too_deep = _chain(functions, minuses + 201 - depth) if functions == 1 else _chain(functions, minuses + 1)
     with pytest.raises(LimitExceeded, match=r"nests \d+ deep through F\d+\(\).*\(setting GRADLAB_MAX_EXPR_DEPTH\)"):
         compile_spec(too_deep, limits)
+
+
+def test_ten_functions_each_calling_the_one_before_run_at_the_default_depth() -> None:
+    # A review found such a chain refused at the default of 50 (each call counts its forward and 4).
+    made = {
+        f"F{k}": {"inputs": ["x"], "forward": [{"name": "y", "expr": f"F{k - 1}(x) + 1" if k else "x * 2"}],
+                  "outputs": ["y"], "save_for_backward": [], "backward": [{"name": "grad_x", "expr": "grad_y"}]}
+        for k in range(10)
+    }  # fmt: skip
+    spec = {"leaves": {"x": {"value": [1.0], "requires_grad": True}}, "functions": made,
+            "nodes": [{"name": "y", "expr": "F9(x)"}, {"name": "s", "expr": "sum(y)"}]}  # fmt: skip
+    result = compile_spec(spec).run()
+    assert result.tensors["y"].value.tolist() == [2.0 + 9]  # x·2, then 1 added nine times
 
 
 def test_a_backward_nests_from_the_walk_not_within_the_call() -> None:
