@@ -92,9 +92,8 @@ def steps(scale: float, eps: float) -> tuple[float, float]:
 def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol: float) -> Derivative:
     fm4, fm2, fm1, fp1, fp2, fp4 = (f(k * h) for k in OFFSETS)
     values = (fm4, fm2, fm1, f0, fp1, fp2, fp4)
-    unmeasured = Derivative(math.nan, math.inf, False, False, math.inf, step=h)
     if not all(math.isfinite(v) for v in values):
-        return unmeasured
+        return _unmeasured(h)
     scale = max(abs(v) for v in values)
     # Values near float64's largest (exp(709.5)) would overflow in 8·f: the sums run on them
     # divided by a power of two, which changes no digit, and the results are scaled back.
@@ -117,8 +116,12 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     d_h, truncation, rounding, curvature, gap = (v * unit for v in (d_h, truncation, rounding, curvature, gap))
     error = truncation + rounding
     if not all(math.isfinite(v) for v in (d_h, error, curvature, gap)):
-        return unmeasured  # a derivative past float64's range (1/x at 1e-160), or its error
+        return _unmeasured(h)  # a derivative past float64's range (1/x at 1e-160), or its error
     return Derivative(d_h, error, kink, True, truncation, gap, h, resolved=fp1 != f0 and fm1 != f0)
+
+
+def _unmeasured(h: float) -> Derivative:
+    return Derivative(math.nan, math.inf, False, False, math.inf, step=h)
 
 
 def exact_step(x: Array | float, h: float) -> Array:
