@@ -115,6 +115,8 @@ class FunctionNode(Node):
             returned = self.function.backward(self.ctx, *grad_tensors)
         if not isinstance(returned, tuple):
             returned = (returned,)
+        if len(returned) > len(self.inputs) and all(g is None for g in returned[len(self.inputs) :]):
+            returned = returned[: len(self.inputs)]  # more Nones than arguments: PyTorch takes them
         if len(returned) != len(self.inputs):
             raise RuntimeError(
                 f"function {self._name} returned an incorrect number of gradients "

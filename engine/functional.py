@@ -16,12 +16,12 @@ from engine.torch_words import int_tuple
 Axis = int | tuple[int, ...] | None
 
 
-def add(a: Any, b: Any) -> Tensor:
-    return apply(OPS["add"], a, b)
+def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    return apply(OPS["add"], a, b if alpha == 1 else apply(OPS["mul"], b, alpha))
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    return apply(OPS["sub"], a, b)
+def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    return apply(OPS["sub"], a, b if alpha == 1 else apply(OPS["mul"], b, alpha))
 
 
 def mul(a: Any, b: Any) -> Tensor:

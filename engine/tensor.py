@@ -302,9 +302,13 @@ def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any]
 
         return in_place(self, name, other, operator=True)
 
-    def method(self: Any, other: Any) -> Any:
+    def method(self: Any, other: Any, *, alpha: Any = 1) -> Any:
         from engine.in_place import in_place
 
+        if alpha != 1:  # w.add_(g, alpha=-lr), as PyTorch's add_ and sub_ take it
+            if name not in ("add", "sub"):
+                raise TypeError(f"{name}_() got an unexpected keyword argument 'alpha'")
+            other = other * alpha
         return in_place(self, name, other, operator=False)
 
     return operator, method
@@ -498,7 +502,7 @@ class Tensor:
         return dtypes.BY_NUMPY[self.array.dtype]
 
     def numpy(self) -> Array:
-        if self._requires_grad:
+        if self._requires_grad and _enabled.get():  # under no_grad PyTorch gives them, as here
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self.array
 
@@ -514,6 +518,14 @@ class Tensor:
         if not self.array.ndim:
             raise TypeError("len() of a 0-d tensor")
         return len(self.array)
+
+    def __contains__(self, element: Any) -> bool:
+        # 2.0 in t: any element equal, as in PyTorch (iteration would compare rows, or fail on 0-d).
+        if not isinstance(element, Tensor | int | float):
+            raise RuntimeError(
+                f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}."
+            )
+        return bool(np.any(self.array == (element.array if isinstance(element, Tensor) else element)))
 
     def __iter__(self) -> Iterator[Tensor]:
         # Without it Python would index until an IndexError: list(tensor(5.)) would be [].
@@ -540,7 +552,7 @@ class Tensor:
         return apply(OPS["abs"], self)
 
     def __float__(self) -> float:
-        if self._requires_grad:
+        if self._requires_grad and _enabled.get():
             notices.warn_once(TO_SCALAR)
         return float(self._scalar())
 
@@ -715,11 +727,11 @@ class Tensor:
         return apply(OPS["broadcast_to"], self, shape=int_tuple(_one_or_many(sizes), "expand", "size", 1))
 
     # The operators as methods, as PyTorch has them: what they refuse, Python's TypeError says.
-    def add(self, other: Any) -> Tensor:
-        return self + other
+    def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self + (other if alpha == 1 else other * alpha)
 
-    def sub(self, other: Any) -> Tensor:
-        return self - other
+    def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self - (other if alpha == 1 else other * alpha)
 
     def mul(self, other: Any) -> Tensor:
         return self * other
@@ -793,7 +805,7 @@ def _index_of(index: Any) -> Any:
         return index  # the usual case, quickly: integers and slices
     taken = []
     for part in parts:
-        if isinstance(part, Tensor | list | np.ndarray):
+        if isinstance(part, Tensor | list | tuple | range | np.ndarray):  # logp[range(N), labels]
             array = part.array if isinstance(part, Tensor) else np.asarray(part)
             if array.size == 0 and not isinstance(part, Tensor):
                 array = array.astype(np.int64)  # x[[]]: nothing selected

@@ -1287,3 +1287,63 @@ def test_index_tensors_lists_and_masks_select_and_backpropagate_as_in_torch(name
         (y * weights).sum().backward()
         seen.append((tuple(y.shape), y.tolist(), y.grad_fn.name(), x.grad.tolist()))
     assert seen[0] == seen[1]
+
+
+def _everyday(lib: Any) -> list[Any]:
+    """What a training notebook does beside the math; a review found each of these refused."""
+    said: list[Any] = []
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    with lib.no_grad():
+        said.append((w.numpy().tolist(), float(w[0])))  # under no_grad torch gives them
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    said.append((2.0 in x, 5 in x, lib.tensor(2.0) in x, 2.0 in lib.tensor(2.0)))
+    try:
+        said.append("a" in x)
+    except RuntimeError as error:
+        said.append(str(error))
+    said.append((x.add(x, alpha=2).tolist(), x.sub(1, alpha=2).tolist(), lib.add(x, x, alpha=3).tolist()))
+    y = lib.tensor([1.0, 2.0])
+    y.add_(lib.tensor([1.0, 1.0]), alpha=-0.5)  # an SGD step as torch's optimizers write it
+    y.sub_(lib.tensor([1.0, 1.0]), alpha=2)
+    said.append(y.tolist())
+    logp = lib.tensor([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]], requires_grad=True)
+    loss = -logp[range(3), lib.tensor([1, 0, 1])].sum()  # the textbook NLL
+    loss.backward()
+    said.append((loss.item(), logp.grad.tolist(), x[:, (0, 1)].tolist(), x[(0, 1), 0].tolist()))
+    z = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+    z[0, range(2)] = 5.0
+    said.append(z.tolist())
+    step = lib.no_grad()  # one object entered twice (nested, torch's would leave grad off after)
+    for _ in range(2):
+        with step:
+            said.append((w * 2).requires_grad)
+        said.append((w * 2).requires_grad)
+
+    @lib.no_grad()
+    def doubled() -> Any:
+        yield w * 2
+        yield w * 3
+
+    said.append([t.requires_grad for t in doubled()])  # every step of a generator in the mode
+    return said
+
+
+def _scale_with_a_spare_none(lib: Any) -> Any:
+    class Scale(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, scale: float = 2.0) -> Any:
+            ctx.scale = scale
+            return x * scale
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * ctx.scale, None  # a gradient for scale, though apply got none: torch takes it
+
+    a = lib.tensor([1.0], requires_grad=True)
+    Scale.apply(a).sum().backward()
+    return a.grad.tolist()
+
+
+def test_what_a_training_notebook_does_beside_the_math_goes_as_in_torch() -> None:
+    assert _everyday(engine) == _everyday(torch)
+    assert _scale_with_a_spare_none(engine) == _scale_with_a_spare_none(torch)
