@@ -771,14 +771,19 @@ def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = Fal
     x.sum() and x.sum(dim=None) are different overloads in PyTorch (SumBackward0 and 1)."""
     given = axis is not UNSET or dim is not UNSET
     axis = dim if axis is UNSET else axis
-    axis = None if axis is UNSET else tuple(axis) if isinstance(axis, list) else axis
+    axis = None if axis is UNSET else tuple(map(_as_dim, axis)) if isinstance(axis, list | tuple) else _as_dim(axis)
     keep = bool(keepdims or keepdim)
     return {"axis": axis, "keepdims": keep} if given or keep else {}
 
 
 def along(axis: int, dim: int) -> int:
     """softmax's axis, with PyTorch's name dim accepted too; the last one unless given."""
-    return axis if axis is not UNSET else dim if dim is not UNSET else -1
+    return _as_dim(axis if axis is not UNSET else dim if dim is not UNSET else -1)
+
+
+def _as_dim(dim: Any) -> Any:
+    """A dim given as a one-integer tensor (x.sum(torch.tensor(0))), as its integer, as PyTorch takes it."""
+    return dim.__index__() if isinstance(dim, Tensor) else dim
 
 
 LIST_AS_TUPLE = (

@@ -1297,6 +1297,7 @@ def _everyday(lib: Any) -> list[Any]:
         said.append((w.numpy().tolist(), float(w[0])))  # under no_grad torch gives them
     x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
     said.append((2.0 in x, 5 in x, lib.tensor(2.0) in x, 2.0 in lib.tensor(2.0)))
+    said.append((x.sum(lib.tensor(0)).tolist(), x.sum(dim=[lib.tensor(1)]).tolist(), x.softmax(lib.tensor(0)).tolist()))
     try:
         said.append("a" in x)
     except RuntimeError as error:
