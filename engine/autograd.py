@@ -256,9 +256,10 @@ def grad(
     wrt = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not wrt:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    roots = _roots(outputs, grad_outputs)  # the outputs first, as PyTorch checks them
     if not all(tensor.requires_grad for tensor in wrt):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
-    captured = run_backward(_roots(outputs, grad_outputs), retain_graph=bool(retain_graph), inputs=wrt)
+    captured = run_backward(roots, retain_graph=bool(retain_graph), inputs=wrt)
     result: list[Tensor | None] = []
     for i, (tensor, array) in enumerate(zip(wrt, captured, strict=True)):
         if array is None and materialize_grads:

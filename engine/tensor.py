@@ -854,7 +854,10 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if dtype is not None:
         array = array.astype(dtypes.to_numpy_dtype(dtype))
     elif array.dtype.kind == "f":
-        array = array if from_numpy and array.dtype in dtypes.BY_NUMPY else array.astype(dtypes.default_float())
+        if not from_numpy and array.dtype == np.float64 and _holds_float64(data):
+            pass  # [np.float64(2.5), 1.0]: a NumPy number's dtype counts, as torch.tensor infers it
+        elif not (from_numpy and array.dtype in dtypes.BY_NUMPY):
+            array = array.astype(dtypes.default_float())
     elif array.dtype.kind in "iu" or (array.dtype.kind == "O" and all(type(n) is int for n in array.flat)):
         if not from_numpy and (array.dtype.kind != "i" or array.dtype.itemsize > 8):  # Python ints past int64
             raise ValueError("Overflow when unpacking long long")
@@ -876,6 +879,14 @@ _converting: ContextVar[bool] = ContextVar("converting", default=False)
 
 class _TensorInside(Exception):
     pass
+
+
+def _holds_float64(data: Any) -> bool:
+    """Whether a list holds NumPy float64 numbers or arrays at its top level (where a list of
+    losses has them), which torch.tensor keeps in float64."""
+    if not isinstance(data, list | tuple) or not data or data[0].__class__ in (list, tuple):
+        return False  # a number, or rows of a nested list: no NumPy number at the top
+    return any(isinstance(item, np.generic | np.ndarray) and item.dtype == np.float64 for item in data)
 
 
 def _without_tensors(data: Any, dtype: Any) -> tuple[Any, Any]:

@@ -622,6 +622,10 @@ PYTHON_PROTOCOLS = {
         lib.tensor([lib.tensor(1.5, dtype=lib.float64), 2])
     ),
     "a tensor of nested tensors": lambda lib: _described(lib.tensor([[lib.tensor([1])], [lib.tensor(True)]])),
+    # NumPy numbers in a list keep their dtype, as tensors do: a list of losses from np.mean (a review).
+    "a tensor of NumPy float64 numbers": lambda lib: _described(lib.tensor([np.float64(2.5), 1.0])),
+    "a tensor of NumPy float32 numbers": lambda lib: _described(lib.tensor([np.float32(2.5), 1.0])),
+    "a tensor of NumPy arrays": lambda lib: _described(lib.tensor([np.array([1.0, 2.0]), np.array([3.0, 4.0])])),
     "a tensor of a tensor of two values": lambda lib: lib.tensor([lib.tensor([1.0, 2.0]), 3.0]),
     "a 0-d int to a 0-d negative int power": lambda lib: _described(lib.tensor(2) ** lib.tensor(-1)),
     "transpose(x, 0, 1)": lambda lib: _described(lib.transpose(lib.tensor([[1.0, 2.0]], requires_grad=True), 0, 1)),
@@ -641,6 +645,7 @@ def _described(t: Any) -> tuple[Any, ...]:
 
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")  # torch's
 @pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True")  # tested below
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays is extremely slow")  # torch's
 @pytest.mark.parametrize("name", PYTHON_PROTOCOLS)
 def test_truth_values_conversions_and_operands_that_are_no_numbers_go_as_in_torch(name: str) -> None:
     # A review found bool(tensor([0.])) True (Python asked __len__), t + [1., 2.] computed in
