@@ -26,7 +26,7 @@ from engine.graph import next_sequence_nr
 from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
-from engine.torch_words import mask_mismatch
+from engine.torch_words import in_torch_words, mask_mismatch
 from engine.versions import note_written, root
 
 Array = np.ndarray[Any, Any]
@@ -100,17 +100,10 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     try:
         view = tensor.array[with_ellipsis(parts)]  # a view, even of one element
     except IndexError as error:
-        raise _in_torch_words(error, tensor.array) from None
+        raise in_torch_words("index", (tensor.array,), {"index": index}, error) from None
     values = _without_leading_ones(values, view.ndim)
     expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
     _write(view, values, "unsafe")
-
-
-def _in_torch_words(error: IndexError, target: Array) -> IndexError:
-    said = str(error)
-    if said.startswith("too many indices"):
-        return IndexError(f"too many indices for tensor of dimension {target.ndim}")
-    return IndexError(said.replace("for axis", "for dimension"))
 
 
 def _without_leading_ones(values: Array, ndim: int) -> Array:
@@ -136,7 +129,7 @@ def _write_indexed(tensor: Tensor, index: Any, values: Array, source: dtypes.dty
         view = target[basic]  # the integers, slices and None first, as PyTorch applies them
         selected = view[advanced].shape
     except IndexError as error:  # an integer out of range, or too many of them
-        raise _in_torch_words(error, target) from None
+        raise in_torch_words("index", (target,), {"index": index}, error) from None
     arrays = [part for part in advanced if isinstance(part, np.ndarray)]
     masked_fill = len(arrays) == 1 and arrays[0].dtype == np.bool_ and arrays[0].ndim > 0 and values.size == 1
     if source is not None and source.numpy != target.dtype and not masked_fill:

@@ -209,6 +209,14 @@ def with_ellipsis(parts: tuple[Any, ...]) -> tuple[Any, ...]:
     return parts if any(part is Ellipsis for part in parts) else (*parts, Ellipsis)
 
 
+def axes_indexed(part: Any) -> int:
+    """How many of a tensor's axes one part of an index takes: a mask all of its own, None and ...
+    none (... stands for what the others leave), anything else one."""
+    if part is None or part is Ellipsis:
+        return 0
+    return part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1
+
+
 def in_two_steps(index: Any, ndim: int) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     """An index of a tensor of `ndim` dimensions as PyTorch applies it: integers, slices, None and
     ... first, a view; then the index arrays and masks, if any, on that view (None: there are
@@ -218,15 +226,13 @@ def in_two_steps(index: Any, ndim: int) -> tuple[tuple[Any, ...], tuple[Any, ...
     parts = index if isinstance(index, tuple) else (index,)
     if np.ndarray not in map(type, parts):  # the usual case, quickly: no array to compare with ...
         return (parts if Ellipsis in parts else (*parts, Ellipsis)), None
-    spans = [part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1 for part in parts]
-    axes = sum(span for part, span in zip(parts, spans, strict=True) if part is not None and part is not Ellipsis)
-    if axes == ndim:
+    if sum(axes_indexed(part) for part in parts) == ndim:
         parts = tuple(part for part in parts if part is not Ellipsis)
     basic: list[Any] = []
     advanced: list[Any] = []
     for part in parts:
         if isinstance(part, np.ndarray):  # its axes stay for the second step: a mask spans several
-            basic.extend([slice(None)] * (part.ndim if part.dtype == np.bool_ else 1))
+            basic.extend([slice(None)] * axes_indexed(part))
             advanced.append(part)
         elif part is None or isinstance(part, slice):
             basic.append(part)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.kernels import in_two_steps
+from engine.kernels import axes_indexed, in_two_steps
 from engine.ops import normalize_axis
 
 
@@ -82,11 +82,11 @@ def mask_mismatch(shape: tuple[int, ...], index: Any) -> str | None:
         shape = np.broadcast_to(np.empty((), np.int8), shape)[basic].shape
     except IndexError:
         return None  # another mistake, which indexing itself tells
-    spans = [part.ndim if isinstance(part, np.ndarray) and part.dtype == np.bool_ else 1 for part in advanced]
+    taken = sum(axes_indexed(part) for part in advanced)
     axis = 0  # the axis of that tensor the next part indexes
-    for part, span in zip(advanced, spans, strict=True):
+    for part in advanced:
         if part is Ellipsis:
-            axis += len(shape) - (sum(spans) - 1)
+            axis += len(shape) - taken
             continue
         if isinstance(part, np.ndarray) and part.dtype == np.bool_:
             for i, size in enumerate(part.shape):
@@ -95,7 +95,7 @@ def mask_mismatch(shape: tuple[int, ...], index: Any) -> str | None:
                         f"The shape of the mask {list(part.shape)} at index {i} does not match the shape of the "
                         f"indexed tensor {list(shape)} at index {axis + i}"
                     )
-        axis += span
+        axis += axes_indexed(part)
     return None
 
 
