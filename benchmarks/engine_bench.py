@@ -1,13 +1,16 @@
 """The engine against PyTorch, HIPS autograd and hand-written NumPy, on four workloads.
 
-Each workload is written four times, and all four run in the same process on the same
-machine, one after the other:
+Each workload is written four times (five with the bare tape), and all run in the same
+process on the same machine, one after the other:
 
 - `engine`: this project's autograd engine;
 - `torch`: PyTorch, eager mode, on the CPU;
 - `autograd`: HIPS autograd (`autograd.value_and_grad` over `autograd.numpy`);
 - `numpy`: the floor, plain NumPy with the derivative written out by hand, so no autograd
-  machinery at all: what the same arithmetic costs when nothing records it.
+  machinery at all: what the same arithmetic costs when nothing records it;
+- `tape` (seed graphs and chain only): `bare_tape`, the least bookkeeping a define-by-run
+  engine can do, the same code as for `engine` and `torch`: what recording costs when it
+  does nothing else.
 
 Before anything is timed, every implementation runs once and its value and gradients are
 compared with PyTorch's (`np.allclose`, and the same dtype, float32), so that no timing is of
@@ -51,13 +54,14 @@ import numpy as np
 import torch
 
 import engine
+from benchmarks import bare_tape
 from benchmarks.harness import Timing, format_seconds, machine_lines, measure
 
 Array = np.ndarray[Any, Any]
 Result = tuple[Array, dict[str, Array]]  # the value and the gradients, as NumPy arrays
 
-IMPLEMENTATIONS = ("engine", "torch", "autograd", "numpy")
-COLUMN_NAMES = {"numpy": "numpy floor"}
+IMPLEMENTATIONS = ("engine", "torch", "autograd", "numpy", "tape")
+COLUMN_NAMES = {"numpy": "numpy floor", "tape": "bare tape"}
 
 N_BIG = 1_000_000
 CHAIN_LENGTH = 1_000
@@ -111,7 +115,7 @@ class Workload:
     page_faults: dict[str, float] = field(default_factory=dict)  # per call, seed-1e6 only
 
 
-# --- engine and torch: one code, two libraries ---------------------------------------------
+# --- engine, torch and the bare tape: one code, three libraries ----------------------------
 
 
 def _engine_arrays(value: Any, tensors: dict[str, Any]) -> Result:
@@ -122,8 +126,12 @@ def _torch_arrays(value: Any, tensors: dict[str, Any]) -> Result:
     return value.detach().numpy(), {name: t.grad.numpy() for name, t in tensors.items()}
 
 
+def _tape_arrays(value: Any, tensors: dict[str, Any]) -> Result:
+    return np.asarray(value.array), {name: t.grad for name, t in tensors.items()}
+
+
 def _arrays_of(lib: Any) -> Callable[[Any], Result]:
-    convert = _engine_arrays if lib is engine else _torch_arrays
+    convert = {engine: _engine_arrays, torch: _torch_arrays, bare_tape: _tape_arrays}[lib]
     return lambda returned: convert(*returned)
 
 
@@ -346,6 +354,7 @@ def workloads() -> list[Workload]:
                 "torch": _seed_tensors(torch, small_x, small_y),
                 "autograd": _seed_autograd(small_x, small_y),
                 "numpy": _seed_numpy(small_x, small_y),
+                "tape": _seed_tensors(bare_tape, small_x, small_y),
             },
         ),
         Workload(
@@ -356,6 +365,7 @@ def workloads() -> list[Workload]:
                 "torch": _seed_tensors(torch, big_x, big_y),
                 "autograd": _seed_autograd(big_x, big_y),
                 "numpy": _seed_numpy(big_x, big_y),
+                "tape": _seed_tensors(bare_tape, big_x, big_y),
             },
             # The floor's 20·(x + y) rounds differently from 20·x + 20·y where x ≈ -y.
             atol=1e-4,
@@ -379,6 +389,7 @@ def workloads() -> list[Workload]:
                 "torch": _chain_tensors(torch, chain_x),
                 "autograd": _chain_autograd(chain_x),
                 "numpy": _chain_numpy(chain_x),
+                "tape": _chain_tensors(bare_tape, chain_x),
             },
             rtol=1e-4,
         ),
@@ -485,7 +496,9 @@ def run(budget: float = 0.6, log: Callable[[str], None] = print) -> str:
     return report(results, bandwidth, budget)
 
 
-def _cell(timing: Timing) -> str:
+def _cell(timing: Timing | None) -> str:
+    if timing is None:
+        return "—"  # the bare tape has only the seed graph's and the chain's ops
     return f"{format_seconds(timing.median)} ({format_seconds(timing.min)})"
 
 
@@ -513,7 +526,7 @@ def report(results: list[Workload], bandwidth: Bandwidth, budget: float) -> str:
     ]
     for w in results:
         t = w.timings
-        cells = [w.title, *(_cell(t[i]) for i in IMPLEMENTATIONS)]
+        cells = [w.title, *(_cell(t.get(i)) for i in IMPLEMENTATIONS)]
         ratios = [t["engine"].median / t["torch"].median, t["engine"].median / t["numpy"].median]
         lines.append("| " + " | ".join([*cells, *(f"{r:.2f}" for r in ratios)]) + " |")
     chain = by_key["chain"].timings
@@ -562,7 +575,7 @@ def report(results: list[Workload], bandwidth: Bandwidth, budget: float) -> str:
         "",
         "Fresh memory costs more than traffic: minor page faults per call (mean of 10 calls, "
         "after a collection), each one a page the kernel had to map afresh: "
-        + ", ".join(f"{COLUMN_NAMES.get(i, i)} {by_key['seed-1e6'].page_faults[i]:,.0f}" for i in IMPLEMENTATIONS)
+        + ", ".join(f"{COLUMN_NAMES.get(i, i)} {faults:,.0f}" for i, faults in by_key["seed-1e6"].page_faults.items())
         + ". The minimum times (in parentheses above) are the calls that reused memory.",
     ]
 
@@ -584,8 +597,32 @@ def report(results: list[Workload], bandwidth: Bandwidth, budget: float) -> str:
             f"{_pass_or_fail(measured[key], limit) if key != 'seed-1e6' or bound_holds else _NO_BOUND} |"
             for key, what, limit in TARGETS
         ),
+        "",
+        *_against_the_tape(by_key),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _against_the_tape(by_key: dict[str, Workload]) -> list[str]:
+    """What the bookkeeping-bound targets ask, set against the least bookkeeping there is."""
+    lines = []
+    limits = {key: limit for key, _, limit in TARGETS}
+    for key in ("seed", "chain"):
+        t, limit = by_key[key].timings, limits[key]
+        target = limit * t["torch"].median
+        lines.append(
+            f"- {by_key[key].title}: the target is {format_seconds(target)} ({limit:g} × torch); "
+            f"the bare tape takes {format_seconds(t['tape'].median)} "
+            f"(bare tape / torch = {t['tape'].median / t['torch'].median:.2f}), the engine "
+            f"{format_seconds(t['engine'].median)} (engine / bare tape = "
+            f"{t['engine'].median / t['tape'].median:.2f})."
+        )
+    return [
+        "Against the bare tape (`bare_tape.py`: records and walks the same ops with nothing but "
+        "the bookkeeping, no checks, names or dtype rules), in this run:",
+        "",
+        *lines,
+    ]
 
 
 # Where the NumPy floor, which makes exactly the bound's passes, beats the bound, the arrays
