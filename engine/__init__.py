@@ -10,18 +10,22 @@ PyTorch autograd code unchanged::
 """
 
 from engine import autograd
+from engine.creation import arange, eye, full, linspace, ones, zeros
 from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int64
 from engine.functional import (
     abs,
     add,
     amax,
     amin,
+    argmax,
+    argmin,
     broadcast_to,
     clone,
     cos,
     cross_entropy,
     div,
     exp,
+    flatten,
     log,
     log_softmax,
     logsumexp,
@@ -43,21 +47,26 @@ from engine.functional import (
     sin,
     softmax,
     sqrt,
+    squeeze,
     sub,
     sum,
     tanh,
     transpose,
+    unsqueeze,
     zeros_like,
 )
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.ops import OPS, Op
 from engine.tensor import Tensor, tensor
 
+bool = bool_  # torch.bool, as code written for PyTorch names it (not in __all__, as in torch)
+
 __all__ = [
-    "OPS", "Op", "Tensor", "abs", "add", "amax", "amin", "autograd", "bool_", "broadcast_to",
-    "clone", "cos", "cross_entropy", "default_dtype", "div", "dtype", "enable_grad", "exp", "float32",
-    "float64", "int64", "is_grad_enabled", "log", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "no_grad", "ones_like", "pow",
-    "relu", "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "sub", "sum",
-    "tanh", "tensor", "transpose", "zeros_like",
+    "OPS", "Op", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "autograd",
+    "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "default_dtype", "div", "dtype",
+    "enable_grad", "exp", "eye", "flatten", "float32", "float64", "full", "int64", "is_grad_enabled",
+    "linspace", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
+    "mse_loss", "mul", "neg", "no_grad", "ones", "ones_like", "pow", "relu", "reshape",
+    "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "sub", "sum", "tanh",
+    "tensor", "transpose", "unsqueeze", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -1,6 +1,7 @@
 """torch.max and torch.min of the Python API, in their three forms: of every element, along a dim
 (values and indices), and of two tensors (maximum). Expressions' max and min are torch.amax and
-torch.amin, the table's; these are engine.ops.TORCH_EXTREMES."""
+torch.amin, the table's; these are engine.ops.TORCH_EXTREMES. And torch.argmax and argmin, the
+indices alone, which no gradient flows through."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from engine.ops import OPS, TORCH_EXTREMES
+from engine.ops import OPS, TORCH_EXTREMES, one_axis
 from engine.tensor import UNSET, Tensor, apply
+from engine.torch_words import int_arg
 
 
 class _ReturnType(NamedTuple):
@@ -54,3 +56,22 @@ def extreme(
     array = a.array if isinstance(a, Tensor) else np.asarray(a)
     indices, _ = op.forward(array, None if array.ndim == 0 else (other % array.ndim,), bool(keepdim or keepdims))[1]
     return (max_result if name == "max" else min_result)(values, Tensor(indices))
+
+
+def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """torch.argmax (`name` "argmax") or torch.argmin: where the first greatest (least) element is,
+    a NaN counting as one, in the flattened tensor or along `dim`; an int64 tensor."""
+    array = a.array
+    if array.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
+    find = np.argmax if name == "argmax" else np.argmin
+    if dim is None:
+        if array.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        return Tensor(np.full((1,) * array.ndim if keepdim else (), find(array), np.int64))
+    axis = one_axis(int_arg(dim, name, "dim", 1), array.ndim)
+    if array.ndim == 0:
+        return Tensor(np.zeros((), np.int64))
+    if array.shape[axis] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
+    return Tensor(find(array, axis=axis, keepdims=bool(keepdim)).astype(np.int64))

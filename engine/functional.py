@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.extremes import extreme
+from engine import shapes
+from engine.extremes import arg_extreme, extreme
 from engine.ops import OPS
 from engine.tensor import UNSET, Tensor, along, apply, reduce_args
 from engine.torch_words import int_tuple
@@ -132,10 +133,29 @@ def reshape(a: Any, shape: tuple[int, ...]) -> Tensor:
 def transpose(a: Any, axes: tuple[int, ...] | int | None = None, dim1: int | None = None) -> Tensor:
     """NumPy's transpose(a, axes), the catalog's; or PyTorch's transpose(a, dim0, dim1), two dims swapped."""
     if dim1 is not None:
-        if not isinstance(a, Tensor):
-            raise TypeError(f"transpose(): argument 'input' (position 1) must be Tensor, not {type(a).__name__}")
-        return a.transpose(axes, dim1)  # type: ignore[arg-type]  # the method refuses what is no dim
+        return _input(a, "transpose").transpose(axes, dim1)  # type: ignore[arg-type]  # the method refuses what is no dim
     return apply(OPS["transpose"], a, axes=None if axes is None else int_tuple(axes, "transpose", "axes", 2))
+
+
+def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    return shapes.flatten(_input(a, "flatten"), start_dim, end_dim)
+
+
+def squeeze(a: Any, dim: Any = None) -> Tensor:
+    return shapes.squeeze(_input(a, "squeeze"), dim)
+
+
+def unsqueeze(a: Any, dim: int = UNSET) -> Tensor:
+    return shapes.unsqueeze(_input(a, "unsqueeze"), dim)
+
+
+def argmax(a: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Where the first greatest element is, as an int64 tensor; see engine.extremes."""
+    return arg_extreme("argmax", _input(a, "argmax"), dim, keepdim)
+
+
+def argmin(a: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return arg_extreme("argmin", _input(a, "argmin"), dim, keepdim)
 
 
 def clone(a: Any) -> Tensor:
@@ -168,3 +188,10 @@ def ones_like(a: Any) -> Tensor:
 
 def zeros_like(a: Any) -> Tensor:
     return apply(OPS["zeros_like"], a)
+
+
+def _input(a: Any, function: str) -> Tensor:
+    """The tensor a function of tensors only was given, refused as PyTorch's argument parser does."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"{function}(): argument 'input' (position 1) must be Tensor, not {type(a).__name__}")
+    return a

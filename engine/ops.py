@@ -166,6 +166,12 @@ def normalize_axis(axis: Axis, ndim: int) -> Axis:
     return normalize_axis_tuple(axis, ndim)
 
 
+def one_axis(dim: int, ndim: int) -> int:
+    """dim as an index from 0, checked as PyTorch checks it (a 0-d tensor takes 0 and -1)."""
+    axes = normalize_axis(dim, ndim)
+    return axes[0] if isinstance(axes, tuple) else 0
+
+
 # From this many elements on, the gradient of a sum over every axis stays one number (see
 # spread). Below it an array is quicker: NumPy takes longer to multiply a NumPy scalar by a
 # 0-d array than a 3-element array by it, and np.full is slower than a copy. The seed graph,

@@ -22,9 +22,9 @@ import numpy as np
 from engine import dtypes, notices
 from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
-from engine.ops import OPS, Op, normalize_axis
+from engine.ops import OPS, Op, normalize_axis, one_axis
 from engine.printing import tensor_repr
-from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_tuple
+from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple
 from engine.versions import uncount
 
 Scalar = int | float | bool
@@ -650,17 +650,43 @@ class Tensor:
 
         return extreme("min", self, dim, keepdim, axis, keepdims)
 
+    def argmax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        from engine.extremes import arg_extreme
+
+        return arg_extreme("argmax", self, dim, keepdim)
+
+    def argmin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        from engine.extremes import arg_extreme
+
+        return arg_extreme("argmin", self, dim, keepdim)
+
     def reshape(self, *shape: Any) -> Tensor:
         return apply(OPS["reshape"], self, shape=int_tuple(_one_or_many(shape), "reshape", "shape", 1))
 
+    def view(self, *shape: Any) -> Tensor:
+        from engine.shapes import view  # engine.shapes builds on this module
+
+        return view(self, int_tuple(_one_or_many(shape), "view", "size", 1))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        from engine.shapes import flatten
+
+        return flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        from engine.shapes import squeeze
+
+        return squeeze(self, dim)
+
+    def unsqueeze(self, dim: int = UNSET) -> Tensor:
+        from engine.shapes import unsqueeze
+
+        return unsqueeze(self, dim)
+
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """dim0 and dim1 swapped, as torch.Tensor.transpose (engine.transpose permutes, as NumPy)."""
-        for position, (name, dim) in enumerate((("dim0", dim0), ("dim1", dim1)), start=1):
-            if not isinstance(dim, int | np.integer) or isinstance(dim, bool):  # PyTorch's argument parser's words
-                raise TypeError(
-                    f"transpose(): argument '{name}' (position {position}) must be int, not {type(dim).__name__}"
-                )
-        first, second = _dim(int(dim0), self.ndim), _dim(int(dim1), self.ndim)
+        first = one_axis(int_arg(dim0, "transpose", "dim0", 1), self.ndim)
+        second = one_axis(int_arg(dim1, "transpose", "dim1", 2), self.ndim)
         order = list(range(self.ndim))
         if self.ndim:
             order[first], order[second] = order[second], order[first]
@@ -758,12 +784,6 @@ class Tensor:
 def _one_or_many(given: tuple[Any, ...]) -> Any:
     """x.reshape(2, 3) as x.reshape((2, 3)): one argument that is not an integer is the whole."""
     return given[0] if len(given) == 1 and not isinstance(given[0], int | np.integer) else given
-
-
-def _dim(dim: int, ndim: int) -> int:
-    """dim as an index from 0, checked as PyTorch checks it (a 0-d tensor takes 0 and -1)."""
-    axes = normalize_axis(dim, ndim)
-    return axes[0] if isinstance(axes, tuple) else 0
 
 
 def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = False) -> dict[str, Any]:
@@ -864,9 +884,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         array = array.astype(np.int64)
     elif array.dtype.kind != "b":
         raise TypeError(f"can't convert {array.dtype} data to a tensor: use numbers")
-    out = Tensor(array)
-    if requires_grad and out.array.dtype.kind != "f":  # the factory's words, capitalized
+    return leaf(array, requires_grad)
+
+
+def leaf(array: Array, requires_grad: Any) -> Tensor:
+    """A new leaf holding `array`, as PyTorch's factories make one (tensor, zeros, arange...)."""
+    if requires_grad and array.dtype.kind != "f":  # the factories' words, capitalized
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    out = Tensor(array)
     out.requires_grad = requires_grad
     return out
 

@@ -163,6 +163,14 @@ def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
     return f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but got: [{batch}, {b[-2]}]."
 
 
+def int_arg(value: Any, function: str, parameter: str, position: int) -> int:
+    """An int argument (a dim), refused as PyTorch's argument parser refuses anything else."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        kind = type(value).__name__
+        raise TypeError(f"{function}(): argument '{parameter}' (position {position}) must be int, not {kind}")
+    return int(value)
+
+
 def int_tuple(value: Any, function: str, parameter: str, position: int) -> tuple[int, ...]:
     """A shape or a list of dims, taken and refused as PyTorch's argument parser takes them:
     a tuple or list of integers (NumPy's too). The parser looks at the first element to tell

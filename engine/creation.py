@@ -1,0 +1,110 @@
+"""New leaf tensors from a size or a range: zeros, ones, full, eye, arange and linspace.
+
+As PyTorch's: floats are the default float dtype (float32) unless `dtype` says otherwise,
+integers int64, and `requires_grad=True` is refused for anything but floats. Integer ranges
+are PyTorch's exactly; float ranges within a rounding or two of the largest end: arange rounds
+start + i·step, computed in float64, once, and linspace counts from both ends in the answer's
+dtype, as PyTorch's CPU kernels do one element at a time (their vectorized loops count each lane
+from the first of its vector, so PyTorch's last bits depend on the processor's vector width).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from engine import dtypes
+from engine.tensor import Tensor, leaf
+from engine.torch_words import int_tuple
+
+Array = np.ndarray[Any, Any]
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return leaf(np.zeros(_size(size, "zeros"), _dtype(dtype, 0.0)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return leaf(np.ones(_size(size, "ones"), _dtype(dtype, 0.0)), requires_grad)
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`fill_value` everywhere; its dtype is the number's (bool, int64 or float32) unless given."""
+    if isinstance(size, int | np.integer):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    return leaf(np.full(_size((size,), "full"), fill_value, _dtype(dtype, fill_value)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    for name, count in (("n", n), ("m", m)):
+        if count is not None and count < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
+    return leaf(np.eye(n, m, dtype=_dtype(dtype, 0.0)), requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """start, start + step, ... short of end; arange(n) counts from 0. int64 if all three are integers."""
+    if end is None:
+        start, end = 0, start
+    kind = _dtype(dtype, 0.0 if any(isinstance(n, float | np.floating) for n in (start, end, step)) else 0)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if kind.kind != "f":  # as PyTorch, the bounds and the step are made integers first
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise ValueError("step must be nonzero")  # PyTorch's error type where it rounds to 0
+    if not all(math.isfinite(n) for n in (start, end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    count = math.ceil((end - start) / step)
+    if kind.kind != "f":
+        return leaf(np.arange(start, start + count * step, step, dtype=kind), requires_grad)
+    return leaf((start + np.arange(count, dtype=np.float64) * float(step)).astype(kind), requires_grad)
+
+
+def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`steps` numbers evenly from start to end, both included."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    kind = _dtype(dtype, 0.0)
+    if steps <= 1:
+        return leaf(np.full((steps,), start, kind), requires_grad)
+    # PyTorch's kernel: the step in the answer's dtype (float64 for integers), the first half
+    # counted up from start and the rest down from end, so that both ends are exact.
+    step_type = kind.type if kind.kind == "f" else np.float64
+    first, last = step_type(kind.type(start)), step_type(kind.type(end))
+    step = (last - first) / step_type(steps - 1)
+    i = np.arange(steps)
+    half = steps // 2
+    up = first + step * i[:half].astype(step_type)
+    down = last - step * (steps - i[half:] - 1).astype(step_type)
+    return leaf(np.concatenate([up, down]).astype(kind), requires_grad)
+
+
+def _size(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
+    """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) alike; a negative size refused as PyTorch does."""
+    if len(size) == 1 and isinstance(size[0], tuple | list):
+        size = tuple(size[0])
+    elif len(size) == 1 and isinstance(size[0], bool):
+        raise TypeError(f"{function}(): argument 'size' (position 1) must be tuple of ints, not bool")
+    shape = int_tuple(size, function, "size", 1)
+    for n in shape:
+        if n < 0 and function == "zeros":  # its own check in PyTorch, in its own words
+            raise RuntimeError("zeros: Dimension size must be non-negative.")
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
+    return shape
+
+
+def _dtype(given: Any, like: Any) -> np.dtype[Any]:
+    """The NumPy dtype asked for, or that of a tensor made of the number `like`, as PyTorch infers it."""
+    if given is not None:
+        return dtypes.to_numpy_dtype(given)
+    if isinstance(like, bool | np.bool_):
+        return np.dtype(np.bool_)
+    if isinstance(like, int | np.integer):
+        return np.dtype(np.int64)
+    return dtypes.default_float()

@@ -1,0 +1,284 @@
+# mypy: disable-error-code="union-attr"
+"""view, flatten, squeeze, unsqueeze, argmax and argmin, and the factories (zeros, ones, full,
+eye, arange, linspace) of the Python API, each against PyTorch: values, shapes, dtypes,
+grad_fn names, gradients, and what each refuses, in PyTorch's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+
+torch = pytest.importorskip("torch")
+
+DATA = np.arange(1.0, 7.0).reshape(2, 1, 3)
+
+RESHAPES = {
+    "x.view(-1)": lambda lib, x: x.view(-1),
+    "x.view(3, 2)": lambda lib, x: x.view(3, 2),
+    "x.view((3, 2))": lambda lib, x: x.view((3, 2)),
+    "x.view([1, 6])": lambda lib, x: x.view([1, 6]),
+    "x[1].view(3)": lambda lib, x: x[1].view(3),
+    "x.flatten()": lambda lib, x: x.flatten(),
+    "x.flatten(1)": lambda lib, x: x.flatten(1),
+    "x.flatten(0, 1)": lambda lib, x: x.flatten(0, 1),
+    "x.flatten(-2, -1)": lambda lib, x: x.flatten(-2, -1),
+    "flatten(x, start_dim=1)": lambda lib, x: lib.flatten(x, start_dim=1),
+    "x.permute(2, 0, 1).flatten()": lambda lib, x: x.permute(2, 0, 1).flatten(),
+    "x.squeeze()": lambda lib, x: x.squeeze(),
+    "x.squeeze(1)": lambda lib, x: x.squeeze(1),
+    "x.squeeze(0)": lambda lib, x: x.squeeze(0),
+    "x.squeeze(-2)": lambda lib, x: x.squeeze(-2),
+    "x.squeeze((0, 1))": lambda lib, x: x.squeeze((0, 1)),
+    "x.squeeze([])": lambda lib, x: x.squeeze([]),
+    "squeeze(x, dim=1)": lambda lib, x: lib.squeeze(x, dim=1),
+    "x.permute(1, 2, 0).squeeze(0)": lambda lib, x: x.permute(1, 2, 0).squeeze(0),
+    "x.unsqueeze(0)": lambda lib, x: x.unsqueeze(0),
+    "x.unsqueeze(-1)": lambda lib, x: x.unsqueeze(-1),
+    "x.unsqueeze(3)": lambda lib, x: x.unsqueeze(3),
+    "unsqueeze(x, dim=1)": lambda lib, x: lib.unsqueeze(x, dim=1),
+    "x.sum().flatten()": lambda lib, x: x.sum().flatten(),
+    "x.sum().squeeze()": lambda lib, x: x.sum().squeeze(),
+    "x.sum().squeeze(-1)": lambda lib, x: x.sum().squeeze(-1),
+    "x.sum().unsqueeze(0)": lambda lib, x: x.sum().unsqueeze(0),
+    "x.view(6).unsqueeze(1).squeeze()": lambda lib, x: x.view(6).unsqueeze(1).squeeze(),
+}
+
+
+@pytest.mark.parametrize("name", RESHAPES)
+def test_views_give_torchs_shapes_names_values_and_gradients(name: str) -> None:
+    seen = {}
+    for lib in (engine, torch):
+        x = lib.tensor(DATA, requires_grad=True)
+        y = RESHAPES[name](lib, x)
+        shape = tuple(y.shape)
+        weights = lib.tensor(np.arange(2.0, 2.0 + y.numel()).reshape(shape))  # a different weight each
+        (y * weights).sum().backward()
+        name_of = None if y.grad_fn is None else y.grad_fn.name()
+        seen[lib.__name__] = (shape, name_of, y.detach().numpy().tolist(), x.grad.numpy().tolist())
+    assert seen["engine"] == seen["torch"]
+
+
+def test_flatten_of_what_is_one_axis_already_is_the_tensor_itself_as_in_torch() -> None:
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        assert x.flatten() is x and x.flatten(0, -1) is x
+        m = lib.tensor(DATA)
+        assert m.flatten(1, 1) is m
+
+
+def test_a_view_shares_its_input_memory() -> None:
+    x = engine.tensor(DATA)
+    y = x.view(6)
+    assert np.shares_memory(y.numpy(), x.numpy())
+
+
+REFUSALS = {
+    "view of a transpose": (RuntimeError, lambda lib, x: x.permute(2, 0, 1).view(-1)),
+    "view to another size": (RuntimeError, lambda lib, x: x.view(4)),
+    "view inferring two sizes": (RuntimeError, lambda lib, x: x.view(-1, -1)),
+    "view to a float": (TypeError, lambda lib, x: x.view(2, 3.0)),
+    "flatten backwards": (RuntimeError, lambda lib, x: x.flatten(2, 0)),
+    "flatten from a float": (TypeError, lambda lib, x: x.flatten(0.5)),
+    "flatten to a float": (TypeError, lambda lib, x: x.flatten(0, 2.0)),
+    "flatten past the last dim": (IndexError, lambda lib, x: x.flatten(0, 3)),
+    "flatten of a list": (TypeError, lambda lib, x: lib.flatten([1.0, 2.0])),
+    "squeeze past the last dim": (IndexError, lambda lib, x: x.squeeze(5)),
+    "squeeze of a 0-d past its dim": (IndexError, lambda lib, x: x.sum().squeeze(1)),
+    "squeeze twice one dim": (RuntimeError, lambda lib, x: x.squeeze((0, 0))),
+    "squeeze a float dim": (TypeError, lambda lib, x: x.squeeze(1.5)),
+    "squeeze a tuple with a float": (TypeError, lambda lib, x: x.squeeze((0, 1.5))),
+    "unsqueeze past the end": (IndexError, lambda lib, x: x.unsqueeze(4)),
+    "unsqueeze before the start": (IndexError, lambda lib, x: x.unsqueeze(-5)),
+    "unsqueeze a float dim": (TypeError, lambda lib, x: x.unsqueeze(1.0)),
+    "unsqueeze without a dim": (TypeError, lambda lib, x: x.unsqueeze()),
+}
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_views_refuse_what_torch_refuses_in_its_words(name: str) -> None:
+    error, call = REFUSALS[name]
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(error) as caught:
+            call(lib, lib.tensor(DATA, requires_grad=True))
+        said.append(str(caught.value).replace("Tensor.", ""))
+    assert said[0] == said[1]
+
+
+ARGS = {
+    "x.argmax()": lambda lib, x: x.argmax(),
+    "x.argmin()": lambda lib, x: x.argmin(),
+    "x.argmax(0)": lambda lib, x: x.argmax(0),
+    "x.argmax(dim=1)": lambda lib, x: x.argmax(dim=1),
+    "x.argmin(-1, keepdim=True)": lambda lib, x: x.argmin(-1, keepdim=True),
+    "x.argmax(keepdim=True)": lambda lib, x: x.argmax(keepdim=True),
+    "argmax(x, dim=0, keepdim=True)": lambda lib, x: lib.argmax(x, dim=0, keepdim=True),
+    "argmin(x)": lambda lib, x: lib.argmin(x),
+    "x[0, 0].argmax(0)": lambda lib, x: x[0, 0].argmax(0),
+    "x[0, 0].argmin(-1, keepdim=True)": lambda lib, x: x[0, 0].argmin(-1, keepdim=True),
+    "of integers, argmax(1)": lambda lib, x: lib.tensor([[3, 1, 3], [0, 5, 5]]).argmax(1),
+}
+ARG_INPUTS = {
+    "ties": [[3.0, 1.0, 3.0], [0.0, 0.0, -1.0]],
+    "nan": [[1.0, float("nan"), 5.0], [float("nan"), float("-inf"), float("nan")]],
+    "infinities": [[float("inf"), 1.0, float("inf")], [float("-inf"), float("-inf"), 2.0]],
+}
+
+
+@pytest.mark.parametrize("values", ARG_INPUTS)
+@pytest.mark.parametrize("name", ARGS)
+def test_argmax_and_argmin_give_torchs_indices_of_the_first_extreme(name: str, values: str) -> None:
+    # A NaN counts as the greatest and as the least, as in PyTorch; ties give the first index.
+    seen = {}
+    for lib in (engine, torch):
+        x = lib.tensor(ARG_INPUTS[values], requires_grad=True)
+        i = ARGS[name](lib, x)
+        seen[lib.__name__] = (tuple(i.shape), str(i.dtype).split(".")[-1], i.requires_grad, i.numpy().tolist())
+    assert seen["engine"] == seen["torch"]
+
+
+ARG_REFUSALS = {
+    "argmax of nothing": (IndexError, lambda lib: lib.tensor(np.zeros((0, 3))).argmax()),
+    "argmin along an empty dim": (IndexError, lambda lib: lib.tensor(np.zeros((0, 3))).argmin(0)),
+    "argmax of bools": (RuntimeError, lambda lib: lib.tensor([True, False]).argmax()),
+    "argmax past the last dim": (IndexError, lambda lib: lib.tensor([[1.0]]).argmax(2)),
+    "argmax along a float": (TypeError, lambda lib: lib.tensor([[1.0]]).argmax(1.0)),
+    "argmax along a tuple": (TypeError, lambda lib: lib.tensor([[1.0]]).argmax((0, 1))),
+}
+
+
+@pytest.mark.parametrize("name", ARG_REFUSALS)
+def test_argmax_and_argmin_refuse_what_torch_refuses_in_its_words(name: str) -> None:
+    error, call = ARG_REFUSALS[name]
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(error) as caught:
+            call(lib)
+        said.append(str(caught.value))
+    assert said[0] == said[1]
+    assert engine.argmax(engine.tensor([[1.0, 2.0]]), 1).tolist() == [1]  # the empty one along dim 1 answers
+    assert engine.tensor(np.zeros((0, 3))).argmax(1).tolist() == torch.zeros(0, 3).argmax(1).tolist()
+
+
+FACTORIES = {
+    "zeros(2, 3)": lambda lib: lib.zeros(2, 3),
+    "zeros((2, 3))": lambda lib: lib.zeros((2, 3)),
+    "zeros([2])": lambda lib: lib.zeros([2]),
+    "zeros(())": lambda lib: lib.zeros(()),
+    "zeros(0)": lambda lib: lib.zeros(0),
+    "zeros(2, dtype=int64)": lambda lib: lib.zeros(2, dtype=lib.int64),
+    "zeros(2, dtype=bool)": lambda lib: lib.zeros(2, dtype=lib.bool),
+    "ones(3, requires_grad=True)": lambda lib: lib.ones(3, requires_grad=True),
+    "ones(2, 2, dtype=float64)": lambda lib: lib.ones(2, 2, dtype=lib.float64),
+    "full((2,), 3)": lambda lib: lib.full((2,), 3),
+    "full((2, 1), 2.5)": lambda lib: lib.full((2, 1), 2.5),
+    "full([2], True)": lambda lib: lib.full([2], True),
+    "full((2,), 1, dtype=float64, requires_grad=True)": lambda lib: lib.full(
+        (2,), 1, dtype=lib.float64, requires_grad=True
+    ),
+    "eye(3)": lambda lib: lib.eye(3),
+    "eye(2, 3)": lambda lib: lib.eye(2, 3),
+    "eye(2, dtype=int64)": lambda lib: lib.eye(2, dtype=lib.int64),
+    "eye(0)": lambda lib: lib.eye(0),
+    "arange(5)": lambda lib: lib.arange(5),
+    "arange(2, 9, 3)": lambda lib: lib.arange(2, 9, 3),
+    "arange(10, 0, -3)": lambda lib: lib.arange(10, 0, -3),
+    "arange(0, 1, 0.25)": lambda lib: lib.arange(0, 1, 0.25),
+    "arange(2.5)": lambda lib: lib.arange(2.5),
+    "arange(5, dtype=float32, requires_grad=True)": lambda lib: lib.arange(5, dtype=lib.float32, requires_grad=True),
+    "arange(3, 3)": lambda lib: lib.arange(3, 3),
+    "linspace(0, 1, 5)": lambda lib: lib.linspace(0, 1, 5),
+    "linspace(-1, 1, 3, requires_grad=True)": lambda lib: lib.linspace(-1, 1, 3, requires_grad=True),
+    "linspace(0, 1, 1)": lambda lib: lib.linspace(0, 1, 1),
+    "linspace(0, 1, 0)": lambda lib: lib.linspace(0, 1, 0),
+    "linspace(2, 2, 3)": lambda lib: lib.linspace(2, 2, 3),
+    "linspace(0, 10, 4, dtype=int64)": lambda lib: lib.linspace(0, 10, 4, dtype=lib.int64),
+    "linspace(-7, 3, 6, dtype=int64)": lambda lib: lib.linspace(-7, 3, 6, dtype=lib.int64),
+}
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_factories_make_torchs_leaves(name: str) -> None:
+    made = {}
+    for lib in (engine, torch):
+        t = FACTORIES[name](lib)
+        made[lib.__name__] = (repr(t).replace("engine.", "torch."), t.is_leaf, t.grad_fn)
+    assert made["engine"] == made["torch"]
+
+
+FACTORY_REFUSALS = {
+    "zeros(2, -1)": (RuntimeError, lambda lib: lib.zeros(2, -1)),
+    "ones(2, -1)": (RuntimeError, lambda lib: lib.ones(2, -1)),
+    "ones(True)": (TypeError, lambda lib: lib.ones(True)),
+    "zeros(2, 3.0)": (TypeError, lambda lib: lib.zeros(2, 3.0)),
+    "full(3, 1.0)": (TypeError, lambda lib: lib.full(3, 1.0)),
+    "full((-2,), 1.0)": (RuntimeError, lambda lib: lib.full((-2,), 1.0)),
+    "eye(-1)": (RuntimeError, lambda lib: lib.eye(-1)),
+    "arange(0, 1, 0)": (RuntimeError, lambda lib: lib.arange(0, 1, 0)),
+    "arange(0, 1, 0.3, dtype=int64)": (ValueError, lambda lib: lib.arange(0, 1, 0.3, dtype=lib.int64)),
+    "arange(1, 0, 1)": (RuntimeError, lambda lib: lib.arange(1, 0, 1)),
+    "arange(nan)": (RuntimeError, lambda lib: lib.arange(float("nan"))),
+    "arange(0, inf)": (RuntimeError, lambda lib: lib.arange(0, float("inf"))),
+    "linspace(0, 1, -1)": (RuntimeError, lambda lib: lib.linspace(0, 1, -1)),
+    "zeros(2, dtype=int64, requires_grad=True)": (
+        RuntimeError,
+        lambda lib: lib.zeros(2, dtype=lib.int64, requires_grad=True),
+    ),
+    "arange(5, requires_grad=True)": (RuntimeError, lambda lib: lib.arange(5, requires_grad=True)),
+    "full((2,), 1, requires_grad=True)": (RuntimeError, lambda lib: lib.full((2,), 1, requires_grad=True)),
+}
+
+
+@pytest.mark.parametrize("name", FACTORY_REFUSALS)
+def test_factories_refuse_what_torch_refuses_in_its_words(name: str) -> None:
+    error, call = FACTORY_REFUSALS[name]
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(error) as caught:
+            call(lib)
+        said.append(str(caught.value))
+    assert said[0] == said[1]
+
+
+def _within_a_rounding(ours: Any, theirs: Any, ends: tuple[float, ...]) -> None:
+    # PyTorch's vectorized kernels count each lane from its vector's first element, so its last
+    # bits depend on the CPU's vector width; ours round start + i·step once. Both are within a
+    # rounding or two of the largest end.
+    assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == str(theirs.dtype).replace("torch", "engine")
+    eps = np.finfo(ours.numpy().dtype).eps
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=2 * eps * max(map(abs, ends)))
+
+
+finite = st.floats(-1e3, 1e3, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=finite, span=st.floats(0.5, 500), step=st.floats(0.01, 10), down=st.booleans(), wide=st.booleans())
+def test_arange_of_floats_has_torchs_length_and_values_within_a_rounding(
+    start: float, span: float, step: float, down: bool, wide: bool
+) -> None:
+    step = -step if down else step
+    end = start + span * (1 if step > 0 else -1)
+    dtypes = (engine.float64, torch.float64) if wide else (None, None)
+    ours, theirs = engine.arange(start, end, step, dtype=dtypes[0]), torch.arange(start, end, step, dtype=dtypes[1])
+    _within_a_rounding(ours, theirs, (start, end))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=finite, end=finite, steps=st.integers(2, 400), wide=st.booleans())
+def test_linspace_has_torchs_values_within_a_rounding_and_both_ends_exact(
+    start: float, end: float, steps: int, wide: bool
+) -> None:
+    dtypes = (engine.float64, torch.float64) if wide else (None, None)
+    ours = engine.linspace(start, end, steps, dtype=dtypes[0])
+    theirs = torch.linspace(start, end, steps, dtype=dtypes[1])
+    _within_a_rounding(ours, theirs, (start, end))
+    kind = ours.numpy().dtype.type
+    assert ours.numpy()[0] == kind(start) and ours.numpy()[-1] == kind(end)
+
