@@ -86,6 +86,17 @@ def zero(tensor: Tensor) -> Tensor:
     return tensor
 
 
+def copy(tensor: Tensor, source: Any) -> Tensor:
+    """`tensor.copy_(source)`: source's values, broadcast to tensor's shape and cast to its dtype."""
+    _refuse_in_a_graph(tensor, "copy_()", source)
+    if not isinstance(source, (Tensor, *OPERANDS)):
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type(source).__name__}")
+    values = source.array if isinstance(source, Tensor) else np.asarray(source)
+    _fits(tensor.array, values)
+    _write(tensor.array, values, "unsafe")
+    return tensor
+
+
 def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     """`tensor[index] = value`, the value cast to the tensor's dtype (PyTorch's copy_): for a
     basic index, or an index tensor, of integers or a mask of bools (`g[x < 0] = 0`)."""
@@ -103,7 +114,7 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
         raise in_torch_words("index", (tensor.array,), {"index": index}, error) from None
     values = _without_leading_ones(values, view.ndim)
     expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
-    _write(view, values, "unsafe")
+    _write(view, values, "unsafe", through=tensor.array)
 
 
 def _without_leading_ones(values: Array, ndim: int) -> Array:
@@ -185,17 +196,19 @@ def _refuse_in_a_graph(tensor: Tensor, what: str, other: Any = None, leaf_messag
 
 
 def _fits(target: Array, values: Array) -> None:
-    if np.broadcast_shapes(values.shape, target.shape) != target.shape:
-        raise RuntimeError(
-            f"output with shape {list(target.shape)} doesn't match the broadcast shape "
-            f"{list(np.broadcast_shapes(values.shape, target.shape))}"
-        )
+    try:
+        shape = np.broadcast_shapes(target.shape, values.shape)
+    except ValueError as error:
+        raise in_torch_words("copy_", (target, values), {}, error) from None
+    if shape != target.shape:
+        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast shape {list(shape)}")
 
 
-def _write(target: Array, values: Array, casting: Casting) -> None:
-    """Write `values` over `target` (a tensor's array, or a view of one), as PyTorch would."""
+def _write(target: Array, values: Array, casting: Casting, through: Array | None = None) -> None:
+    """Write `values` over `target` (a tensor's array, or `through`'s part of one), as PyTorch
+    would. The write is counted as one of the tensor's: unseen through `.data`, as in PyTorch."""
     _check_writable(target, values, casting)
-    _note_written(target)
+    _note_written(target if through is None else through)
     target[...] = values
 
 

@@ -478,6 +478,11 @@ class Tensor:
 
         return zero(self)
 
+    def copy_(self, src: Any) -> Tensor:
+        from engine.in_place import copy
+
+        return copy(self, src)
+
     # --- what the array knows ---------------------------------------------------------
 
     @property

@@ -196,6 +196,28 @@ def _data_written_after_a_forward(lib: Any) -> Any:
     return x.grad
 
 
+def _data_assigned_into_after_a_forward(lib: Any) -> Any:
+    # Writes through an index of .data go unseen too (a review found them counted, and refused).
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data[...] = lib.tensor([10.0, 20.0])
+    x.data[0] = 5
+    y.backward()
+    return x.grad
+
+
+def _copied_into(lib: Any) -> Any:
+    x = lib.zeros(2, 3)
+    x.copy_(lib.tensor([1, 2, 3]))  # broadcast, and cast to float32
+    x[0].copy_(7.5)
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    with lib.no_grad():
+        w.data.copy_(lib.tensor([10.0, 20.0]))
+    y.backward()
+    return x, w.grad
+
+
 def _an_element_is_a_view(lib: Any) -> Any:
     x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
     x[0, 1].zero_()
@@ -208,6 +230,8 @@ ANSWERS: dict[str, Callable[[Any], Any]] = {
     "arrays written over that no rule reads": _not_what_the_rules_read,
     "x[0, 1] is a view, as in PyTorch": _an_element_is_a_view,
     ".data written over between forward and backward": _data_written_after_a_forward,
+    ".data assigned into between forward and backward": _data_assigned_into_after_a_forward,
+    "copy_ into a tensor, a row and .data": _copied_into,
     "x @ w and x / w, w written over": _what_matmul_and_div_save,
     "max(x, 1), x written over": _what_max_along_a_dim_saves,
     "+= on a copy in a graph": _copies_take_operators_in_a_graph,
@@ -469,6 +493,22 @@ def test_assignments_through_indices_take_shapes_and_dtypes_as_torch_does(name: 
     assert seen[0] == seen[1]
 
 
+def _copy_of_what_does_not_broadcast(lib: Any) -> None:
+    lib.zeros(3).copy_(lib.ones(2))
+
+
+def _copy_past_the_shape(lib: Any) -> None:
+    lib.zeros(3).copy_(lib.ones(2, 3))
+
+
+def _copy_into_a_leaf(lib: Any) -> None:
+    lib.zeros(3, requires_grad=True).copy_(lib.ones(3))
+
+
+def _copy_of_a_list(lib: Any) -> None:
+    lib.zeros(3).copy_([1.0, 2.0, 3.0])
+
+
 REFUSALS: dict[str, Callable[[Any], None]] = {
     "+= on a view of a view of a leaf": _a_view_of_a_view_of_a_leaf,
     "the numerator of a division written over": _a_numerator_written_over,
@@ -498,6 +538,10 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     ".data that is no tensor": _data_not_a_tensor,
     "an assigned value that does not fit": _assigning_what_does_not_fit,
     "t += a list": _a_list,
+    "copy_ of what does not broadcast": _copy_of_what_does_not_broadcast,
+    "copy_ past the tensor's shape": _copy_past_the_shape,
+    "copy_ into a leaf that requires grad": _copy_into_a_leaf,
+    "copy_ of a list": _copy_of_a_list,
 }
 
 
@@ -529,6 +573,7 @@ def test_a_backward_through_values_replaced_by_an_operator_uses_the_values_it_sa
     [
         (lambda x: (x * 2).add_(1), "add_() of a tensor in a graph is not supported: write y = y + ..., or y += ..."),
         (lambda x: (x * 2).zero_(), "zero_() of a tensor in a graph is not supported"),
+        (lambda x: (x * 2).copy_(engine.ones(2)), "copy_() of a tensor in a graph is not supported"),
         (lambda x: (x * 2).__setitem__(0, 1.0), "item assignment of a tensor in a graph is not supported"),
         (
             lambda x: (x * 1).__imul__(engine.tensor([2.0, 3.0], dtype=engine.float64, requires_grad=True)),
