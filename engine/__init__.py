@@ -9,7 +9,7 @@ PyTorch autograd code unchanged::
     x.grad  # tensor([2., 4., 6.])
 """
 
-from engine import autograd
+from engine import autograd, nn
 from engine.creation import arange, eye, full, linspace, ones, zeros
 from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int64
 from engine.functional import (
@@ -66,7 +66,7 @@ __all__ = [
     "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "default_dtype", "div", "dtype",
     "enable_grad", "exp", "eye", "flatten", "float32", "float64", "full", "int64", "is_grad_enabled",
     "linspace", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "mse_loss", "mul", "neg", "no_grad", "ones", "ones_like", "pow", "relu", "reshape",
+    "mse_loss", "mul", "neg", "nn", "no_grad", "ones", "ones_like", "pow", "relu", "reshape",
     "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "sub", "sum", "tanh",
     "tensor", "transpose", "unsqueeze", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -282,3 +282,42 @@ def test_linspace_has_torchs_values_within_a_rounding_and_both_ends_exact(
     kind = ours.numpy().dtype.type
     assert ours.numpy()[0] == kind(start) and ours.numpy()[-1] == kind(end)
 
+
+FUNCTIONAL = {
+    "F.relu(x)": lambda F, lib, x: F.relu(x),
+    "F.sigmoid(x)": lambda F, lib, x: F.sigmoid(x),
+    "F.tanh(x)": lambda F, lib, x: F.tanh(x),
+    "F.softmax(x, dim=0)": lambda F, lib, x: F.softmax(x, dim=0),
+    "F.log_softmax(x, 1)": lambda F, lib, x: F.log_softmax(x, 1),
+    "F.mse_loss(x, 2 * x.detach())": lambda F, lib, x: F.mse_loss(x, 2 * x.detach()),
+    "F.cross_entropy(x, labels)": lambda F, lib, x: F.cross_entropy(x, lib.tensor([2, 0])),
+    "F.cross_entropy(x, labels, reduction='mean')": lambda F, lib, x: F.cross_entropy(
+        x, lib.tensor([1, -100]), reduction="mean"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL)
+def test_nn_functional_has_torchs_activations_and_losses(name: str) -> None:
+    seen = {}
+    for lib in (engine, torch):
+        x = lib.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], dtype=lib.float64, requires_grad=True)
+        y = FUNCTIONAL[name](lib.nn.functional, lib, x)
+        y.backward(lib.ones_like(y))
+        seen[lib.__name__] = (y.grad_fn.name(), y.detach().numpy(), x.grad.numpy())
+    assert seen["engine"][0] == seen["torch"][0]
+    for ours, theirs in zip(seen["engine"][1:], seen["torch"][1:], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_a_dim_chooses_torchs_and_warns_in_its_words(name: str, shape: tuple[int, ...]) -> None:
+    data = np.random.default_rng(0).standard_normal(shape)
+    answers, said = [], []
+    for lib in (engine, torch):
+        with pytest.warns(UserWarning) as caught:
+            answers.append(getattr(lib.nn.functional, name)(lib.tensor(data)).numpy())
+        said.append([str(w.message) for w in caught])
+    np.testing.assert_allclose(answers[0], answers[1], rtol=1e-6)
+    assert said[0] == said[1]
