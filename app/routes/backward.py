@@ -53,6 +53,12 @@ SettingsDep = Annotated[Settings, Depends(settings)]
             "model": ErrorResponse,
             "description": "Busy: no place to compute freed within the time limit (setting "
             "GRADLAB_MAX_CONCURRENT_REQUESTS); try again after Retry-After seconds.",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before sending the request again.",
+                    "schema": {"type": "integer"},
+                }
+            },
         },
     },
 )

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from app.examples import EXAMPLES
-from app.schemas import ExampleInfo, OpInfo
+from app.schemas import ErrorResponse, ExampleInfo, OpInfo
 from engine.ops import OPS, REQUIRED
 
 router = APIRouter(tags=["catalog"])
@@ -38,7 +38,9 @@ def examples() -> list[ExampleInfo]:
 @router.get(
     "/examples/{name}",
     summary="One example's request body",
-    responses={404: {"description": "No example of that name; the message lists the known ones."}},
+    responses={
+        404: {"model": ErrorResponse, "description": "No example of that name; the message lists the known ones."}
+    },
 )
 def example(name: str) -> dict[str, Any]:
     """The body to POST to /backward as it is."""

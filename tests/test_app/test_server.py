@@ -23,6 +23,7 @@ import pytest
 from support import Server, log_tail, serve
 
 from app.examples import EXAMPLES, SEED_EXAMPLES
+from app.schemas import ErrorResponse
 from engine.check import run_check
 from engine.errors import SpecError
 from engine.limits import Limits
@@ -87,6 +88,19 @@ def test_examples_listed_and_served(client: httpx.Client) -> None:
     assert [e["name"] for e in listed] == list(EXAMPLES)
     for name in EXAMPLES:
         assert client.get(f"/examples/{name}").json() == EXAMPLES[name]["value"]
+
+
+def test_the_error_answers_and_headers_sent_are_the_documented_ones(client: httpx.Client) -> None:
+    # A review found the 404 of /examples/{name} without its schema, and 503's Retry-After
+    # sent but not documented.
+    paths = client.get("/openapi.json").json()["paths"]
+    missing = client.get("/examples/nope")
+    documented = paths["/examples/{name}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
+    assert missing.status_code == 404 and documented == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert ErrorResponse.model_validate(missing.json()).detail[0].loc == ["path"]
+    busy = paths["/backward"]["post"]["responses"]["503"]
+    assert set(busy["headers"]) == {"Retry-After"}
+    assert busy["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
 
 
 @pytest.mark.parametrize("name", list(EXAMPLES))
