@@ -1440,6 +1440,48 @@ def test_a_backward_that_ignores_the_gradient_it_got_gives_a_warning_under_a_sum
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
+def test_an_output_s_term_lost_in_the_rounding_of_another_s_fails_as_gradcheck_fails_it(mode: str) -> None:
+    # y = x², b = 10^12·x: grad_y·(2x + 1e-4) is off by 1e-4 for y's gradient, which the total of
+    # about 10^12 rounds away (an ulp of 10^12 is 1.2e-4). A review found it passed, with a
+    # warning that it was right for y's gradient. Taken alone, as gradcheck takes each output,
+    # y's term is wrong by 5e-5 of itself, 50 times rtol.
+    def spec(backward: str) -> dict[str, Any]:
+        return {
+            "dtype": "float64",
+            "leaves": {"x": leaf([1.0, 2.0])},
+            "functions": {
+                "F": {
+                    "inputs": ["x"],
+                    "forward": [{"name": "y", "expr": "x * x"}, {"name": "b", "expr": "x * 1e12"}],
+                    "outputs": ["y", "b"],
+                    "save_for_backward": ["x"],
+                    "backward": [{"name": "grad_x", "expr": backward}],
+                }
+            },
+            "nodes": [{"name": ["y", "b"], "expr": "F(x)"}, {"name": "s", "expr": "sum(y) + sum(b)"}],
+        }
+
+    wrong = check(spec("grad_y * (2 * x + 1e-4) + grad_b * 1e12"), {"mode": mode})
+    assert wrong.passed is False and wrong.warnings == []
+    message = wrong.functions[0].inputs["x"].message
+    assert message is not None and "hand-written 2.0001 but autograd of the forward 2" in message
+    assert message.endswith(
+        "with the gradient y got and no other (as gradcheck takes each output); beside the other outputs' gradients "
+        "the error was lost in their rounding"
+    )
+    assert check(spec("grad_y * 2 * x + grad_b * 1e12"), {"mode": mode}).passed is True
+    # Right for the gradient y got (ones), alone too: the verdict stands, and the warning says so.
+    ignored = check(spec("2 * x + grad_b * 1e12"), {"mode": mode})
+    assert ignored.passed is True
+    assert ignored.warnings[0].endswith("correct for the gradient y got here, wrong for others " + _GRADCHECK_TAIL)
+
+
+_GRADCHECK_TAIL = (
+    "(a random one was tried, as gradcheck does): a backward must hold for every grad_y, not only this graph's"
+)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
 def test_a_backward_that_never_ran_is_judged_at_what_it_got_and_warned_of(mode: str) -> None:
     # s does not use y, so F's backward never runs: what it got is nothing, zeros, for which
     # a backward linear in grad_y gives 0, right or wrong. A review found it failed against a
@@ -1530,11 +1572,13 @@ def test_a_full_check_over_the_limit_is_refused_before_running() -> None:
     [
         # 6 per element or direction, and 1 for the base point of each tensor or input; and for
         # each input of a custom function, one direction (and its base point) per output, the
-        # backward tried with a random gradient on that output alone
+        # backward tried with a random gradient on that output alone; and where several outputs got
+        # a gradient, one direction (and its base point) per output, with its own gradient alone
         ("seed_sum", 6 * 18 + 6, 6 * 6 + 6),  # x, y, xx, yy, xy, z: 6 tensors of 3 elements
         # x and y, as leaves and as the inputs of a function of one output
         ("seed_custom_function", 6 * 6 + 2 + 2 * (6 * 3 + 1 + 7), 6 * 2 + 2 + 2 * (6 + 1 + 7)),
-        ("seed_two_outputs_used", 6 * 3 + 1 + 6 * 3 + 1 + 2 * 7, 6 + 1 + 6 + 1 + 2 * 7),  # x; x, into two outputs
+        # x; x, into two outputs that both got a gradient
+        ("seed_two_outputs_used", 6 * 3 + 1 + 6 * 3 + 1 + 2 * 7 + 2 * 7, 6 + 1 + 6 + 1 + 2 * 7 + 2 * 7),
     ],
 )
 def test_evaluations_are_six_per_element_for_smooth_graphs(name: str, full: int, fast: int) -> None:
