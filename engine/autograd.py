@@ -235,9 +235,27 @@ def _roots(tensors: Tensor | Sequence[Tensor], gradients: Any) -> list[tuple[Ten
     return [(root, root._upstream(g)) for root, g in zip(roots, grads, strict=True)]
 
 
-def backward(tensors: Tensor | list[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None) -> None:
-    """`engine.autograd.backward`: backpropagate from several roots in one pass."""
-    run_backward(_roots(tensors, grad_tensors), retain_graph=bool(retain_graph))
+def backward(
+    tensors: Tensor | list[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Tensor | Sequence[Tensor] | None = None,
+) -> None:
+    """`engine.autograd.backward`: backpropagate from several roots in one pass; with `inputs`,
+    into their `.grad` alone (and the retained `.grad` on the way), as PyTorch does."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    roots = _roots(tensors, grad_tensors)
+    if inputs is None:
+        run_backward(roots, retain_graph=bool(retain_graph))
+        return
+    wrt = list(dict.fromkeys([inputs] if isinstance(inputs, Tensor) else inputs))  # each once
+    if not wrt:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    if not all(tensor.requires_grad for tensor in wrt):  # PyTorch retains the grad of each input, and says so
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    run_backward(roots, retain_graph=bool(retain_graph), inputs=wrt, into_grad=True)
 
 
 def grad(

@@ -226,13 +226,15 @@ def run_backward(
     retain_graph: bool = False,
     tick: Callable[[], None] | None = None,
     inputs: Sequence[Tensor] | None = None,
+    into_grad: bool = False,
 ) -> list[Array | None]:
     """Backpropagate each root's gradient, accumulating into leaves' and retained `.grad`.
 
     `tick`, when given, is called before each node: the service's clock check. A backward
     that fails leaves every leaf's `.grad` as it was (PyTorch may have added to some of them).
     With `inputs` (autograd.grad), no leaf's `.grad` changes: the gradient that reached each of
-    them, a leaf or not, is returned (None where none did), in their order.
+    them, a leaf or not, is returned (None where none did), in their order; `into_grad`
+    (backward(inputs=...)) adds it to their `.grad` too, and to no other leaf's.
     """
     # The non-leaf inputs, by the node that made them: their gradient is what that node gets.
     # As PyTorch, autograd.grad runs only the nodes that lead to an input, and an input's own
@@ -381,6 +383,9 @@ def run_backward(
         for i, tensor in enumerate(inputs):
             if tensor.grad_fn is None and tensor in leaves:
                 captured[i] = np.array(leaves[tensor], tensor.array.dtype)  # a copy: one array may reach two
+        for tensor, reached in zip(inputs, captured, strict=True) if into_grad else ():
+            if reached is not None and not (tensor.grad_fn is not None and tensor._retains_grad):  # else stored above
+                _store_grad(tensor, reached, stored)
         return captured
     for leaf, grad in leaves.items():
         if leaf._requires_grad:  # as AccumulateGrad: not a leaf set requires_grad=False since the forward

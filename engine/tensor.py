@@ -428,10 +428,16 @@ class Tensor:
         gradient: Tensor | Any = None,
         retain_graph: bool | None = None,
         create_graph: bool = False,
+        inputs: Any = None,
     ) -> None:
-        """Accumulate d(self · gradient)/d(leaf) into every leaf's `.grad`."""
+        """Accumulate d(self · gradient)/d(leaf) into every leaf's `.grad` (or the `inputs`' alone)."""
         if create_graph:
             raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+        if inputs is not None:
+            from engine.autograd import backward  # engine.autograd builds on this module
+
+            backward(self, gradient, retain_graph, inputs=inputs)
+            return
         run_backward([(self, self._upstream(gradient))], retain_graph=bool(retain_graph))
 
     def _upstream(self, gradient: Tensor | Any) -> Array:

@@ -1096,6 +1096,47 @@ def test_autograd_grad_runs_only_what_leads_to_its_inputs_as_torch_does() -> Non
     assert seen[0] == seen[1]
 
 
+BACKWARD_INPUTS = {
+    "a leaf": lambda lib, t: t["s"].backward(inputs=[t["x"]], retain_graph=True),
+    "a leaf, not in a list": lambda lib, t: t["s"].backward(inputs=t["x"], retain_graph=True),
+    "a retained non-leaf": lambda lib, t: t["s"].backward(inputs=[t["h"]], retain_graph=True),
+    "a non-leaf that retains nothing": lambda lib, t: t["s"].backward(inputs=[t["u"]], retain_graph=True),
+    "two leaves, one twice": lambda lib, t: t["s"].backward(inputs=(t["x"], t["w"], t["x"]), retain_graph=True),
+    "a leaf the root does not use": lambda lib, t: (t["x"] * 3).sum().backward(inputs=[t["w"]]),
+    "no inputs": lambda lib, t: t["s"].backward(inputs=[]),
+    "a tensor that requires no grad": lambda lib, t: t["s"].backward(inputs=[t["x"].detach()]),
+    "autograd.backward of two roots": lambda lib, t: lib.autograd.backward(
+        [t["s"], t["u"].sum()], inputs=[t["w"], t["h"]], retain_graph=True
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BACKWARD_INPUTS)
+def test_backward_into_its_inputs_alone_goes_as_in_torch(name: str) -> None:
+    # Called twice: the inputs' .grad accumulate, and no other leaf's is touched; a retained
+    # .grad on the way is kept, as PyTorch keeps it.
+    seen: list[Any] = []
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, -4.0], requires_grad=True)
+        h = x * w
+        h.retain_grad()
+        u = h * 2
+        t = {"x": x, "w": w, "h": h, "u": u, "s": (u * h).sum()}
+        calls: list[Any] = []
+        for _ in range(2):
+            try:
+                BACKWARD_INPUTS[name](lib, t)
+            except RuntimeError as error:
+                calls.append(("refused", str(error)))
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # u.grad of a non-leaf, read where it may be None
+                calls.append([None if t[k].grad is None else t[k].grad.tolist() for k in ("x", "w", "h", "u")])
+        seen.append(calls)
+    assert seen[0] == seen[1]
+
+
 METHODS = {
     "x.add(y)": lambda x, y: x.add(y),
     "x.sub(2.0)": lambda x, y: x.sub(2.0),
