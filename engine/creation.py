@@ -23,32 +23,32 @@ Array = np.ndarray[Any, Any]
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return leaf(np.zeros(_size(size, "zeros"), _dtype(dtype, 0.0)), requires_grad)
+    return leaf(np.zeros(size_of(size, "zeros"), dtype_of(dtype, 0.0)), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return leaf(np.ones(_size(size, "ones"), _dtype(dtype, 0.0)), requires_grad)
+    return leaf(np.ones(size_of(size, "ones"), dtype_of(dtype, 0.0)), requires_grad)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """`fill_value` everywhere; its dtype is the number's (bool, int64 or float32) unless given."""
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
-    return leaf(np.full(_size((size,), "full"), fill_value, _dtype(dtype, fill_value)), requires_grad)
+    return leaf(np.full(size_of((size,), "full"), fill_value, dtype_of(dtype, fill_value)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     for name, count in (("n", n), ("m", m)):
         if count is not None and count < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
-    return leaf(np.eye(n, m, dtype=_dtype(dtype, 0.0)), requires_grad)
+    return leaf(np.eye(n, m, dtype=dtype_of(dtype, 0.0)), requires_grad)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """start, start + step, ... short of end; arange(n) counts from 0. int64 if all three are integers."""
     if end is None:
         start, end = 0, start
-    kind = _dtype(dtype, 0.0 if any(isinstance(n, float | np.floating) for n in (start, end, step)) else 0)
+    kind = dtype_of(dtype, 0.0 if any(isinstance(n, float | np.floating) for n in (start, end, step)) else 0)
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if kind.kind != "f":  # as PyTorch, the bounds and the step are made integers first
@@ -69,7 +69,7 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_gr
     """`steps` numbers evenly from start to end, both included."""
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    kind = _dtype(dtype, 0.0)
+    kind = dtype_of(dtype, 0.0)
     if steps <= 1:
         return leaf(np.full((steps,), start, kind), requires_grad)
     # PyTorch's kernel: the step in the answer's dtype (float64 for integers), the first half
@@ -84,7 +84,7 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_gr
     return leaf(np.concatenate([up, down]).astype(kind), requires_grad)
 
 
-def _size(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
+def size_of(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
     """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) alike; a negative size refused as PyTorch does."""
     if len(size) == 1 and isinstance(size[0], tuple | list):
         size = tuple(size[0])
@@ -99,7 +99,7 @@ def _size(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
     return shape
 
 
-def _dtype(given: Any, like: Any) -> np.dtype[Any]:
+def dtype_of(given: Any, like: Any) -> np.dtype[Any]:
     """The NumPy dtype asked for, or that of a tensor made of the number `like`, as PyTorch infers it."""
     if given is not None:
         return dtypes.to_numpy_dtype(given)

@@ -321,3 +321,62 @@ def test_softmax_without_a_dim_chooses_torchs_and_warns_in_its_words(name: str, 
         said.append([str(w.message) for w in caught])
     np.testing.assert_allclose(answers[0], answers[1], rtol=1e-6)
     assert said[0] == said[1]
+
+
+RANDOM = {
+    "rand(2, 3)": lambda lib: lib.rand(2, 3),
+    "rand((4,), dtype=float64)": lambda lib: lib.rand((4,), dtype=lib.float64),
+    "randn(3, requires_grad=True)": lambda lib: lib.randn(3, requires_grad=True),
+    "randn([2, 2])": lambda lib: lib.randn([2, 2]),
+    "randn(())": lambda lib: lib.randn(()),
+    "randint(5, (3,))": lambda lib: lib.randint(5, (3,)),
+    "randint(2, 5, (2, 2))": lambda lib: lib.randint(2, 5, (2, 2)),
+    "randint(2, 5, (2,), dtype=float32)": lambda lib: lib.randint(2, 5, (2,), dtype=lib.float32),
+}
+
+
+@pytest.mark.parametrize("name", RANDOM)
+def test_random_tensors_have_torchs_shapes_dtypes_and_flags_and_repeat_from_a_seed(name: str) -> None:
+    made = {}
+    for lib in (engine, torch):
+        lib.manual_seed(7)
+        t = RANDOM[name](lib)
+        made[lib.__name__] = (tuple(t.shape), str(t.dtype).split(".")[-1], t.requires_grad, t.is_leaf)
+    assert made["engine"] == made["torch"]
+    engine.manual_seed(7)
+    first = RANDOM[name](engine).tolist()
+    engine.manual_seed(7)
+    assert RANDOM[name](engine).tolist() == first  # the numbers are NumPy's, so only repeat themselves
+
+
+def test_random_tensors_are_drawn_from_their_distributions() -> None:
+    # Means and spreads of 10^5 draws, each within 5 standard errors of the distribution's.
+    engine.manual_seed(0)
+    n = 100_000
+    uniform, normal = engine.rand(n).numpy(), engine.randn(n).numpy()
+    integers = engine.randint(-2, 3, (n,)).numpy()
+    assert uniform.min() >= 0 and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 5 * (1 / 12) ** 0.5 / n**0.5
+    assert abs(normal.mean()) < 5 / n**0.5 and abs(normal.std() - 1) < 5 / (2 * n) ** 0.5
+    assert set(np.unique(integers)) == {-2, -1, 0, 1, 2} and abs(integers.mean()) < 5 * 2**0.5 / n**0.5
+
+
+RANDOM_REFUSALS = {
+    "randn(-1)": (RuntimeError, lambda lib: lib.randn(-1)),
+    "rand(2, dtype=int64)": (NotImplementedError, lambda lib: lib.rand(2, dtype=lib.int64)),
+    "randn(2, dtype=int64)": (NotImplementedError, lambda lib: lib.randn(2, dtype=lib.int64)),
+    "randint(5, 2, (3,))": (RuntimeError, lambda lib: lib.randint(5, 2, (3,))),
+    "randint(0, (3,))": (RuntimeError, lambda lib: lib.randint(0, (3,))),
+    "randint(5, 3)": (TypeError, lambda lib: lib.randint(5, 3)),
+    "randint(2, 5, (2,), requires_grad=True)": (RuntimeError, lambda lib: lib.randint(2, 5, (2,), requires_grad=True)),
+}
+
+
+@pytest.mark.parametrize("name", RANDOM_REFUSALS)
+def test_random_tensors_refuse_what_torch_refuses_in_its_words(name: str) -> None:
+    error, call = RANDOM_REFUSALS[name]
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(error) as caught:
+            call(lib)
+        said.append(str(caught.value))
+    assert said[0] == said[1]
