@@ -9,7 +9,7 @@ PyTorch autograd code unchanged::
     x.grad  # tensor([2., 4., 6.])
 """
 
-from engine import autograd, nn
+from engine import autograd, nn, optim
 from engine.creation import arange, eye, full, linspace, ones, zeros
 from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int64
 from engine.functional import (
@@ -68,7 +68,7 @@ __all__ = [
     "enable_grad", "exp", "eye", "flatten", "float32", "float64", "full", "int64",
     "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
     "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "nn", "no_grad", "ones",
-    "ones_like", "pow", "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled",
+    "ones_like", "optim", "pow", "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled",
     "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "sub", "sum", "tanh", "tensor",
     "transpose", "unsqueeze", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -294,7 +294,7 @@ def _comparison(name: str, ufunc: np.ufunc) -> Callable[[Any, Any], Any]:
     return compare
 
 
-def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[..., Any]]:
     """A Tensor's in-place operator and method (`t += 1` and `t.add_(1)`), in engine.in_place."""
 
     def operator(self: Any, other: Any) -> Any:

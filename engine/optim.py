@@ -1,0 +1,209 @@
+"""torch.optim's SGD and Adam, for the training loops of notebooks written for PyTorch.
+
+Each step is PyTorch's for-loop implementation (the one it runs on the CPU), update for update,
+on the parameters in place under no_grad: a graph recorded before a step and run backward after
+it is refused, as in PyTorch. The answers are PyTorch's within a rounding or two (its kernels
+fuse some multiply-adds). Parameter groups are lists of dicts, as in PyTorch; what PyTorch's
+optimizers have beyond the update (state_dict, schedulers, foreach and fused kernels) is not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from engine.grad_mode import no_grad
+from engine.tensor import Tensor
+
+# What PyTorch's optimizers take and print though the update does not depend on them; only
+# their defaults are taken here.
+_IMPLEMENTATION_CHOICES = {"foreach": None, "differentiable": False, "fused": None}
+
+
+class Optimizer:
+    """What SGD and Adam share: the parameter groups, the state of each parameter, zero_grad."""
+
+    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
+                f"torch.{params.dtype.torch_name}Tensor"
+            )
+        for name, default in _IMPLEMENTATION_CHOICES.items():
+            if defaults.get(name, default) != default:
+                raise NotImplementedError(f"{name}={defaults[name]!r}: only the for-loop implementation is here")
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        self.param_groups.append({**self.defaults, **group, "params": params})
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = None
+        if closure is not None:  # PyTorch's closure: evaluates the loss, with a graph
+            loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, p.grad, group, self.state.setdefault(p, {}))
+        return loss
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:  # PyTorch's, a blank line between groups included
+        text = f"{type(self).__name__} ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            text += "".join(f"    {key}: {group[key]}\n" for key in sorted(group) if key != "params")
+        return text + ")"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with momentum (and Nesterov's), dampening and weight decay."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 0.001,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        **implementation: Any,
+    ) -> None:
+        _at_least_zero(lr=lr, momentum=momentum, weight_decay=weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            **_IMPLEMENTATION_CHOICES,
+            **implementation,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        g = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            g = g.add(p, alpha=group["weight_decay"])
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.clone().detach()
+            else:
+                buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
+            g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
+        p.add_(g, alpha=-group["lr"])
+
+
+class Adam(Optimizer):
+    """Adam: running averages of the gradient and its square, with their bias corrected;
+    `decoupled_weight_decay` makes it AdamW, and `amsgrad` keeps the largest square."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        capturable: bool = False,
+        **implementation: Any,
+    ) -> None:
+        _at_least_zero(lr=lr, epsilon=eps)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        _at_least_zero(weight_decay=weight_decay)
+        if capturable:
+            raise NotImplementedError("capturable=True: only the for-loop implementation is here")
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            **_IMPLEMENTATION_CHOICES,
+            **implementation,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state.update(step=0, exp_avg=p.detach() * 0, exp_avg_sq=p.detach() * 0)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = p.detach() * 0
+        g = -grad if group["maximize"] else grad
+        state["step"] += 1
+        if weight_decay != 0 and group["decoupled_weight_decay"]:
+            p.mul_(1 - lr * weight_decay)
+        elif weight_decay != 0:
+            g = g.add(p, alpha=weight_decay)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        _lerp_(exp_avg, g, 1 - beta1)
+        exp_avg_sq.mul_(beta2).add_((1 - beta2) * g * g)  # PyTorch's addcmul_, in its order
+        step = state["step"]
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        if group["amsgrad"]:
+            kept = state["max_exp_avg_sq"]
+            kept.copy_(kept.maximum(exp_avg_sq))
+            exp_avg_sq = kept
+        denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
+        p.add_(-step_size * exp_avg / denom)  # its addcdiv_, in its order
+
+
+def _lerp_(start: Tensor, end: Tensor, weight: float) -> None:
+    """PyTorch's start.lerp_(end, weight), which counts from the nearer end."""
+    if weight < 0.5:
+        start.add_((end - start) * weight)
+    else:
+        start.copy_(end - (end - start) * (1 - weight))
+
+
+def _at_least_zero(**values: float) -> None:
+    """PyTorch's checks of hyperparameters that may not be negative, in its words."""
+    words = {"lr": "learning rate", "momentum": "momentum value", "epsilon": "epsilon value"}
+    for name, value in values.items():
+        if value < 0.0:
+            raise ValueError(f"Invalid {words.get(name, name + ' value')}: {value}")

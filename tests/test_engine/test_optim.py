@@ -1,0 +1,131 @@
+# mypy: disable-error-code="union-attr"
+"""torch.optim's SGD and Adam against PyTorch's: a least-squares fit stepped 25 times, the
+optimizers' printing, zero_grad, parameter groups, closures, and what they refuse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import engine
+
+torch = pytest.importorskip("torch")
+
+OPTIMIZERS: dict[str, Callable[[Any, list[Any]], Any]] = {
+    "SGD": lambda lib, p: lib.optim.SGD(p, lr=0.05),
+    "SGD with momentum, dampening and weight decay": lambda lib, p: lib.optim.SGD(
+        p, lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01
+    ),
+    "SGD, Nesterov": lambda lib, p: lib.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "SGD, maximizing": lambda lib, p: lib.optim.SGD(p, lr=0.01, maximize=True),
+    "Adam": lambda lib, p: lib.optim.Adam(p, lr=0.05),
+    "Adam, amsgrad, weight decay, beta1 < 0.5": lambda lib, p: lib.optim.Adam(
+        p, lr=0.05, weight_decay=0.1, amsgrad=True, betas=(0.3, 0.99)
+    ),
+    "AdamW": lambda lib, p: lib.optim.Adam(p, lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
+    "Adam, maximizing": lambda lib, p: lib.optim.Adam(p, lr=0.01, maximize=True),
+    "two groups, their own lr": lambda lib, p: lib.optim.SGD(
+        [{"params": [p[0]]}, {"params": p[1], "lr": 0.2}], lr=0.05
+    ),
+}
+
+
+def _fit(lib: Any, make: Callable[[Any, list[Any]], Any], dtype: str, steps: int = 25) -> list[Any]:
+    rng = np.random.default_rng(0)
+    kind = getattr(lib, dtype)
+    X, t = lib.tensor(rng.standard_normal((8, 3)), dtype=kind), lib.tensor(rng.standard_normal(8), dtype=kind)
+    w = lib.tensor([0.5, -1.0, 2.0], dtype=kind, requires_grad=True)
+    b = lib.tensor(0.1, dtype=kind, requires_grad=True)
+    optimizer = make(lib, [w, b])
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((X @ w + b - t) ** 2).mean().backward()
+        optimizer.step()
+    return [w.detach().numpy(), b.detach().numpy()]
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-13), ("float32", 2e-5)])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_step_as_torchs_do(name: str, dtype: str, rtol: float) -> None:
+    # PyTorch's kernels fuse some multiply-adds: its float32 steps round a little differently.
+    ours, theirs = _fit(engine, OPTIMIZERS[name], dtype), _fit(torch, OPTIMIZERS[name], dtype)
+    for mine, its in zip(ours, theirs, strict=True):
+        assert mine.dtype == its.dtype
+        np.testing.assert_allclose(mine, its, rtol=rtol, atol=0)
+    start = [np.array([0.5, -1.0, 2.0]), np.array(0.1)]
+    assert not all(np.allclose(a, b) for a, b in zip(ours, start, strict=True))  # it moved
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_print_as_torchs_do(name: str) -> None:
+    printed = [
+        repr(OPTIMIZERS[name](lib, [lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)]))
+        for lib in (engine, torch)
+    ]
+    assert printed[0] == printed[1]
+
+
+def test_zero_grad_sets_to_none_or_zeros_and_a_closure_gives_the_loss_as_in_torch() -> None:
+    seen = []
+    for lib in (engine, torch):
+        w = lib.tensor([1.0, -2.0], requires_grad=True)
+        optimizer = lib.optim.SGD([w], lr=0.1, momentum=0.5)
+
+        def closure(lib: Any = lib, w: Any = w, optimizer: Any = optimizer) -> Any:
+            optimizer.zero_grad()
+            loss = (w * w).sum()
+            loss.backward()
+            return loss
+
+        losses = [optimizer.step(closure).item() for _ in range(3)]
+        optimizer.zero_grad(set_to_none=False)
+        zeros = w.grad.tolist()
+        optimizer.zero_grad()
+        buffer = optimizer.state[w]["momentum_buffer"].tolist()
+        optimizer.step()  # no gradient: nothing moves
+        assert w.grad is None
+        seen.append([*losses, *zeros, *buffer, *w.tolist()])
+    assert seen[0] == pytest.approx(seen[1], rel=1e-6)  # PyTorch's kernels fuse some multiply-adds
+
+
+def test_a_step_between_forward_and_backward_is_refused_as_in_torch() -> None:
+    said = []
+    for lib in (engine, torch):
+        w = lib.tensor([1.0, -2.0], requires_grad=True)
+        optimizer = lib.optim.SGD([w], lr=0.1)
+        (w * w).sum().backward()
+        loss = (w * w).sum()
+        optimizer.step()  # w written over, which loss's graph saved
+        with pytest.raises(RuntimeError) as caught:
+            loss.backward()
+        said.append(str(caught.value).split(" Hint:")[0])
+    assert said[0] == said[1]
+
+
+REFUSALS = {
+    "a negative learning rate": (ValueError, lambda lib, w: lib.optim.SGD([w], lr=-1)),
+    "a negative momentum": (ValueError, lambda lib, w: lib.optim.SGD([w], lr=0.1, momentum=-1)),
+    "a negative weight decay": (ValueError, lambda lib, w: lib.optim.SGD([w], lr=0.1, weight_decay=-1)),
+    "Nesterov without momentum": (ValueError, lambda lib, w: lib.optim.SGD([w], lr=0.1, nesterov=True)),
+    "no parameters": (ValueError, lambda lib, w: lib.optim.SGD([], lr=0.1)),
+    "a tensor, not a list": (TypeError, lambda lib, w: lib.optim.SGD(w, lr=0.1)),
+    "a non-leaf": (ValueError, lambda lib, w: lib.optim.SGD([w * 2], lr=0.1)),
+    "a beta of 1": (ValueError, lambda lib, w: lib.optim.Adam([w], betas=(1.0, 0.9))),
+    "a negative beta": (ValueError, lambda lib, w: lib.optim.Adam([w], betas=(0.9, -0.1))),
+    "a negative epsilon": (ValueError, lambda lib, w: lib.optim.Adam([w], eps=-1)),
+    "Adam's negative learning rate": (ValueError, lambda lib, w: lib.optim.Adam([w], lr=-0.1)),
+}
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_optimizers_refuse_what_torch_refuses_in_its_words(name: str) -> None:
+    error, call = REFUSALS[name]
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(error) as caught:
+            call(lib, lib.tensor([1.0, 2.0], requires_grad=True))
+        said.append(str(caught.value))
+    assert said[0] == said[1]
