@@ -23,16 +23,18 @@ _IMPLEMENTATION_CHOICES = {"foreach": None, "differentiable": False, "fused": No
 class Optimizer:
     """What SGD and Adam share: the parameter groups, the state of each parameter, zero_grad."""
 
-    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+    def __init__(self, params: Any, defaults: dict[str, Any], implementation: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
                 f"torch.{params.dtype.torch_name}Tensor"
             )
-        for name, default in _IMPLEMENTATION_CHOICES.items():
-            if defaults.get(name, default) != default:
-                raise NotImplementedError(f"{name}={defaults[name]!r}: only the for-loop implementation is here")
-        self.defaults = defaults
+        for name, value in implementation.items():
+            if name not in _IMPLEMENTATION_CHOICES:
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument '{name}'")
+            if value != _IMPLEMENTATION_CHOICES[name]:
+                raise NotImplementedError(f"{name}={value!r}: only the for-loop implementation is here")
+        self.defaults = {**defaults, **_IMPLEMENTATION_CHOICES}
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
@@ -101,17 +103,15 @@ class SGD(Optimizer):
         _at_least_zero(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        defaults = {
-            "lr": lr,
-            "momentum": momentum,
-            "dampening": dampening,
-            "weight_decay": weight_decay,
-            "nesterov": nesterov,
-            "maximize": maximize,
-            **_IMPLEMENTATION_CHOICES,
-            **implementation,
-        }
-        super().__init__(params, defaults)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults, implementation)
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         g = -grad if group["maximize"] else grad
@@ -153,19 +153,17 @@ class Adam(Optimizer):
         _at_least_zero(weight_decay=weight_decay)
         if capturable:
             raise NotImplementedError("capturable=True: only the for-loop implementation is here")
-        defaults = {
-            "lr": lr,
-            "betas": tuple(betas),
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "amsgrad": amsgrad,
-            "maximize": maximize,
-            "capturable": capturable,
-            "decoupled_weight_decay": decoupled_weight_decay,
-            **_IMPLEMENTATION_CHOICES,
-            **implementation,
-        }
-        super().__init__(params, defaults)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            capturable=capturable,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults, implementation)
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
