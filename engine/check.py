@@ -24,7 +24,7 @@ from engine.check_options import DEFAULT_EPS, LOC, CheckOptions
 from engine.comparison import Comparison, imprecision_notes
 from engine.differentiator import PER_DERIVATIVE, Batch, Differentiator, compare_one, unless_out_of_time
 from engine.errors import COMPUTE_FAILURES, LimitExceeded, OutOfTime, SpecError
-from engine.function_check import FunctionCheck, check_functions, trials_alone
+from engine.function_check import FunctionCheck, check_functions
 from engine.grad_mode import no_grad
 from engine.graph import Array
 from engine.limits import setting
@@ -97,7 +97,7 @@ def estimate_evaluations(program: Program, env: dict[str, Tensor], calls: list[C
         total += PER_DERIVATIVE * (target.grad.size if full else 1) + 1
     for call in calls:
         inputs = [t for t in call.grad_fn.ctx.inputs if isinstance(t, Tensor) and t.requires_grad]
-        outputs = len(call.grad_fn.outputs) + trials_alone(call)  # each tried in one direction
+        outputs = len(call.grad_fn.outputs)
         for t in inputs:
             total += PER_DERIVATIVE * ((t.array.size if full else 1) + outputs) + 1 + outputs
     return total

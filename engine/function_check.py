@@ -92,13 +92,6 @@ def check_functions(
     return checks, warnings
 
 
-def trials_alone(call: Call) -> int:
-    """How many times _each_output_alone compares each input of the call: once for each output
-    that got a gradient, where more than one did."""
-    received = sum(_upstream_of(call)[1])
-    return received if received > 1 else 0
-
-
 def _compared(
     call: Call,
     spec: Any,
@@ -124,12 +117,17 @@ def _compared(
         f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
         what = f"{call.function}: grad_{spec.inputs[i]}"
         comparison = compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what)
-
-        def noise_of(i: int = i, noise: Callable[[], dict[int, Array]] = noise) -> Array:
-            return noise()[i]
-
         _judge_by_autodiff(
-            comparison, hand[i], auto[i], noise_of, f, inputs[i].array, measurable, options, differentiator, what
+            comparison,
+            hand[i],
+            auto[i],
+            _one_of(noise, i),
+            f,
+            inputs[i].array,
+            measurable,
+            options,
+            differentiator,
+            what,
         )
         comparisons[spec.inputs[i]] = comparison
     return comparisons, auto
@@ -146,22 +144,34 @@ def _each_output_alone(
     options: CheckOptions,
     differentiator: Differentiator,
 ) -> bool:
-    """Where several outputs got a gradient, the backward with each one's alone (in fast mode), as
-    gradcheck takes each output: an output's term that is wrong can be lost in the rounding of a
-    far larger term of another's (10^12 beside 1), and the call then fails with its comparison."""
+    """Where several outputs got a gradient, the backward with each one's alone against autograd
+    of the forward, as gradcheck takes each output: an output's term that is wrong can be lost in
+    the rounding of a far larger term of another's (10^12 beside 1), or cancelled by an error in
+    it. Where either gradient is not finite, what the call got judges (0·inf is NaN for both)."""
+    node, ctx = call.grad_fn, call.grad_fn.ctx
     for k in (k for k, got in enumerate(received) if got):
         alone = [g if j == k else np.zeros(g.shape) for j, g in enumerate(grads)]
-        tried, _ = _compared(call, spec, inputs, alone, checked, "fast", options, differentiator)
-        failed = next((name for name, c in tried.items() if not c.passed), None)
-        if failed is not None:
-            used = call.node[k] if isinstance(call.node, list) else call.node
-            c, wrong = comparisons[failed], tried[failed]
-            c.passed, c.worst_index = False, wrong.worst_index
-            c.message = (
-                f"{wrong.message}, with the gradient {used} got and no other (as gradcheck takes each output); beside "
-                "the other outputs' gradients the error was lost in their rounding"
-            )
-            return False
+        hand = hand_written(node, ctx, alone, checked)
+        auto = _autodiff(spec.function, ctx.params, inputs, alone, checked)
+        noise = functools.cache(
+            functools.partial(_autodiff_noise, spec.function, ctx.params, inputs, alone, checked, auto)
+        )
+        for i in checked:
+            off = _Off(hand[i], auto[i], options)
+            off.where &= np.isfinite(hand[i])
+            f = _projected_forward(spec.function, ctx.params, inputs, i, alone)
+            what = f"{call.function}: grad_{spec.inputs[i]}"
+            said, index, _ = off.clear_of_kinks(_one_of(noise, i), f, inputs[i].array, options, differentiator, what)
+            if said is not None:
+                used = call.node[k] if isinstance(call.node, list) else call.node
+                comparison = comparisons[spec.inputs[i]]
+                comparison.passed, comparison.worst_index = False, index
+                comparison.message = (
+                    f"{said}, with the gradient {used} got and no other (as gradcheck takes each output); with all "
+                    "of them, as here, it did not show: lost in the rounding of the others' terms, or cancelled by "
+                    "an error in them"
+                )
+                return False
     return True
 
 
@@ -184,12 +194,7 @@ def _judge_by_autodiff(
     takes a convention, which a smooth function of kinked ops does not share (relu(x) +
     log(1 + exp(-|x|)) at 0), and which a backward need not keep at a kink of the function:
     there the finite differences alone judge, as they do wherever they tell the two apart."""
-    diff = np.abs(hand - auto)
-    allowed = options.atol + options.rtol * np.abs(auto)
-    with np.errstate(all="ignore"):
-        # The larger magnitude twice, not the sum: 1e308 + 1e308 would be inf, and allow anything.
-        rounding = AUTODIFF_ROUNDING * ROUNDING * 2 * np.maximum(np.abs(hand), np.abs(auto))
-        off = ~(diff <= allowed + rounding) & np.isfinite(auto)
+    off = _Off(hand, auto, options)
     if not measurable:
         comparison.notes.append(
             f"{what}: the forward's outputs that get a gradient are not all finite here, so no finite difference "
@@ -197,52 +202,87 @@ def _judge_by_autodiff(
             "autograd gradient of the forward alone, where that is finite"
         )
     elif comparison.direction is None:
-        listed = np.zeros(off.shape, dtype=bool)
-        for index in comparison.non_differentiable:
-            listed[tuple(index)] = True
-        told = 2 * (comparison.errors + options.atol + options.rtol * np.abs(comparison.numerical)) < diff
-        off &= ~listed & ~told  # the finite differences' verdict stands there
-    if off.any():  # then what autograd's terms may have lost in cancelling, too
-        with np.errstate(all="ignore"):
-            rounding = rounding + AUTODIFF_ROUNDING * noise()
-            off &= ~(diff <= allowed + rounding)
-    if not off.any():
+        listed = np.zeros(off.where.shape, dtype=bool)
+        for listed_index in comparison.non_differentiable:
+            listed[tuple(listed_index)] = True
+        told = 2 * (comparison.errors + options.atol + options.rtol * np.abs(comparison.numerical)) < off.diff
+        off.where &= ~listed & ~told  # the finite differences' verdict stands there
+    said, index, unsaid = off.clear_of_kinks(noise, f, x, options, differentiator, what)
+    if unsaid is not None and comparison.passed:  # a failure says enough
+        comparison.notes.append(unsaid)
+    if said is None:
         return
-
-    def left_to_the_differences(reason: str) -> None:
-        if comparison.passed:  # a failure says enough
-            comparison.notes.append(_unprobed(off, diff, hand, auto, what, reason))
-
-    if not differentiator.record_kinks:  # nothing tells an op's kink from a wrong formula
-        left_to_the_differences(_NO_RECORDS)
-        return
-    probed = _some_of(off, diff, options.seed)
-    if not differentiator.budget.reserve(2 * probed.size):
-        left_to_the_differences(_NO_EVALUATIONS)
-        return
-    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, probed))
-    if clear is None:
-        left_to_the_differences(_NO_TIME)
-        return
-    if not clear.any():
-        if probed.size < np.count_nonzero(off):  # the others, unprobed, may be clear of kinks
-            off.reshape(-1)[probed] = False
-            left_to_the_differences(_PROBED_AT_KINKS)
-        return
-    off = np.zeros(off.shape, dtype=bool)
-    off.reshape(-1)[probed[clear]] = True
-    worst_flat, index, where = _worst(off, diff, what)
-    h, a = float(hand.flat[worst_flat]), float(auto.flat[worst_flat])
-    tolerance = float(allowed.flat[worst_flat] + rounding.flat[worst_flat])
-    said = (
-        f"{where}: hand-written {h:.10g} but autograd of the forward {a:.10g}, off by {abs(h - a):.3g}, over the "
-        f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd| + rounding "
-        f"{float(rounding.flat[worst_flat]):.2g}), where no op of the forward is at a kink"
-    )
     if comparison.passed:
         comparison.passed, comparison.worst_index, comparison.message = False, index, said
     elif comparison.direction is not None:  # a failed direction: this names an element
         comparison.message = f"{comparison.message}; {said}"
+
+
+def _one_of(noise: Callable[[], dict[int, Array]], i: int) -> Callable[[], Array]:
+    """Input i's part of what autograd's gradients move by (computed once, when first asked)."""
+    return lambda: noise()[i]
+
+
+class _Off:
+    """Where a hand-written gradient is off autograd's, beyond atol + rtol·|autograd| and a few
+    roundings of either; only where autograd's is finite."""
+
+    def __init__(self, hand: Array, auto: Array, options: CheckOptions) -> None:
+        self.hand, self.auto = hand, auto
+        self.diff = np.abs(hand - auto)
+        self.allowed = options.atol + options.rtol * np.abs(auto)
+        with np.errstate(all="ignore"):
+            # The larger magnitude twice, not the sum: 1e308 + 1e308 would be inf, and allow anything.
+            self.rounding = AUTODIFF_ROUNDING * ROUNDING * 2 * np.maximum(np.abs(hand), np.abs(auto))
+            self.where = ~(self.diff <= self.allowed + self.rounding) & np.isfinite(auto)
+
+    def clear_of_kinks(
+        self,
+        noise: Callable[[], Array],
+        f: Callable[[Array], float],
+        x: Array,
+        options: CheckOptions,
+        differentiator: Differentiator,
+        what: str,
+    ) -> tuple[str | None, list[int] | None, str | None]:
+        """The failure at the worst element off that no op of the forward is at a kink of, with its
+        index (None, None where there is none), and what could not be told (None where all was)."""
+        off, diff = self.where, self.diff
+        if off.any():  # then what autograd's terms may have lost in cancelling, too
+            with np.errstate(all="ignore"):
+                self.rounding = self.rounding + AUTODIFF_ROUNDING * noise()
+                off &= ~(diff <= self.allowed + self.rounding)
+        if not off.any():
+            return None, None, None
+
+        def unsaid(reason: str) -> tuple[None, None, str]:
+            return None, None, _unprobed(off, diff, self.hand, self.auto, what, reason)
+
+        if not differentiator.record_kinks:  # nothing tells an op's kink from a wrong formula
+            return unsaid(_NO_RECORDS)
+        probed = _some_of(off, diff, options.seed)
+        if not differentiator.budget.reserve(2 * probed.size):
+            return unsaid(_NO_EVALUATIONS)
+        clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, probed))
+        if clear is None:
+            return unsaid(_NO_TIME)
+        if not clear.any():
+            if probed.size < np.count_nonzero(off):  # the others, unprobed, may be clear of kinks
+                off.reshape(-1)[probed] = False
+                return unsaid(_PROBED_AT_KINKS)
+            return None, None, None
+        off = np.zeros(off.shape, dtype=bool)
+        off.reshape(-1)[probed[clear]] = True
+        worst_flat, index, where = _worst(off, diff, what)
+        h, a = float(self.hand.flat[worst_flat]), float(self.auto.flat[worst_flat])
+        rounding = float(self.rounding.flat[worst_flat])
+        tolerance = float(self.allowed.flat[worst_flat]) + rounding
+        said = (
+            f"{where}: hand-written {h:.10g} but autograd of the forward {a:.10g}, off by {abs(h - a):.3g}, over the "
+            f"tolerance {tolerance:.3g} (atol {options.atol:g} + rtol {options.rtol:g} × |autograd| + rounding "
+            f"{rounding:.2g}), where no op of the forward is at a kink"
+        )
+        return said, index, None
 
 
 _NO_RECORDS = f"their records would exceed the elements' limit, setting {setting('max_total_elements')}"

@@ -1464,16 +1464,40 @@ def test_an_output_s_term_lost_in_the_rounding_of_another_s_fails_as_gradcheck_f
     wrong = check(spec("grad_y * (2 * x + 1e-4) + grad_b * 1e12"), {"mode": mode})
     assert wrong.passed is False and wrong.warnings == []
     message = wrong.functions[0].inputs["x"].message
-    assert message is not None and "hand-written 2.0001 but autograd of the forward 2" in message
+    assert message is not None and message.startswith("F: grad_x[0]: hand-written 2.0001 but autograd of the forward 2")
     assert message.endswith(
-        "with the gradient y got and no other (as gradcheck takes each output); beside the other outputs' gradients "
-        "the error was lost in their rounding"
+        "with the gradient y got and no other (as gradcheck takes each output); with all of them, as here, it did not "
+        "show: lost in the rounding of the others' terms, or cancelled by an error in them"
     )
     assert check(spec("grad_y * 2 * x + grad_b * 1e12"), {"mode": mode}).passed is True
     # Right for the gradient y got (ones), alone too: the verdict stands, and the warning says so.
     ignored = check(spec("2 * x + grad_b * 1e12"), {"mode": mode})
     assert ignored.passed is True
     assert ignored.warnings[0].endswith("correct for the gradient y got here, wrong for others " + _GRADCHECK_TAIL)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize(
+    ("x", "forward", "backward"),
+    [
+        # b's term is 0·inf at x = 0 when b gets no gradient: NaN, as autograd's (and PyTorch's) is
+        ([0.0, 1.0, 2.0], ("x * x", "sqrt(x)"), "grad_y * 2 * x + grad_b * 0.5 / sqrt(x)"),
+        # y is NaN at x = -1: its term is 0·NaN when it gets no gradient
+        ([-1.0, 2.0], ("sqrt(x)", "x * x"), "grad_y * 0.5 / sqrt(x) + grad_b * 2 * x"),
+    ],
+)
+def test_each_output_alone_leaves_what_is_not_finite_to_the_call_s_own_verdict(
+    x: list[float], forward: tuple[str, str], backward: str, mode: str
+) -> None:
+    # A review found both right backwards failed: NaN against a finite numerical derivative,
+    # with a gradient on one output and 0 on the other, which the call never got.
+    spec = _one_function(x, forward[0], backward)
+    function = spec["functions"]["F"]
+    function["forward"].append({"name": "b", "expr": forward[1]})
+    function["outputs"] = ["y", "b"]
+    spec["nodes"] = [{"name": ["y", "b"], "expr": "F(x)"}, {"name": "s", "expr": "sum(y) + sum(b)"}]
+    report = check(spec, {"mode": mode})
+    assert report.functions[0].passed is True, report.functions[0].inputs["x"].message
 
 
 _GRADCHECK_TAIL = (
@@ -1572,13 +1596,11 @@ def test_a_full_check_over_the_limit_is_refused_before_running() -> None:
     [
         # 6 per element or direction, and 1 for the base point of each tensor or input; and for
         # each input of a custom function, one direction (and its base point) per output, the
-        # backward tried with a random gradient on that output alone; and where several outputs got
-        # a gradient, one direction (and its base point) per output, with its own gradient alone
+        # backward tried with a random gradient on that output alone
         ("seed_sum", 6 * 18 + 6, 6 * 6 + 6),  # x, y, xx, yy, xy, z: 6 tensors of 3 elements
         # x and y, as leaves and as the inputs of a function of one output
         ("seed_custom_function", 6 * 6 + 2 + 2 * (6 * 3 + 1 + 7), 6 * 2 + 2 + 2 * (6 + 1 + 7)),
-        # x; x, into two outputs that both got a gradient
-        ("seed_two_outputs_used", 6 * 3 + 1 + 6 * 3 + 1 + 2 * 7 + 2 * 7, 6 + 1 + 6 + 1 + 2 * 7 + 2 * 7),
+        ("seed_two_outputs_used", 6 * 3 + 1 + 6 * 3 + 1 + 2 * 7, 6 + 1 + 6 + 1 + 2 * 7),  # x; x, into two outputs
     ],
 )
 def test_evaluations_are_six_per_element_for_smooth_graphs(name: str, full: int, fast: int) -> None:
