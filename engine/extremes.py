@@ -74,4 +74,4 @@ def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False) ->
         return Tensor(np.zeros((), np.int64))
     if array.shape[axis] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
-    return Tensor(find(array, axis=axis, keepdims=bool(keepdim)).astype(np.int64))
+    return Tensor(np.asarray(find(array, axis=axis, keepdims=bool(keepdim)), np.int64))  # 1-d along 0: a scalar

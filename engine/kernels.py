@@ -4,6 +4,7 @@ table in engine.ops says what each op computes; these say how."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -313,7 +314,7 @@ def reshape(a: Array, shape: Any) -> Array:
         if n < -1:
             raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {dims}")
         inferred = inferred or n == -1
-    if inferred and a.size == 0 and len(dims) > 1:
+    if inferred and a.size == 0 and math.prod(n for n in dims if n != -1) == 0:  # (2, -1) is (2, 0)
         raise RuntimeError(
             f"cannot reshape tensor of 0 elements into shape {dims} because the unspecified dimension size -1 can "
             "be any value and is ambiguous"

@@ -65,6 +65,22 @@ def test_views_give_torchs_shapes_names_values_and_gradients(name: str) -> None:
     assert seen["engine"] == seen["torch"]
 
 
+@pytest.mark.parametrize("shape", [(2, -1), (-1,), (1, -1, 1), (0, -1), (3, 0, -1), (-1, 0)])
+@pytest.mark.parametrize("method", ["view", "reshape"])
+def test_nothing_takes_a_size_to_infer_where_the_others_tell_it_as_in_torch(
+    method: str, shape: tuple[int, ...]
+) -> None:
+    # 0 elements in (2, -1) are (2, 0); in (0, -1) any size would do, and PyTorch refuses it.
+    # A review found (2, -1) refused too.
+    seen = []
+    for lib in (engine, torch):
+        try:
+            seen.append(tuple(getattr(lib.tensor([]), method)(*shape).shape))
+        except RuntimeError as error:
+            seen.append(str(error))
+    assert seen[0] == seen[1]
+
+
 def test_flatten_of_what_is_one_axis_already_is_the_tensor_itself_as_in_torch() -> None:
     for lib in (engine, torch):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -138,6 +154,18 @@ def test_argmax_and_argmin_give_torchs_indices_of_the_first_extreme(name: str, v
         i = ARGS[name](lib, x)
         seen[lib.__name__] = (tuple(i.shape), str(i.dtype).split(".")[-1], i.requires_grad, i.numpy().tolist())
     assert seen["engine"] == seen["torch"]
+
+
+def test_an_index_found_along_the_only_dim_is_a_tensor_of_its_own_as_in_torch() -> None:
+    # A review found it a NumPy scalar inside: refused by view, +=, item assignment and copy_.
+    seen = []
+    for lib in (engine, torch):
+        i = lib.tensor([1.0, 3.0, 2.0]).argmax(0)
+        j = lib.tensor([1.0, 3.0, 2.0]).argmin(-1)
+        i += 1
+        j[...] = 5
+        seen.append((i.view(1).tolist(), j.tolist(), type(i.numpy()).__name__, i.dtype == lib.int64))
+    assert seen[0] == seen[1]
 
 
 ARG_REFUSALS = {
