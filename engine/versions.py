@@ -61,12 +61,23 @@ uncounted: dict[int, None] = {}
 
 
 def uncount(array: Array) -> Array:
-    """`array`, a new view whose writes no version counts: for `.data`. (A view of that view
-    counts: NumPy makes the memory's owner its base, so nothing tells it came through `.data`.)"""
+    """`array`, a new view whose writes no version counts: for `.data`. NumPy makes the memory's
+    owner the base of a view of that view, so nothing in it tells that it came through `.data`:
+    engine.tensor's ops tell it (`uncount_view`), as PyTorch's views share `.data`'s counter."""
     view = array.view()
+    _forget(view)
+    return view
+
+
+def uncount_view(value: Array, source: Array) -> None:
+    """`value`, made by an op from `source`, an array `.data` gave out: unseen too if it is a view."""
+    if value is not source and value.base is not None and root(value) is root(source):
+        _forget(value)
+
+
+def _forget(view: Array) -> None:
     uncounted[id(view)] = None
     weakref.finalize(view, uncounted.pop, id(view), None)
-    return view
 
 
 def note_written(array: Array, before: int) -> None:

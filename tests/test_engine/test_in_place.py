@@ -206,6 +206,24 @@ def _data_assigned_into_after_a_forward(lib: Any) -> Any:
     return x.grad
 
 
+def _data_written_through_its_views(lib: Any) -> Any:
+    # PyTorch's views of .data share its version counter, not x's: a review found them counted.
+    grads = []
+    writes = [
+        lambda x: x.data[0].zero_(),
+        lambda x: x.data[1:].copy_(lib.tensor([2.0, 2.0])),
+        lambda x: x.data.view(3).__setitem__(0, 1.0),
+        lambda x: x.data.reshape(3, 1)[1].mul_(7),
+    ]
+    for write in writes:
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = (x * x).sum()
+        write(x)
+        y.backward()
+        grads.append(x.grad)
+    return tuple(grads)
+
+
 def _copied_into(lib: Any) -> Any:
     x = lib.zeros(2, 3)
     x.copy_(lib.tensor([1, 2, 3]))  # broadcast, and cast to float32
@@ -232,6 +250,7 @@ ANSWERS: dict[str, Callable[[Any], Any]] = {
     ".data written over between forward and backward": _data_written_after_a_forward,
     ".data assigned into between forward and backward": _data_assigned_into_after_a_forward,
     "copy_ into a tensor, a row and .data": _copied_into,
+    "views of .data written over between forward and backward": _data_written_through_its_views,
     "x @ w and x / w, w written over": _what_matmul_and_div_save,
     "max(x, 1), x written over": _what_max_along_a_dim_saves,
     "+= on a copy in a graph": _copies_take_operators_in_a_graph,
@@ -509,6 +528,13 @@ def _copy_of_a_list(lib: Any) -> None:
     lib.zeros(3).copy_([1.0, 2.0, 3.0])
 
 
+def _a_view_of_a_detached_tensor_written(lib: Any) -> None:
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    x.detach()[0].zero_()  # detach shares x's version counter, unlike .data
+    y.backward()
+
+
 REFUSALS: dict[str, Callable[[Any], None]] = {
     "+= on a view of a view of a leaf": _a_view_of_a_view_of_a_leaf,
     "the numerator of a division written over": _a_numerator_written_over,
@@ -542,6 +568,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "copy_ past the tensor's shape": _copy_past_the_shape,
     "copy_ into a leaf that requires grad": _copy_into_a_leaf,
     "copy_ of a list": _copy_of_a_list,
+    "a view of a detached tensor written over before backward": _a_view_of_a_detached_tensor_written,
 }
 
 
