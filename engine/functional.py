@@ -141,7 +141,7 @@ def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return shapes.flatten(_input(a, "flatten"), start_dim, end_dim)
 
 
-def squeeze(a: Any, dim: Any = None) -> Tensor:
+def squeeze(a: Any, dim: Any = UNSET) -> Tensor:
     return shapes.squeeze(_input(a, "squeeze"), dim)
 
 
@@ -167,11 +167,11 @@ def broadcast_to(a: Any, shape: tuple[int, ...]) -> Tensor:
 
 
 def softmax(a: Any, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
-    return apply(OPS["softmax"], a, axis=along(axis, dim))
+    return apply(OPS["softmax"], a, axis=along(axis, dim, "softmax", 2))
 
 
 def log_softmax(a: Any, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
-    return apply(OPS["log_softmax"], a, axis=along(axis, dim))
+    return apply(OPS["log_softmax"], a, axis=along(axis, dim, "log_softmax", 2))
 
 
 def mse_loss(a: Any, b: Any) -> Tensor:

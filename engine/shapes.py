@@ -51,9 +51,9 @@ def flatten(a: Tensor, start_dim: Any = 0, end_dim: Any = -1) -> Tensor:
     return _reshaped(a, (*shape[:start], joined, *shape[end + 1 :]), None)  # named as reshape is
 
 
-def squeeze(a: Tensor, dim: Any = None) -> Tensor:
+def squeeze(a: Tensor, dim: Any = UNSET) -> Tensor:
     """The axes of size 1 dropped: all of them, or those among `dim` (an int or a tuple)."""
-    if dim is None:
+    if dim is UNSET:
         name, dims = "SqueezeBackward0", tuple(range(a.ndim))
     elif isinstance(dim, tuple | list):
         name, dims = "SqueezeBackward2", int_tuple(dim, "squeeze", "dim", 1)

@@ -686,7 +686,7 @@ class Tensor:
 
         return flatten(self, start_dim, end_dim)
 
-    def squeeze(self, dim: Any = None) -> Tensor:
+    def squeeze(self, dim: Any = UNSET) -> Tensor:
         from engine.shapes import squeeze
 
         return squeeze(self, dim)
@@ -749,10 +749,10 @@ class Tensor:
         return apply(OPS["relu"], self)
 
     def softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
-        return apply(OPS["softmax"], self, axis=along(axis, dim))
+        return apply(OPS["softmax"], self, axis=along(axis, dim, "softmax", 1))
 
     def log_softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
-        return apply(OPS["log_softmax"], self, axis=along(axis, dim))
+        return apply(OPS["log_softmax"], self, axis=along(axis, dim, "log_softmax", 1))
 
     def logsumexp(
         self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False
@@ -809,9 +809,10 @@ def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = Fal
     return {"axis": axis, "keepdims": keep} if given or keep else {}
 
 
-def along(axis: int, dim: int) -> int:
-    """softmax's axis, with PyTorch's name dim accepted too; the last one unless given."""
-    return _as_dim(axis if axis is not UNSET else dim if dim is not UNSET else -1)
+def along(axis: int, dim: int, function: str, position: int) -> int:
+    """softmax's axis, with PyTorch's name dim accepted too; the last one unless given. An int,
+    NumPy's too, as PyTorch's argument parser takes it (`position`: where it stands in the call)."""
+    return int_arg(_as_dim(axis if axis is not UNSET else dim if dim is not UNSET else -1), function, "dim", position)
 
 
 def _as_dim(dim: Any) -> Any:

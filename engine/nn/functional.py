@@ -18,12 +18,12 @@ sigmoid = functional.sigmoid
 tanh = functional.tanh
 
 
-def softmax(input: Any, dim: int | None = None) -> Tensor:
-    return functional.softmax(input, dim=_implicit_dim("softmax", input) if dim is None else dim)
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    return input.softmax(_implicit_dim("softmax", input) if dim is None else dim)  # the method, as PyTorch's
 
 
-def log_softmax(input: Any, dim: int | None = None) -> Tensor:
-    return functional.log_softmax(input, dim=_implicit_dim("log_softmax", input) if dim is None else dim)
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    return input.log_softmax(_implicit_dim("log_softmax", input) if dim is None else dim)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:

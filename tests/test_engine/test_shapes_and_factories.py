@@ -72,7 +72,7 @@ def test_nothing_takes_a_size_to_infer_where_the_others_tell_it_as_in_torch(
 ) -> None:
     # 0 elements in (2, -1) are (2, 0); in (0, -1) any size would do, and PyTorch refuses it.
     # A review found (2, -1) refused too.
-    seen = []
+    seen: list[Any] = []
     for lib in (engine, torch):
         try:
             seen.append(tuple(getattr(lib.tensor([]), method)(*shape).shape))
@@ -110,6 +110,7 @@ REFUSALS = {
     "squeeze twice one dim": (RuntimeError, lambda lib, x: x.squeeze((0, 0))),
     "squeeze a float dim": (TypeError, lambda lib, x: x.squeeze(1.5)),
     "squeeze a tuple with a float": (TypeError, lambda lib, x: x.squeeze((0, 1.5))),
+    "squeeze None": (TypeError, lambda lib, x: x.squeeze(None)),
     "unsqueeze past the end": (IndexError, lambda lib, x: x.unsqueeze(4)),
     "unsqueeze before the start": (IndexError, lambda lib, x: x.unsqueeze(-5)),
     "unsqueeze a float dim": (TypeError, lambda lib, x: x.unsqueeze(1.0)),
@@ -323,6 +324,27 @@ def test_nn_functional_has_torchs_activations_and_losses(name: str) -> None:
     assert seen["engine"][0] == seen["torch"][0]
     for ours, theirs in zip(seen["engine"][1:], seen["torch"][1:], strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+SOFTMAX_DIMS = {
+    "softmax(x, 1.0)": (TypeError, lambda lib, x: lib.softmax(x, 1.0)),
+    "softmax(x, True)": (TypeError, lambda lib, x: lib.softmax(x, True)),
+    "x.log_softmax(1.0)": (TypeError, lambda lib, x: x.log_softmax(1.0)),
+    "F.softmax(x, 1.0)": (TypeError, lambda lib, x: lib.nn.functional.softmax(x, 1.0)),
+    "F.log_softmax([1.0], 0)": (AttributeError, lambda lib, x: lib.nn.functional.log_softmax([1.0], 0)),
+}
+
+
+@pytest.mark.parametrize("name", SOFTMAX_DIMS)
+def test_softmax_takes_a_dim_that_is_an_int_numpys_too_as_torch_does(name: str) -> None:
+    # A review found a NumPy integer refused with "'numpy.int64' object is not iterable".
+    error, call = SOFTMAX_DIMS[name]
+    said = refusals(error, lambda lib: call(lib, lib.ones(2, 3)))
+    assert said[0] == said[1]
+    for lib in (engine, torch):
+        x = lib.tensor([[1.0, 2.0, 4.0]])
+        taken = [lib.softmax(x, np.int64(1)), lib.nn.functional.log_softmax(x, np.int64(0)), x.softmax(dim=np.int8(-1))]
+        assert [tuple(t.shape) for t in taken] == [(1, 3)] * 3
 
 
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
