@@ -1,11 +1,12 @@
 """New leaf tensors from a size or a range: zeros, ones, full, eye, arange and linspace.
 
 As PyTorch's: floats are the default float dtype (float32) unless `dtype` says otherwise,
-integers int64, and `requires_grad=True` is refused for anything but floats. Integer ranges
-are PyTorch's exactly; float ranges within a rounding or two of the largest end: arange rounds
+integers int64, and `requires_grad=True` is refused for anything but floats. An integer arange
+is PyTorch's exactly; float ranges within a rounding or two of the largest end: arange rounds
 start + i·step, computed in float64, once, and linspace counts from both ends in the answer's
 dtype, as PyTorch's CPU kernels do one element at a time (their vectorized loops count each lane
-from the first of its vector, so PyTorch's last bits depend on the processor's vector width).
+from the first of its vector, so PyTorch's last bits depend on the processor's vector width; an
+integer linspace, truncated, can then differ by one where its exact value is an integer).
 """
 
 from __future__ import annotations
@@ -17,9 +18,20 @@ import numpy as np
 
 from engine import dtypes
 from engine.tensor import Tensor, leaf
-from engine.torch_words import int_tuple
+from engine.torch_words import int_arg, int_tuple
 
 Array = np.ndarray[Any, Any]
+
+
+def _not_bool(kind: np.dtype[Any], function: str) -> np.dtype[Any]:
+    if kind.kind == "b":
+        raise NotImplementedError(f"\"{function}_cpu\" not implemented for 'Bool'")
+    return kind
+
+
+def _number(n: Any) -> str:
+    """A bound as PyTorch prints it in a message: 1 for True and for 1.0."""
+    return str(int(n)) if isinstance(n, bool) or (isinstance(n, float) and n.is_integer()) else str(n)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -34,12 +46,15 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
     """`fill_value` everywhere; its dtype is the number's (bool, int64 or float32) unless given."""
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
-    return leaf(np.full(size_of((size,), "full"), fill_value, dtype_of(dtype, fill_value)), requires_grad)
+    kind = dtype_of(dtype, fill_value)
+    if kind.kind == "i" and not (isinstance(fill_value, int) or -(2.0**63) <= fill_value < 2.0**63):
+        raise RuntimeError("value cannot be converted to type int64_t without overflow")  # NaN too
+    return leaf(np.full(size_of((size,), "full"), fill_value, kind), requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    for name, count in (("n", n), ("m", m)):
-        if count is not None and count < 0:
+    for position, (name, count) in enumerate((("n", n), ("m", m)), start=1):
+        if count is not None and int_arg(count, "eye", name, position) < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
     return leaf(np.eye(n, m, dtype=dtype_of(dtype, 0.0)), requires_grad)
 
@@ -48,17 +63,18 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
     """start, start + step, ... short of end; arange(n) counts from 0. int64 if all three are integers."""
     if end is None:
         start, end = 0, start
-    kind = dtype_of(dtype, 0.0 if any(isinstance(n, float | np.floating) for n in (start, end, step)) else 0)
+    floats = any(isinstance(n, float | np.floating) for n in (start, end, step))
+    kind = _not_bool(dtype_of(dtype, 0.0 if floats else 0), "arange")
     if step == 0:
         raise RuntimeError("step must be nonzero")
-    if kind.kind != "f":  # as PyTorch, the bounds and the step are made integers first
+    if not all(math.isfinite(n) for n in (start, end)):
+        raise RuntimeError(f"unsupported range: {_number(start)} -> {_number(end)}")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if kind.kind != "f":  # as PyTorch, the bounds and the step are made integers then
         start, end, step = int(start), int(end), int(step)
         if step == 0:
             raise ValueError("step must be nonzero")  # PyTorch's error type where it rounds to 0
-    if not all(math.isfinite(n) for n in (start, end)):
-        raise RuntimeError(f"unsupported range: {start} -> {end}")
-    if (end - start) * step < 0:
-        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     count = math.ceil((end - start) / step)
     if kind.kind != "f":
         return leaf(np.arange(start, start + count * step, step, dtype=kind), requires_grad)
@@ -67,9 +83,9 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
 
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """`steps` numbers evenly from start to end, both included."""
-    if steps < 0:
+    if int_arg(steps, "linspace", "steps", 3) < 0:
         raise RuntimeError("number of steps must be non-negative")
-    kind = dtype_of(dtype, 0.0)
+    kind = _not_bool(dtype_of(dtype, 0.0), "linspace")
     if steps <= 1:
         return leaf(np.full((steps,), start, kind), requires_grad)
     # PyTorch's kernel: the step in the answer's dtype (float64 for integers), the first half
@@ -86,6 +102,8 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_gr
 
 def size_of(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
     """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) alike; a negative size refused as PyTorch does."""
+    if not size:
+        raise TypeError(f'{function}() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], tuple | list):
         size = tuple(size[0])
     elif len(size) == 1 and isinstance(size[0], bool):

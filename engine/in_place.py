@@ -89,8 +89,10 @@ def zero(tensor: Tensor) -> Tensor:
 def copy(tensor: Tensor, source: Any) -> Tensor:
     """`tensor.copy_(source)`: source's values, broadcast to tensor's shape and cast to its dtype."""
     _refuse_in_a_graph(tensor, "copy_()", source)
-    if not isinstance(source, (Tensor, *OPERANDS)):
-        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type(source).__name__}")
+    if not isinstance(source, Tensor | int | float | np.number | np.bool_):  # a number, or PyTorch's TypeError
+        kind = type(source)
+        name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {name}")
     values = source.array if isinstance(source, Tensor) else np.asarray(source)
     _fits(tensor.array, values)
     _write(tensor.array, values, "unsafe")

@@ -528,6 +528,10 @@ def _copy_of_a_list(lib: Any) -> None:
     lib.zeros(3).copy_([1.0, 2.0, 3.0])
 
 
+def _copy_of_a_numpy_array(lib: Any) -> None:
+    lib.zeros(3).copy_(np.ones(3))
+
+
 def _a_view_of_a_detached_tensor_written(lib: Any) -> None:
     x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = (x * x).sum()
@@ -568,6 +572,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "copy_ past the tensor's shape": _copy_past_the_shape,
     "copy_ into a leaf that requires grad": _copy_into_a_leaf,
     "copy_ of a list": _copy_of_a_list,
+    "copy_ of a NumPy array": _copy_of_a_numpy_array,
     "a view of a detached tensor written over before backward": _a_view_of_a_detached_tensor_written,
 }
 

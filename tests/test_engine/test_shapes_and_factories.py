@@ -253,6 +253,15 @@ FACTORY_REFUSALS = {
     ),
     "arange(5, requires_grad=True)": (RuntimeError, lambda lib: lib.arange(5, requires_grad=True)),
     "full((2,), 1, requires_grad=True)": (RuntimeError, lambda lib: lib.full((2,), 1, requires_grad=True)),
+    # A review found these told in NumPy's words, or not refused
+    "zeros()": (TypeError, lambda lib: lib.zeros()),
+    "arange(5, dtype=bool)": (NotImplementedError, lambda lib: lib.arange(5, dtype=lib.bool)),
+    "linspace(0, 1, 3, dtype=bool)": (NotImplementedError, lambda lib: lib.linspace(0, 1, 3, dtype=lib.bool)),
+    "eye(2.0)": (TypeError, lambda lib: lib.eye(2.0)),
+    "arange(-5, inf, dtype=int64)": (RuntimeError, lambda lib: lib.arange(-5, float("inf"), dtype=lib.int64)),
+    "arange(True, nan)": (RuntimeError, lambda lib: lib.arange(True, float("nan"))),
+    "arange(-3.6, -3.75, 1, dtype=int64)": (RuntimeError, lambda lib: lib.arange(-3.6, -3.75, 1, dtype=lib.int64)),
+    "full((2,), nan, dtype=int64)": (RuntimeError, lambda lib: lib.full((2,), float("nan"), dtype=lib.int64)),
 }
 
 
