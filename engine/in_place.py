@@ -88,6 +88,11 @@ def zero(tensor: Tensor) -> Tensor:
 
 def copy(tensor: Tensor, source: Any) -> Tensor:
     """`tensor.copy_(source)`: source's values, broadcast to tensor's shape and cast to its dtype."""
+    if isinstance(source, Tensor) and _recorded(source) and not tensor.requires_grad:  # PyTorch: a CopyBackwards
+        raise NotImplementedError(
+            "copy_() of a tensor that requires grad into one outside its graph is not supported: copy "
+            "source.detach() for the values, or use source (or source.clone()) itself"
+        )
     _refuse_in_a_graph(tensor, "copy_()", source)
     if not isinstance(source, Tensor | int | float | np.number | np.bool_):  # a number, or PyTorch's TypeError
         kind = type(source)

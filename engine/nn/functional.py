@@ -2,7 +2,8 @@
 
 The same ops as engine.relu, engine.cross_entropy, ...; what differs is PyTorch's signatures
 here: softmax and log_softmax without a dim choose one as PyTorch does, with its warning, and
-the losses take `reduction="mean"` only (the table's losses are averages).
+the losses take PyTorch's arguments, but only at their defaults, ignore_index apart (the table's
+losses are unweighted averages).
 """
 
 from __future__ import annotations
@@ -10,30 +11,59 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from engine import functional
 from engine.tensor import Tensor
 
-relu = functional.relu
 sigmoid = functional.sigmoid
 tanh = functional.tanh
 
 
-def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+def relu(input: Any, inplace: bool = False) -> Tensor:
+    _only(inplace=(inplace, False))
+    return functional.relu(input)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    _only(dtype=(dtype, None))
     return input.softmax(_implicit_dim("softmax", input) if dim is None else dim)  # the method, as PyTorch's
 
 
-def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    _only(dtype=(dtype, None))
     return input.log_softmax(_implicit_dim("log_softmax", input) if dim is None else dim)
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    _mean_only(reduction)
+def mse_loss(
+    input: Any, target: Any, size_average: Any = None, reduce: Any = None, reduction: str = "mean", weight: Any = None
+) -> Tensor:
+    _only(
+        size_average=(size_average, None), reduce=(reduce, None), reduction=(reduction, "mean"), weight=(weight, None)
+    )
     return functional.mse_loss(input, target)
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Logits against int64 class labels (-100: none, left out of the mean)."""
-    _mean_only(reduction)
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Logits against int64 class labels; those equal to ignore_index are left out of the mean."""
+    _only(
+        weight=(weight, None),
+        size_average=(size_average, None),
+        reduce=(reduce, None),
+        reduction=(reduction, "mean"),
+        label_smoothing=(label_smoothing, 0.0),
+    )
+    if ignore_index != -100 and isinstance(target, Tensor):  # the table's cross_entropy leaves out -100
+        target = Tensor(np.where(target.array == ignore_index, -100, target.array))
     return functional.cross_entropy(input, target)
 
 
@@ -47,6 +77,8 @@ def _implicit_dim(name: str, input: Any) -> int:
     return 0 if getattr(input, "ndim", 0) in (0, 1, 3) else 1
 
 
-def _mean_only(reduction: str) -> None:
-    if reduction != "mean":
-        raise NotImplementedError(f"reduction={reduction!r}: only 'mean' is supported (the losses are averages)")
+def _only(**given: tuple[Any, Any]) -> None:
+    """Each argument at the one value supported here, its default (the losses are averages, unweighted)."""
+    for name, (value, supported) in given.items():
+        if value != supported:
+            raise NotImplementedError(f"{name}={value!r}: only {name}={supported!r} is supported")

@@ -606,6 +606,7 @@ def test_a_backward_through_values_replaced_by_an_operator_uses_the_values_it_sa
         (lambda x: (x * 2).add_(1), "add_() of a tensor in a graph is not supported: write y = y + ..., or y += ..."),
         (lambda x: (x * 2).zero_(), "zero_() of a tensor in a graph is not supported"),
         (lambda x: (x * 2).copy_(engine.ones(2)), "copy_() of a tensor in a graph is not supported"),
+        (lambda x: engine.zeros(2).copy_(x * 2), "copy_() of a tensor that requires grad into one outside its graph"),
         (lambda x: (x * 2).__setitem__(0, 1.0), "item assignment of a tensor in a graph is not supported"),
         (
             lambda x: (x * 1).__imul__(engine.tensor([2.0, 3.0], dtype=engine.float64, requires_grad=True)),
