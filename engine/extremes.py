@@ -58,9 +58,10 @@ def extreme(
     return (max_result if name == "max" else min_result)(values, Tensor(indices))
 
 
-def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False, first: int = 1) -> Tensor:
     """torch.argmax (`name` "argmax") or torch.argmin: where the first greatest (least) element is,
-    a NaN counting as one, in the flattened tensor or along `dim`; an int64 tensor."""
+    a NaN counting as one, in the flattened tensor or along `dim`; an int64 tensor. `first`: where
+    `dim` stands in the call, for messages (1 for the method, 2 for torch.argmax)."""
     array = a.array
     if array.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
@@ -69,7 +70,7 @@ def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False) ->
         if array.size == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         return Tensor(np.full((1,) * array.ndim if keepdim else (), find(array), np.int64))
-    axis = one_axis(int_arg(dim, name, "dim", 1), array.ndim)
+    axis = one_axis(int_arg(dim, name, "dim", first), array.ndim)
     if array.ndim == 0:
         return Tensor(np.zeros((), np.int64))
     if array.shape[axis] == 0:

@@ -138,24 +138,24 @@ def transpose(a: Any, axes: tuple[int, ...] | int | None = None, dim1: int | Non
 
 
 def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    return shapes.flatten(_input(a, "flatten"), start_dim, end_dim)
+    return shapes.flatten(_input(a, "flatten"), start_dim, end_dim, first=2)
 
 
 def squeeze(a: Any, dim: Any = UNSET) -> Tensor:
-    return shapes.squeeze(_input(a, "squeeze"), dim)
+    return shapes.squeeze(_input(a, "squeeze"), dim, first=2)
 
 
 def unsqueeze(a: Any, dim: int = UNSET) -> Tensor:
-    return shapes.unsqueeze(_input(a, "unsqueeze"), dim)
+    return shapes.unsqueeze(_input(a, "unsqueeze"), dim, first=2)
 
 
 def argmax(a: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Where the first greatest element is, as an int64 tensor; see engine.extremes."""
-    return arg_extreme("argmax", _input(a, "argmax"), dim, keepdim)
+    return arg_extreme("argmax", _input(a, "argmax"), dim, keepdim, first=2)
 
 
 def argmin(a: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return arg_extreme("argmin", _input(a, "argmin"), dim, keepdim)
+    return arg_extreme("argmin", _input(a, "argmin"), dim, keepdim, first=2)
 
 
 def clone(a: Any) -> Tensor:

@@ -36,10 +36,11 @@ def view(a: Tensor, shape: tuple[int, ...]) -> Tensor:
     return out
 
 
-def flatten(a: Tensor, start_dim: Any = 0, end_dim: Any = -1) -> Tensor:
-    """The axes from start_dim to end_dim joined into one; a itself where that is one axis already."""
-    start = one_axis(int_arg(start_dim, "flatten", "start_dim", 1), a.ndim)
-    end = one_axis(int_arg(end_dim, "flatten", "end_dim", 2), a.ndim)
+def flatten(a: Tensor, start_dim: Any = 0, end_dim: Any = -1, first: int = 1) -> Tensor:
+    """The axes from start_dim to end_dim joined into one; a itself where that is one axis already.
+    `first`: where the argument after `a` stands in the call, for messages (1 for the method)."""
+    start = one_axis(int_arg(start_dim, "flatten", "start_dim", first), a.ndim)
+    end = one_axis(int_arg(end_dim, "flatten", "end_dim", first + 1), a.ndim)
     if a.ndim == 0:
         return _reshaped(a, (1,), None)
     if start > end:
@@ -51,34 +52,37 @@ def flatten(a: Tensor, start_dim: Any = 0, end_dim: Any = -1) -> Tensor:
     return _reshaped(a, (*shape[:start], joined, *shape[end + 1 :]), None)  # named as reshape is
 
 
-def squeeze(a: Tensor, dim: Any = UNSET) -> Tensor:
+def squeeze(a: Tensor, dim: Any = UNSET, first: int = 1) -> Tensor:
     """The axes of size 1 dropped: all of them, or those among `dim` (an int or a tuple)."""
     if dim is UNSET:
         name, dims = "SqueezeBackward0", tuple(range(a.ndim))
     elif isinstance(dim, tuple | list):
-        name, dims = "SqueezeBackward2", int_tuple(dim, "squeeze", "dim", 1)
+        name, dims = "SqueezeBackward2", int_tuple(dim, "squeeze", "dim", first)
     elif isinstance(dim, int | np.integer) and not isinstance(dim, bool):
         name, dims = "SqueezeBackward1", (int(dim),)
     else:
-        raise TypeError(_no_squeeze_for(dim))
+        raise TypeError(_no_squeeze_for(dim, of_a_function=first > 1))
     axes = cast(tuple[int, ...], normalize_axis(dims, a.ndim) or ())  # given a tuple, a tuple or None
     shape = tuple(n for i, n in enumerate(a.shape) if not (n == 1 and i in axes))
     return _reshaped(a, shape, name)
 
 
-def unsqueeze(a: Tensor, dim: Any = UNSET) -> Tensor:
+def unsqueeze(a: Tensor, dim: Any = UNSET, first: int = 1) -> Tensor:
     """A new axis of size 1 at `dim` (counted in the answer's axes, as PyTorch counts it)."""
     if dim is UNSET:
         raise TypeError('unsqueeze() missing 1 required positional arguments: "dim"')  # PyTorch's parser's words
-    where = one_axis(int_arg(dim, "unsqueeze", "dim", 1), a.ndim + 1)
+    where = one_axis(int_arg(dim, "unsqueeze", "dim", first), a.ndim + 1)
     shape = a.shape
     return _reshaped(a, (*shape[:where], 1, *shape[where:]), "UnsqueezeBackward0")
 
 
-def _no_squeeze_for(dim: Any) -> str:
-    kind = type(dim).__name__
-    mismatch = f"      didn't match because some of the arguments have invalid types: (!{kind}!)\n"
+def _no_squeeze_for(dim: Any, of_a_function: bool) -> str:
+    """PyTorch's parser's words for a dim of no type squeeze takes, as a method or as torch.squeeze."""
+    got = f"{'Tensor, ' if of_a_function else ''}!{type(dim).__name__}!"
+    mismatch = f"      didn't match because some of the arguments have invalid types: ({got})\n"
+    tensor = "Tensor input, " if of_a_function else ""
+    alone = " * (Tensor input)\n" if of_a_function else f" * ()\n{mismatch}"
     return (
-        f"squeeze() received an invalid combination of arguments - got ({kind}), but expected one of:\n"
-        f" * ()\n{mismatch} * (int dim)\n{mismatch} * (tuple of ints dim)\n{mismatch}"
+        f"squeeze() received an invalid combination of arguments - got ({got.replace('!', '')}), but expected one of:\n"
+        f"{alone} * ({tensor}int dim)\n{mismatch} * ({tensor}tuple of ints dim)\n{mismatch}"
     )

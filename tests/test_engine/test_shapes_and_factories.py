@@ -111,6 +111,13 @@ REFUSALS = {
     "squeeze a float dim": (TypeError, lambda lib, x: x.squeeze(1.5)),
     "squeeze a tuple with a float": (TypeError, lambda lib, x: x.squeeze((0, 1.5))),
     "squeeze None": (TypeError, lambda lib, x: x.squeeze(None)),
+    # As functions, the arguments stand one place further (a review found the method's places)
+    "flatten(x, 1.0)": (TypeError, lambda lib, x: lib.flatten(x, 1.0)),
+    "flatten(x, 0, 2.0)": (TypeError, lambda lib, x: lib.flatten(x, 0, 2.0)),
+    "squeeze(x, 1.0)": (TypeError, lambda lib, x: lib.squeeze(x, 1.0)),
+    "squeeze(x, None)": (TypeError, lambda lib, x: lib.squeeze(x, None)),
+    "unsqueeze(x, 1.0)": (TypeError, lambda lib, x: lib.unsqueeze(x, 1.0)),
+    "argmax(x, 1.0)": (TypeError, lambda lib, x: lib.argmax(x, 1.0)),
     "unsqueeze past the end": (IndexError, lambda lib, x: x.unsqueeze(4)),
     "unsqueeze before the start": (IndexError, lambda lib, x: x.unsqueeze(-5)),
     "unsqueeze a float dim": (TypeError, lambda lib, x: x.unsqueeze(1.0)),
