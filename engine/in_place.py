@@ -100,8 +100,24 @@ def copy(tensor: Tensor, source: Any) -> Tensor:
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {name}")
     values = source.array if isinstance(source, Tensor) else np.asarray(source)
     _fits(tensor.array, values)
+    if _overlap(tensor.array, values):
+        raise RuntimeError(
+            "unsupported operation: some elements of the input tensor and the written-to tensor refer to a single "
+            "memory location. Please clone() the tensor before performing the operation."
+        )
     _write(tensor.array, values, "unsafe")
     return tensor
+
+
+def _overlap(target: Array, values: Array) -> bool:
+    """Whether `values` share some of `target`'s memory, but are not the very same elements (which
+    PyTorch lets a tensor copy onto itself): a[0] into a, or a.T into a."""
+    same = (
+        target.__array_interface__["data"] == values.__array_interface__["data"]
+        and target.strides == values.strides
+        and target.shape == values.shape
+    )
+    return not same and np.shares_memory(target, values)
 
 
 def set_item(tensor: Tensor, index: Any, value: Any) -> None:

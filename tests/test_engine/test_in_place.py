@@ -528,6 +528,13 @@ def _copy_of_a_list(lib: Any) -> None:
     lib.zeros(3).copy_([1.0, 2.0, 3.0])
 
 
+def _copy_of_a_part_of_itself(lib: Any) -> None:
+    a = lib.tensor([[0.0, 1.0], [2.0, 3.0]])
+    a[1:].copy_(a[:1])  # apart: taken
+    a.copy_(a)  # the very same elements: taken
+    a.copy_(a.T)
+
+
 def _copy_of_a_numpy_array(lib: Any) -> None:
     lib.zeros(3).copy_(np.ones(3))
 
@@ -573,6 +580,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "copy_ into a leaf that requires grad": _copy_into_a_leaf,
     "copy_ of a list": _copy_of_a_list,
     "copy_ of a NumPy array": _copy_of_a_numpy_array,
+    "copy_ of a transpose of itself": _copy_of_a_part_of_itself,
     "a view of a detached tensor written over before backward": _a_view_of_a_detached_tensor_written,
 }
 
