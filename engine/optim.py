@@ -9,11 +9,14 @@ optimizers have beyond the update (state_dict, schedulers, foreach and fused ker
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from engine.grad_mode import no_grad
-from engine.tensor import Tensor
+from engine.tensor import Tensor, tensor
 
 # What PyTorch's optimizers take and print though the update does not depend on them; only
 # their defaults are taken here.
@@ -35,7 +38,7 @@ class Optimizer:
             if value != _IMPLEMENTATION_CHOICES[name]:
                 raise NotImplementedError(f"{name}={value!r}: only the for-loop implementation is here")
         self.defaults = {**defaults, **_IMPLEMENTATION_CHOICES}
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)  # by parameter, as PyTorch's
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
         if not groups:
@@ -71,10 +74,11 @@ class Optimizer:
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        self._update(p, p.grad, group, self.state.setdefault(p, {}))
+                        self._update(p, p.grad, group)
         return loss
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        """One step of p, given its gradient; what it keeps between steps goes in self.state[p]."""
         raise NotImplementedError
 
     def __repr__(self) -> str:  # PyTorch's, a blank line between groups included
@@ -113,12 +117,13 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults, implementation)
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             g = g.add(p, alpha=group["weight_decay"])
         momentum = group["momentum"]
-        if momentum != 0:
+        if momentum != 0:  # else nothing is kept, as in PyTorch
+            state = self.state[p]
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = g.clone().detach()
@@ -165,12 +170,13 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults, implementation)
 
-    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if not state:
-            state.update(step=0, exp_avg=p.detach() * 0, exp_avg_sq=p.detach() * 0)
+        state = self.state[p]
+        if not state:  # PyTorch's: the count of steps a float32 tensor, the averages zeros like p
+            state.update(step=tensor(0.0), exp_avg=_zeros_like(p), exp_avg_sq=_zeros_like(p))
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = p.detach() * 0
+                state["max_exp_avg_sq"] = _zeros_like(p)
         g = -grad if group["maximize"] else grad
         state["step"] += 1
         if weight_decay != 0 and group["decoupled_weight_decay"]:
@@ -180,7 +186,7 @@ class Adam(Optimizer):
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         _lerp_(exp_avg, g, 1 - beta1)
         exp_avg_sq.mul_(beta2).add_((1 - beta2) * g * g)  # PyTorch's addcmul_, in its order
-        step = state["step"]
+        step = state["step"].item()
         step_size = lr / (1 - beta1**step)
         bias_correction2_sqrt = (1 - beta2**step) ** 0.5
         if group["amsgrad"]:
@@ -189,6 +195,10 @@ class Adam(Optimizer):
             exp_avg_sq = kept
         denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
         p.add_(-step_size * exp_avg / denom)  # its addcdiv_, in its order
+
+
+def _zeros_like(p: Tensor) -> Tensor:
+    return Tensor(np.zeros_like(p.array))
 
 
 def _lerp_(start: Tensor, end: Tensor, weight: float) -> None:

@@ -61,6 +61,33 @@ def test_optimizers_step_as_torchs_do(name: str, dtype: str, rtol: float) -> Non
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_keep_torchs_state(name: str) -> None:
+    # What each keeps of each parameter (a step count as a float32 tensor, the running averages,
+    # nothing for SGD without momentum) after 3 steps, one of them with a zero gradient for w.
+    seen = []
+    for lib in (engine, torch):
+        w = lib.tensor([0.5, -1.0], dtype=lib.float64, requires_grad=True)
+        b = lib.tensor(0.25, dtype=lib.float64, requires_grad=True)
+        optimizer = OPTIMIZERS[name](lib, [w, b])
+        for step in range(3):
+            optimizer.zero_grad()
+            ((w * w).sum() * (step != 1) + b**3).backward()
+            optimizer.step()
+        state = {
+            which: {key: (str(value.dtype).split(".")[-1], value.tolist()) for key, value in optimizer.state[p].items()}
+            for which, p in (("w", w), ("b", b))
+            if p in optimizer.state
+        }
+        seen.append(state)
+    assert seen[0].keys() == seen[1].keys()
+    for which in seen[0]:
+        assert seen[0][which].keys() == seen[1][which].keys()
+        for key, (dtype, value) in seen[0][which].items():
+            assert dtype == seen[1][which][key][0]
+            np.testing.assert_allclose(value, seen[1][which][key][1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_optimizers_print_as_torchs_do(name: str) -> None:
     printed = [
         repr(OPTIMIZERS[name](lib, [lib.ones(2, requires_grad=True), lib.ones(1, requires_grad=True)]))
