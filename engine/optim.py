@@ -9,13 +9,14 @@ optimizers have beyond the update (state_dict, schedulers, foreach and fused ker
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from engine.grad_mode import no_grad
+from engine.grad_mode import enable_grad, no_grad
 from engine.tensor import Tensor, tensor
 
 # What PyTorch's optimizers take and print though the update does not depend on them; only
@@ -47,14 +48,36 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
+        """As PyTorch's: the group is the dict given, its missing settings the defaults."""
+        if not isinstance(group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(group)}")
         params = group["params"]
-        params = [params] if isinstance(params, Tensor) else list(params)
+        if isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors in "
+                "sets will change between runs. Please use a list instead."
+            )
+        group["params"] = params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
-            if not p.is_leaf:
+                kind = type(p)
+                name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {name}")
+            if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
-        self.param_groups.append({**self.defaults, **group, "params": params})
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        if len(params) != len(set(params)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
+                "error; see github.com/pytorch/pytorch/issues/40967 for more information",
+                UserWarning,
+                stacklevel=3,
+            )
+        taken = {id(p) for other in self.param_groups for p in other["params"]}  # by id: == is elementwise
+        if any(id(p) in taken for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
@@ -68,8 +91,9 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
-        if closure is not None:  # PyTorch's closure: evaluates the loss, with a graph
-            loss = closure()
+        if closure is not None:  # PyTorch's closure: evaluates the loss, with a graph, even under no_grad
+            with enable_grad():
+                loss = closure()
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
@@ -152,7 +176,8 @@ class Adam(Optimizer):
         **implementation: Any,
     ) -> None:
         _at_least_zero(lr=lr, epsilon=eps)
-        for i, beta in enumerate(betas):
+        for i in (0, 1):  # betas[i]: PyTorch's IndexError for a tuple of one
+            beta = betas[i]
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
         _at_least_zero(weight_decay=weight_decay)

@@ -119,6 +119,30 @@ def test_zero_grad_sets_to_none_or_zeros_and_a_closure_gives_the_loss_as_in_torc
     assert seen[0] == pytest.approx(seen[1], rel=1e-6)  # PyTorch's kernels fuse some multiply-adds
 
 
+def test_groups_are_the_dicts_given_and_a_closure_records_under_no_grad_as_in_torch() -> None:
+    seen = []
+    for lib in (engine, torch):
+        w = lib.tensor([1.0, -2.0], requires_grad=True)
+        h = w * 1
+        h.retain_grad()  # a non-leaf that retains its gradient may be optimized
+        group: dict[str, Any] = {"params": [w]}
+        optimizer = lib.optim.SGD([group], lr=0.1)
+        group["lr"] = 0.5  # the group is the dict given: this is the rate the step takes
+        optimizer.add_param_group({"params": [h]})
+
+        def closure(w: Any = w) -> Any:
+            loss = (w * w).sum()
+            loss.backward()
+            return loss
+
+        with lib.no_grad():
+            optimizer.step(closure)
+        with pytest.warns(UserWarning) as caught:
+            lib.optim.SGD([w, w], lr=0.1)
+        seen.append((w.tolist(), [sorted(g) for g in optimizer.param_groups], str(caught[0].message)))
+    assert seen[0] == seen[1]
+
+
 def test_a_step_between_forward_and_backward_is_refused_as_in_torch() -> None:
     said = []
     for lib in (engine, torch):
@@ -145,6 +169,12 @@ REFUSALS = {
     "a negative beta": (ValueError, lambda lib, w: lib.optim.Adam([w], betas=(0.9, -0.1))),
     "a negative epsilon": (ValueError, lambda lib, w: lib.optim.Adam([w], eps=-1)),
     "Adam's negative learning rate": (ValueError, lambda lib, w: lib.optim.Adam([w], lr=-0.1)),
+    # A review found these taken
+    "a parameter in two groups": (ValueError, lambda lib, w: lib.optim.SGD([{"params": [w]}, {"params": w}], lr=0.1)),
+    "a group that is no dict": (TypeError, lambda lib, w: lib.optim.SGD([w], lr=0.1).add_param_group(w * 1)),
+    "a set of parameters": (TypeError, lambda lib, w: lib.optim.SGD([{"params": {w}}], lr=0.1)),
+    "one beta": (IndexError, lambda lib, w: lib.optim.Adam([w], betas=(0.9,))),
+    "a NumPy array": (TypeError, lambda lib, w: lib.optim.SGD([np.ones(2)], lr=0.1)),
 }
 
 
@@ -152,4 +182,4 @@ REFUSALS = {
 def test_optimizers_refuse_what_torch_refuses_in_its_words(name: str) -> None:
     error, call = REFUSALS[name]
     said = refusals(error, lambda lib: call(lib, lib.tensor([1.0, 2.0], requires_grad=True)))
-    assert said[0] == said[1]
+    assert said[0].replace("engine.tensor.Tensor", "torch.Tensor") == said[1]
