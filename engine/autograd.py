@@ -39,7 +39,7 @@ class FunctionCtx:
         # reading it afterwards fails: a second backward that reads nothing saved works.
         if self._released and self._saved:
             raise RuntimeError(FREED_MESSAGE)
-        for tensor in self._saved if versions.modified else ():  # written over in place since: as in PyTorch
+        for tensor in self._saved if versions.modified or versions.own_written else ():  # written over since
             if tensor is not None:
                 versions.check_tensor(tensor, self._saved_at)
         return self._saved

@@ -324,7 +324,7 @@ def run_backward(
         args = node.args
         if args is None:  # OpNode.release drops it
             raise RuntimeError(FREED_MESSAGE)
-        if versions.modified and node.frees:  # anything written over in place, and values saved
+        if (versions.modified or versions.own_written) and node.frees:  # anything written over, values saved
             versions.check_node(node)
         if uniform and node in uniform:
             shape = uniform.pop(node)

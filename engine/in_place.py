@@ -229,7 +229,7 @@ def _fits(target: Array, values: Array) -> None:
 
 def _write(target: Array, values: Array, casting: Casting, through: Array | None = None) -> None:
     """Write `values` over `target` (a tensor's array, or `through`'s part of one), as PyTorch
-    would. The write is counted as one of the tensor's: unseen through `.data`, as in PyTorch."""
+    would. The write is counted as one of the tensor's (`.data`'s counter its own, as in PyTorch)."""
     _check_writable(target, values, casting)
     _note_written(target if through is None else through)
     target[...] = values

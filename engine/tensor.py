@@ -25,7 +25,7 @@ from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis, one_axis
 from engine.printing import tensor_repr
 from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple
-from engine.versions import uncount, uncount_view, uncounted
+from engine.versions import own_counters, share_counter, with_own_counter
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -148,8 +148,8 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         value, saved = value
     if value.__class__ is not np.ndarray:
         value = np.asarray(value)
-    if uncounted and id(arrays[0]) in uncounted:  # x.data[0], x.data.T: views of .data's, unseen too
-        uncount_view(value, arrays[0])
+    if own_counters and id(arrays[0]) in own_counters:  # x.data[0], x.data.T: views count with .data
+        share_counter(value, arrays[0])
     out = Tensor(value)
     if recorded and _enabled.get():
         # Only what the rules read (Op.needs): y is what they get as y.
@@ -465,8 +465,8 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """The same values, cut from the graph (PyTorch's `.data`): an in-place op on it changes
-        them, and goes unseen by the graph, as in PyTorch."""
-        return Tensor(uncount(self.array))
+        them, unseen by what saved this tensor, as in PyTorch (it counts its writes apart)."""
+        return Tensor(with_own_counter(self.array))
 
     @data.setter
     def data(self, value: Tensor) -> None:

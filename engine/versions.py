@@ -38,7 +38,7 @@ RECENT = 16  # the writes whose sequence numbers are kept, for the message's exp
 class Writes:
     """How many times an array was written over, and when, in sequence numbers, lately."""
 
-    __slots__ = ("count", "recent")
+    __slots__ = ("__weakref__", "count", "recent")
 
     def __init__(self) -> None:
         self.count = 0
@@ -55,41 +55,49 @@ def root(array: Array) -> Array:
     return array
 
 
-# The arrays `.data` gave out, by id: PyTorch gives `.data` a version counter of its own, so that
-# writes through it go unseen (that is what `.data` is for), though they change the values.
-uncounted: dict[int, None] = {}
+# The arrays `.data` gave out, and the views ops made of them, by id, each with its counter:
+# PyTorch gives `.data` a version counter of its own, which its views share, so that a write
+# through `.data` goes unseen by what saved the tensor (that is what `.data` is for), and seen
+# by what saved `.data` itself. Every other array counts with the memory's owner, in `modified`.
+own_counters: dict[int, Writes] = {}
+# Those written over, by the id of their counter (weakly: a counter goes with its last array),
+# so that engine.graph checks saved values only where `modified` or this is not empty.
+own_written: dict[int, weakref.ref[Writes]] = {}
 
 
-def uncount(array: Array) -> Array:
-    """`array`, a new view whose writes no version counts: for `.data`. NumPy makes the memory's
-    owner the base of a view of that view, so nothing in it tells that it came through `.data`:
-    engine.tensor's ops tell it (`uncount_view`), as PyTorch's views share `.data`'s counter."""
+def with_own_counter(array: Array) -> Array:
+    """`array`, a new view with a counter of its own: for `.data`. NumPy makes the memory's owner
+    the base of a view of that view, so nothing in it tells that it came through `.data`:
+    engine.tensor's ops say so (`share_counter`)."""
     view = array.view()
-    _forget(view)
+    _count_with(view, Writes())
     return view
 
 
-def uncount_view(value: Array, source: Array) -> None:
-    """`value`, made by an op from `source`, an array `.data` gave out: unseen too if it is a view."""
+def share_counter(value: Array, source: Array) -> None:
+    """`value`, made by an op from `source`, an array of `own_counters`: counted with it if a view."""
     if value is not source and value.base is not None and root(value) is root(source):
-        _forget(value)
+        _count_with(value, own_counters[id(source)])
 
 
-def _forget(view: Array) -> None:
-    uncounted[id(view)] = None
-    weakref.finalize(view, uncounted.pop, id(view), None)
+def _count_with(view: Array, writes: Writes) -> None:
+    own_counters[id(view)] = writes
+    weakref.finalize(view, own_counters.pop, id(view), None)
 
 
 def note_written(array: Array, before: int) -> None:
     """`array` (or what it views) is being written over: the nodes numbered below `before` saw
     its earlier values."""
-    if id(array) in uncounted:
-        return
-    owner = root(array)
-    writes = modified.get(id(owner))
-    if writes is None:
-        writes = modified[id(owner)] = Writes()
-        weakref.finalize(owner, modified.pop, id(owner), None)
+    writes = own_counters.get(id(array))
+    if writes is not None and not writes.count:
+        own_written[id(writes)] = weakref.ref(writes)
+        weakref.finalize(writes, own_written.pop, id(writes), None)
+    elif writes is None:
+        owner = root(array)
+        writes = modified.get(id(owner))
+        if writes is None:
+            writes = modified[id(owner)] = Writes()
+            weakref.finalize(owner, modified.pop, id(owner), None)
     writes.count += 1
     writes.recent.append(before)
 
@@ -97,8 +105,8 @@ def note_written(array: Array, before: int) -> None:
 def _written_since(array: Any, saved_at: int) -> Writes | None:
     if array.__class__ is not np.ndarray:
         return None
-    writes = modified.get(id(root(array)))
-    return writes if writes is not None and writes.recent[-1] > saved_at else None
+    writes = own_counters.get(id(array)) or modified.get(id(root(array)))
+    return writes if writes is not None and writes.recent and writes.recent[-1] > saved_at else None
 
 
 def _reads(rule: Callable[..., Any] | None, arity: int) -> frozenset[int]:

@@ -224,6 +224,16 @@ def _data_written_through_its_views(lib: Any) -> Any:
     return tuple(grads)
 
 
+def _data_saved_by_a_graph_and_its_tensor_written_over(lib: Any) -> Any:
+    # .data's counter is its own: what saved x.data does not see writes to x (a review found
+    # them refused, once .data's writes went uncounted).
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x.data).sum()
+    x.detach().mul_(2)
+    y.backward()
+    return x.grad
+
+
 def _copied_into(lib: Any) -> Any:
     x = lib.zeros(2, 3)
     x.copy_(lib.tensor([1, 2, 3]))  # broadcast, and cast to float32
@@ -251,6 +261,7 @@ ANSWERS: dict[str, Callable[[Any], Any]] = {
     ".data assigned into between forward and backward": _data_assigned_into_after_a_forward,
     "copy_ into a tensor, a row and .data": _copied_into,
     "views of .data written over between forward and backward": _data_written_through_its_views,
+    "x.data saved, x written over": _data_saved_by_a_graph_and_its_tensor_written_over,
     "x @ w and x / w, w written over": _what_matmul_and_div_save,
     "max(x, 1), x written over": _what_max_along_a_dim_saves,
     "+= on a copy in a graph": _copies_take_operators_in_a_graph,
@@ -539,6 +550,15 @@ def _copy_of_a_numpy_array(lib: Any) -> None:
     lib.zeros(3).copy_(np.ones(3))
 
 
+def _data_saved_then_written_through_a_view(lib: Any) -> None:
+    # ... and it counts the writes through it and its views (a review found them unseen)
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    d = x.data
+    y = (x * d).sum()
+    d.view(3)[0] = 10
+    y.backward()
+
+
 def _a_view_of_a_detached_tensor_written(lib: Any) -> None:
     x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = (x * x).sum()
@@ -582,6 +602,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "copy_ of a NumPy array": _copy_of_a_numpy_array,
     "copy_ of a transpose of itself": _copy_of_a_part_of_itself,
     "a view of a detached tensor written over before backward": _a_view_of_a_detached_tensor_written,
+    "x.data saved, written over through a view of it": _data_saved_then_written_through_a_view,
 }
 
 
