@@ -253,8 +253,8 @@ def backward(
     wrt = list(dict.fromkeys([inputs] if isinstance(inputs, Tensor) else inputs))  # each once
     if not wrt:
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
-    if not all(tensor.requires_grad for tensor in wrt):  # PyTorch retains the grad of each input, and says so
-        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    for tensor in wrt:  # as PyTorch: each input retains its gradient from now on (or says why not)
+        tensor.retain_grad()
     run_backward(roots, retain_graph=bool(retain_graph), inputs=wrt, into_grad=True)
 
 

@@ -1105,6 +1105,10 @@ BACKWARD_INPUTS = {
     "a leaf the root does not use": lambda lib, t: (t["x"] * 3).sum().backward(inputs=[t["w"]]),
     "no inputs": lambda lib, t: t["s"].backward(inputs=[]),
     "a tensor that requires no grad": lambda lib, t: t["s"].backward(inputs=[t["x"].detach()]),
+    "a non-leaf, then everything": lambda lib, t: (  # u retains its grad from then on (a review found not)
+        t["s"].backward(inputs=[t["u"]], retain_graph=True),
+        t["s"].backward(retain_graph=True),
+    ),
     "autograd.backward of two roots": lambda lib, t: lib.autograd.backward(
         [t["s"], t["u"].sum()], inputs=[t["w"], t["h"]], retain_graph=True
     ),
