@@ -161,15 +161,19 @@ def _each_output_alone(
             off.where &= np.isfinite(hand[i])
             f = _projected_forward(spec.function, ctx.params, inputs, i, alone)
             what = f"{call.function}: grad_{spec.inputs[i]}"
-            said, index, _ = off.clear_of_kinks(_one_of(noise, i), f, inputs[i].array, options, differentiator, what)
+            said, index, unsaid = off.clear_of_kinks(
+                _one_of(noise, i), f, inputs[i].array, options, differentiator, what
+            )
+            used = call.node[k] if isinstance(call.node, list) else call.node
+            comparison = comparisons[spec.inputs[i]]
+            alone_said = f"with the gradient {used} got and no other (as gradcheck takes each output)"
+            if unsaid is not None:  # a wrong term may be left unjudged: the answer says so
+                comparison.notes.append(f"{unsaid}; this {alone_said}")
             if said is not None:
-                used = call.node[k] if isinstance(call.node, list) else call.node
-                comparison = comparisons[spec.inputs[i]]
                 comparison.passed, comparison.worst_index = False, index
                 comparison.message = (
-                    f"{said}, with the gradient {used} got and no other (as gradcheck takes each output); with all "
-                    "of them, as here, it did not show: lost in the rounding of the others' terms, or cancelled by "
-                    "an error in them"
+                    f"{said}, {alone_said}; with all of them, as here, it did not show: lost in the rounding of the "
+                    "others' terms, or cancelled by an error in them"
                 )
                 return False
     return True

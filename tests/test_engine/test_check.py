@@ -1470,6 +1470,19 @@ def test_an_output_s_term_lost_in_the_rounding_of_another_s_fails_as_gradcheck_f
         "show: lost in the rounding of the others' terms, or cancelled by an error in them"
     )
     assert check(spec("grad_y * 2 * x + grad_b * 1e12"), {"mode": mode}).passed is True
+    # Where the kinks of relu and abs cannot be told apart from the error (their records over
+    # the elements' limit), the call passes, and the answer says what was left unjudged (a
+    # review found it silent).
+    kinked = spec("grad_y * (2 * x + 1e-4) + grad_b * 1e12")
+    kinked["functions"]["F"]["forward"][1]["expr"] = "x * 1e12 + abs(relu(abs(relu(x)))) * 0"
+    unjudged = check(kinked, {"mode": mode}, Limits(max_total_elements=40))
+    assert unjudged.passed is True
+    assert any(
+        "could not be told (their records would exceed the elements' limit" in w
+        and w.endswith("this with the gradient y got and no other (as gradcheck takes each output)")
+        for w in unjudged.warnings
+    ), unjudged.warnings
+    assert check(kinked, {"mode": mode}).passed is False
     # Right for the gradient y got (ones), alone too: the verdict stands, and the warning says so.
     ignored = check(spec("2 * x + grad_b * 1e12"), {"mode": mode})
     assert ignored.passed is True
