@@ -34,12 +34,12 @@ def _number(n: Any) -> str:
     return str(int(n)) if isinstance(n, bool) or (isinstance(n, float) and n.is_integer()) else str(n)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return leaf(np.zeros(size_of(size, "zeros"), dtype_of(dtype, 0.0)), requires_grad)
+def zeros(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return leaf(np.zeros(sized(args, size, "zeros"), dtype_of(dtype, 0.0)), requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return leaf(np.ones(size_of(size, "ones"), dtype_of(dtype, 0.0)), requires_grad)
+def ones(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return leaf(np.ones(sized(args, size, "ones"), dtype_of(dtype, 0.0)), requires_grad)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -98,6 +98,13 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_gr
     up = first + step * i[:half].astype(step_type)
     down = last - step * (steps - i[half:] - 1).astype(step_type)
     return leaf(np.concatenate([up, down]).astype(kind), requires_grad)
+
+
+def sized(args: tuple[Any, ...], size: Any, function: str) -> tuple[int, ...]:
+    """zeros(2, 3) or zeros(size=(2, 3)): the size as given by place or by name, checked (size_of)."""
+    if args and size is not None:
+        raise TypeError(f"{function}() got multiple values for argument 'size'")
+    return size_of(args if size is None else (size,), function)
 
 
 def size_of(size: tuple[Any, ...], function: str) -> tuple[int, ...]:

@@ -62,7 +62,13 @@ def cross_entropy(
         reduction=(reduction, "mean"),
         label_smoothing=(label_smoothing, 0.0),
     )
+    if not isinstance(ignore_index, int):
+        raise TypeError(
+            f"cross_entropy_loss(): argument 'ignore_index' (position 5) must be int, not {type(ignore_index).__name__}"
+        )
     if ignore_index != -100 and isinstance(target, Tensor):  # the table's cross_entropy leaves out -100
+        if np.any(target.array == -100):  # then a label like any other, out of range
+            raise IndexError("Target -100 is out of bounds.")
         target = Tensor(np.where(target.array == ignore_index, -100, target.array))
     return functional.cross_entropy(input, target)
 

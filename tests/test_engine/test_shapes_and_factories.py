@@ -369,6 +369,25 @@ def test_softmax_takes_a_dim_that_is_an_int_numpys_too_as_torch_does(name: str) 
         assert [tuple(t.shape) for t in taken] == [(1, 3)] * 3
 
 
+CROSS_ENTROPY_REFUSALS = {
+    "a label of -100 where another is ignored": (
+        IndexError,
+        lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor([1, -100]), ignore_index=2),
+    ),
+    "ignore_index=1.0": (
+        TypeError,
+        lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor([1, 0]), ignore_index=1.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CROSS_ENTROPY_REFUSALS)
+def test_cross_entropy_refuses_what_torch_refuses_in_its_words(name: str) -> None:
+    error, call = CROSS_ENTROPY_REFUSALS[name]
+    said = refusals(error, lambda lib: call(lib, lib.ones(2, 3)))
+    assert said[0] == said[1]
+
+
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_without_a_dim_chooses_torchs_and_warns_in_its_words(name: str, shape: tuple[int, ...]) -> None:
@@ -419,6 +438,27 @@ def test_random_tensors_are_drawn_from_their_distributions() -> None:
     assert set(np.unique(integers)) == {-2, -1, 0, 1, 2} and abs(integers.mean()) < 5 * 2**0.5 / n**0.5
 
 
+def test_sizes_and_bounds_may_be_given_by_name_as_in_torch() -> None:
+    # A review found randint(10, size=(3,)), a notebook's usual call, refused.
+    made = []
+    for lib in (engine, torch):
+        made.append(
+            [
+                tuple(t.shape)
+                for t in (
+                    lib.randint(10, size=(3,)),
+                    lib.randint(low=2, high=5, size=(2,)),
+                    lib.randint(high=5, size=(2,)),
+                    lib.rand(size=(2, 3)),
+                    lib.randn(size=[2]),
+                    lib.zeros(size=(2,)),
+                    lib.ones(size=()),
+                )
+            ]
+        )
+    assert made[0] == made[1]
+
+
 RANDOM_REFUSALS = {
     "randn(-1)": (RuntimeError, lambda lib: lib.randn(-1)),
     "rand(2, dtype=int64)": (NotImplementedError, lambda lib: lib.rand(2, dtype=lib.int64)),
@@ -427,6 +467,9 @@ RANDOM_REFUSALS = {
     "randint(0, (3,))": (RuntimeError, lambda lib: lib.randint(0, (3,))),
     "randint(5, 3)": (TypeError, lambda lib: lib.randint(5, 3)),
     "randint(2, 5, (2,), requires_grad=True)": (RuntimeError, lambda lib: lib.randint(2, 5, (2,), requires_grad=True)),
+    "randint(10, (3,), dtype=bool)": (RuntimeError, lambda lib: lib.randint(10, (3,), dtype=lib.bool)),
+    "manual_seed(2**64)": (ValueError, lambda lib: lib.manual_seed(2**64)),
+    "zeros(2, size=(3,))": (TypeError, lambda lib: lib.zeros(2, size=(3,))),
 }
 
 
