@@ -15,6 +15,7 @@ import numpy as np
 
 from engine import functional
 from engine.tensor import Tensor
+from engine.torch_words import int_arg
 
 sigmoid = functional.sigmoid
 tanh = functional.tanh
@@ -62,10 +63,7 @@ def cross_entropy(
         reduction=(reduction, "mean"),
         label_smoothing=(label_smoothing, 0.0),
     )
-    if not isinstance(ignore_index, int):
-        raise TypeError(
-            f"cross_entropy_loss(): argument 'ignore_index' (position 5) must be int, not {type(ignore_index).__name__}"
-        )
+    int_arg(ignore_index, "cross_entropy_loss", "ignore_index", 5)
     if ignore_index != -100 and isinstance(target, Tensor):  # the table's cross_entropy leaves out -100
         if np.any(target.array == -100):  # then a label like any other, out of range
             raise IndexError("Target -100 is out of bounds.")
