@@ -232,6 +232,9 @@ def _roots(tensors: Tensor | Sequence[Tensor], gradients: Any) -> list[tuple[Ten
     grads = gradients if isinstance(gradients, list | tuple) else [gradients] * len(roots)
     if len(grads) != len(roots):
         raise RuntimeError(f"got {len(roots)} tensors and {len(grads)} gradients")
+    for i, root in enumerate(roots):
+        if not root.requires_grad:  # PyTorch's words, with the root's place
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     return [(root, root._upstream(g)) for root, g in zip(roots, grads, strict=True)]
 
 
@@ -246,13 +249,13 @@ def backward(
     into their `.grad` alone (and the retained `.grad` on the way), as PyTorch does."""
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    wrt = None if inputs is None else list(dict.fromkeys([inputs] if isinstance(inputs, Tensor) else inputs))
+    if wrt == []:  # each input once; none is said before anything else, as PyTorch says it
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     roots = _roots(tensors, grad_tensors)
-    if inputs is None:
+    if wrt is None:
         run_backward(roots, retain_graph=bool(retain_graph))
         return
-    wrt = list(dict.fromkeys([inputs] if isinstance(inputs, Tensor) else inputs))  # each once
-    if not wrt:
-        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     for tensor in wrt:  # as PyTorch: each input retains its gradient from now on (or says why not)
         tensor.retain_grad()
     run_backward(roots, retain_graph=bool(retain_graph), inputs=wrt, into_grad=True)

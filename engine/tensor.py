@@ -486,10 +486,10 @@ class Tensor:
 
         return zero(self)
 
-    def copy_(self, src: Any) -> Tensor:
+    def copy_(self, other: Any, non_blocking: bool = False) -> Tensor:  # non_blocking: nothing to wait for here
         from engine.in_place import copy
 
-        return copy(self, src)
+        return copy(self, other)
 
     # --- what the array knows ---------------------------------------------------------
 

@@ -238,6 +238,7 @@ def _copied_into(lib: Any) -> Any:
     x = lib.zeros(2, 3)
     x.copy_(lib.tensor([1, 2, 3]))  # broadcast, and cast to float32
     x[0].copy_(7.5)
+    x[1].copy_(other=lib.tensor([1.0, 2.0, 3.0]), non_blocking=True)
     w = lib.tensor([1.0, 2.0], requires_grad=True)
     y = (w * w).sum()
     with lib.no_grad():

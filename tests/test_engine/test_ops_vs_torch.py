@@ -1104,6 +1104,8 @@ BACKWARD_INPUTS = {
     "two leaves, one twice": lambda lib, t: t["s"].backward(inputs=(t["x"], t["w"], t["x"]), retain_graph=True),
     "a leaf the root does not use": lambda lib, t: (t["x"] * 3).sum().backward(inputs=[t["w"]]),
     "no inputs": lambda lib, t: t["s"].backward(inputs=[]),
+    "no inputs, of a root that needs no grad": lambda lib, t: lib.autograd.backward([t["x"].detach().sum()], inputs=[]),
+    "a second root that needs no grad": lambda lib, t: lib.autograd.backward([t["s"], t["x"].detach().sum()]),
     "a tensor that requires no grad": lambda lib, t: t["s"].backward(inputs=[t["x"].detach()]),
     "a non-leaf, then everything": lambda lib, t: (  # u retains its grad from then on (a review found not)
         t["s"].backward(inputs=[t["u"]], retain_graph=True),
