@@ -23,17 +23,6 @@ from engine.torch_words import int_arg, int_tuple
 Array = np.ndarray[Any, Any]
 
 
-def _not_bool(kind: np.dtype[Any], function: str) -> np.dtype[Any]:
-    if kind.kind == "b":
-        raise NotImplementedError(f"\"{function}_cpu\" not implemented for 'Bool'")
-    return kind
-
-
-def _number(n: Any) -> str:
-    """A bound as PyTorch prints it in a message: 1 for True and for 1.0."""
-    return str(int(n)) if isinstance(n, bool) or (isinstance(n, float) and n.is_integer()) else str(n)
-
-
 def zeros(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return leaf(np.zeros(sized(args, size, "zeros"), dtype_of(dtype, 0.0)), requires_grad)
 
@@ -133,3 +122,14 @@ def dtype_of(given: Any, like: Any) -> np.dtype[Any]:
     if isinstance(like, int | np.integer):
         return np.dtype(np.int64)
     return dtypes.default_float()
+
+
+def _not_bool(kind: np.dtype[Any], function: str) -> np.dtype[Any]:
+    if kind.kind == "b":
+        raise NotImplementedError(f"\"{function}_cpu\" not implemented for 'Bool'")
+    return kind
+
+
+def _number(n: Any) -> str:
+    """A bound as PyTorch prints it in a message: 1 for True and for 1.0."""
+    return str(int(n)) if isinstance(n, bool) or (isinstance(n, float) and n.is_integer()) else str(n)
