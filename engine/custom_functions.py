@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from engine.autograd import Function, FunctionCtx, invalid_gradient, not_a_variable
 from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
 from engine.expressions import CALL_LEVELS, Compiled, Scope, Signature, compile_expression
@@ -84,10 +86,13 @@ def _function_class(spec: CustomFunction) -> type[Function]:
         env: dict[str, Any] = dict(zip(spec.saved, ctx.saved_tensors, strict=True))
         env.update(ctx.params)
         env.update((f"grad_{name}", g) for name, g in zip(spec.outputs, grads, strict=True))
-        # The check needs the upstream gradients of all backward calls together (several roots).
+        # The check needs the upstream gradients of all backward calls together (several roots);
+        # 0-d arrays add up to a NumPy number, made an array again.
         seen = ctx.__dict__.get("grad_outputs")
         ctx.grad_outputs = (
-            grads if seen is None else tuple(Tensor(s.array + g.array) for s, g in zip(seen, grads, strict=True))
+            grads
+            if seen is None
+            else tuple(Tensor(np.asarray(s.array + g.array)) for s, g in zip(seen, grads, strict=True))
         )
         run_statements(spec.backward, env)
         returned = [env.get(f"grad_{name}") for name in spec.inputs]

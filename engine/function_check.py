@@ -381,7 +381,7 @@ def _autodiff_noise(
     moved = {i: np.zeros(auto[i].shape) for i in checked}
     for nudge in (sign * size for size in NUDGES for sign in (-1.0, 1.0)):
         nudged = [
-            Tensor(t.array + nudge * np.maximum(1.0, np.abs(t.array))) if i in checked else t
+            Tensor(np.asarray(t.array + nudge * np.maximum(1.0, np.abs(t.array)))) if i in checked else t  # 0-d too
             for i, t in enumerate(inputs)
         ]
         again = _autodiff(function, params, nudged, grads, checked)

@@ -1513,6 +1513,26 @@ def test_each_output_alone_leaves_what_is_not_finite_to_the_call_s_own_verdict(
     assert report.functions[0].passed is True, report.functions[0].inputs["x"].message
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_function_of_a_0_d_tensor_that_raises_to_a_power_is_checked(mode: str) -> None:
+    # A 0-d input nudged (autograd's rounding) or gradients of two roots added were NumPy numbers,
+    # which ** refused: a review found a 422 blaming the forward, for right backwards too.
+    def spec(backward: str, **extra: Any) -> dict[str, Any]:
+        function = {"inputs": ["b"], "forward": [{"name": "y", "expr": "b ** 3"}, {"name": "z", "expr": "1e12 * b"}],
+                    "outputs": ["y", "z"], "save_for_backward": ["b"], "backward": [{"name": "grad_b", "expr": backward}]}  # fmt: skip
+        nodes = [{"name": ["y", "z"], "expr": "F(b)"}, {"name": "s", "expr": "sum(y) + sum(z)"}]
+        return {"dtype": "float64", "leaves": {"b": leaf(0.5)}, "functions": {"F": function}, "nodes": nodes, **extra}
+
+    assert check(spec("grad_y * 3 * b ** 2 + grad_z * 1e12"), {"mode": mode}).passed is True
+    assert check(spec("grad_y * 3.03 * b ** 2 + grad_z * 1e12"), {"mode": mode}).passed is False
+    two_roots = spec(
+        "grad_y ** 1 * 3 * b ** 2 + grad_z * 1e12",
+        nodes=[{"name": ["y", "z"], "expr": "F(b)"}, {"name": "s", "expr": "y * 2"}, {"name": "t", "expr": "y * 5"}],
+        backward=[{"root": "s"}, {"root": "t"}],
+    )
+    assert check(two_roots, {"mode": mode}).passed is True
+
+
 _GRADCHECK_TAIL = (
     "(a random one was tried, as gradcheck does): a backward must hold for every grad_y, not only this graph's"
 )
