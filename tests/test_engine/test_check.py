@@ -1517,9 +1517,10 @@ def test_each_output_alone_leaves_what_is_not_finite_to_the_call_s_own_verdict(
 def test_a_function_of_a_0_d_tensor_that_raises_to_a_power_is_checked(mode: str) -> None:
     # A 0-d input nudged (autograd's rounding) or gradients of two roots added were NumPy numbers,
     # which ** refused: a review found a 422 blaming the forward, for right backwards too.
-    def spec(backward: str, **extra: Any) -> dict[str, Any]:
-        function = {"inputs": ["b"], "forward": [{"name": "y", "expr": "b ** 3"}, {"name": "z", "expr": "1e12 * b"}],
-                    "outputs": ["y", "z"], "save_for_backward": ["b"], "backward": [{"name": "grad_b", "expr": backward}]}  # fmt: skip
+    def spec(grad_b: str, **extra: Any) -> dict[str, Any]:
+        forward = [{"name": "y", "expr": "b ** 3"}, {"name": "z", "expr": "1e12 * b"}]
+        function = {"inputs": ["b"], "forward": forward, "outputs": ["y", "z"], "save_for_backward": ["b"],
+                    "backward": [{"name": "grad_b", "expr": grad_b}]}  # fmt: skip
         nodes = [{"name": ["y", "z"], "expr": "F(b)"}, {"name": "s", "expr": "sum(y) + sum(z)"}]
         return {"dtype": "float64", "leaves": {"b": leaf(0.5)}, "functions": {"F": function}, "nodes": nodes, **extra}
 
