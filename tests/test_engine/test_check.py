@@ -1514,6 +1514,29 @@ def test_each_output_alone_leaves_what_is_not_finite_to_the_call_s_own_verdict(
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize(
+    ("x", "forward", "derivative"),
+    [
+        # a fast oscillation, which the finite differences took for a kink, and autograd's own
+        # slope between two nudges for its rounding
+        ([1000.0], "sin(x * x * x)", "cos(x * x * x) * 3 * x * x"),
+        # the same slope, which the nudges, relative to max(1, |x|), take far past x = 1e-9
+        (1e-9, "1e9 * sqrt(x * x + 1)", "1e9 * x / sqrt(x * x + 1)"),
+    ],
+)
+def test_autograd_judges_where_the_steps_are_too_coarse_and_its_slope_is_no_rounding(
+    x: Any, forward: str, derivative: str, mode: str
+) -> None:
+    # A review found both passing a backward 10 and 1.5 times too large.
+    assert check(_one_function(x, forward, f"grad_y * {derivative}"), {"mode": mode}).passed is True
+    for factor in (10, 1.5):
+        wrong = check(_one_function(x, forward, f"grad_y * {factor} * {derivative}"), {"mode": mode})
+        assert wrong.passed is False
+        message = wrong.functions[0].inputs["x"].message
+        assert message is not None and "but autograd of the forward" in message
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
 def test_a_function_of_a_0_d_tensor_that_raises_to_a_power_is_checked(mode: str) -> None:
     # A 0-d input nudged (autograd's rounding) or gradients of two roots added were NumPy numbers,
     # which ** refused: a review found a 422 blaming the forward, for right backwards too.
