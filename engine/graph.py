@@ -263,6 +263,7 @@ def run_backward(
     uniform_leaves: set[Tensor] = set()
     stored: set[int] = set()  # see _store_grad
     push, pop = heapq.heappush, heapq.heappop
+    written, data_written = versions.modified, versions.own_written  # dicts, changed but never replaced
 
     def deliver(tensor: Tensor, grad: Array) -> None:
         """Hand a gradient to the node that made the tensor, or add it to a leaf's sum."""
@@ -324,7 +325,7 @@ def run_backward(
         args = node.args
         if args is None:  # OpNode.release drops it
             raise RuntimeError(FREED_MESSAGE)
-        if (versions.modified or versions.own_written) and node.frees:  # anything written over, values saved
+        if (written or data_written) and node.frees:  # anything written over in place, and values saved
             versions.check_node(node)
         if uniform and node in uniform:
             shape = uniform.pop(node)
