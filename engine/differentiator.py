@@ -164,6 +164,15 @@ class Differentiator:
                 clear[k] = True
         return clear
 
+    def smooth(self, f: Callable[[Array], float], x: Array) -> bool:
+        """Whether no relu, abs, max, ... runs in f at x: then a kink its stencils saw is none (a fast
+        oscillation, sin(x³) at 1000), and autograd is exact. (A probe's short step may not tell
+        a kink that an offset's rounding hides, abs((x + 1e10) - 1e10) at 0: this does not step.)"""
+        crossings = Crossings()
+        self.budget.spend(1)
+        recorded(crossings, 1.0, lambda: f(x))
+        return not crossings.noted()
+
     def direction(self, shape: tuple[int, ...]) -> Array:
         u = self.rng.standard_normal(shape)
         norm = float(np.linalg.norm(u))

@@ -35,7 +35,7 @@ AUTODIFF_PROBES = 256
 # few ulps of either, or, where terms cancel (1e8·(sin² x + cos² x)), what autograd itself
 # moves by between x and x nudged by NUDGES; allowed this many times over.
 AUTODIFF_ROUNDING = 16
-NUDGES = (1e-12, 1e-11)  # relative: short of all but the nearest kinks, long enough to move the rounding
+NUDGES = (1e-12, 5e-11)  # relative, and twice each: short of all but the nearest kinks, moving the rounding
 
 
 @dataclass
@@ -209,13 +209,16 @@ def _judge_by_autodiff(
         listed = np.zeros(off.where.shape, dtype=bool)
         for listed_index in comparison.non_differentiable:
             listed[tuple(listed_index)] = True
-        # The finite differences' verdict stands where they told a difference; where they listed
-        # a kink, autograd judges unless an op of the forward is at one (clear_of_kinks): a fast
-        # oscillation (sin(x³) at 1000) looks like a kink to them. Not where the hand-written
-        # gradient is not finite: the function is not finite near there, and neither need it be.
+        # The finite differences' verdict stands where they told a difference, and where they
+        # listed a kink; but a forward of smooth ops alone has none, and autograd judges there
+        # (sin(x³) at 1000 oscillates within a step), where the hand-written gradient is finite
+        # (else the function is not finite near there, and neither need it be).
         tolerance = comparison.errors + options.atol + options.rtol * np.abs(comparison.numerical)
         told = ~listed & (2 * tolerance < off.diff)
-        off.where &= ~told & ~(listed & ~np.isfinite(hand))
+        judged = listed & np.isfinite(hand)
+        if not ((off.where & judged).any() and differentiator.smooth(f, x)):  # smooth: asked only if needed
+            judged = np.zeros(listed.shape, dtype=bool)
+        off.where &= ~told & ~(listed & ~judged)
     said, index, unsaid = off.clear_of_kinks(noise, f, x, options, differentiator, what)
     if unsaid is not None and comparison.passed:  # a failure says enough
         comparison.notes.append(unsaid)
@@ -381,18 +384,22 @@ def _autodiff_noise(
     checked: list[int],
     auto: dict[int, Array],
 ) -> dict[int, Array]:
-    """How far autograd's gradient moves when every checked input is nudged by NUDGES of its size,
-    both ways: its rounding where terms cancel, which no count of ulps of the result bounds. The
-    two sides' mean less the middle, so that the gradient's own slope between them is not taken
-    for rounding (sin(x³) at x = 1000 turns half a circle in a nudge of 1e-10)."""
+    """How far autograd's gradient moves when every checked input is nudged by NUDGES of its size
+    and by twice that, both ways: its rounding where terms cancel, which no count of ulps of the
+    result bounds. Of the moves, the combination in which the gradient's own slope and curvature
+    cancel, so that they are not taken for rounding (sin(x³) at x = 1000 turns a third of a circle
+    in a nudge of 1e-10), while a nudge still moves x + 1e5 by a few of its ulps."""
     moved = {i: np.zeros(auto[i].shape) for i in checked}
     for size in NUDGES:
-        up, down = (
-            _autodiff(function, params, _nudged(inputs, checked, sign * size), grads, checked) for sign in (1.0, -1.0)
+        near, far = (
+            [_autodiff(function, params, _nudged(inputs, checked, sign * step), grads, checked) for sign in (1.0, -1.0)]
+            for step in (size, 2 * size)
         )
         for i in checked:
             with np.errstate(all="ignore"):
-                moved[i] = np.fmax(moved[i], np.abs(up[i] + down[i] - 2 * auto[i]) / 2)
+                bent_near = near[0][i] + near[1][i] - 2 * auto[i]  # ≈ size²·g'' + rounding
+                bent_far = far[0][i] + far[1][i] - 2 * auto[i]  # ≈ 4·size²·g'' + rounding
+                moved[i] = np.fmax(moved[i], np.abs(bent_far / 4 - bent_near))
     return moved
 
 

@@ -27,7 +27,7 @@ from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
 from engine.torch_words import in_torch_words, mask_mismatch
-from engine.versions import note_written, root
+from engine.versions import note_written, own_counters, root
 
 Array = np.ndarray[Any, Any]
 Casting = Literal["no", "same_kind", "unsafe"]
@@ -191,7 +191,9 @@ def set_data(tensor: Tensor, value: Any) -> None:
         raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
     if tensor.requires_grad and value.array.dtype.kind != "f":
         raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
-    tensor.array = value.array
+    # A plain view of what `.data` gave out: the tensor keeps a counter with its memory, as
+    # PyTorch's keeps its own (w.data -= 1 sets w.data to what `.data` gave, then w *= 2 must count).
+    tensor.array = value.array.view() if id(value.array) in own_counters else value.array
 
 
 def _viewed(tensor: Tensor) -> Tensor | None:

@@ -103,6 +103,10 @@ class Crossings:
         elif t > 0 and (record.above is None or t < record.above[0]):
             record.above = (t, distance.copy())
 
+    def noted(self) -> bool:
+        """Whether any kinked op ran in the evaluations."""
+        return self._mismatched or bool(self._records)
+
     def crossed(self) -> bool:
         """Whether any element changed sides between the evaluations."""
         return self._mismatched or any(record.changed.any() for record in self._records)

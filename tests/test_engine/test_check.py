@@ -1537,6 +1537,23 @@ def test_autograd_judges_where_the_steps_are_too_coarse_and_its_slope_is_no_roun
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize(
+    ("x", "forward", "backward"),
+    [
+        # abs at its kink, behind an offset that rounds a probe's step away: the finite
+        # differences' listing stands, and the backward's own convention (slope 1 at 0) with it
+        ([0.0], "abs((x + 1e10) - 1e10)", "grad_y * (2 * relu(x + 1e-300) / (x + 1e-300) - 1)"),
+        # autograd's terms cancel behind an offset, which a nudge must move by an ulp or more
+        ([0.3, 0.7, 1.1, 2.5, -0.9], "1e8 * (sin(x + 1e5) ** 2 + cos(x + 1e5) ** 2)", "grad_y * 0"),
+    ],
+)
+def test_offsets_hide_no_kink_and_no_rounding_from_the_check(x: Any, forward: str, backward: str, mode: str) -> None:
+    # A review found both failing, once autograd judged where the steps saw a kink, and once its
+    # rounding was measured with nudges that the offset rounded away.
+    assert check(_one_function(x, forward, backward), {"mode": mode}).passed is True
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
 def test_a_function_of_a_0_d_tensor_that_raises_to_a_power_is_checked(mode: str) -> None:
     # A 0-d input nudged (autograd's rounding) or gradients of two roots added were NumPy numbers,
     # which ** refused: a review found a 422 blaming the forward, for right backwards too.

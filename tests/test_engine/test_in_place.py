@@ -560,6 +560,17 @@ def _data_saved_then_written_through_a_view(lib: Any) -> None:
     y.backward()
 
 
+def _written_after_its_data_was_updated(lib: Any) -> None:
+    # w.data -= 0.1 sets w.data to what .data gave out; w keeps its own counter (a review found
+    # the next write to w counted with .data's, and a wrong gradient)
+    w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).sum()
+    w.data -= 0.1
+    with lib.no_grad():
+        w.mul_(2)
+    y.backward()
+
+
 def _a_view_of_a_detached_tensor_written(lib: Any) -> None:
     x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = (x * x).sum()
@@ -604,6 +615,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     "copy_ of a transpose of itself": _copy_of_a_part_of_itself,
     "a view of a detached tensor written over before backward": _a_view_of_a_detached_tensor_written,
     "x.data saved, written over through a view of it": _data_saved_then_written_through_a_view,
+    "w written over after w.data -= 0.1": _written_after_its_data_was_updated,
 }
 
 
