@@ -156,6 +156,8 @@ def _each_output_alone(
         noise = functools.cache(
             functools.partial(_autodiff_noise, spec.function, ctx.params, inputs, alone, checked, auto)
         )
+        used = call.node[k] if isinstance(call.node, list) else call.node
+        alone_said = f"with the gradient {used} got and no other (as gradcheck takes each output)"
         for i in checked:
             off = _Off(hand[i], auto[i], options)
             off.where &= np.isfinite(hand[i])
@@ -164,9 +166,7 @@ def _each_output_alone(
             said, index, unsaid = off.clear_of_kinks(
                 _one_of(noise, i), f, inputs[i].array, options, differentiator, what
             )
-            used = call.node[k] if isinstance(call.node, list) else call.node
             comparison = comparisons[spec.inputs[i]]
-            alone_said = f"with the gradient {used} got and no other (as gradcheck takes each output)"
             if unsaid is not None:  # a wrong term may be left unjudged: the answer says so
                 comparison.notes.append(f"{unsaid}; this {alone_said}")
             if said is not None:

@@ -38,14 +38,7 @@ class set_grad_enabled:  # PyTorch's name, a class
     def __call__(self, function: Callable[..., T]) -> Callable[..., T]:
         """As a decorator: the mode for each call of `function`, and no longer from here on."""
         _enabled.set(self.previous)
-        mode = self.mode
-
-        @functools.wraps(function)
-        def in_mode(*args: Any, **kwargs: Any) -> T:
-            with _GradMode(mode):
-                return function(*args, **kwargs)
-
-        return in_mode
+        return _GradMode(self.mode)(function)
 
 
 class _GradMode:

@@ -385,7 +385,7 @@ def run_backward(
             if tensor.grad_fn is None and tensor in leaves:
                 captured[i] = np.array(leaves[tensor], tensor.array.dtype)  # a copy: one array may reach two
         for tensor, reached in zip(inputs, captured, strict=True) if into_grad else ():
-            if reached is not None and not (tensor.grad_fn is not None and tensor._retains_grad):  # else stored above
+            if reached is not None and tensor.grad_fn is None:  # a non-leaf retains it: stored on the way
                 _store_grad(tensor, reached, stored)
         return captured
     for leaf, grad in leaves.items():

@@ -26,7 +26,7 @@ from engine.graph import next_sequence_nr
 from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
-from engine.torch_words import in_torch_words, mask_mismatch
+from engine.torch_words import in_torch_words, mask_mismatch, type_name
 from engine.versions import note_written, own_counters, root
 
 Array = np.ndarray[Any, Any]
@@ -95,9 +95,7 @@ def copy(tensor: Tensor, source: Any) -> Tensor:
         )
     _refuse_in_a_graph(tensor, "copy_()", source)
     if not isinstance(source, Tensor | int | float | np.number | np.bool_):  # a number, or PyTorch's TypeError
-        kind = type(source)
-        name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {name}")
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type_name(source)}")
     values = source.array if isinstance(source, Tensor) else np.asarray(source)
     _fits(tensor.array, values)
     if _overlap(tensor.array, values):

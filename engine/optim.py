@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.grad_mode import enable_grad, no_grad
 from engine.tensor import Tensor, tensor
+from engine.torch_words import type_name
 
 # What PyTorch's optimizers take and print though the update does not depend on them; only
 # their defaults are taken here.
@@ -60,9 +61,7 @@ class Optimizer:
         group["params"] = params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor):
-                kind = type(p)
-                name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {name}")
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type_name(p)}")
             if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():

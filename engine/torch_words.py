@@ -163,6 +163,12 @@ def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
     return f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but got: [{batch}, {b[-2]}]."
 
 
+def type_name(value: Any) -> str:
+    """The type of `value` as PyTorch's messages name it: list, numpy.ndarray."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
 def int_arg(value: Any, function: str, parameter: str, position: int) -> int:
     """An int argument (a dim), refused as PyTorch's argument parser refuses anything else."""
     if not isinstance(value, int | np.integer) or isinstance(value, bool):
