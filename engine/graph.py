@@ -241,6 +241,7 @@ def run_backward(
     # node only to keep its gradient (and a retained .grad).
     wanted: dict[Node, list[tuple[int, Tensor]]] | None = None
     leading: set[Node] = set()
+    lone_root: Node | None = None
     captured: list[Array | None] = [None] * len(inputs or ())
     if inputs is not None:
         wanted = {}
@@ -248,6 +249,9 @@ def run_backward(
             if tensor.grad_fn is not None:
                 wanted.setdefault(tensor.grad_fn, []).append((i, tensor))
         leading = _leading_to(inputs, [root for root, _ in roots])
+        # As PyTorch, whose graph starts at a lone root's own node: it runs, if only to keep the
+        # root's retained .grad, though it leads to no input. Several roots start at a node above them.
+        lone_root = roots[0][0].grad_fn if len(roots) == 1 else None
     # Each node's output gradient, summed over paths: the array itself for a node of one
     # output (every OpNode: no list to make and index), else a list of one per output.
     pending: dict[Node, Any] = {}
@@ -300,8 +304,8 @@ def run_backward(
         if tick is not None:
             tick()
         if wanted is not None and (node in wanted or node not in leading):
-            if node in wanted:  # retained .grad stored here only if the rules below do not run
-                _keep(node, got, wanted[node], captured, stored, store_retained=node not in leading)
+            if node in wanted or node is lone_root:  # retained .grad stored here only if the rules below do not run
+                _keep(node, got, wanted.get(node, []), captured, stored, store_retained=node not in leading)
             if node not in leading:
                 continue
         if type(node) is not OpNode:

@@ -1143,6 +1143,30 @@ def test_backward_into_its_inputs_alone_goes_as_in_torch(name: str) -> None:
     assert seen[0] == seen[1]
 
 
+def test_a_lone_root_keeps_its_retained_grad_though_it_leads_to_no_input_as_in_torch() -> None:
+    # PyTorch's graph starts at a lone root's own node, which runs (its retained .grad kept) even
+    # where it leads to no input; with several roots, only the nodes that lead to one run.
+    seen = []
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0], requires_grad=True)
+        calls: list[Any] = []
+        y = x * 2
+        y.retain_grad()
+        y.backward(lib.ones_like(y) * 7, inputs=[w])
+        calls.append(y.grad.tolist())
+        a, b = (x * 2).sum(), (x * w).sum()
+        a.retain_grad()
+        b.retain_grad()
+        lib.autograd.backward([a, b], inputs=[w])
+        calls.append((a.grad, b.grad.tolist(), w.grad.tolist()))
+        c = (x * 2).sum()
+        c.retain_grad()
+        calls.append((lib.autograd.grad(c, [w], allow_unused=True), c.grad.tolist(), x.grad))
+        seen.append(calls)
+    assert seen[0] == seen[1]
+
+
 METHODS = {
     "x.add(y)": lambda x, y: x.add(y),
     "x.sub(2.0)": lambda x, y: x.sub(2.0),
