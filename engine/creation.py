@@ -2,11 +2,11 @@
 
 As PyTorch's: floats are the default float dtype (float32) unless `dtype` says otherwise,
 integers int64, and `requires_grad=True` is refused for anything but floats. An integer arange
-is PyTorch's exactly; float ranges within a rounding or two of the largest end: arange rounds
-start + i·step, computed in float64, once, and linspace counts from both ends in the answer's
-dtype, as PyTorch's CPU kernels do one element at a time (their vectorized loops count each lane
-from the first of its vector, so PyTorch's last bits depend on the processor's vector width; an
-integer linspace, truncated, can then differ by one where its exact value is an integer).
+is PyTorch's exactly, and so is linspace in every dtype (counted from both ends, each element
+one fused multiply-add, as PyTorch's CPU kernel computes it). A float arange is within a rounding or two
+of the largest end: it rounds start + i·step, computed in float64, once, as PyTorch does one
+element at a time, but PyTorch's vectorized loop counts each lane from the first of its vector,
+so that its last bits depend on the processor's vector width.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 
 from engine import dtypes
+from engine.fused import fused_multiply_add
 from engine.tensor import Tensor, leaf
 from engine.torch_words import int_arg, int_tuple
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 Array = np.ndarray[Any, Any]
 
@@ -36,9 +39,17 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     kind = dtype_of(dtype, fill_value)
-    if kind.kind == "i" and not (isinstance(fill_value, int) or -(2.0**63) <= fill_value < 2.0**63):
+    return leaf(np.full(size_of((size,), "full"), _held(fill_value, kind), kind), requires_grad)
+
+
+def _held(number: Any, kind: np.dtype[Any]) -> Any:
+    """The number, refused as PyTorch refuses one that the dtype cannot hold (a float holds any
+    infinity and NaN, but no finite number past its largest)."""
+    if kind.kind == "i" and not (isinstance(number, int) or -(2.0**63) <= number < 2.0**63):
         raise RuntimeError("value cannot be converted to type int64_t without overflow")  # NaN too
-    return leaf(np.full(size_of((size,), "full"), fill_value, kind), requires_grad)
+    if kind == np.float32 and math.isfinite(number) and abs(number) > _FLOAT32_MAX:
+        raise RuntimeError("value cannot be converted to type float without overflow")
+    return number
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -67,7 +78,8 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
     count = math.ceil((end - start) / step)
     if kind.kind != "f":
         return leaf(np.arange(start, start + count * step, step, dtype=kind), requires_grad)
-    return leaf((start + np.arange(count, dtype=np.float64) * float(step)).astype(kind), requires_grad)
+    with np.errstate(over="ignore"):  # past float32's largest: infinity, as PyTorch gives it, unwarned
+        return leaf((start + np.arange(count, dtype=np.float64) * float(step)).astype(kind), requires_grad)
 
 
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -76,16 +88,16 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_gr
         raise RuntimeError("number of steps must be non-negative")
     kind = _not_bool(dtype_of(dtype, 0.0), "linspace")
     if steps <= 1:
-        return leaf(np.full((steps,), start, kind), requires_grad)
+        return leaf(np.full((steps,), _held(start, kind), kind), requires_grad)
     # PyTorch's kernel: the step in the answer's dtype (float64 for integers), the first half
-    # counted up from start and the rest down from end, so that both ends are exact.
+    # counted up from start and the rest down from end, so that both ends are exact, each
+    # element one multiply-add, fused.
     step_type = kind.type if kind.kind == "f" else np.float64
-    first, last = step_type(kind.type(start)), step_type(kind.type(end))
+    first, last = (step_type(kind.type(_held(n, kind))) for n in (start, end))
     step = (last - first) / step_type(steps - 1)
-    i = np.arange(steps)
     half = steps // 2
-    up = first + step * i[:half].astype(step_type)
-    down = last - step * (steps - i[half:] - 1).astype(step_type)
+    up = fused_multiply_add(step, np.arange(half), first, np.dtype(step_type))
+    down = fused_multiply_add(-step, np.arange(steps - half - 1, -1, -1), last, np.dtype(step_type))
     return leaf(np.concatenate([up, down]).astype(kind), requires_grad)
 
 

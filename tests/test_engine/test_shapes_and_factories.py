@@ -302,17 +302,21 @@ def test_arange_of_floats_has_torchs_length_and_values_within_a_rounding(
     _within_a_rounding(ours, theirs, (start, end))
 
 
-@settings(max_examples=200, deadline=None)
-@given(start=finite, end=finite, steps=st.integers(2, 400), wide=st.booleans())
-def test_linspace_has_torchs_values_within_a_rounding_and_both_ends_exact(
-    start: float, end: float, steps: int, wide: bool
-) -> None:
-    dtypes = (engine.float64, torch.float64) if wide else (None, None)
-    ours = engine.linspace(start, end, steps, dtype=dtypes[0])
-    theirs = torch.linspace(start, end, steps, dtype=dtypes[1])
-    _within_a_rounding(ours, theirs, (start, end))
-    kind = ours.numpy().dtype.type
-    assert ours.numpy()[0] == kind(start) and ours.numpy()[-1] == kind(end)
+ends = st.one_of(finite, st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**62), 2**62))
+
+
+@settings(max_examples=400, deadline=None)
+@given(start=ends, end=ends, steps=st.integers(2, 400), dtype=st.sampled_from(["float32", "float64", "int64"]))
+def test_linspace_is_torchs_to_the_last_bit(start: float, end: float, steps: int, dtype: str) -> None:
+    # PyTorch fuses start + step·i into one multiply-add, which rounds once: a review found
+    # linspace(0, 1, 101) off in the last bit of some elements, and integer ones off by one.
+    made = []
+    for lib in (engine, torch):
+        try:
+            made.append(lib.linspace(start, end, steps, dtype=getattr(lib, dtype)).tolist())
+        except RuntimeError as error:
+            made.append(str(error))
+    assert str(made[0]) == str(made[1])
 
 
 FUNCTIONAL = {
