@@ -34,6 +34,21 @@ MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that
 ROUNDING_SHARE = 0.1
 
 
+def _blind_to_degree_5() -> tuple[float, ...]:
+    """The weights, of unit norm, that take f at x + k·h for k in -4, -2, -1, 0, 1, 2, 4 to 0 for
+    every polynomial of degree 5 or less: on a smooth f, what is left is of order h⁶, and on its
+    rounding, a sample of it."""
+    offsets = np.array((*OFFSETS[:3], 0, *OFFSETS[3:]), dtype=float)
+    _, _, rows = np.linalg.svd(np.vander(offsets, 6, increasing=True).T)
+    return tuple(float(w) for w in rows[-1])
+
+
+NOISE_WEIGHTS = _blind_to_degree_5()
+NOISE_SAFETY = 4  # one sample of the noise may fall well below its size
+NOISE_CEILING = 1e-6  # of |f|: the most that is taken for f's rounding
+D_H_NORM = math.sqrt(1 + 64 + 64 + 1) / 12  # d_h's weights, (1, -8, 8, -1) / 12: its gain on noise
+
+
 @dataclass(frozen=True)
 class Derivative:
     value: float
@@ -104,6 +119,14 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     # Each evaluation may be off by a few ulps of |f|, and by what underflows: a function
     # of values near 1e-308 may come out as 0.
     rounding = 32 * (ROUNDING * scale / unit + UNDERFLOW) / h
+    # What f's rounding really is may be far more than ulps of f: 1 - sigmoid(28) keeps 4 digits,
+    # and log(1 - sigmoid(z)) a rounding of 1e-4 at a value of -28. The combination of the values
+    # that is blind to every polynomial of degree 5 sees it, as a sample of the noise's size.
+    # A sample as large as a millionth of f is no rounding but f itself turning within the
+    # stencil (sin(1e6·x)); and a kink is no polynomial either (the kink's test, below, keeps to
+    # the ulps).
+    noise = abs(sum(c * v for c, v in zip(NOISE_WEIGHTS, (fm4, fm2, fm1, f0, fp1, fp2, fp4), strict=True)))
+    measured = NOISE_SAFETY * noise * D_H_NORM / h if noise <= NOISE_CEILING * scale / unit else 0.0
     truncation = abs(d_h - d_2h)
     forward = (-3 * f0 + 4 * fp1 - fp2) / (2 * h)
     backward = (3 * f0 - 4 * fm1 + fm2) / (2 * h)
@@ -113,6 +136,7 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     margin = 4 * curvature + 4 * (truncation + rounding) + atol / unit + rtol * max(abs(forward), abs(backward))
     gap = abs(forward - backward)
     kink = gap > margin
+    rounding = rounding if kink else max(rounding, measured)
     d_h, truncation, rounding, curvature, gap = (v * unit for v in (d_h, truncation, rounding, curvature, gap))
     error = truncation + rounding
     if not all(math.isfinite(v) for v in (d_h, error, curvature, gap)):
@@ -197,9 +221,10 @@ def derivative(
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
-        if closer_look and not d.resolved:
-            # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least): f did not
-            # move, a slope of 0 that says nothing.
+        if not d.resolved and (closer_look or (not shortened and any(_moved(t) for _, t, _, _ in tried))):
+            # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least), or than f's
+            # rounding does (1 - sigmoid(30) keeps 3 digits), where a wider step saw f move: f did
+            # not move, a slope of 0 that says nothing.
             break
         if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
@@ -208,11 +233,13 @@ def derivative(
             not pending
             and not closer_look
             and all(t.finite and not t.kink and not c for _, t, c, _ in tried)
+            and d.truncation > d.error - d.truncation
             and h * RETRY_FACTOR >= finest
         ):
             # Smooth at every step, and never within tolerance: a function that turns within a step
             # (sin(1e6·x)) may alias them all alike, its estimate none the wiser. Closer still, if
-            # the argument resolves that step.
+            # the argument resolves that step, and if what this step left is not f's rounding,
+            # which a closer step only makes worse.
             pending, closer_look = [h * RETRY_FACTOR], True
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
@@ -220,6 +247,11 @@ def derivative(
     narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
     candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
     return min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
+
+
+def _moved(d: Derivative) -> bool:
+    """Whether f moved within a smooth stencil."""
+    return d.finite and not d.kink and d.value != 0
 
 
 def _swamped(d: Derivative) -> bool:

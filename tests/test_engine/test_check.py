@@ -1894,3 +1894,51 @@ def test_the_textbook_relu_backward_is_written_with_sign_and_checked(mode: str) 
     assert check(_my_relu("grad_z * relu(sign(x))"), {"mode": mode}).passed
     wrong = check(_my_relu("grad_z * (sign(x) + 1)"), {"mode": mode})  # 2 where x > 0
     assert not wrong.passed and not wrong.functions[0].passed
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_loss_that_rounding_coarsens_is_measured_no_finer_than_its_rounding(mode: str, dtype: str) -> None:
+    # Binary cross-entropy written out, log(1 - sigmoid(z)): 1 - sigmoid(21) keeps 7 digits, and
+    # log(1 - sigmoid(30)) moves in steps of 1e-3. A review found the right gradients failed: the
+    # stencil took f's rounding for a few ulps, and a closer step, which rounding froze, for a
+    # slope of 0. The rounding is now read off the stencil's values, and a step that f's rounding
+    # left unmoved, where a wider one saw f move, measures nothing.
+    for z in (20.0, 21.0, 23.0, 25.0, 30.0):
+        loss = {"name": "loss", "expr": "sum(log(1 - sigmoid(z)))"}
+        spec = {"dtype": dtype, "leaves": {"z": leaf([z])}, "nodes": [loss]}
+        comparison = check(spec, {"mode": mode}).tensors["z"]
+        assert comparison.passed, (z, comparison.message)
+        error = float(np.max(comparison.errors))
+        assert abs(float(np.ravel(comparison.numerical)[0]) + 1) <= error + 1e-6, z  # the derivative is -sigmoid(z)
+    logistic = {
+        "dtype": dtype,
+        "leaves": {
+            "X": leaf([[1, 0, -1, -1], [-3, 0, -2, -2], [2, -2, 0, 3], [1, 3, 3, -2]], requires_grad=False),
+            "w": leaf([0.0, 2.0, 3.0, -3.0]),
+            "b": leaf(0.0),
+            "y": leaf([0.0, 0.0, 0.0, 0.0], requires_grad=False),
+        },
+        "nodes": [
+            {"name": "p", "expr": "sigmoid(X @ w + b)"},
+            {"name": "loss", "expr": "-mean(y * log(p) + (1 - y) * log(1 - p))"},
+        ],
+    }
+    assert check(logistic, {"mode": mode}).passed  # logits 0, 0, -13 and 21
+    # A hand-written backward of the same loss: right, it passes; wrong where the loss is
+    # coarsest, it still fails, autograd of the forward telling where the steps cannot.
+    for backward, passes in [("grad_L * p / 2", True), ("grad_L * (1 - p) / 2", False)]:
+        function = {
+            "inputs": ["z"],
+            "forward": [{"name": "p", "expr": "sigmoid(z)"}, {"name": "L", "expr": "-mean(log(1 - p))"}],
+            "outputs": ["L"],
+            "save_for_backward": ["p"],
+            "backward": [{"name": "grad_z", "expr": backward}],
+        }
+        spec = {
+            "dtype": dtype,
+            "leaves": {"z": leaf([30.0, 30.0])},
+            "functions": {"BCE": function},
+            "nodes": [{"name": "loss", "expr": "BCE(z)"}],
+        }
+        assert check(spec, {"mode": mode}).functions[0].passed is passes, backward

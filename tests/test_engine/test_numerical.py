@@ -267,9 +267,10 @@ def test_a_kink_within_a_step_is_stepped_around_when_the_ops_report_it() -> None
     assert not d.kink and d.finite
     assert abs(d.value - exact) <= ATOL + RTOL * abs(exact) + d.error
     assert d.error <= 1e-4 * abs(exact)  # a verdict, not a tolerance wide open
-    # Without the ops' report, neither default step gives the derivative within its estimate.
+    # Without the ops' report, neither default step gives the derivative to better than a
+    # tenth: the kink, seen as f's noise, is taken into the estimate, which says little.
     blind = derivative(f, f(0.0), steps(0.0, 1e-3), Budget(100, LOC), ATOL, RTOL)
-    assert abs(blind.value - exact) > ATOL + RTOL * abs(exact) + blind.error or blind.kink
+    assert abs(blind.value - exact) > 0.05 and (blind.kink or blind.error > 1000 * d.error)
 
 
 def test_a_kink_within_rounding_distance_is_a_kink() -> None:
@@ -380,7 +381,8 @@ def test_a_kink_nothing_records_is_within_the_error_estimate_when_kinks_are_untr
     # stencils (±4.2 h, h = 1e-3) and no Crossings to report it: too slight for the one-sided
     # test, it shifts the first step's answer past its truncation estimate at some distances.
     # With untracked_kinks, every stencil counts its one-sided gap, and every answer is within
-    # its estimate (or a kink).
+    # its estimate (or a kink). Without, the kink shows as noise in the stencil's values, which
+    # the estimate takes in too, where it is larger.
     def answers(untracked: bool) -> list[bool]:
         within = []
         for distance in np.linspace(-4.2e-3, 4.2e-3, 85):
@@ -394,7 +396,7 @@ def test_a_kink_nothing_records_is_within_the_error_estimate_when_kinks_are_untr
         return within
 
     assert all(answers(untracked=True))
-    assert not all(answers(untracked=False))
+    assert all(answers(untracked=False))
 
 
 def test_kinks_at_two_places_that_hide_from_the_one_sided_test_are_stepped_around() -> None:
