@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -16,8 +17,20 @@ from engine.errors import SpecError
 log = logging.getLogger("gradlab")
 
 
+class ErrorJSON(JSONResponse):
+    """JSON as FastAPI writes it, but a name the request sent with a lone surrogate in it ("\\ud800",
+    legal in JSON, no character) written back escaped, as the request had it: UTF-8 has no bytes
+    for it, and the answer was a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def detail(status: int, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status)
+    return ErrorJSON({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status)
 
 
 async def spec_error(request: Request, error: Exception) -> JSONResponse:
@@ -47,7 +60,7 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
     if len(read) < len(errors) or len(items) > MOST_ERRORS:
         items = items[: min(len(items) - 1, MOST_ERRORS)]  # the last may be part of a union's errors
         items.append({"loc": ["body"], "msg": "and more errors, not listed", "type": "too_many_errors"})
-    return JSONResponse({"detail": items}, status_code=422)
+    return ErrorJSON({"detail": items}, status_code=422)
 
 
 MOST_ERRORS = 100  # listed in one answer, so that a body of thousands of bad values is answered quickly
@@ -167,7 +180,7 @@ async def http_error(request: Request, error: Exception) -> JSONResponse:
     # FastAPI's own HTTP errors (404, 405, a body it could not parse) carry a string detail.
     assert isinstance(error, HTTPException)
     if isinstance(error.detail, list):
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+        return ErrorJSON({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
     if error.status_code == 400 and error.__cause__ is not None:
         # FastAPI turns every failure of json.loads but a syntax error into a bare 400 "There was an
         # error parsing the body": deep nesting (RecursionError, so `too_deep` never saw it) or a number

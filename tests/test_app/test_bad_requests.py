@@ -126,6 +126,24 @@ def refused(id: str, expr: str, column: int, what: str) -> Case:
 
 
 CASES = [
+    # A lone surrogate, "\\ud800": legal in JSON, no character, and no valid name. A review found a
+    # 500 where the answer named it (UTF-8 has no bytes for it): it comes back escaped, as sent.
+    Case(
+        "a lone surrogate as a leaf's name",
+        content=raw('{"leaves": {"\\ud800": {"value": [1.0]}}, "nodes": [{"name": "s", "expr": "sum(x)"}]}'),
+        loc=["body", "leaves", "\ud800"],
+        msg=("is not a valid name",),
+    ),
+    Case(
+        "a lone surrogate as a node's name",
+        content=raw('{"leaves": {"x": {"value": [1.0]}}, "nodes": [{"name": "a\\udfff", "expr": "sum(x)"}]}'),
+        msg=("is not a valid name",),
+    ),
+    Case(
+        "a lone surrogate as a param's name",
+        content=json.dumps(function_body(params={"k\ud800": 1.0})).encode(),
+        msg=("is not a valid name",),
+    ),
     # Malformed JSON.
     Case("truncated JSON", content=raw('{"leaves": '), loc=["body", 11], msg=("Expecting value",), kind="json_invalid"),
     Case("unquoted key", content=raw("{leaves: 1}"), loc=["body", 1], msg=("property name",), kind="json_invalid"),
