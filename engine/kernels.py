@@ -402,3 +402,33 @@ def _fit_for_matmul(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     except ValueError:
         return False
     return True
+
+
+# A product of batches that broadcast may be many times larger than either operand and than
+# the gradient it makes: its sum is taken in the product itself past this ratio.
+SUMMED_IN_THE_PRODUCT = 4
+
+
+def matmul_summed_to(left: Array, right: Array, shape: tuple[int, ...]) -> Array:
+    """left @ right, summed over the batch axes that `shape` lacks or has as 1: what summing the
+    product down to an operand's shape gives, without the product in full where that would be
+    many times larger. [1000,1,1,1] @ [1,1000,1,1000] makes 10^9 numbers of which the gradient
+    of a [1000,1,1,1000] operand keeps 10^6: its sum over the second axis is a contraction, as
+    the inner axis is, and NumPy's einsum does both in one product."""
+    batch = np.broadcast_shapes(left.shape[:-2], right.shape[:-2])
+    if math.prod(batch) * left.shape[-2] * right.shape[-1] <= SUMMED_IN_THE_PRODUCT * max(math.prod(shape), 1):
+        return left @ right
+    letters = "abcdefghijklmnopqrstu"[: len(batch)]  # a letter for each batch axis, aligned to the right
+
+    def axes(array: Array) -> tuple[Array, str]:
+        """The array, without the batch axes it has as 1 where the batch has more, and their letters."""
+        own = array.ndim - 2
+        first = len(batch) - own
+        stretched = tuple(i for i in range(own) if array.shape[i] == 1 and batch[first + i] != 1)
+        letters_kept = "".join(letters[first + i] for i in range(own) if i not in stretched)
+        return np.squeeze(array, axis=stretched), letters_kept
+
+    (left, of_left), (right, of_right) = axes(left), axes(right)
+    first = len(batch) - (len(shape) - 2)
+    kept = "".join(letters[first + i] for i in range(len(shape) - 2) if shape[i] != 1)
+    return np.einsum(f"{of_left}xy,{of_right}yz->{kept}xz", left, right, optimize=True).reshape(shape)

@@ -34,6 +34,7 @@ from engine.kernels import (
     log_softmax,
     logsumexp,
     matmul,
+    matmul_summed_to,
     mse_loss,
     power,
     relu,
@@ -252,13 +253,14 @@ def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
 
 
 # A vector operand of matmul is a one-row (left) or one-column (right) matrix. Each rule reads
-# only the other operand, as PyTorch saves it (engine.versions): whether its own operand was a
-# vector it tells from g, which has one axis fewer than the other operand's product would.
+# only the other operand's values, as PyTorch saves it (engine.versions), and its own's shape:
+# whether its own operand was a vector it tells from g, which has one axis fewer than the other
+# operand's product would.
 def _matmul_vjp_a(g: Array, y: Array, a: Array, b: Array) -> Array:
     a_vector = g.ndim == b.ndim - 1
     g2 = g[..., None] if b.ndim == 1 else g
     g2 = g2[..., None, :] if a_vector else g2
-    ga = g2 @ (b[:, None] if b.ndim == 1 else b).mT
+    ga = matmul_summed_to(g2, (b[:, None] if b.ndim == 1 else b).mT, (1, *a.shape) if a_vector else a.shape)
     return ga[..., 0, :] if a_vector else ga
 
 
@@ -266,7 +268,7 @@ def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
     b_vector = g.ndim == a.ndim - 1
     g2 = g[..., None] if b_vector else g
     g2 = g2[..., None, :] if a.ndim == 1 else g2
-    gb = (a[None, :] if a.ndim == 1 else a).mT @ g2
+    gb = matmul_summed_to((a[None, :] if a.ndim == 1 else a).mT, g2, (*b.shape, 1) if b_vector else b.shape)
     return gb[..., 0] if b_vector else gb
 
 

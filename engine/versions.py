@@ -119,10 +119,16 @@ def _reads(rule: Callable[..., Any] | None, arity: int) -> frozenset[int]:
         return every
     names = code.co_varnames[1 : code.co_argcount]  # past g: y, a, b, ...
     named: set[str] = set()
-    for instruction in dis.get_instructions(code):
+    instructions = list(dis.get_instructions(code))
+    for instruction, after in zip(instructions, [*instructions[1:], None], strict=True):
         value = instruction.argval
+        if isinstance(value, str) and after is not None and after.opname == "LOAD_ATTR" and after.argval in _SIZES:
+            continue  # its size, which PyTorch saves apart from the values (matmul's rule of a reads a.shape)
         named.update(v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str))
     return frozenset(position - 1 for position, name in enumerate(names) if name in named)
+
+
+_SIZES = frozenset({"shape", "ndim"})
 
 
 READS = {

@@ -5,6 +5,7 @@ within its limits."""
 from __future__ import annotations
 
 import time
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -226,3 +227,29 @@ def test_a_broken_backward_of_a_call_no_root_reaches_is_an_error_not_a_crash() -
         "function 'F', backward: Function FBackward returned an invalid gradient at index 0 - got [2, 3] but "
         "expected shape compatible with [2] (in the check, which tries other upstream gradients too)"
     )
+
+
+def test_a_product_of_batches_that_stretch_both_ways_backpropagates_within_its_operands_sizes() -> None:
+    # [1000,1,1,1000] @ [1,1000,1000,1] is 10^6 numbers, and its gradients 10^6 each; a review found
+    # the backward forming g @ bᵀ over every batch first, 10^9 numbers (4 GB), past the time limit.
+    # At a third of the size, the product in full would be 27·10^6 numbers, 108 MB.
+    spec = {
+        "dtype": "float32",
+        "leaves": {"A": {"shape": [300, 1, 1, 300], "init": "normal", "requires_grad": True},
+                   "B": {"shape": [1, 300, 300, 1], "init": "normal", "requires_grad": True}},
+        "nodes": [{"name": "C", "expr": "A @ B"}, {"name": "s", "expr": "sum(C)"}],
+    }  # fmt: skip
+    program = compile_spec(spec)
+    tracemalloc.start()
+    try:
+        result = program.run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, peak
+    a, b = (result.tensors[name].value.astype(np.float64) for name in ("A", "B"))
+    grad_a, grad_b = (result.tensors[name].grad for name in ("A", "B"))
+    assert grad_a is not None and grad_b is not None
+    # d sum(A @ B) / dA[i, k] = Σ_j B[j, k], and / dB[j, k] = Σ_i A[i, k]
+    np.testing.assert_allclose(grad_a.reshape(300, 300), np.tile(b[0, :, :, 0].sum(0), (300, 1)), rtol=1e-4)
+    np.testing.assert_allclose(grad_b.reshape(300, 300), np.tile(a[:, 0, 0, :].sum(0), (300, 1)), rtol=1e-4)

@@ -52,6 +52,10 @@ CASES: list[Case] = [
     ("matmul_bmm", [(2, 2, 3), (2, 3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
     ("matmul_batch_broadcast", [(2, 1, 2, 3), (3, 3, 2)], lambda a, b: a @ b, lambda a, b: a @ b),
     ("matmul_vec_batched", [(3,), (2, 3, 4)], lambda a, b: a @ b, lambda a, b: a @ b),
+    # batches that stretch both ways: each gradient is summed within its product (einsum)
+    ("matmul_summed_batches", [(5, 1, 1, 6), (1, 5, 6, 1)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_summed_vector", [(6,), (5, 4, 6, 2)], lambda a, b: a @ b, lambda a, b: a @ b),
+    ("matmul_summed_by_vector", [(5, 4, 2, 6), (6,)], lambda a, b: a @ b, lambda a, b: a @ b),
     ("exp", [(3,)], engine.exp, torch.exp),
     ("log", [(2, 3)], engine.log, torch.log),
     ("sqrt", [(3,)], engine.sqrt, torch.sqrt),
