@@ -59,6 +59,7 @@ class Derivative:
     gap: float = 0.0  # |forward - backward| of the one-sided derivatives: with the truncation, bounds a kink's bias
     step: float = 0.0  # the step h of the stencil
     resolved: bool = True  # f moved at ±h: a step the argument resolves (x + 2e8 does not move by 1e-9)
+    two_sided: bool = True  # f moved at some step on each side (relu beside its kink moves on one)
 
 
 class Budget:
@@ -141,7 +142,8 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     error = truncation + rounding
     if not all(math.isfinite(v) for v in (d_h, error, curvature, gap)):
         return _unmeasured(h)  # a derivative past float64's range (1/x at 1e-160), or its error
-    return Derivative(d_h, error, kink, True, truncation, gap, h, resolved=fp1 != f0 and fm1 != f0)
+    two_sided = (fm4, fm2, fm1) != (f0, f0, f0) and (fp1, fp2, fp4) != (f0, f0, f0)
+    return Derivative(d_h, error, kink, True, truncation, gap, h, fp1 != f0 and fm1 != f0, two_sided)
 
 
 def _unmeasured(h: float) -> Derivative:
@@ -250,8 +252,9 @@ def derivative(
 
 
 def _moved(d: Derivative) -> bool:
-    """Whether f moved within a smooth stencil."""
-    return d.finite and not d.kink and d.value != 0
+    """Whether f moved on both sides within a smooth stencil: one side flat is a kink's (relu
+    beside its kink, unseen by the one-sided test), where a closer step may be flat too, rightly."""
+    return d.finite and not d.kink and d.two_sided
 
 
 def _swamped(d: Derivative) -> bool:

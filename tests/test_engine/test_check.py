@@ -1942,3 +1942,61 @@ def test_a_loss_that_rounding_coarsens_is_measured_no_finer_than_its_rounding(mo
             "nodes": [{"name": "loss", "expr": "BCE(z)"}],
         }
         assert check(spec, {"mode": mode}).functions[0].passed is passes, backward
+
+
+def test_a_closer_step_flat_beside_a_kink_is_kept() -> None:
+    # h_pre[0, 0] = -0.00277, just short of relu's kink: the first step crosses it unflagged (its
+    # values flat on one side), and the closer step, rightly flat, was taken for one that f's
+    # rounding froze (a review of the rule that discards those). A stencil flat on one side is a
+    # kink's, not rounding's.
+    rows = [
+        [1.6012999324847366, -0.5213658237774423, -0.9909527596309459, 1.144822196097171],
+        [-1.590919867404925, 0.5224270229269408, -0.054914510976058054, 0.18735665992292516],
+        [1.4703967563370541, -0.5516537563134978, -1.0314041141801358, 0.6368902434944009],
+        [0.7922759187788534, -1.3319628161564128, 0.37051251306767247, 2.6596983079672145],
+    ]
+    w1 = [
+        [1.3596660657282917, -0.11355249918621362, 0.9435340270783009, 1.1298912205755707, -0.5178675791959512],
+        [1.3763927624401788, 0.6898160159007096, 0.7975344380621381, 0.6132550495022223, -1.9287484835861772],
+        [0.8261760365922479, -1.0488052699873538, 0.09068051620567914, -0.6653317559930599, -0.5823418933465606],
+        [-0.2548462490649178, -0.6250881730595094, -0.23951718824235968, 0.6769009216492505, 0.6277288115096618],
+    ]
+    spec = {
+        "dtype": "float32",
+        "leaves": {
+            "X": leaf(rows),
+            "W1": leaf(w1),
+            "b1": leaf(
+                [-0.3519413340924493, -0.8192511265764119, 0.1264347241378565, 0.3610641457205042, 0.4579289005954502]
+            ),
+            "W2": leaf(
+                [
+                    [2.2117202613456675, -0.49472501321624096],
+                    [-1.0180695239859965, -1.6186619038317196],
+                    [1.1756706586101933, 0.7040491533625406],
+                    [0.21070187971982496, 1.116042295538235],
+                    [1.3072413638896752, -1.095857235059697],
+                ]
+            ),
+            "b2": leaf([-0.9889905254361866, -0.6474181756859198]),
+            "T": leaf(
+                [
+                    [0.3480664614667966, -1.2823914315703298],
+                    [0.146993939184737, 1.0376863676279169],
+                    [-0.9781917842144991, -2.265977906298372],
+                    [-0.3091562772581431, -2.075341818854992],
+                ],
+                requires_grad=False,
+            ),
+        },
+        "nodes": [
+            {"name": "h_pre", "expr": "X @ W1 + b1", "retain_grad": True},
+            {"name": "h", "expr": "relu(h_pre)"},
+            {"name": "out", "expr": "h @ W2 + b2"},
+            {"name": "loss", "expr": "mse_loss(out, T)"},
+        ],
+    }
+    report = check(spec, {"mode": "full"})
+    assert report.passed, [c.message for c in report.tensors.values() if not c.passed]
+    w1 = report.tensors["W1"]  # the flat side's slope, 0, from the closer step, not the crossing one's 0.04 ± 0.04
+    assert abs(w1.numerical[0][0]) < 1e-8 and w1.errors[0][0] < 1e-6
