@@ -8,11 +8,45 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from engine import dtypes, notices
 
 Array = np.ndarray[Any, Any]
 Axis = int | tuple[int, ...] | None
+
+
+# From this many numbers on, a sum along an axis other than the last is taken pairwise, as NumPy
+# takes the last axis's and PyTorch every one: NumPy adds the others' slices one after another,
+# and 10^5 float32 rows of a bias's gradient came to 95 ulps off PyTorch's sum.
+PAIRWISE_FROM = 16
+
+
+def add_reduce(a: Array, axis: Axis = None, keepdims: Any = False) -> Array:  # a bool: NumPy types it as a literal
+    """np.add.reduce(a, axis, keepdims=keepdims), pairwise along every axis summed."""
+    if axis is None or a.dtype.kind != "f":  # all of it: pairwise already; integers: exact in any order
+        return np.add.reduce(a, axis=axis, keepdims=keepdims)
+    axes = normalize_axis_tuple(axis, a.ndim)
+    last = a.ndim - 1
+    others = [i for i in axes if i != last]
+    if len(axes) == a.ndim or math.prod(a.shape[i] for i in others) < PAIRWISE_FROM:
+        return np.add.reduce(a, axis=axis, keepdims=keepdims)  # pairwise already (all of it), or short
+    total = np.add.reduce(a, axis=-1, keepdims=True) if last in axes else a
+    for i in others:
+        total = _pairwise_along(total, i)
+    return total if keepdims else total.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+
+def _pairwise_along(a: Array, axis: int) -> Array:
+    """The sum along one axis, kept as an axis of 1: halves added together until 8 are left."""
+    a = a.swapaxes(0, axis)
+    while len(a) > 8:
+        half = len(a) // 2
+        summed = a[:half] + a[half : 2 * half]
+        if len(a) % 2:
+            summed[0] += a[-1]
+        a = summed
+    return np.add.reduce(a, axis=0, keepdims=True).swapaxes(0, axis)
 
 
 def max_along(a: Array, axis: Axis) -> Array:

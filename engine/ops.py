@@ -24,6 +24,7 @@ from engine import kinks
 from engine.grad_fn_names import div_name, index_name, matmul_name, pow_name, reduction_name, reshape_name, sub_name
 from engine.kernels import (
     absolute,
+    add_reduce,
     broadcast_to,
     cross_entropy,
     cross_entropy_vjp,
@@ -138,8 +139,8 @@ def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
     lead = g.ndim - len(shape)
     stretched = [i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1]
     if not stretched and shape:  # only new leading axes (a bias): an array of the shape at once
-        return np.add.reduce(g, axis=0 if lead == 1 else tuple(range(lead)))
-    return np.add.reduce(g, axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
+        return add_reduce(g, axis=0 if lead == 1 else tuple(range(lead)))
+    return add_reduce(g, axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
 
 
 def _axes(ndim: int, axis: Axis) -> tuple[int, ...]:
@@ -203,7 +204,7 @@ def _mean(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     if a.size == 0:  # NaN, as in PyTorch, without NumPy's warning of an empty slice
         with np.errstate(invalid="ignore"):
             return np.sum(a, axis=axis, keepdims=keepdims) / 0.0
-    return a.mean(axis=axis, keepdims=keepdims)
+    return add_reduce(a, axis=axis, keepdims=keepdims) / _count(a.shape, axis)
 
 
 def _count(shape: tuple[int, ...], axis: Axis) -> int:
@@ -332,7 +333,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "∂/∂a = [a < b], ∂/∂b = [b < a]; ties share: ½ each; a NaN: 1 each", "promote", kink=_difference),
     # Reductions
     Op("sum", "sum(a, axis=None, keepdims=False)", reduction_name("SumBackward"),
-       lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
+       add_reduce,
        (lambda g, y, a, axis=None, keepdims=False: spread(g, a, axis, keepdims),),
        "∂/∂a = 1 for every summed element", params=_AXIS, needs="shapes"),
     Op("mean", "mean(a, axis=None, keepdims=False)", reduction_name("MeanBackward"),
