@@ -38,6 +38,44 @@ next_sequence_nr = itertools.count().__next__
 # for every element (by the id of the rules' tuple, which every node of the op shares).
 UNIFORM_RULES = frozenset(id(OPS[name].vjps) for name in ELEMENTWISE if OPS[name].vjps != (None,))
 
+# Tensors changed in place in a graph (engine.in_place), by id: each change made the tensor the
+# output of a new node, and left a snapshot of it as it was, with its old grad_fn, to the nodes
+# recorded before (as PyTorch's edges point to the grad_fn a tensor had when it was used).
+rebased: dict[int, tuple[weakref.ref[Tensor], list[tuple[int, Tensor]]]] = {}
+
+
+def note_rebased(tensor: Tensor, snapshot: Tensor, at: int) -> None:
+    """`tensor` was changed in place by the node numbered `at`: nodes before it used `snapshot`."""
+    key = id(tensor)
+    entry = rebased.get(key)
+    if entry is None or entry[0]() is not tensor:
+        entry = rebased[key] = (weakref.ref(tensor, lambda ref: _forget(key, ref)), [])
+    entry[1].append((at, snapshot))
+
+
+def _forget(key: int, ref: weakref.ref[Tensor]) -> None:
+    entry = rebased.get(key)
+    if entry is not None and entry[0] is ref:  # not a new tensor's, under a reused id
+        del rebased[key]
+
+
+def as_used_by(node: Node, tensor: Tensor) -> Tensor:
+    """The tensor as `node` used it: a snapshot of it if it was changed in place since."""
+    entry = rebased.get(id(tensor))
+    if entry is not None and entry[0]() is tensor:
+        for at, snapshot in entry[1]:
+            if node.sequence_nr < at:
+                return snapshot
+    return tensor
+
+
+def inputs_of(node: Node) -> tuple[Tensor | None, ...]:
+    """node.inputs, each as the node used it."""
+    if not rebased:
+        return node.inputs
+    return tuple(t if t is None else as_used_by(node, t) for t in node.inputs)
+
+
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -79,7 +117,7 @@ class Node:
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         """As in PyTorch, but inputs that are leaves point to None (no AccumulateGrad)."""
-        return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in self.inputs)
+        return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in inputs_of(self))
 
 
 class OpNode(Node):
@@ -151,7 +189,7 @@ def _leading_to(inputs: Sequence[Tensor], roots: Sequence[Tensor]) -> set[Node]:
     stack: list[tuple[Node, bool]] = [(root.grad_fn, False) for root in roots if root.grad_fn is not None]
     while stack:
         node, below_done = stack.pop()
-        operands = [t for t in node.inputs if t is not None]
+        operands = [t for t in inputs_of(node) if t is not None]
         if below_done:
             if any(id(t) in targets or t.grad_fn in leading for t in operands):
                 leading.add(node)
@@ -202,7 +240,7 @@ def _rules_on_uniform(
     assert args is not None, "run_backward checks that the node still has its values"
     # x * x could take one rule on 2·g, but x's other gradients would then be added to its
     # parts in another order than PyTorch's, and round differently.
-    for i, operand in enumerate(node.inputs):
+    for i, operand in enumerate(inputs_of(node)):
         if operand is None:
             continue
         grad = vjps[i](g, out, *args, **kwargs)  # type: ignore[misc]  # an input has a rule
@@ -268,6 +306,7 @@ def run_backward(
     stored: set[int] = set()  # see _store_grad
     push, pop = heapq.heappush, heapq.heappop
     written, data_written = versions.modified, versions.own_written  # dicts, changed but never replaced
+    changed = rebased
 
     def deliver(tensor: Tensor, grad: Array) -> None:
         """Hand a gradient to the node that made the tensor, or add it to a leaf's sum."""
@@ -318,7 +357,7 @@ def run_backward(
                     if kept is not None and grads[kept.output_nr] is not None:
                         _store_grad(kept, grads[kept.output_nr], stored)
             for tensor, grad in node.input_grads(grads):
-                deliver(tensor, grad)
+                deliver(as_used_by(node, tensor) if changed else tensor, grad)
             if not retain_graph:
                 node.release()
             continue
@@ -345,7 +384,7 @@ def run_backward(
                     _store_grad(kept, g, stored)
         out, kwargs, vjps = node.out, node.kwargs, node.vjps
         i = -1
-        for operand in node.inputs:
+        for operand in node.inputs if not changed else inputs_of(node):
             i += 1
             if operand is None:
                 continue

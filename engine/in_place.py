@@ -7,27 +7,29 @@ PyTorch: `.data`, `detach()`, a view made by indexing, reshape or a transpose. A
 the values its rules read before then refuses to backward, in PyTorch's words (engine.versions).
 
 Where a graph is recorded, a leaf that requires grad, or a view of one, is refused, as in
-PyTorch. Another tensor can only take the op as an operator: `y += 1` makes y name the result
-of y + 1 (AddBackward0), a new tensor, so that every node already recorded keeps the y it saw.
-(PyTorch changes the tensor itself, and refuses a backward that needs its old values.) The
-methods (`y.add_(1)`), item assignment, and any of them on a view, which must change the
-tensor itself or what it views, are refused there.
+PyTorch. Another tensor takes `y += w` (or `y.add_(w)`, ...) as PyTorch's does: its values
+change where they are, and it becomes the output of a new node whose input is y as it was; the
+nodes recorded before use that snapshot (engine.graph), and a node that saved the old values
+refuses to backward (engine.versions). Item assignment, zero_ and copy_, an op on a view of a
+tensor of the graph, and one on a tensor that such a view shares memory with (PyTorch would
+give the view another history) are refused there.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Literal
 
 import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import next_sequence_nr
+from engine.graph import next_sequence_nr, note_rebased
 from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
 from engine.torch_words import in_torch_words, mask_mismatch, type_name
-from engine.versions import note_written, own_counters, root
+from engine.versions import note_written, own_counters, root, viewed_in_a_graph
 
 Array = np.ndarray[Any, Any]
 Casting = Literal["no", "same_kind", "unsafe"]
@@ -37,8 +39,8 @@ VIEW_OF_LEAF_IN_PLACE = "a view of " + LEAF_IN_PLACE  # x[0] = 5: PyTorch indexe
 
 
 def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
-    """`tensor op= other` (op: add, sub, mul or div): `tensor` changed, or as an `operator` in a
-    graph, the result for Python to bind to the name instead."""
+    """`tensor op= other` (op: add, sub, mul or div): `tensor`, changed. `operator`: called as
+    `+=`, which gives NotImplemented to an operand it does not take (Python's TypeError)."""
     if not isinstance(other, (Tensor, *OPERANDS)):
         if operator:
             return NotImplemented  # t += [1.0]: Python's TypeError
@@ -59,11 +61,22 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
             f"an in-place {op} on a view (made by indexing, reshape, a transpose) of a tensor in a graph is not "
             f"supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
         )
-    if not operator:
+    if viewed_in_a_graph(tensor):  # PyTorch would give their grad_fn another history
         raise NotImplementedError(
-            f"{op}_() of a tensor in a graph is not supported: write y = y {_SYMBOLS[op]} ..., or y {_SYMBOLS[op]}= ..."
+            f"an in-place {op} on a tensor that has a view in a graph (made by indexing, reshape, a transpose) is "
+            f"not supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
         )
-    result = apply_binary(OPS[op], tensor, other)
+    return _rebased(tensor, op, other)
+
+
+def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
+    """`tensor op= other` in a graph, as PyTorch does it: the values change where they are, so that
+    every name and view of the tensor sees them, and the tensor becomes the output of a new node
+    (AddBackward0, ...) whose input is the tensor as it was: a snapshot of it, which the nodes
+    recorded before take in its place (engine.graph). A node that saved the values refuses to
+    backward (engine.versions)."""
+    snapshot = Tensor(tensor.array.copy(), tensor.requires_grad, tensor.grad_fn, tensor.output_nr)
+    result = apply_binary(OPS[op], snapshot, other)  # y *= y saves y, which the write changes: refused
     _fits(tensor.array, result.array)
     _castable(result.array, tensor.array, "same_kind")
     if result.array.dtype != tensor.array.dtype:  # PyTorch would cast the result back, in its graph
@@ -71,9 +84,18 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
             f"an in-place {op} that gives {result.dtype.name} into a {tensor.dtype.name} tensor of a graph is not "
             f"supported: write y = y {_SYMBOLS[op]} ..., which is {result.dtype.name}"
         )
-    if tensor.retains_grad:  # the name keeps retaining, as the tensor would in PyTorch
-        result.retain_grad()
-    return result
+    node = result.grad_fn
+    assert node is not None, "recorded: the tensor or the other operand requires grad, and grad mode is on"
+    _write(tensor.array, result.array, "same_kind")
+    old = tensor.grad_fn
+    if old is not None:
+        note_rebased(tensor, snapshot, node.sequence_nr + 1)  # the node's own input too (y += y)
+        if old.retained is not None:  # its .grad is of the new values now, as in PyTorch
+            old.retained = [ref for ref in old.retained if ref() is not tensor] or None
+    tensor.grad_fn, tensor.output_nr, tensor._requires_grad = node, 0, True
+    if tensor.retains_grad:
+        node.retained = [weakref.ref(tensor)]
+    return tensor
 
 
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}

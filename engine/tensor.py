@@ -25,7 +25,7 @@ from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis, one_axis
 from engine.printing import tensor_repr
 from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple
-from engine.versions import own_counters, share_counter, with_own_counter
+from engine.versions import note_view, own_counters, share_counter, with_own_counter
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -157,6 +157,8 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         kept = arrays if op.needs != "nothing" else (None,) * len(arrays)
         out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs, inputs), vjps, inputs, kept, kwargs, y, op.frees)
         out._requires_grad = True
+        if value.base is not None:  # a view (x[0], x.T): engine.in_place must know of it
+            note_view(out)
     return out
 
 

@@ -85,6 +85,25 @@ def _count_with(view: Array, writes: Writes) -> None:
     weakref.finalize(view, own_counters.pop, id(view), None)
 
 
+# Tensors of a graph whose arrays view another's memory (x[0], x.T, a reshape), by the id of the
+# memory's owner: an in-place op on the owner's tensor would change them under their grad_fn.
+views: dict[int, weakref.WeakSet[Tensor]] = {}
+
+
+def note_view(tensor: Tensor) -> None:
+    owner = root(tensor.array)
+    seen = views.get(id(owner))
+    if seen is None:
+        seen = views[id(owner)] = weakref.WeakSet()
+        weakref.finalize(owner, views.pop, id(owner), None)
+    seen.add(tensor)
+
+
+def viewed_in_a_graph(tensor: Tensor) -> bool:
+    """Whether another tensor of a graph views `tensor`'s memory."""
+    return any(t is not tensor and t.grad_fn is not None for t in views.get(id(root(tensor.array)), ()))
+
+
 def note_written(array: Array, before: int) -> None:
     """`array` (or what it views) is being written over: the nodes numbered below `before` saw
     its earlier values."""
