@@ -29,7 +29,7 @@ from engine.grad_mode import no_grad
 from engine.graph import Array
 from engine.limits import setting
 from engine.numerical import MOST_STEPS, Budget
-from engine.spec import Call, Program
+from engine.spec import Call, Program, Result
 from engine.tensor import Tensor
 
 # Elements that one batched evaluation of full mode may allocate, counted as copies times what
@@ -103,13 +103,16 @@ def estimate_evaluations(program: Program, env: dict[str, Tensor], calls: list[C
     return total
 
 
-def run_check(program: Program, raw_options: Any, deadline: float | None = None) -> CheckReport:
-    """The check's report: mode, tolerances, per-tensor and per-function comparisons."""
+def run_check(
+    program: Program, raw_options: Any, deadline: float | None = None, answer: Result | None = None
+) -> CheckReport:
+    """The check's report: mode, tolerances, per-tensor and per-function comparisons. `answer`:
+    the run whose gradients the answer shows, which the check, in float64, may not have seen."""
     options = CheckOptions.from_raw(raw_options)
     if options.mode == "off":
         return CheckReport(mode="off", passed=None)
     try:
-        return _run_check(program, options, deadline)
+        return _run_check(program, options, deadline, answer)
     except OutOfTime as error:
         # Its place is the node that was being evaluated when time ran out: the check's doing.
         # Auto has run fast already by then (see _run_check): what is left is to check less.
@@ -117,7 +120,7 @@ def run_check(program: Program, raw_options: Any, deadline: float | None = None)
         raise OutOfTime(LOC, f"{error.msg}, in the finite-difference check ({hint})") from None
 
 
-def _run_check(program: Program, options: CheckOptions, deadline: float | None) -> CheckReport:
+def _run_check(program: Program, options: CheckOptions, deadline: float | None, answer: Result | None) -> CheckReport:
     limits = program.limits
     with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
         env, calls = program.forward(program.leaf_arrays(float64=True))
@@ -177,6 +180,7 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
                 )
         else:
             tensors, functions, warnings = run(mode)
+    warnings.extend(_past_float32(answer, env))
     comparisons = [*tensors.values(), *(c for f in functions for c in f.inputs.values())]
     unique = list({id(c): c for c in comparisons}.values())  # aliases share one
     warnings.extend(imprecision_notes(unique, options.atol))
@@ -201,6 +205,28 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None) 
         functions=functions,
         warnings=warnings,
     )
+
+
+def _past_float32(answer: Result | None, env: dict[str, Tensor]) -> list[str]:
+    """Where a gradient the answer shows, in float32, is NaN or infinite and the check's, in
+    float64, is finite (1 - sigmoid(18) is 0 in float32): the first tensor, said once."""
+    for name, shown in answer.tensors.items() if answer is not None else ():
+        own = env[name]._grad
+        if shown.grad is None or shown.grad.dtype != np.float32 or own is None:
+            continue
+        past = ~np.isfinite(shown.grad) & np.isfinite(own.array)
+        if past.any():
+            flat = int(np.argmax(past))
+            index = [int(i) for i in np.unravel_index(flat, past.shape)]
+            where = f"{name}[{', '.join(map(str, index))}]" if index else name
+            value = float(shown.grad.flat[flat])
+            said = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"  # as the answer says it
+            return [
+                f"{where}: the gradient is {said} in float32, the request's dtype, and "
+                f"{own.array.flat[flat]:.10g} in float64, where the check computes: float32's range or precision ran "
+                "out on the way (the first tensor where it does); the check verified the float64 gradients"
+            ]
+    return []
 
 
 def _objective(upstream: list[tuple[str, Array]]) -> Callable[[dict[str, Tensor]], float]:

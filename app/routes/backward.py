@@ -107,7 +107,7 @@ def _answer(request: Request, body: BackwardRequest, settings: Settings, deadlin
     request.state.elements = sum(leaf.array.size for leaf in program.leaves)
     result = program.run(deadline)
     ensure_fits(result, None, settings.max_answer_elements)
-    report = run_check(program, spec["check"], deadline)
+    report = run_check(program, spec["check"], deadline, answer=result)
     ensure_fits(result, report, settings.max_answer_elements)
     request.state.check = report.mode
     # Written within the same deadline: a small body can ask for an answer of hundreds of megabytes.

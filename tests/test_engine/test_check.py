@@ -2000,3 +2000,27 @@ def test_a_closer_step_flat_beside_a_kink_is_kept() -> None:
     assert report.passed, [c.message for c in report.tensors.values() if not c.passed]
     found = report.tensors["W1"]  # the flat side's slope, 0, from the closer step, not the crossing one's 0.04 ± 0.04
     assert abs(found.numerical[0][0]) < 1e-8 and found.errors[0][0] < 1e-6
+
+
+def test_a_gradient_float32_cannot_hold_that_the_check_verified_in_float64_is_said() -> None:
+    # Binary cross-entropy at a logit of 18: 1 - sigmoid(18) is 0 in float32, the loss infinite
+    # and z's gradient NaN, while the check, in float64, passed: a review found the answer silent
+    # on which gradients it had verified.
+    spec = {
+        "leaves": {"z": leaf([18.0, 2.0]), "y": leaf([0.0, 1.0], requires_grad=False)},
+        "nodes": [
+            {"name": "p", "expr": "sigmoid(z)"},
+            {"name": "loss", "expr": "-mean(y * log(p) + (1 - y) * log(1 - p))"},
+        ],
+    }
+    program = compile_spec(spec)
+    answer = program.run()
+    grad = answer.tensors["z"].grad
+    assert grad is not None and np.isnan(grad[0]) and np.isfinite(grad[1])
+    report = run_check(program, {"mode": "full"}, answer=answer)
+    assert report.passed is True
+    expected = "z[0]: the gradient is NaN in float32, the request's dtype, and 0.4999999924 in float64, where the check"
+    assert [w for w in report.warnings if w.startswith(expected)], report.warnings
+    spec["dtype"] = "float64"  # finite there: nothing to say
+    program = compile_spec(spec)
+    assert not [w for w in run_check(program, {"mode": "full"}, answer=program.run()).warnings if "float32" in w]
