@@ -195,3 +195,31 @@ def test_random_spec_full_check_is_the_same_batched_or_copy_by_copy(
         m.setattr(check, "BATCH_ELEMENTS", 0)
         one_by_one = run_check(compile_spec(spec), {"mode": "full"})
     assert_same_numbers(batched, one_by_one)
+
+
+def test_a_tie_at_0_is_differentiated_alike_batched_or_copy_by_copy() -> None:
+    # Found by the test above: maximum(a, b)² at a tie with a = 0. A batched evaluation sums in
+    # another order and moved f by an ulp on the flat side, where the copy-by-copy one did not: a
+    # closer step was then dropped as frozen by rounding in one of them only. A side moves when
+    # it moves by more than a few ulps.
+    spec = {
+        "leaves": {
+            "a": {"value": 0.0, "dtype": "float64", "requires_grad": True},
+            "b": {"value": [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], "dtype": "float64", "requires_grad": False},
+        },
+        "nodes": [{"name": "n0", "expr": "((maximum((a), (b)))) ** 2", "retain_grad": False}],
+        "backward": [
+            {
+                "root": "n0",
+                "gradient": [
+                    [0.1257302210933933, -0.1321048632913019, 0.6404226504432821],
+                    [0.10490011715303971, -0.535669373161111, 0.36159505490948474],
+                ],
+            }
+        ],
+    }
+    batched = run_check(compile_spec(spec), {"mode": "full"})
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(check, "BATCH_ELEMENTS", 0)
+        one_by_one = run_check(compile_spec(spec), {"mode": "full"})
+    assert_same_numbers(batched, one_by_one)
