@@ -75,7 +75,9 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
     (AddBackward0, ...) whose input is the tensor as it was: a snapshot of it, which the nodes
     recorded before take in its place (engine.graph). A node that saved the values refuses to
     backward (engine.versions)."""
-    snapshot = Tensor(tensor.array.copy(), tensor.requires_grad, tensor.grad_fn, tensor.output_nr)
+    snapshot = Tensor(
+        tensor.array.copy(), requires_grad=tensor.requires_grad, grad_fn=tensor.grad_fn, output_nr=tensor.output_nr
+    )
     result = apply_binary(OPS[op], snapshot, other)  # y *= y saves y, which the write changes: refused
     _fits(tensor.array, result.array)
     _castable(result.array, tensor.array, "same_kind")

@@ -24,7 +24,7 @@ from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis, one_axis
 from engine.printing import tensor_repr
-from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple
+from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple, type_name
 from engine.versions import note_view, own_counters, share_counter, with_own_counter
 
 Scalar = int | float | bool
@@ -332,10 +332,39 @@ T_OF_N_D = (
 )
 
 
+_NO_DATA = np.zeros(0, np.float32)  # Tensor() is an empty tensor; copied, never handed out
+
+
+def _legacy(data: Any, size: tuple[Any, ...]) -> Array:
+    """What PyTorch's `torch.Tensor(...)` makes of its arguments: a copy of data of the default float
+    dtype, the data of another tensor, or zeros of a size."""
+    if data is _NO_DATA and not size:
+        return np.zeros(0, dtypes.default_float())
+    if not size and isinstance(data, Tensor):
+        return data.array
+    if all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in (data, *size)):
+        shape = tuple(int(n) for n in (data, *size))
+        for n in shape:
+            if n < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
+        return np.zeros(shape, dtypes.default_float())
+    if size or isinstance(data, np.ndarray):
+        given = ", ".join(type_name(a) for a in (data, *size))
+        raise TypeError(
+            f"new() received an invalid combination of arguments - got ({given}), but expected one of: (), "
+            "(Tensor other), (tuple of ints size), (object data)"
+        )
+    if not isinstance(data, list | tuple):
+        raise TypeError(f"new(): data must be a sequence (got {type_name(data)})")
+    return tensor(data, dtype=dtypes.default_float()).array
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations done with it.
 
-    Build tensors with `engine.tensor(...)`; `Tensor(array)` wraps a NumPy array as is.
+    Build tensors with `engine.tensor(...)`; `Tensor(array)` wraps a NumPy array as is. Given
+    anything else, it is PyTorch's legacy constructor: `Tensor([1, 2])` of the default float
+    dtype, `Tensor(2, 3)` of that size (zeros, where PyTorch leaves the memory as it was).
     """
 
     __slots__ = (
@@ -351,11 +380,14 @@ class Tensor:
 
     def __init__(
         self,
-        array: Array,
+        array: Array = _NO_DATA,
+        *size: Any,
         requires_grad: bool = False,
         grad_fn: Node | None = None,
         output_nr: int = 0,
     ) -> None:
+        if array.__class__ is not np.ndarray or size:
+            array = _legacy(array, size)
         self.array = array
         self._requires_grad = requires_grad
         self.grad_fn = grad_fn

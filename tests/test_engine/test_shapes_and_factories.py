@@ -481,3 +481,35 @@ RANDOM_REFUSALS = {
 def test_random_tensors_refuse_what_torch_refuses_in_its_words(name: str) -> None:
     said = refusals(*RANDOM_REFUSALS[name])
     assert said[0] == said[1]
+
+
+LEGACY = {
+    "Tensor([1, 2])": lambda lib: lib.Tensor([1, 2]),
+    "Tensor([[1, 2], [3, 4]])": lambda lib: lib.Tensor([[1, 2], [3, 4]]),
+    "Tensor((1.5, True))": lambda lib: lib.Tensor((1.5, True)),
+    "Tensor(2, 3) * 0": lambda lib: lib.Tensor(2, 3) * 0,  # PyTorch leaves the memory as it was
+    "Tensor(0)": lambda lib: lib.Tensor(0),
+    "Tensor()": lambda lib: lib.Tensor(),
+    "Tensor(tensor([1, 2]))": lambda lib: lib.Tensor(lib.tensor([1, 2])),
+}
+
+
+@pytest.mark.parametrize("name", LEGACY)
+def test_the_legacy_constructor_makes_torchs_tensors(name: str) -> None:
+    # Older tutorials write torch.Tensor([1, 2]): a review found it built a broken object.
+    made = [LEGACY[name](lib) for lib in (engine, torch)]
+    assert made[0].tolist() == made[1].tolist()
+    assert str(made[0].dtype).split(".")[-1] == str(made[1].dtype).split(".")[-1] and not made[0].requires_grad
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda lib: lib.Tensor(3.5), lambda lib: lib.Tensor([1.0, 2.0], True), lambda lib: lib.Tensor(2, -1)],
+)
+def test_the_legacy_constructor_refuses_what_torch_refuses(build: Any) -> None:
+    kinds = []
+    for lib in (engine, torch):
+        with pytest.raises((TypeError, RuntimeError)) as caught:
+            build(lib)
+        kinds.append((type(caught.value), str(caught.value).split(" - ")[0].split(":")[0]))
+    assert kinds[0] == kinds[1]  # the type and the words up to PyTorch's list of every overload
