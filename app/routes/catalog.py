@@ -45,5 +45,6 @@ def examples() -> list[ExampleInfo]:
 def example(name: str) -> dict[str, Any]:
     """The body to POST to /backward as it is."""
     if name not in EXAMPLES:
-        raise HTTPException(404, f"no example named {name!r}; known: {', '.join(EXAMPLES)}")
+        said = name if len(name) <= 80 else f"{name[:80]}..."  # a path of any length, not echoed whole
+        raise HTTPException(404, f"no example named {said!r}; known: {', '.join(EXAMPLES)}")
     return dict(EXAMPLES[name]["value"])

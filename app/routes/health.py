@@ -10,8 +10,8 @@ class Health(BaseModel):
     status: str = "ok"
 
 
-@router.get("/healthz", summary="Liveness probe")
+@router.api_route("/healthz", methods=["GET", "HEAD"], summary="Liveness probe")
 async def healthz() -> Health:
-    """Answers `{"status": "ok"}` while the server can serve requests. Async: answered on the
-    event loop, not behind requests waiting for a thread."""
+    """Answers `{"status": "ok"}` while the server can serve requests (HEAD: the headers alone, as
+    some probes ask). Async: answered on the event loop, not behind requests waiting for a thread."""
     return Health()

@@ -861,10 +861,19 @@ def test_an_answer_too_large_to_write_in_time(client: httpx.Client) -> None:
     assert elapsed < TIME_LIMIT + 3.0, elapsed
 
 
+def test_a_long_unknown_example_name_is_not_echoed_whole(client: httpx.Client) -> None:
+    # A review found a 20,000-character name sent back in full in the 404.
+    response = client.get("/examples/" + "x" * 20_000)
+    assert response.status_code == 404 and len(response.text) < 1_000, response.text[:200]
+    assert "no example named 'xxxxx" in response.json()["detail"][0]["msg"]
+
+
 def test_server_still_healthy(client: httpx.Client, server: Server) -> None:
     """After every bad request above: alive, answering, and computing right."""
     assert server.process.poll() is None, log_tail(server.log)
     assert client.get("/healthz").json() == {"status": "ok"}
+    head = client.head("/healthz")  # as some probes ask: a review found a 405
+    assert head.status_code == 200 and head.content == b""
     answer = client.post("/backward", json=EXAMPLES["seed_sum"]["value"]).json()
     assert answer["tensors"]["x"]["grad"] == [220.0, 440.0, 660.0]
     assert answer["check"]["passed"] is True
