@@ -53,6 +53,16 @@ def note_rebased(tensor: Tensor, snapshot: Tensor, at: int) -> None:
     entry[1].append((at, snapshot))
 
 
+def changed_in_place(tensor: Tensor) -> bool:
+    """Whether the tensor's grad_fn is the node of an in-place op on it (no view, though its inputs
+    may share its memory: y += y, or d = w.detach(); d += w)."""
+    entry = rebased.get(id(tensor))
+    return (
+        entry is not None and entry[0]() is tensor and tensor.grad_fn is not None
+        and entry[1][-1][0] == tensor.grad_fn.sequence_nr + 1
+    )  # fmt: skip
+
+
 def _forget(key: int, ref: weakref.ref[Tensor]) -> None:
     entry = rebased.get(key)
     if entry is not None and entry[0] is ref:  # not a new tensor's, under a reused id

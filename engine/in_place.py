@@ -24,12 +24,12 @@ import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import next_sequence_nr, note_rebased
+from engine.graph import changed_in_place, next_sequence_nr, note_rebased
 from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
 from engine.torch_words import in_torch_words, mask_mismatch, type_name
-from engine.versions import note_written, own_counters, root, viewed_in_a_graph
+from engine.versions import READS, note_written, own_counters, root, viewed_in_a_graph
 
 Array = np.ndarray[Any, Any]
 Casting = Literal["no", "same_kind", "unsafe"]
@@ -61,6 +61,12 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
             f"an in-place {op} on a view (made by indexing, reshape, a transpose) of a tensor in a graph is not "
             f"supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
         )
+    if tensor.grad_fn is None and tensor.array.base is not None and id(tensor.array) not in own_counters:
+        # row = c[1] of a plain c: PyTorch would make c a tensor of the graph too (CopySlices)
+        raise NotImplementedError(
+            f"an in-place {op} with a tensor that requires grad, on a view (made by indexing, reshape, a transpose) of "
+            f"another tensor, is not supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
+        )
     if viewed_in_a_graph(tensor):  # PyTorch would give their grad_fn another history
         raise NotImplementedError(
             f"an in-place {op} on a tensor that has a view in a graph (made by indexing, reshape, a transpose) is "
@@ -75,10 +81,18 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
     (AddBackward0, ...) whose input is the tensor as it was: a snapshot of it, which the nodes
     recorded before take in its place (engine.graph). A node that saved the values refuses to
     backward (engine.versions)."""
+    # A copy of the old values where the op's rules read them (mul's of b), which the node keeps.
+    array = tensor.array
+    reads = any(0 in rule for rule in READS[id(OPS[op].vjps)])
     snapshot = Tensor(
-        tensor.array.copy(), requires_grad=tensor.requires_grad, grad_fn=tensor.grad_fn, output_nr=tensor.output_nr
+        array.copy() if reads else array,
+        requires_grad=tensor.requires_grad,
+        grad_fn=tensor.grad_fn,
+        output_nr=tensor.output_nr,
     )
     result = apply_binary(OPS[op], snapshot, other)  # y *= y saves y, which the write changes: refused
+    if not reads:  # a stand-in of their shape, all the graph reads of the snapshot
+        snapshot.array = np.broadcast_to(np.zeros((), array.dtype), array.shape)
     _fits(tensor.array, result.array)
     _castable(result.array, tensor.array, "same_kind")
     if result.array.dtype != tensor.array.dtype:  # PyTorch would cast the result back, in its graph
@@ -90,10 +104,9 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
     assert node is not None, "recorded: the tensor or the other operand requires grad, and grad mode is on"
     _write(tensor.array, result.array, "same_kind")
     old = tensor.grad_fn
-    if old is not None:
-        note_rebased(tensor, snapshot, node.sequence_nr + 1)  # the node's own input too (y += y)
-        if old.retained is not None:  # its .grad is of the new values now, as in PyTorch
-            old.retained = [ref for ref in old.retained if ref() is not tensor] or None
+    note_rebased(tensor, snapshot, node.sequence_nr + 1)  # the node's own input too (y += y)
+    if old is not None and old.retained is not None:  # its .grad is of the new values now, as in PyTorch
+        old.retained = [ref for ref in old.retained if ref() is not tensor] or None
     tensor.grad_fn, tensor.output_nr, tensor._requires_grad = node, 0, True
     if tensor.retains_grad:
         node.retained = [weakref.ref(tensor)]
@@ -222,7 +235,7 @@ def _viewed(tensor: Tensor) -> Tensor | None:
     """What `tensor` is a view of in its graph (x[0], x.T, a reshape that kept the memory): the
     last tensor up its chain of inputs that shares its memory; None if none does (a copy)."""
     viewed = None
-    while tensor.grad_fn is not None:
+    while tensor.grad_fn is not None and not changed_in_place(tensor):
         owner = root(tensor.array)
         source = next((t for t in tensor.grad_fn.inputs if t is not None and root(t.array) is owner), None)
         if source is None:
