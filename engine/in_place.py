@@ -45,6 +45,8 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
         if operator:
             return NotImplemented  # t += [1.0]: Python's TypeError
         raise TypeError(f"{op}_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+    if isinstance(other, Tensor) and _partly_overlapping(tensor.array, other.array):
+        raise RuntimeError(PARTIAL_OVERLAP)  # c += c[0]: a row would add what the first has become
     if not _recorded(tensor, other):
         with no_grad():
             result = apply_binary(OPS[op], tensor, other)
@@ -136,12 +138,25 @@ def copy(tensor: Tensor, source: Any) -> Tensor:
     values = source.array if isinstance(source, Tensor) else np.asarray(source)
     _fits(tensor.array, values)
     if _overlap(tensor.array, values):
-        raise RuntimeError(
-            "unsupported operation: some elements of the input tensor and the written-to tensor refer to a single "
-            "memory location. Please clone() the tensor before performing the operation."
-        )
+        raise RuntimeError(PARTIAL_OVERLAP)
     _write(tensor.array, values, "unsafe")
     return tensor
+
+
+PARTIAL_OVERLAP = (
+    "unsupported operation: some elements of the input tensor and the written-to tensor refer to a single "
+    "memory location. Please clone() the tensor before performing the operation."
+)
+
+
+def _dense(array: Array) -> bool:
+    """Contiguous in some order of its axes, as far as NumPy's flags tell: where PyTorch can tell
+    how two tensors' memory overlaps (and lets an op go on where it cannot: c[:, :1])."""
+    return bool(array.flags.c_contiguous or array.flags.f_contiguous)
+
+
+def _partly_overlapping(target: Array, values: Array) -> bool:
+    return _dense(target) and _dense(values) and _overlap(target, values)
 
 
 def _overlap(target: Array, values: Array) -> bool:

@@ -885,3 +885,26 @@ def test_an_add_in_place_keeps_no_copy_of_the_values_it_overwrites() -> None:
     assert held < 100 * 10_000 * 8 / 10, held  # a tenth of the copies
     y.sum().backward()
     assert x.grad.tolist() == [1.0] * 10_000
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda lib, c: c.add_(c[0]),
+        lambda lib, c: c.__iadd__(c.T),
+        lambda lib, c: c.add_(c),
+        lambda lib, c: c[0].add_(c[1]),
+    ],
+)
+def test_an_op_on_a_tensor_with_part_of_itself_is_refused_as_torch_refuses_it(build: Any) -> None:
+    # A review found c += c[0] computed, where PyTorch refuses an operand that overlaps the tensor
+    # written in part (a whole overlap, c += c, and none, c[0] += c[1], go on).
+    seen = []
+    for lib in (engine, torch):
+        c = lib.tensor(np.arange(9.0).reshape(3, 3))
+        try:
+            build(lib, c)
+            seen.append(c.tolist())
+        except RuntimeError as error:
+            seen.append(str(error))
+    assert seen[0] == seen[1]
