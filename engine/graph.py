@@ -16,6 +16,7 @@ an operand that the op broadcast (summed, as PyTorch sums it).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import weakref
@@ -41,7 +42,8 @@ UNIFORM_RULES = frozenset(id(OPS[name].vjps) for name in ELEMENTWISE if OPS[name
 # Tensors changed in place in a graph (engine.in_place), by id: each change made the tensor the
 # output of a new node, and left a snapshot of it as it was, with its old grad_fn, to the nodes
 # recorded before (as PyTorch's edges point to the grad_fn a tensor had when it was used).
-rebased: dict[int, tuple[weakref.ref[Tensor], list[tuple[int, Tensor]]]] = {}
+# The node numbers of the changes, ascending, and the snapshots, one each.
+rebased: dict[int, tuple[weakref.ref[Tensor], list[int], list[Tensor]]] = {}
 
 
 def note_rebased(tensor: Tensor, snapshot: Tensor, at: int) -> None:
@@ -49,8 +51,9 @@ def note_rebased(tensor: Tensor, snapshot: Tensor, at: int) -> None:
     key = id(tensor)
     entry = rebased.get(key)
     if entry is None or entry[0]() is not tensor:
-        entry = rebased[key] = (weakref.ref(tensor, lambda ref: _forget(key, ref)), [])
-    entry[1].append((at, snapshot))
+        entry = rebased[key] = (weakref.ref(tensor, lambda ref: _forget(key, ref)), [], [])
+    entry[1].append(at)
+    entry[2].append(snapshot)
 
 
 def changed_in_place(tensor: Tensor) -> bool:
@@ -59,7 +62,7 @@ def changed_in_place(tensor: Tensor) -> bool:
     entry = rebased.get(id(tensor))
     return (
         entry is not None and entry[0]() is tensor and tensor.grad_fn is not None
-        and entry[1][-1][0] == tensor.grad_fn.sequence_nr + 1
+        and entry[1][-1] == tensor.grad_fn.sequence_nr + 1
     )  # fmt: skip
 
 
@@ -73,9 +76,9 @@ def as_used_by(node: Node, tensor: Tensor) -> Tensor:
     """The tensor as `node` used it: a snapshot of it if it was changed in place since."""
     entry = rebased.get(id(tensor))
     if entry is not None and entry[0]() is tensor:
-        for at, snapshot in entry[1]:
-            if node.sequence_nr < at:
-                return snapshot
+        first_after = bisect.bisect_right(entry[1], node.sequence_nr)  # h += f(h) 10^5 times: no list walk
+        if first_after < len(entry[1]):
+            return entry[2][first_after]
     return tensor
 
 

@@ -17,6 +17,7 @@ give the view another history) are refused there.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import changed_in_place, next_sequence_nr, note_rebased
+from engine.graph import OpNode, changed_in_place, next_sequence_nr, note_rebased
 from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import OPS
 from engine.tensor import OPERANDS, Tensor, apply_binary
@@ -63,7 +64,7 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
             f"an in-place {op} on a view (made by indexing, reshape, a transpose) of a tensor in a graph is not "
             f"supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
         )
-    if tensor.grad_fn is None and tensor.array.base is not None and id(tensor.array) not in own_counters:
+    if tensor.grad_fn is None and _shares_memory_with_another(tensor.array):
         # row = c[1] of a plain c: PyTorch would make c a tensor of the graph too (CopySlices)
         raise NotImplementedError(
             f"an in-place {op} with a tensor that requires grad, on a view (made by indexing, reshape, a transpose) of "
@@ -77,15 +78,28 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
     return _rebased(tensor, op, other)
 
 
+def _shares_memory_with_another(array: Array) -> bool:
+    """Whether `array` is a view of memory that something else holds too: c[1] while c lives,
+    not arange(6).reshape(2, 3), the view of a temporary. (Counted in references to the owner:
+    this view's base, the local name and getrefcount's own argument.)"""
+    if array.base is None or id(array) in own_counters:  # .data's view is the tensor's memory
+        return False
+    owner = root(array)
+    return sys.getrefcount(owner) > 3
+
+
 def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
     """`tensor op= other` in a graph, as PyTorch does it: the values change where they are, so that
     every name and view of the tensor sees them, and the tensor becomes the output of a new node
     (AddBackward0, ...) whose input is the tensor as it was: a snapshot of it, which the nodes
     recorded before take in its place (engine.graph). A node that saved the values refuses to
     backward (engine.versions)."""
-    # A copy of the old values where the op's rules read them (mul's of b), which the node keeps.
+    # A copy of the old values where a rule that runs reads them (mul's of b, when b requires
+    # grad), which the node keeps.
     array = tensor.array
-    reads = any(0 in rule for rule in READS[id(OPS[op].vjps)])
+    rules = READS[id(OPS[op].vjps)]
+    other_needs = isinstance(other, Tensor) and other.requires_grad
+    reads = (0 in rules[0] and tensor.requires_grad) or (0 in rules[1] and other_needs)
     snapshot = Tensor(
         array.copy() if reads else array,
         requires_grad=tensor.requires_grad,
@@ -104,6 +118,8 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
         )
     node = result.grad_fn
     assert node is not None, "recorded: the tensor or the other operand requires grad, and grad mode is on"
+    if isinstance(node, OpNode) and not any(-1 in rule for rule in rules):
+        node.out = None  # no rule reads the result, a buffer of its own here, written into the tensor
     _write(tensor.array, result.array, "same_kind")
     old = tensor.grad_fn
     note_rebased(tensor, snapshot, node.sequence_nr + 1)  # the node's own input too (y += y)
