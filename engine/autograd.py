@@ -15,7 +15,7 @@ import numpy as np
 
 from engine import versions
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import FREED_MESSAGE, Array, Node, next_sequence_nr, run_backward
+from engine.graph import FREED_MESSAGE, Array, Node, inputs_of, next_sequence_nr, run_backward
 from engine.ops import sum_to
 from engine.tensor import Tensor
 
@@ -100,7 +100,7 @@ class FunctionNode(Node):
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         """One for each argument that was a tensor, as in PyTorch."""
-        tensors = [t for t, variable in zip(self.inputs, self.variables, strict=True) if variable]
+        tensors = [t for t, variable in zip(inputs_of(self), self.variables, strict=True) if variable]
         return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in tensors)
 
     def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:

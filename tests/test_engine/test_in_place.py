@@ -740,6 +740,23 @@ def _a_plain_tensor(lib: Any, x: Any, w: Any) -> Any:
     return c
 
 
+def _after_a_function_used_it(lib: Any, x: Any, w: Any) -> Any:
+    class Double(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any) -> Any:
+            return a * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 2
+
+    y = x * 1
+    z = Double.apply(y)
+    y += w
+    (z * y).sum().backward()
+    return z.grad_fn.next_functions[0][0].name()
+
+
 def _detached_sees_it(lib: Any, x: Any, w: Any) -> Any:
     y = x * 2
     d = y.detach()
@@ -778,6 +795,7 @@ IN_A_GRAPH = {
     "by the tensor itself": _by_itself,
     "times the tensor itself": _times_itself,
     "seen by its detached tensor": _detached_sees_it,
+    "after a custom Function used it": _after_a_function_used_it,
     "by the tensor itself, then again": _by_itself_then_again,
     "of its detached tensor": _its_detached_tensor,
     "of a plain tensor": _a_plain_tensor,
