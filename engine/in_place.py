@@ -60,22 +60,20 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
     if viewed is not None:  # PyTorch writes through a view into what it views
         if viewed.is_leaf and viewed.requires_grad:
             raise RuntimeError(VIEW_OF_LEAF_IN_PLACE)
-        raise NotImplementedError(
-            f"an in-place {op} on a view (made by indexing, reshape, a transpose) of a tensor in a graph is not "
-            f"supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
-        )
+        raise _views_not_supported(op, f"on a view {_MADE_BY} of a tensor in a graph is")
     if tensor.grad_fn is None and _shares_memory_with_another(tensor.array):
         # row = c[1] of a plain c: PyTorch would make c a tensor of the graph too (CopySlices)
-        raise NotImplementedError(
-            f"an in-place {op} with a tensor that requires grad, on a view (made by indexing, reshape, a transpose) of "
-            f"another tensor, is not supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
-        )
+        raise _views_not_supported(op, f"with a tensor that requires grad, on a view {_MADE_BY} of another tensor, is")
     if viewed_in_a_graph(tensor):  # PyTorch would give their grad_fn another history
-        raise NotImplementedError(
-            f"an in-place {op} on a tensor that has a view in a graph (made by indexing, reshape, a transpose) is "
-            f"not supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
-        )
+        raise _views_not_supported(op, f"on a tensor that has a view in a graph {_MADE_BY} is")
     return _rebased(tensor, op, other)
+
+
+_MADE_BY = "(made by indexing, reshape, a transpose)"
+
+
+def _views_not_supported(op: str, what: str) -> NotImplementedError:
+    return NotImplementedError(f"an in-place {op} {what} not supported: write y = y {_SYMBOLS[op]} ..., a new tensor")
 
 
 def _shares_memory_with_another(array: Array) -> bool:

@@ -343,11 +343,9 @@ def _legacy(data: Any, size: tuple[Any, ...]) -> Array:
     if not size and isinstance(data, Tensor):
         return data.array
     if all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in (data, *size)):
-        shape = tuple(int(n) for n in (data, *size))
-        for n in shape:
-            if n < 0:
-                raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(shape)}")
-        return np.zeros(shape, dtypes.default_float())
+        from engine.creation import size_of  # engine.creation builds on this module
+
+        return np.zeros(size_of((data, *size), "Tensor"), dtypes.default_float())
     if size or isinstance(data, np.ndarray):
         given = ", ".join(type_name(a) for a in (data, *size))
         raise TypeError(
