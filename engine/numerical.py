@@ -32,6 +32,7 @@ MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that
 # rounding, which the error estimate reports and the tolerance takes in: a looser verdict,
 # but one. From this share on, the kink is too near to step around.
 ROUNDING_SHARE = 0.1
+WIDER = 100  # the step tried, once, where f's rounding froze a closer one: eps 1e-3 becomes 0.1
 
 
 def _blind_to_degree_5() -> tuple[float, ...]:
@@ -105,7 +106,11 @@ def steps(scale: float, eps: float) -> tuple[float, float]:
     return eps, closer
 
 
-def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol: float) -> Derivative:
+def _stencil(
+    f: Callable[[float], float], f0: float, h: float, atol: float, rtol: float, coarse: bool = False
+) -> Derivative:
+    """The stencil at step h. `coarse`: f's rounding is known to be coarser than its ulps here (a
+    closer step left f where it was, where this one moved it), and the noise sample is all rounding."""
     fm4, fm2, fm1, fp1, fp2, fp4 = (f(k * h) for k in OFFSETS)
     values = (fm4, fm2, fm1, f0, fp1, fp2, fp4)
     if not all(math.isfinite(v) for v in values):
@@ -123,21 +128,32 @@ def _stencil(f: Callable[[float], float], f0: float, h: float, atol: float, rtol
     # What f's rounding really is may be far more than ulps of f: 1 - sigmoid(28) keeps 4 digits,
     # and log(1 - sigmoid(z)) a rounding of 1e-4 at a value of -28. The combination of the values
     # that is blind to every polynomial of degree 5 sees it, as a sample of the noise's size.
-    # A sample as large as a millionth of f is no rounding but f itself turning within the
-    # stencil (sin(1e6·x)); and a kink is no polynomial either (the kink's test, below, keeps to
-    # the ulps).
+    # A sample as large as a millionth of f may as well be f itself turning within the stencil
+    # (sin(1e6·x)): rough, until a closer step tells; and a kink is no polynomial either (the
+    # kink's test, below, keeps to the ulps unless f's rounding is known to be coarse).
     noise = abs(sum(c * v for c, v in zip(NOISE_WEIGHTS, (fm4, fm2, fm1, f0, fp1, fp2, fp4), strict=True)))
-    measured = NOISE_SAFETY * noise * D_H_NORM / h if noise <= NOISE_CEILING * scale / unit else 0.0
+    measured = NOISE_SAFETY * noise * D_H_NORM / h
+    rough = noise > NOISE_CEILING * scale / unit and not coarse
     truncation = abs(d_h - d_2h)
     forward = (-3 * f0 + 4 * fp1 - fp2) / (2 * h)
     backward = (3 * f0 - 4 * fm1 + fm2) / (2 * h)
     # Both one-sided formulas are off by about h²/3 times the third derivative (with the same
     # sign), which this bounds.
     curvature = abs(fp2 - 2 * fp1 + 2 * fm1 - fm2) / (6 * h)
-    margin = 4 * curvature + 4 * (truncation + rounding) + atol / unit + rtol * max(abs(forward), abs(backward))
+    # Once f's rounding is known to be coarse, the one-sided formulas differ by it too.
+    coarseness = measured if coarse else 0.0
+    margin = (
+        4 * curvature + 4 * (truncation + rounding + coarseness) + atol / unit + rtol * max(abs(forward), abs(backward))
+    )
     gap = abs(forward - backward)
     kink = gap > margin
-    rounding = rounding if kink else max(rounding, measured)
+    if not kink and rough:
+        # f turning within the stencil or rounding coarser than a millionth of f: which one,
+        # a closer step tells (it resolves the one, and f does not move at it for the other).
+        # Either way the sample says how far off this step may be, though d_h and d_2h agree.
+        truncation += measured
+    elif not kink:
+        rounding = max(rounding, measured)
     d_h, truncation, rounding, curvature, gap = (v * unit for v in (d_h, truncation, rounding, curvature, gap))
     error = truncation + rounding
     if not all(math.isfinite(v) for v in (d_h, error, curvature, gap)):
@@ -199,7 +215,7 @@ def derivative(
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
-    shortened = closer_look = False
+    shortened = closer_look = coarse = False
     for _ in range(MOST_STEPS):
         if not pending:
             break
@@ -211,7 +227,7 @@ def derivative(
         budget.spend(len(OFFSETS))
         if crossings is not None:
             crossings.clear()
-        d = _stencil(f, f0, h, atol, rtol)
+        d = _stencil(f, f0, h, atol, rtol, coarse)
         if shortened and d.finite and _swamped(d):
             d = replace(d, kink=True)
         crossed = hidden = False
@@ -225,11 +241,20 @@ def derivative(
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
-        if not d.resolved and (closer_look or (not shortened and any(_moved(t) for _, t, _, _ in tried))):
+        if not d.resolved and (
+            closer_look
+            or (not shortened and any(_moved(t) for _, t, _, _ in tried))
+            or (_kink_free(crossings) and any(t.finite and t.two_sided for _, t, _, _ in tried))
+        ):
             # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least), or than f's
             # rounding does (1 - sigmoid(30) keeps 3 digits), where a wider step saw f move: f did
-            # not move, a slope of 0 that says nothing.
-            break
+            # not move, a slope of 0 that says nothing. (Where no kinked op runs, what the wider
+            # step took for a kink was f's rounding too.) Once, a wider step instead, which f's
+            # rounding blurs less; its own test of a kink allows for that rounding.
+            if coarse:
+                break
+            pending, coarse = [max(step for step, *_ in tried) * WIDER], True
+            continue
         if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
             return d
         tried.append((h, d, crossed, hidden))
@@ -251,6 +276,11 @@ def derivative(
     narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
     candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
     return min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
+
+
+def _kink_free(crossings: Crossings | None) -> bool:
+    """Whether the last stencil's evaluations were recorded and ran no kinked op at all."""
+    return crossings is not None and crossings.evaluations() > 0 and not crossings.noted()
 
 
 def _moved(d: Derivative) -> bool:
