@@ -29,6 +29,7 @@ from engine.grad_mode import no_grad
 from engine.graph import Array
 from engine.limits import setting
 from engine.numerical import MOST_STEPS, Budget
+from engine.rounding import objective_rounding
 from engine.spec import Call, Program, Result
 from engine.tensor import Tensor
 
@@ -131,6 +132,7 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None, 
         kink_elements = guard.kink_elements
         records_fit = evaluation_elements + RECORD_ELEMENTS * kink_elements <= limits.max_total_elements
         upstream = program.backward(env)
+        roundings = _roundings(program, upstream, guard.check_time)
         # Every evaluation below has this one's shapes (perturbed values, never shapes).
         guard.sizes_known = True
         full_cost = estimate_evaluations(program, env, calls, full=True)
@@ -156,7 +158,7 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None, 
             try:
                 with no_grad():
                     rows = BATCH_ELEMENTS // max(evaluation_elements, 1)
-                    tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows)
+                    tensors = _check_tensors(program, env, upstream, mode, options, differentiator, rows, roundings)
                     functions, warnings = check_functions(program, calls, mode, options, differentiator)
             finally:
                 spent.append(budget.used)
@@ -229,6 +231,14 @@ def _past_float32(answer: Result | None, env: dict[str, Tensor]) -> list[str]:
     return []
 
 
+def _roundings(program: Program, upstream: list[tuple[str, Array]], tick: Callable[[], None]) -> dict[str, float]:
+    """engine.rounding's bound on F's rounding for each name the check may perturb, from a run
+    of the graph of its own (the gradients it retains everywhere are no one's to report)."""
+    fresh, _ = program.forward(program.leaf_arrays(float64=True))
+    roots = [(fresh[name], gradient) for name, gradient in upstream]
+    return objective_rounding(roots, {name: fresh[name] for name in program.names()}, tick)
+
+
 def _objective(upstream: list[tuple[str, Array]]) -> Callable[[dict[str, Tensor]], float]:
     def objective(env: dict[str, Tensor]) -> float:
         return float(sum(np.vdot(env[name].array, gradient) for name, gradient in upstream))
@@ -244,6 +254,7 @@ def _check_tensors(
     options: CheckOptions,
     differentiator: Differentiator,
     batch_rows: int,
+    roundings: dict[str, float],
 ) -> dict[str, Comparison]:
     objective = _objective(upstream)
     base = program.leaf_tensors(program.leaf_arrays(float64=True), requires_grad=False)
@@ -255,7 +266,11 @@ def _check_tensors(
         f = _objective_of(program, base, name, objective, at_base)
         batched = _batched_objective_of(program, base, name, upstream, batch_rows)
         x = base[name].array
-        comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
+        differentiator.rounding = roundings.get(name, 0.0)
+        try:
+            comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
+        finally:
+            differentiator.rounding = 0.0  # the custom functions' checks have no such bound
         _explain_a_kink(comparison, f, x, differentiator)
         if comparison.direction is not None and comparison.non_differentiable and math.isfinite(at_base):
             comparison.notes.append(

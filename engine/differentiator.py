@@ -65,6 +65,10 @@ class Differentiator:
         # A look element by element ran out of the time it was given: the rest of the time
         # is the check's planned work's, and no look is tried again.
         self.out_of_time = False
+        # How far the function's values may be off by rounding (engine.rounding), while the
+        # check differentiates a function whose bound it knows; else 0, and the stencils'
+        # values alone tell.
+        self.rounding = 0.0
 
     @cached_property
     def probes(self) -> np.random.Generator:
@@ -233,7 +237,9 @@ class Differentiator:
     ) -> Derivative:
         """f'(0), where no finite neighbourhood (sqrt at 0) counts as a kink: not differentiable."""
         o = self.options
-        return derivative(f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest, untracked_kinks, exact)
+        return derivative(
+            f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest, untracked_kinks, exact, self.rounding
+        )
 
 
 def compare_one(

@@ -48,6 +48,7 @@ NOISE_WEIGHTS = _blind_to_degree_5()
 NOISE_SAFETY = 4  # one sample of the noise may fall well below its size
 NOISE_CEILING = 1e-6  # of |f|: the most that is taken for f's rounding
 D_H_NORM = math.sqrt(1 + 64 + 64 + 1) / 12  # d_h's weights, (1, -8, 8, -1) / 12: its gain on noise
+D_H_GAIN = (1 + 8 + 8 + 1) / 12  # and on errors each at most ε: ε·1.5/h at most
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Derivative:
     step: float = 0.0  # the step h of the stencil
     resolved: bool = True  # f moved at ±h: a step the argument resolves (x + 2e8 does not move by 1e-9)
     two_sided: bool = True  # f moved at some step on each side (relu beside its kink moves on one)
+    known_rounding: float = 0.0  # the part of `error` that is f's rounding as bounded, not as sampled
 
 
 class Budget:
@@ -107,10 +109,17 @@ def steps(scale: float, eps: float) -> tuple[float, float]:
 
 
 def _stencil(
-    f: Callable[[float], float], f0: float, h: float, atol: float, rtol: float, coarse: bool = False
+    f: Callable[[float], float],
+    f0: float,
+    h: float,
+    atol: float,
+    rtol: float,
+    coarse: bool = False,
+    f_rounding: float = 0.0,
 ) -> Derivative:
     """The stencil at step h. `coarse`: f's rounding is known to be coarser than its ulps here (a
-    closer step left f where it was, where this one moved it), and the noise sample is all rounding."""
+    closer step left f where it was, where this one moved it), and the noise sample is all rounding.
+    `f_rounding`: how far each value of f may be off by rounding, where known (engine.rounding)."""
     fm4, fm2, fm1, fp1, fp2, fp4 = (f(k * h) for k in OFFSETS)
     values = (fm4, fm2, fm1, f0, fp1, fp2, fp4)
     if not all(math.isfinite(v) for v in values):
@@ -125,6 +134,7 @@ def _stencil(
     # Each evaluation may be off by a few ulps of |f|, and by what underflows: a function
     # of values near 1e-308 may come out as 0.
     rounding = 32 * (ROUNDING * scale / unit + UNDERFLOW) / h
+    rounding = known = max(rounding, D_H_GAIN * f_rounding / unit / h)
     # What f's rounding really is may be far more than ulps of f: 1 - sigmoid(28) keeps 4 digits,
     # and log(1 - sigmoid(z)) a rounding of 1e-4 at a value of -28. The combination of the values
     # that is blind to every polynomial of degree 5 sees it, as a sample of the noise's size.
@@ -161,7 +171,8 @@ def _stencil(
     # Moved beyond a few ulps: a sum taken in another order (a batched evaluation) moves f0 by one.
     still = 8 * ROUNDING * scale / unit
     two_sided = max(abs(v - f0) for v in (fm4, fm2, fm1)) > still and max(abs(v - f0) for v in (fp1, fp2, fp4)) > still
-    return Derivative(d_h, error, kink, True, truncation, gap, h, fp1 != f0 and fm1 != f0, two_sided)
+    resolved = fp1 != f0 and fm1 != f0
+    return Derivative(d_h, error, kink, True, truncation, gap, h, resolved, two_sided, known * unit)
 
 
 def _unmeasured(h: float) -> Derivative:
@@ -192,6 +203,7 @@ def derivative(
     finest: float = SMALLEST_STEP,
     untracked_kinks: bool = False,
     make_exact: Callable[[float], float] | None = None,
+    f_rounding: float = 0.0,
 ) -> Derivative:
     """f'(0) from f(±h, ±2h, ±4h), with the steps `tries` in turn until one gives a smooth,
     finite result whose truncation error is within tolerance; else the best of them. So a
@@ -211,7 +223,8 @@ def derivative(
 
     `make_exact`, when given, turns each step into one that f's argument takes exactly: at
     |x| = 1e8, x + 1e-3 is off by 1e-5 of the step, and the difference by as much, which no
-    estimate from f's values sees."""
+    estimate from f's values sees. `f_rounding`: how far each value of f may be off by
+    rounding (engine.rounding), where known."""
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
@@ -227,7 +240,7 @@ def derivative(
         budget.spend(len(OFFSETS))
         if crossings is not None:
             crossings.clear()
-        d = _stencil(f, f0, h, atol, rtol, coarse)
+        d = _stencil(f, f0, h, atol, rtol, coarse, f_rounding)
         if shortened and d.finite and _swamped(d):
             d = replace(d, kink=True)
         crossed = hidden = False
@@ -255,7 +268,20 @@ def derivative(
                 break
             pending, coarse = [max(step for step, *_ in tried) * WIDER], True
             continue
-        if not hidden and d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value):
+        if not (coarse or shortened or crossed) and d.finite and not d.kink and _rounding_swamps(d, atol):
+            # f's rounding, not the step's truncation, is most of the error: a wider step
+            # divides it by WIDER, once (its own truncation estimate says what that costs).
+            tried.append((h, d, crossed, hidden))
+            pending, coarse = [max(step for step, *_ in tried) * WIDER], True
+            continue
+        smooth_before = [t.error for _, t, c, _ in tried if t.finite and not t.kink and not c]
+        if (
+            not hidden
+            and d.finite
+            and not d.kink
+            and d.truncation <= atol + rtol * abs(d.value)
+            and d.error <= min(smooth_before, default=math.inf)  # closer in, f's rounding weighs more
+        ):
             return d
         tried.append((h, d, crossed, hidden))
         if (
@@ -293,3 +319,10 @@ def _swamped(d: Derivative) -> bool:
     """Whether f's rounding alone, as _stencil estimates it, is ROUNDING_SHARE of the derivative
     or more: a verdict at that step would say little."""
     return d.error - d.truncation >= ROUNDING_SHARE * abs(d.value)
+
+
+def _rounding_swamps(d: Derivative, atol: float) -> bool:
+    """Whether f's rounding as bounded (its ulps, engine.rounding), not as the values sample it
+    (which a kink or f turning may swell), is ROUNDING_SHARE of the derivative or more, and
+    over atol (a slope of 0 with nothing to round is no swamp)."""
+    return d.known_rounding >= ROUNDING_SHARE * abs(d.value) and d.known_rounding > atol

@@ -1,0 +1,67 @@
+"""How far a graph's objective may be off by its own rounding: a bound the check's steps measure against.
+
+Every op rounds its result v to v·(1 + δ) with |δ| ≤ u, float64's unit roundoff, and so moves
+the objective F by about ∂F/∂v · v · δ. Summed over every value the graph computes, u·Σ|∂F/∂v|·|v|
+bounds F's rounding to first order (a running error analysis). It is large where F's value
+cancels: log(1 - sigmoid(28)) keeps 4 digits, (x + 1e8) - 1e8 has 8 left of x's 16. A finite
+difference over a step h divides it by h: at such points the rounding of a few ulps of F,
+which is all the stencil's values show (their rounding is regular, each step as rounded as
+the next), says nothing of it.
+
+Only the values that a target's step changes round differently from one evaluation to the
+next: each target gets the sum over the values that depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.graph import Array, inputs_of, run_backward
+from engine.tensor import Tensor
+
+UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
+
+
+def objective_rounding(
+    roots: list[tuple[Tensor, Array]], targets: dict[str, Tensor], tick: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """For each target (a leaf or a node of the graph that `roots` end, in float64): how far
+    F = Σ sum(root · gradient) may be off by the rounding of the values that depend on it."""
+    # Every value the graph computed, found from the roots, each once; in the order computed.
+    found: dict[int, Tensor] = {}
+    stack = [root for root, _ in roots]
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in found or tensor.grad_fn is None:
+            continue
+        found[id(tensor)] = tensor
+        stack.extend(t for t in inputs_of(tensor.grad_fn) if t is not None)
+    computed = sorted(found.values(), key=lambda t: t.grad_fn.sequence_nr)  # type: ignore[union-attr]
+    for tensor in computed:
+        tensor.retain_grad()
+    run_backward(roots, retain_graph=True, tick=tick)
+    # Which targets each value depends on, in the order the values were computed.
+    names_of: dict[int, frozenset[str]] = {}  # several names may be one tensor
+    for name, tensor in targets.items():
+        names_of[id(tensor)] = names_of.get(id(tensor), frozenset()) | {name}
+    depends: dict[int, frozenset[str]] = {}
+
+    def targets_under(tensor: Tensor) -> frozenset[str]:
+        return names_of.get(id(tensor), frozenset()) | depends.get(id(tensor), frozenset())
+
+    rounding = dict.fromkeys(targets, 0.0)
+    for tensor in computed:
+        assert tensor.grad_fn is not None
+        under = frozenset().union(*(targets_under(t) for t in inputs_of(tensor.grad_fn) if t is not None))
+        depends[id(tensor)] = under
+        grad = tensor._grad
+        if grad is None or not under:
+            continue
+        with np.errstate(invalid="ignore", over="ignore"):
+            products = np.abs(grad.array) * np.abs(tensor.array)  # 0 · inf is NaN: no share of a finite F
+        share = UNIT_ROUNDOFF * float(np.sum(products, where=np.isfinite(products)))
+        for name in under:
+            rounding[name] += share
+    return rounding
