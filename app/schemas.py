@@ -178,7 +178,8 @@ class CheckOptions(Strict):
         allow_inf_nan=False,
         description="Absolute step of the finite differences, default 1e-3, at least 1e-12; rounded to one "
         "that x takes exactly. Retried closer in at a kink or a domain edge, and short of any kink of relu, "
-        "abs, maximum, max, ... that a step crosses. Each numerical derivative has an error estimate, added "
+        "abs, maximum, max, ... that a step crosses; tried 100 times wider, once, where the function's "
+        "rounding swamps it. Each numerical derivative has an error estimate, added "
         "to the tolerance; one above 1% of the gradient's size gives a warning naming the element.",
     )
     atol: float = Field(
