@@ -251,12 +251,19 @@ def compare_one(
     differentiator: Differentiator,
     what: str,
     batched: Batch | None = None,
+    listed: Array | None = None,
 ) -> Comparison:
-    if mode == "full":
-        numerical, errors, kinks = differentiator.full(f, x, batched)
-        return compare(grad, numerical, errors, kinks, options.atol, options.rtol, what)
-    result = _along_a_random_direction(f, x, grad, options, differentiator, what)
+    """`grad` against the finite differences of f at x, element by element (full) or along random
+    directions (fast). `listed`: elements to list as non-differentiable, not judged, whatever the
+    steps measure there."""
     o, budget = options, differentiator.budget
+
+    def elementwise() -> Comparison:
+        numerical, errors, kinks = differentiator.full(f, x, batched)
+        return compare(grad, numerical, errors, kinks if listed is None else kinks | listed, o.atol, o.rtol, what)
+
+    if mode == "full":
+        return elementwise()
     most = MOST_STEPS * PER_DERIVATIVE * x.size + 1  # evaluations element by element, at most
 
     def element_by_element() -> Comparison | str:
@@ -266,13 +273,19 @@ def compare_one(
         if not budget.reserve(most):
             return f"not done, it would go over the evaluation limit (setting {setting('max_check_evaluations')})"
         used = budget.used
-        detail = unless_out_of_time(lambda: compare(grad, *differentiator.full(f, x, batched), o.atol, o.rtol, what))
+        detail = unless_out_of_time(elementwise)
         budget.committed -= most - (budget.used - used)  # what it did not take is free again
         if detail is None:
             differentiator.out_of_time = True
             return f"not done, a look element by element may take {CLOSER_LOOK_TIME:.0%} of the time left at most"
         return detail
 
+    if listed is not None and listed.any():
+        # A direction would sum the listed elements in: element by element, if it fits.
+        detail = element_by_element()
+        if isinstance(detail, Comparison):
+            return detail
+    result = _along_a_random_direction(f, x, grad, options, differentiator, what)
     if result.non_differentiable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.

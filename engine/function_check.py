@@ -116,7 +116,12 @@ def _compared(
     for i in checked:
         f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
         what = f"{call.function}: grad_{spec.inputs[i]}"
-        comparison = compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what)
+        # NaN in both, as PyTorch's own op would give (log's grad_y / x at 0, where grad_y is 0):
+        # the backward agrees with autograd of its forward, where no derivative exists to measure.
+        both_nan = np.isnan(hand[i]) & np.isnan(auto[i])
+        comparison = compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what, listed=both_nan)
+        if both_nan.any():
+            comparison.notes.append(_both_nan(what, both_nan))
         _judge_by_autodiff(
             comparison,
             hand[i],
@@ -131,6 +136,18 @@ def _compared(
         )
         comparisons[spec.inputs[i]] = comparison
     return comparisons, auto
+
+
+def _both_nan(what: str, both_nan: Array) -> str:
+    index = [int(i) for i in np.argwhere(both_nan)[0]]
+    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    more = int(both_nan.sum()) - 1
+    others = f" (and {more:,} other element{'s' if more > 1 else ''})" if more else ""
+    return (
+        f"{where}{others}: the hand-written gradient is NaN, and so is autograd's of the forward (an infinite "
+        "derivative times a gradient of 0, or a point outside the domain), as PyTorch's would be: listed as "
+        "non-differentiable, not judged"
+    )
 
 
 def _each_output_alone(

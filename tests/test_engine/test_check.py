@@ -1321,6 +1321,35 @@ def test_a_live_kink_next_to_x_is_listed_not_failed(weight: str) -> None:
     assert report.passed is True and report.functions[0].inputs["x"].non_differentiable == [[0]]
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("backward", "passes"),
+    [("grad_y / x", True), ("2 * grad_y / x", False), ("grad_y / x + 0 * log(x - 1.6)", False)],
+    ids=["right", "wrong beside", "NaN where autograd is not"],
+)
+def test_a_backward_nan_where_autograd_is_too_is_listed_not_failed(backward: str, passes: bool, mode: str) -> None:
+    # log at 0, then tanh: y = -inf, tanh's gradient there 0, and grad_y / x is 0 / 0, NaN, as
+    # PyTorch's log backward gives it (autograd of the forward does too). A review found the right
+    # backward failed there against the finite differences, which, the gradient being 0, saw a
+    # flat function. Now the element is listed, with a warning; elsewhere the backward is judged.
+    fn = {"inputs": ["x"], "forward": [{"name": "y", "expr": "log(x)"}], "outputs": ["y"],
+          "save_for_backward": ["x"], "backward": [{"name": "grad_x", "expr": backward}]}  # fmt: skip
+    spec = {
+        "dtype": "float64",
+        "leaves": {"x": leaf([0.0, 1.5, 2.0])},
+        "functions": {"MyLog": fn},
+        "nodes": [{"name": "y", "expr": "MyLog(x)"}, {"name": "s", "expr": "sum(tanh(y))"}],
+    }
+    report = check(spec, {"mode": mode})
+    comparison = report.functions[0].inputs["x"]
+    assert comparison.passed is passes, comparison.message
+    if backward == "grad_y / x":
+        assert comparison.non_differentiable == [[0]] and report.tensors["x"].non_differentiable == [[0]]
+        assert any(w.startswith("MyLog: grad_x[0]: the hand-written gradient is NaN") for w in report.warnings)
+    else:
+        assert comparison.message is not None and "grad_x[1]" in comparison.message
+
+
 def test_a_custom_function_at_a_kink_is_listed_and_follows_autodiff() -> None:
     fn = {"inputs": ["x"], "forward": [{"name": "y", "expr": "relu(x)"}], "outputs": ["y"], "save_for_backward": ["x"],
           "backward": [{"name": "grad_x", "expr": "grad_y * relu(x) / (x + 1e-300)"}]}  # fmt: skip
