@@ -14,6 +14,7 @@ next: each target gets the sum over the values that depend on it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +23,7 @@ from engine.graph import Array, inputs_of, run_backward
 from engine.tensor import Tensor
 
 UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
+_NONE: frozenset[str] = frozenset()
 
 
 def objective_rounding(
@@ -42,26 +44,24 @@ def objective_rounding(
     for tensor in computed:
         tensor.retain_grad()
     run_backward(roots, retain_graph=True, tick=tick)
-    # Which targets each value depends on, in the order the values were computed.
-    names_of: dict[int, frozenset[str]] = {}  # several names may be one tensor
-    for name, tensor in targets.items():
-        names_of[id(tensor)] = names_of.get(id(tensor), frozenset()) | {name}
-    depends: dict[int, frozenset[str]] = {}
-
-    def targets_under(tensor: Tensor) -> frozenset[str]:
-        return names_of.get(id(tensor), frozenset()) | depends.get(id(tensor), frozenset())
-
+    # Which targets each value depends on (its own names, for a target), in the order computed.
+    under: dict[int, frozenset[str]] = {}
+    for name, tensor in targets.items():  # several names may be one tensor
+        under[id(tensor)] = under.get(id(tensor), _NONE) | {name}
     rounding = dict.fromkeys(targets, 0.0)
-    for tensor in computed:
-        assert tensor.grad_fn is not None
-        under = frozenset().union(*(targets_under(t) for t in inputs_of(tensor.grad_fn) if t is not None))
-        depends[id(tensor)] = under
-        grad = tensor._grad
-        if grad is None or not under:
-            continue
-        with np.errstate(invalid="ignore", over="ignore"):
-            products = np.abs(grad.array) * np.abs(tensor.array)  # 0 · inf is NaN: no share of a finite F
-        share = UNIT_ROUNDOFF * float(np.sum(products, where=np.isfinite(products)))
-        for name in under:
-            rounding[name] += share
+    with np.errstate(invalid="ignore", over="ignore"):
+        for tensor in computed:
+            node = tensor.grad_fn
+            assert node is not None
+            depends = _NONE.union(*[under.get(id(t), _NONE) for t in inputs_of(node) if t is not None])
+            under[id(tensor)] = under.get(id(tensor), _NONE) | depends
+            grad = tensor._grad
+            if grad is None or not depends:
+                continue
+            share = UNIT_ROUNDOFF * float(np.vdot(np.abs(grad.array), np.abs(tensor.array)))
+            if not math.isfinite(share):  # 0 · inf is NaN: no share of a finite F
+                products = np.abs(grad.array) * np.abs(tensor.array)
+                share = UNIT_ROUNDOFF * float(np.sum(products, where=np.isfinite(products)))
+            for name in depends:
+                rounding[name] += share
     return rounding
