@@ -29,7 +29,7 @@ from engine.grad_mode import no_grad
 from engine.graph import Array
 from engine.limits import setting
 from engine.numerical import MOST_STEPS, Budget
-from engine.rounding import objective_rounding
+from engine.rounding import Rounding, objective_rounding
 from engine.spec import Call, Program, Result
 from engine.tensor import Tensor
 
@@ -231,7 +231,7 @@ def _past_float32(answer: Result | None, env: dict[str, Tensor]) -> list[str]:
     return []
 
 
-def _roundings(program: Program, upstream: list[tuple[str, Array]], tick: Callable[[], None]) -> dict[str, float]:
+def _roundings(program: Program, upstream: list[tuple[str, Array]], tick: Callable[[], None]) -> dict[str, Rounding]:
     """engine.rounding's bound on F's rounding for each name the check may perturb, from a run
     of the graph of its own (the gradients it retains everywhere are no one's to report)."""
     fresh, _ = program.forward(program.leaf_arrays(float64=True))
@@ -254,7 +254,7 @@ def _check_tensors(
     options: CheckOptions,
     differentiator: Differentiator,
     batch_rows: int,
-    roundings: dict[str, float],
+    roundings: dict[str, Rounding],
 ) -> dict[str, Comparison]:
     objective = _objective(upstream)
     base = program.leaf_tensors(program.leaf_arrays(float64=True), requires_grad=False)
@@ -266,11 +266,11 @@ def _check_tensors(
         f = _objective_of(program, base, name, objective, at_base)
         batched = _batched_objective_of(program, base, name, upstream, batch_rows)
         x = base[name].array
-        differentiator.rounding = roundings.get(name, 0.0)
+        differentiator.rounding = roundings.get(name, Rounding())
         try:
             comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
         finally:
-            differentiator.rounding = 0.0  # the custom functions' checks have no such bound
+            differentiator.rounding = Rounding()  # the custom functions' checks have no such bound
         _explain_a_kink(comparison, f, x, differentiator)
         if comparison.direction is not None and comparison.non_differentiable and math.isfinite(at_base):
             comparison.notes.append(

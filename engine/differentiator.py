@@ -31,6 +31,7 @@ from engine.numerical import (
     exact_step,
     steps,
 )
+from engine.rounding import Rounding
 
 PER_DERIVATIVE = len(OFFSETS)
 # Fast mode: the directions tried after one that meets a kink it cannot step around, or
@@ -68,7 +69,7 @@ class Differentiator:
         # How far the function's values may be off by rounding (engine.rounding), while the
         # check differentiates a function whose bound it knows; else 0, and the stencils'
         # values alone tell.
-        self.rounding = 0.0
+        self.rounding = Rounding()
 
     @cached_property
     def probes(self) -> np.random.Generator:
@@ -107,7 +108,8 @@ class Differentiator:
 
             # A step short of a kink no finer than x resolves: x's rounding is then 1e-4 of it.
             scale = abs(float(original))
-            d = self._derivative(along, f0, steps(scale, self.eps), crossings, MIN_EPS * max(1.0, scale), exact=exact)
+            tries, finest = steps(scale, self.eps), MIN_EPS * max(1.0, scale)
+            d = self._derivative(along, f0, tries, crossings, finest, False, exact, self.rounding.element)
             values.flat[i], errors.flat[i], kinks.flat[i] = d.value, d.error, d.kink or not d.finite
         return values, errors, kinks
 
@@ -221,7 +223,8 @@ class Differentiator:
         # test tells them, as it did before the records; a smooth f's gap, ~h³·f'''', would
         # blunt every estimate there.)
         untracked = crossings is None
-        d = self._derivative(along_u, f0, steps(nearest_edge, self.eps), crossings, finest, untracked, exact)
+        tries = steps(nearest_edge, self.eps)
+        d = self._derivative(along_u, f0, tries, crossings, finest, untracked, exact, self.rounding.whole)
         direction = taken(d.step) / d.step if d.step else u
         return np.array(d.value), np.array(d.error), np.array(d.kink or not d.finite), direction
 
@@ -234,11 +237,12 @@ class Differentiator:
         finest: float,
         untracked_kinks: bool = False,
         exact: Callable[[float], float] | None = None,
+        f_rounding: float = 0.0,
     ) -> Derivative:
         """f'(0), where no finite neighbourhood (sqrt at 0) counts as a kink: not differentiable."""
         o = self.options
         return derivative(
-            f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest, untracked_kinks, exact, self.rounding
+            f, f0, tries, self.budget, o.atol, o.rtol, crossings, finest, untracked_kinks, exact, f_rounding
         )
 
 

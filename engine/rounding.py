@@ -9,13 +9,19 @@ which is all the stencil's values show (their rounding is regular, each step as 
 the next), says nothing of it.
 
 Only the values that a target's step changes round differently from one evaluation to the
-next: each target gets the sum over the values that depend on it.
+next: each target gets the sum over the values that depend on it, for a step of all of its
+elements at once (a random direction), and for a step of one element. Which elements of a
+value one element's step reaches, the graph does not say cheaply: as many as the value has
+per element of the target, at least one (one of y = x + 1e8, one row of x·yᵀ, the one
+number of sum(x)), each taken at the value's largest share; never more than the whole. That
+takes too little where each element reaches every element of a value of x's size (softmax,
+x @ W): then the stencils' own rounding estimates stand, as they did without the bound.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,9 +32,17 @@ UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
 _NONE: frozenset[str] = frozenset()
 
 
+@dataclass
+class Rounding:
+    """How far F may be off by rounding when a target moves: all of it, or one element."""
+
+    whole: float = 0.0
+    element: float = 0.0
+
+
 def objective_rounding(
     roots: list[tuple[Tensor, Array]], targets: dict[str, Tensor], tick: Callable[[], None] | None = None
-) -> dict[str, float]:
+) -> dict[str, Rounding]:
     """For each target (a leaf or a node of the graph that `roots` end, in float64): how far
     F = Σ sum(root · gradient) may be off by the rounding of the values that depend on it."""
     # Every value the graph computed, found from the roots, each once; in the order computed.
@@ -48,7 +62,7 @@ def objective_rounding(
     under: dict[int, frozenset[str]] = {}
     for name, tensor in targets.items():  # several names may be one tensor
         under[id(tensor)] = under.get(id(tensor), _NONE) | {name}
-    rounding = dict.fromkeys(targets, 0.0)
+    rounding = {name: Rounding() for name in targets}
     with np.errstate(invalid="ignore", over="ignore"):
         for tensor in computed:
             node = tensor.grad_fn
@@ -58,10 +72,13 @@ def objective_rounding(
             grad = tensor._grad
             if grad is None or not depends:
                 continue
-            share = UNIT_ROUNDOFF * float(np.vdot(np.abs(grad.array), np.abs(tensor.array)))
-            if not math.isfinite(share):  # 0 · inf is NaN: no share of a finite F
-                products = np.abs(grad.array) * np.abs(tensor.array)
-                share = UNIT_ROUNDOFF * float(np.sum(products, where=np.isfinite(products)))
+            products = np.abs(grad.array) * np.abs(tensor.array)
+            finite = np.isfinite(products)  # 0 · inf is NaN: no share of a finite F
+            share = UNIT_ROUNDOFF * float(np.sum(products, where=finite))
+            largest = UNIT_ROUNDOFF * float(np.max(products, where=finite, initial=0.0))
             for name in depends:
-                rounding[name] += share
+                reached = max(1, tensor.array.size // max(1, targets[name].array.size))
+                bound = rounding[name]
+                bound.whole += share
+                bound.element += min(share, reached * largest)
     return rounding
