@@ -857,6 +857,21 @@ def test_a_value_that_cancels_is_measured_within_its_rounding(mode: str) -> None
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_the_rounding_bound_of_one_element_is_its_own_not_the_whole_tensors(mode: str) -> None:
+    # sum((y + 1e6) - 1e6) over 1,000 elements: F's rounding is 1e-7 for a step of all of them,
+    # 1e-10 for a step of one. A review found the first taken for the second, which let a
+    # gradient 1 % wrong pass element by element (an estimate of 1.7e-4 at the step of 1e-3).
+    x = np.random.default_rng(0).standard_normal(1000).tolist()
+    for factor, passes in (("1", True), ("1.01", False)):
+        spec = _one_function(x, "x", f"grad_y * {factor}")
+        spec["nodes"][-1] = {"name": "s", "expr": "sum((y + 1e6) - 1e6)"}
+        comparison = check(spec, {"mode": mode}).tensors["x"]
+        assert comparison.passed is passes, comparison.message
+        if mode == "full":
+            assert float(np.max(comparison.errors)) < 1e-5
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_where_rounding_swamps_the_first_step_a_wider_one_measures(mode: str) -> None:
     # F = 1e10 + 0.01·sin(x) + ...: at a step of 1e-3, F's ulps (2e-6) leave an error estimate
     # of 0.07 against a gradient of 0.01, which no error of F's backward (here 1.5 times too
