@@ -32,7 +32,7 @@ MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that
 # rounding, which the error estimate reports and the tolerance takes in: a looser verdict,
 # but one. From this share on, the kink is too near to step around.
 ROUNDING_SHARE = 0.1
-WIDER = 100  # the step tried, once, where f's rounding froze a closer one: eps 1e-3 becomes 0.1
+WIDER = 100  # the step tried, once, where f's rounding swamps a step or froze a closer one: 1e-3 becomes 0.1
 
 
 def _blind_to_degree_5() -> tuple[float, ...]:
@@ -224,7 +224,11 @@ def derivative(
     `make_exact`, when given, turns each step into one that f's argument takes exactly: at
     |x| = 1e8, x + 1e-3 is off by 1e-5 of the step, and the difference by as much, which no
     estimate from f's values sees. `f_rounding`: how far each value of f may be off by
-    rounding (engine.rounding), where known."""
+    rounding (engine.rounding), where known.
+
+    Where f's rounding swamps a step, or leaves a closer step's values where they were when a
+    wider one moved them, a step WIDER times the widest tried is tried once: its rounding
+    weighs WIDER times less, and its own estimate says what its truncation costs."""
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
     pending = list(tries)
