@@ -145,8 +145,8 @@ def _both_nan(what: str, both_nan: Array) -> str:
     others = f" (and {more:,} other element{'s' if more > 1 else ''})" if more else ""
     return (
         f"{where}{others}: the hand-written gradient is NaN, and so is autograd's of the forward (an infinite "
-        "derivative times a gradient of 0, or a point outside the domain), as PyTorch's would be: listed as "
-        "non-differentiable, not judged"
+        "derivative times a gradient of 0, a point outside the domain, or a value past float64's range), as "
+        "PyTorch's would be: listed as non-differentiable, not judged"
     )
 
 

@@ -103,10 +103,6 @@ class Crossings:
         elif t > 0 and (record.above is None or t < record.above[0]):
             record.above = (t, distance.copy())
 
-    def evaluations(self) -> int:
-        """How many evaluations were recorded since the last clear()."""
-        return self._evaluations
-
     def noted(self) -> bool:
         """Whether any kinked op ran in the evaluations."""
         return self._mismatched or bool(self._records)

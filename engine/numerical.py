@@ -258,15 +258,16 @@ def derivative(
             if nearest is not None and min(nearest, h) / 8 >= finest:
                 # Four steps stay within half the distance, as far as the line tells it.
                 pending, shortened = [min(nearest, h) / 8], True
-        if not d.resolved and (
-            closer_look
-            or (not shortened and any(_moved(t) for _, t, _, _ in tried))
-            or (_kink_free(crossings) and any(t.finite and t.two_sided for _, t, _, _ in tried))
-        ):
+        if coarse and d.finite and not d.kink and (d.truncation > d.known_rounding or _disagrees(d, tried)):
+            # f turns within the wider step (tanh(30·x) at 0): its truncation outweighs its
+            # rounding, or it measured another slope than a narrower step, beyond both estimates.
+            # Its estimate of its own truncation, from steps that wide, need not see how far off
+            # it is (11.6 ± 5.8 where the slope is 30): it measures nothing.
+            break
+        if not d.resolved and (closer_look or (not shortened and any(_moved(t) for _, t, _, _ in tried))):
             # Closer than the argument resolves (x + 2e8 moves by 3e-8 at the least), or than f's
             # rounding does (1 - sigmoid(30) keeps 3 digits), where a wider step saw f move: f did
-            # not move, a slope of 0 that says nothing. (Where no kinked op runs, what the wider
-            # step took for a kink was f's rounding too.) Once, a wider step instead, which f's
+            # not move, a slope of 0 that says nothing. Once, a wider step instead, which f's
             # rounding blurs less; its own test of a kink allows for that rounding.
             if coarse:
                 break
@@ -308,9 +309,13 @@ def derivative(
     return min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
 
 
-def _kink_free(crossings: Crossings | None) -> bool:
-    """Whether the last stencil's evaluations were recorded and ran no kinked op at all."""
-    return crossings is not None and crossings.evaluations() > 0 and not crossings.noted()
+def _disagrees(d: Derivative, tried: list[tuple[float, Derivative, bool, bool]]) -> bool:
+    """Whether d is off the most precise smooth stencil tried (crossing no kink) beyond both errors."""
+    smooth = [t for _, t, crossed, _ in tried if t.finite and not t.kink and not crossed]
+    if not smooth:
+        return False
+    best = min(smooth, key=lambda t: t.error)
+    return abs(d.value - best.value) > d.error + best.error
 
 
 def _moved(d: Derivative) -> bool:
