@@ -16,6 +16,10 @@ per element of the target, at least one (one of y = x + 1e8, one row of x·yᵀ,
 number of sum(x)), each taken at the value's largest share; never more than the whole. That
 takes too little where each element reaches every element of a value of x's size (softmax,
 x @ W): then the stencils' own rounding estimates stand, as they did without the bound.
+
+A bound, not an estimate: values that round alike and cancel exactly (y·y - y·y) count as
+rounding that never shows, which loosens the tolerance there; and a custom function's
+forward is one value, its insides unseen.
 """
 
 from __future__ import annotations
