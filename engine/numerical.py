@@ -269,7 +269,7 @@ def derivative(
             # rounding does (1 - sigmoid(30) keeps 3 digits), where a wider step saw f move: f did
             # not move, a slope of 0 that says nothing. Once, a wider step instead, which f's
             # rounding blurs less; its own test of a kink allows for that rounding.
-            if coarse:
+            if coarse or closer_look:  # a closer look is the last step a derivative takes
                 break
             pending, coarse = [max(step for step, *_ in tried) * WIDER], True
             continue
