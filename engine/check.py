@@ -21,7 +21,7 @@ import numpy as np
 from engine import dtypes
 from engine.batching import Batched, Unbatchable
 from engine.check_options import DEFAULT_EPS, LOC, CheckOptions
-from engine.comparison import Comparison, imprecision_notes
+from engine.comparison import Comparison, element_name, imprecision_notes
 from engine.differentiator import PER_DERIVATIVE, Batch, Differentiator, compare_one, unless_out_of_time
 from engine.errors import COMPUTE_FAILURES, LimitExceeded, OutOfTime, SpecError
 from engine.function_check import FunctionCheck, check_functions
@@ -220,7 +220,7 @@ def _past_float32(answer: Result | None, env: dict[str, Tensor]) -> list[str]:
         if past.any():
             flat = int(np.argmax(past))
             index = [int(i) for i in np.unravel_index(flat, past.shape)]
-            where = f"{name}[{', '.join(map(str, index))}]" if index else name
+            where = element_name(name, index)
             value = float(shown.grad.flat[flat])
             said = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"  # as the answer says it
             return [
@@ -266,11 +266,8 @@ def _check_tensors(
         f = _objective_of(program, base, name, objective, at_base)
         batched = _batched_objective_of(program, base, name, upstream, batch_rows)
         x = base[name].array
-        differentiator.rounding = roundings.get(name, Rounding())
-        try:
-            comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched)
-        finally:
-            differentiator.rounding = Rounding()  # the custom functions' checks have no such bound
+        rounding = roundings.get(name)
+        comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched, rounding=rounding)
         _explain_a_kink(comparison, f, x, differentiator)
         if comparison.direction is not None and comparison.non_differentiable and math.isfinite(at_base):
             comparison.notes.append(

@@ -3,6 +3,7 @@ and the warnings for what a verdict leaves unsaid (elements measured only roughl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,11 @@ def compare(
     )
 
 
+def element_name(what: str, index: Sequence[object]) -> str:
+    """`x[1, 2]` in messages; `x` alone for a 0-d tensor."""
+    return f"{what}[{', '.join(map(str, index))}]" if len(index) else what
+
+
 def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
     """A warning for each comparison with elements whose error estimate is over IMPRECISE of its
     gradient's scale. A gradient that is 0 (a bias behind dead relus, a leaf at a minimum) is
@@ -110,7 +116,7 @@ def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
         if not coarse.any():
             continue
         worst = np.unravel_index(int(np.argmax(np.where(coarse, c.errors, -1.0))), coarse.shape)
-        where = f"{c.what}[{', '.join(map(str, worst))}]" if coarse.ndim else c.what
+        where = element_name(c.what, worst)
         more = int(np.count_nonzero(coarse)) - 1
         others = f" and {more:,} more element{'s' if more > 1 else ''}" if more else ""
         along = c.direction is not None
@@ -131,7 +137,7 @@ def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
 def _explain(
     what: str, index: list[int], analytic: float, numerical: float, diff: float, error: float, atol: float, rtol: float
 ) -> str:
-    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    where = element_name(what, index)
     allowed = atol + rtol * abs(numerical) + error
     return (
         f"{where}: analytic {analytic:.10g} but numerical {numerical:.10g}, off by {diff:.3g}, over the "

@@ -66,10 +66,6 @@ class Differentiator:
         # A look element by element ran out of the time it was given: the rest of the time
         # is the check's planned work's, and no look is tried again.
         self.out_of_time = False
-        # How far the function's values may be off by rounding (engine.rounding), while the
-        # check differentiates a function whose bound it knows; else 0, and the stencils'
-        # values alone tell.
-        self.rounding = Rounding()
 
     @cached_property
     def probes(self) -> np.random.Generator:
@@ -77,9 +73,12 @@ class Differentiator:
         so that another direction drawn for one tensor leaves them as they were."""
         return np.random.default_rng([self.options.seed, 1])
 
-    def full(self, f: Callable[[Array], float], x: Array, batched: Batch | None = None) -> tuple[Array, Array, Array]:
+    def full(
+        self, f: Callable[[Array], float], x: Array, batched: Batch | None = None, rounding: float = 0.0
+    ) -> tuple[Array, Array, Array]:
         """Every element: f(x + t·e_i) differentiated at t = 0. With `batched`, f's values at the
-        first step of every element come from evaluations of many copies at once."""
+        first step of every element come from evaluations of many copies at once. `rounding`: how
+        far f may be off by rounding when one element moves (engine.rounding), where known."""
         self.budget.spend(1)
         f0 = f(x)
         values, errors, kinks = (np.zeros(x.shape), np.zeros(x.shape), np.zeros(x.shape, dtype=bool))
@@ -109,7 +108,7 @@ class Differentiator:
             # A step short of a kink no finer than x resolves: x's rounding is then 1e-4 of it.
             scale = abs(float(original))
             tries, finest = steps(scale, self.eps), MIN_EPS * max(1.0, scale)
-            d = self._derivative(along, f0, tries, crossings, finest, False, exact, self.rounding.element)
+            d = self._derivative(along, f0, tries, crossings, finest, False, exact, rounding)
             values.flat[i], errors.flat[i], kinks.flat[i] = d.value, d.error, d.kink or not d.finite
         return values, errors, kinks
 
@@ -184,9 +183,12 @@ class Differentiator:
         norm = float(np.linalg.norm(u))
         return u / norm if norm else u
 
-    def along(self, f: Callable[[Array], float], x: Array, u: Array) -> tuple[Array, Array, Array, Array]:
+    def along(
+        self, f: Callable[[Array], float], x: Array, u: Array, rounding: float = 0.0
+    ) -> tuple[Array, Array, Array, Array]:
         """One direction: f(x + t·u) differentiated at t = 0, as gradcheck's fast mode does; and the
-        direction as the steps took it, u to rounding."""
+        direction as the steps took it, u to rounding. `rounding`: how far f may be off by
+        rounding when all of x moves (engine.rounding), where known."""
         self.budget.spend(1)
         f0 = f(x)
         # How far along u the nearest element reaches 0 (the edge of a domain such as log's):
@@ -224,7 +226,7 @@ class Differentiator:
         # blunt every estimate there.)
         untracked = crossings is None
         tries = steps(nearest_edge, self.eps)
-        d = self._derivative(along_u, f0, tries, crossings, finest, untracked, exact, self.rounding.whole)
+        d = self._derivative(along_u, f0, tries, crossings, finest, untracked, exact, rounding)
         direction = taken(d.step) / d.step if d.step else u
         return np.array(d.value), np.array(d.error), np.array(d.kink or not d.finite), direction
 
@@ -256,14 +258,16 @@ def compare_one(
     what: str,
     batched: Batch | None = None,
     listed: Array | None = None,
+    rounding: Rounding | None = None,
 ) -> Comparison:
     """`grad` against the finite differences of f at x, element by element (full) or along random
     directions (fast). `listed`: elements to list as non-differentiable, not judged, whatever the
-    steps measure there."""
+    steps measure there. `rounding`: engine.rounding's bound on f's rounding, where known (else none)."""
     o, budget = options, differentiator.budget
+    rounding = rounding or Rounding()
 
     def elementwise() -> Comparison:
-        numerical, errors, kinks = differentiator.full(f, x, batched)
+        numerical, errors, kinks = differentiator.full(f, x, batched, rounding.element)
         return compare(grad, numerical, errors, kinks if listed is None else kinks | listed, o.atol, o.rtol, what)
 
     if mode == "full":
@@ -289,7 +293,7 @@ def compare_one(
         detail = element_by_element()
         if isinstance(detail, Comparison):
             return detail
-    result = _along_a_random_direction(f, x, grad, options, differentiator, what)
+    result = _along_a_random_direction(f, x, grad, options, differentiator, what, rounding.whole)
     if result.non_differentiable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.
@@ -305,7 +309,7 @@ def compare_one(
             break
         # Another direction may pass clear of the kink, or measure closer: element by element
         # the function's rounding is no smaller.
-        other = _along_a_random_direction(f, x, grad, options, differentiator, what)
+        other = _along_a_random_direction(f, x, grad, options, differentiator, what, rounding.whole)
         result = min(result, other, key=_doubt)
     if first.non_differentiable and not result.non_differentiable:
         result.notes.append(
@@ -358,8 +362,9 @@ def _along_a_random_direction(
     options: CheckOptions,
     differentiator: Differentiator,
     what: str,
+    rounding: float,
 ) -> Comparison:
-    numerical, errors, kinks, u = differentiator.along(f, x, differentiator.direction(x.shape))
+    numerical, errors, kinks, u = differentiator.along(f, x, differentiator.direction(x.shape), rounding)
     directional = np.array(np.sum(grad * u))
     result = compare(
         directional, numerical, errors, kinks, options.atol, options.rtol, f"{what} along a random direction"

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.autograd import FunctionCtx, FunctionNode
 from engine.check_options import CheckOptions
-from engine.comparison import Comparison
+from engine.comparison import Comparison, element_name
 from engine.differentiator import Differentiator, compare_one, unless_out_of_time
 from engine.errors import COMPUTE_FAILURES, ComputeError
 from engine.grad_mode import enable_grad
@@ -140,7 +140,7 @@ def _compared(
 
 def _both_nan(what: str, both_nan: Array) -> str:
     index = [int(i) for i in np.argwhere(both_nan)[0]]
-    where = f"{what}[{', '.join(map(str, index))}]" if index else what
+    where = element_name(what, index)
     more = int(both_nan.sum()) - 1
     others = f" (and {more:,} other element{'s' if more > 1 else ''})" if more else ""
     return (
@@ -324,7 +324,7 @@ def _worst(off: Array, diff: Array, what: str) -> tuple[int, list[int], str]:
     """The element off with the largest difference: its flat index, its index, and its name."""
     worst_flat = int(np.argmax(np.where(off, diff, -1.0)))
     index = [int(i) for i in np.unravel_index(worst_flat, off.shape)] if off.ndim else []
-    return worst_flat, index, f"{what}[{', '.join(map(str, index))}]" if index else what
+    return worst_flat, index, element_name(what, index)
 
 
 def _unprobed(off: Array, diff: Array, hand: Array, auto: Array, what: str, reason: str) -> str:
