@@ -104,7 +104,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "seed_multiple_outputs": _example(
         "A Function with four outputs, backward using only grad_z",
         "Forward also returns xx, yy and xy. Backward ignores their gradients: correct here, "
-        "where only z is used, and the check warns that it would be wrong if they were used.",
+        "where only z is used, and the check warns that it would be wrong where they get a gradient.",
         {
             "leaves": {"x": X, "y": Y},
             "functions": {"ExtendedCustomFunction": _notebook_function(["z", "xx", "yy", "xy"])},

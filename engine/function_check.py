@@ -475,7 +475,7 @@ def _jacobian_warnings(
 ) -> list[str]:
     """Try the backward with a random gradient on each output in turn, as gradcheck tries every
     row of the Jacobian: a formula that ignores an output's gradient is right in this graph,
-    and wrong as soon as that output is used; one right only for the gradient an output got
+    and wrong as soon as that output gets a gradient; one right only for the gradient an output got
     here (all ones, from a sum) is wrong in any other graph. A call that failed says enough."""
     warnings = []
     for k, got_gradient in enumerate(received):
@@ -504,10 +504,11 @@ def _jacobian_warnings(
                 )
             elif "grad_outputs" not in ctx.__dict__:
                 said = (
-                    f"its backward never ran (no backward root depends on its outputs), and is wrong if {used} is used"
+                    "its backward never ran (no backward root depends on its outputs), and is wrong where "
+                    f"{used} gets a gradient"
                 )
             else:
-                said = f"correct here, wrong if {used} is used"
+                said = f"correct here, where grad_{spec.outputs[k]} is zero, and wrong where {used} gets a gradient"
             warnings.append(
                 f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for {which}: {said}"
             )

@@ -53,7 +53,7 @@ def test_a_call_with_several_outputs_is_checked_with_its_node_names(client: http
     expected = [20 * (x + y) for x, y in ((1, 10), (2, 20), (3, 30))]
     for field in ("hand_written", "numerical", "autodiff"):
         assert entry["inputs"]["x"][field] == pytest.approx(expected, rel=1e-9), field
-    assert sum("correct here, wrong if" in w for w in answer["warnings"]) == 3
+    assert sum("correct here, where grad_" in w for w in answer["warnings"]) == 3
 
 
 def test_a_wrong_backward_is_named_with_its_input_and_worst_element(client: httpx.Client) -> None:

@@ -146,7 +146,7 @@ def test_a_backward_that_ignores_an_unused_output_is_a_warning() -> None:
     }
     report = run_check(compile_spec(spec), None)
     assert report.passed is True
-    assert any("wrong if b is used" in w for w in report.warnings), report.warnings
+    assert any("wrong where b gets a gradient" in w for w in report.warnings), report.warnings
 
 
 def test_transpose_with_negative_axes_matches_torch() -> None:

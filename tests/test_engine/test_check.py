@@ -1517,9 +1517,23 @@ def test_an_unused_output_ignored_by_backward_gives_a_warning() -> None:
     # xx = x·x reaches x only, yy y only, xy both: each warning names every input it misleads.
     prefix = "ExtendedCustomFunction (node ['z', 'xx', 'yy', 'xy']): backward mishandles"
     assert report.warnings == [
-        f"{prefix} grad_xx for input x: correct here, wrong if xx is used",
-        f"{prefix} grad_yy for input y: correct here, wrong if yy is used",
-        f"{prefix} grad_xy for inputs x and y: correct here, wrong if xy is used",
+        f"{prefix} grad_{name} for {inputs}: correct here, where grad_{name} is zero, and wrong where {name} gets a "
+        "gradient"
+        for name, inputs in [("xx", "input x"), ("yy", "input y"), ("xy", "inputs x and y")]
+    ]
+
+
+def test_an_output_used_with_a_zero_gradient_is_warned_of_without_saying_it_is_unused() -> None:
+    # xx is used, but xx·0 sends it zeros: the backward that ignores grad_xx is right here all
+    # the same, and the warning must not say that xx is unused (a review of the wording).
+    spec = copy.deepcopy(EXAMPLES["seed_multiple_outputs"]["value"])
+    spec["nodes"][1]["expr"] = "sum(z) + sum(xx * 0)"
+    report = check(spec, {"mode": "full"})
+    assert report.passed is True
+    said = [w for w in report.warnings if "grad_xx for input x" in w]
+    assert said == [
+        "ExtendedCustomFunction (node ['z', 'xx', 'yy', 'xy']): backward mishandles grad_xx for input x: correct "
+        "here, where grad_xx is zero, and wrong where xx gets a gradient"
     ]
 
 
@@ -1700,7 +1714,7 @@ def test_a_backward_that_never_ran_is_judged_at_what_it_got_and_warned_of(mode: 
         np.testing.assert_array_equal(report.functions[0].inputs["x"].analytic, [0.0, 0.0, 0.0])
         expected = (
             "F (node y): backward mishandles grad_y for input x: its backward never ran (no backward root depends "
-            "on its outputs), and is wrong if y is used"
+            "on its outputs), and is wrong where y gets a gradient"
         )
         assert report.warnings == ([expected] if warned else []), backward
 
@@ -1717,7 +1731,7 @@ def test_a_warning_names_the_node_that_called_the_function() -> None:
     report = check(spec, {"mode": "full"})
     assert report.warnings == [
         f"F (node {node}): backward mishandles grad_y for input x: its backward never ran (no backward root depends "
-        f"on its outputs), and is wrong if {node} is used"
+        f"on its outputs), and is wrong where {node} gets a gradient"
         for node in ("y1", "y2")
     ]
 
@@ -1740,7 +1754,7 @@ def test_an_unused_output_is_probed(grad_x: str, warned: bool) -> None:
     report = check(spec, {"mode": "full"})
     assert report.passed is True
     expected = [f"{TWO.function} (node ['y1_out', 'y2_out']): backward mishandles grad_y2 for input x: correct here, "
-                "wrong if y2_out is used"]  # fmt: skip
+                "where grad_y2 is zero, and wrong where y2_out gets a gradient"]  # fmt: skip
     assert report.warnings == (expected if warned else [])
 
 
@@ -1912,7 +1926,7 @@ def test_a_function_called_by_several_roots_is_checked_with_every_upstream_gradi
     report = check(spec, {"mode": "full"})
     assert report.passed is False and report.tensors["x"].passed is False  # x.grad is wrong, and that is seen
     assert report.functions[0].passed is False
-    assert not any("wrong if y1_out is used" in w for w in report.warnings)
+    assert not any("wrong where y1_out gets a gradient" in w for w in report.warnings)
 
 
 # --- a property -----------------------------------------------------------------------
