@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from app.admission import busy, place
 from app.answer import answer_json, ensure_fits
 from app.examples import EXAMPLES
+from app.json_body import StrictJSONRoute
 from app.schemas import BackwardRequest, BackwardResponse, ErrorResponse
 from app.settings import Settings, get_settings
 from engine.check import run_check
@@ -19,7 +20,7 @@ from engine.errors import OutOfTime
 from engine.limits import Guard
 from engine.spec import compile_spec
 
-router = APIRouter(tags=["autograd"])
+router = APIRouter(tags=["autograd"], route_class=StrictJSONRoute)
 CLIENT_GONE = 499  # nginx's code for a request whose client closed the connection, for the log
 BUSY_WAIT = 0.1  # of the time limit: a request that waited longer and ran out of time gets 503, not 413
 

@@ -157,6 +157,27 @@ CASES = [
         msg=("could not be parsed", "4300 digits"),
         kind="json_invalid",
     ),
+    # A key given twice in one object: Python's json keeps the last and drops the first unsaid.
+    Case(
+        "a leaf given twice",
+        content=with_leaf('{"value": [1.0], "requires_grad": true}, "x": {"value": [2.0]}'),
+        loc=["body", "leaves", "x"],
+        msg=("'x' is given more than once",),
+        kind="duplicate_key",
+    ),
+    Case(
+        "a node with two exprs",
+        content=raw('{"leaves": {"x": {"value": [1.0]}}, "nodes": [{"name": "s", "expr": "sum(x)", "expr": "x"}]}'),
+        loc=["body", "nodes", 0, "expr"],
+        msg=("'expr' is given more than once",),
+        kind="duplicate_key",
+    ),
+    Case(
+        "nodes given twice",
+        content=with_leaf('{"value": [1.0]}', '"nodes": [{"name": "s", "expr": "sum(x)"}], "nodes": []'),
+        loc=["body", "nodes"],
+        kind="duplicate_key",
+    ),
     # Wrong JSON types.
     Case("a list for the body", json=[1, 2], loc=["body"]),
     Case("null for the body", content=raw("null"), loc=["body"]),

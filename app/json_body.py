@@ -1,0 +1,88 @@
+"""JSON bodies read as FastAPI reads them, but an object that gives a key twice is refused.
+
+Python's json keeps the last value of a repeated key and drops the others without a word: a
+leaf written twice, or a node with two `expr`, would run as if the first were never written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
+
+
+class _Repeated(dict[str, Any]):
+    """An object of the body that gave the keys `repeated` more than once: marked, to be found
+    by its place once the whole body is read."""
+
+    repeated: list[str]
+
+
+def parse(body: bytes) -> Any:
+    """`json.loads(body)`, or HTTPException 422 with an item for each key an object repeats."""
+    repeated = False
+
+    def to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        made = dict(pairs)
+        if len(made) == len(pairs):
+            return made
+        repeated = True
+        marked = _Repeated(made)
+        counts: dict[str, int] = {}
+        for key, _ in pairs:
+            counts[key] = counts.get(key, 0) + 1
+        marked.repeated = [key for key, n in counts.items() if n > 1]
+        return marked
+
+    value = json.loads(body, object_pairs_hook=to_object)
+    if repeated:
+        raise HTTPException(422, detail=_repeated_keys(value))
+    return value
+
+
+def _repeated_keys(value: Any) -> list[dict[str, Any]]:
+    """FastAPI's error items, one for each repeated key, in the order of the body."""
+    items: list[dict[str, Any]] = []
+    stack: list[tuple[Any, list[str | int]]] = [(value, ["body"])]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, _Repeated):
+            items.extend(
+                {
+                    "loc": [*loc, key],
+                    "msg": f"the key {key!r} is given more than once in this object; JSON keeps only the last "
+                    "value, so the others would be lost without a word: give it once",
+                    "type": "duplicate_key",
+                }
+                for key in value.repeated
+            )
+        if isinstance(value, dict):
+            stack.extend((item, [*loc, key]) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            inner = [(item, [*loc, i]) for i, item in enumerate(value) if isinstance(item, dict | list)]
+            stack.extend(reversed(inner))
+    return items
+
+
+class StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """A route whose JSON body may not repeat a key within an object (FastAPI's pattern for a
+    custom Request class)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handle(StrictJSONRequest(request.scope, request.receive))
+
+        return strict
