@@ -58,12 +58,13 @@ from engine.functional import (
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.ops import OPS, Op
 from engine.random import manual_seed, rand, randint, randn
+from engine.size import Size
 from engine.tensor import Tensor, tensor
 
 bool = bool_  # torch.bool, as code written for PyTorch names it (not in __all__, as in torch)
 
 __all__ = [
-    "OPS", "Op", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "autograd",
+    "OPS", "Op", "Size", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "autograd",
     "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "default_dtype", "div", "dtype",
     "enable_grad", "exp", "eye", "flatten", "float32", "float64", "full", "int64",
     "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",

@@ -24,6 +24,7 @@ from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis, one_axis
 from engine.printing import tensor_repr
+from engine.size import Size
 from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple, type_name
 from engine.versions import note_view, own_counters, share_counter, with_own_counter
 
@@ -526,11 +527,11 @@ class Tensor:
     # --- what the array knows ---------------------------------------------------------
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.array.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     def size(self, dim: int | None = None) -> Any:
-        return self.array.shape if dim is None else self.array.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self) -> int:
