@@ -17,6 +17,13 @@ from types import FrameType
 
 _heard: ContextVar[list[str] | None] = ContextVar("heard", default=None)
 
+# NumPy warns of its floating-point events (1 / 0, log 0, overflow, 0 · inf) where PyTorch gives
+# inf and NaN without a word. A filter on the warnings NumPy attributes to the engine's own code,
+# set once, not np.errstate around each op, which would cost about a microsecond an op; so that
+# np.errstate(all="raise") still raises, and pytest.warns still hears them.
+NUMPY_FLOATING_POINT = r"(divide by zero|overflow|underflow|invalid value) encountered"
+warnings.filterwarnings("ignore", NUMPY_FLOATING_POINT, RuntimeWarning, module=r"engine(\.|$)")
+
 
 def warn(message: str) -> None:
     """A UserWarning, pointed at the first caller outside the engine; or kept, while collected."""

@@ -89,13 +89,13 @@ def test_flatten_of_what_is_one_axis_already_is_the_tensor_itself_as_in_torch() 
         assert m.flatten(1, 1) is m
 
 
-SIZE_USES = {
+SIZE_USES: dict[str, Any] = {
     "x.shape": lambda x: x.shape,
     "x.size()": lambda x: x.size(),
     "x.shape[1:]": lambda x: x.shape[1:],
     "x.shape[::-1]": lambda x: x.shape[::-1],
-    "x.shape + (4,)": lambda x: x.shape + (4,),
-    "(4,) + x.shape": lambda x: (4,) + x.shape,
+    "x.shape + (4,)": lambda x: x.shape + (4,),  # noqa: RUF005  (the concatenation is what is tested)
+    "(4,) + x.shape": lambda x: (4,) + x.shape,  # noqa: RUF005
     "x.shape * 2": lambda x: x.shape * 2,
     "x[0, 0].shape": lambda x: x[0, 0].shape,
 }
@@ -108,7 +108,7 @@ def test_a_shape_is_a_size_as_torchs_is(name: str) -> None:
     ours, theirs = (SIZE_USES[name](lib.tensor(DATA)) for lib in (engine, torch))
     assert repr(ours).replace("engine.", "torch.") == repr(theirs)
     assert str(ours).replace("engine.", "torch.") == str(theirs)
-    assert isinstance(ours, engine.Size) and isinstance(ours, tuple) and ours == tuple(theirs)
+    assert isinstance(ours, engine.Size) and ours == tuple(theirs)
     assert hash(ours) == hash(theirs) and ours.numel() == theirs.numel()
 
 
