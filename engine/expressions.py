@@ -81,6 +81,10 @@ def builtin_signature(op: Op) -> Signature:
         names = ("logits", "labels")
 
     def call(args: list[Any], params: dict[str, Any]) -> Any:
+        if op.name == "pow" and any(isinstance(a, Tensor) for a in args):
+            # torch.pow(x, 2) and torch.pow(2, x) keep the number a number, as x ** 2 does:
+            # PowBackward0 and PowBackward2, where a tensor of it gives PowBackward1.
+            return guarded_apply(op, *args, **params)
         # A number given to a function (a param, or a literal as in maximum(x, 0)) becomes a
         # 0-d tensor, as torch's functions take tensors: sum(scale) is then a sum, not an error.
         return guarded_apply(op, *(a if isinstance(a, Tensor) else tensor(a) for a in args), **params)

@@ -357,6 +357,37 @@ def test_grad_fn_names_follow_torch() -> None:
     }
 
 
+# Each expression, and what it is in PyTorch (t: the torch module).
+CALLS_IN_TORCH: dict[str, Any] = {
+    "pow(x, 2)": lambda t, x: t.pow(x, 2),
+    "pow(2, x)": lambda t, x: t.pow(2, x),
+    "pow(x, x)": lambda t, x: t.pow(x, x),
+    "pow(x, 0.5)": lambda t, x: t.pow(x, 0.5),
+    "x ** 2": lambda t, x: x**2,
+    "2 ** x": lambda t, x: 2**x,
+    "sub(1, x)": lambda t, x: t.sub(1, x),
+    "1 - x": lambda t, x: 1 - x,
+    "div(2, x)": lambda t, x: t.div(2, x),
+    "2 / x": lambda t, x: 2 / x,
+    "add(x, 1)": lambda t, x: t.add(x, 1),
+    "mul(2, x)": lambda t, x: t.mul(2, x),
+}
+
+
+@pytest.mark.parametrize("expr", CALLS_IN_TORCH)
+def test_a_call_with_a_number_has_the_grad_fn_and_gradient_of_torchs(expr: str) -> None:
+    # pow(x, 2) was PowBackward1, where torch.pow(x, 2) keeps the 2 a number (PowBackward0).
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    theirs = CALLS_IN_TORCH[expr](torch, x)
+    theirs.sum().backward()
+    spec = {"leaves": leaves(x=[1.0, 2.0]), "nodes": [{"name": "y", "expr": expr}, {"name": "s", "expr": "sum(y)"}]}
+    ours = run(spec).tensors
+    assert ours["y"].grad_fn == type(theirs.grad_fn).__name__ and ours["y"].dtype == "float32"
+    np.testing.assert_allclose(ours["y"].value, theirs.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours["x"].grad, x.grad.numpy(), rtol=1e-6)
+
+
 def test_number_literals_act_as_python_numbers_in_torch() -> None:
     spec = {
         "leaves": {
