@@ -19,7 +19,7 @@ import numpy as np
 from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, Loc, SpecError
 from engine.limits import Limits, guarded_apply, setting
 from engine.ops import BUILTINS, OPS, REQUIRED, Op
-from engine.tensor import Tensor, tensor
+from engine.tensor import Tensor, tensor, wrapped_number
 
 Env = Mapping[str, Any]
 Evaluate = Callable[[Env], Any]
@@ -87,7 +87,7 @@ def builtin_signature(op: Op) -> Signature:
             return guarded_apply(op, *args, **params)
         # A number given to a function (a param, or a literal as in maximum(x, 0)) becomes a
         # 0-d tensor, as torch's functions take tensors: sum(scale) is then a sum, not an error.
-        return guarded_apply(op, *(a if isinstance(a, Tensor) else tensor(a) for a in args), **params)
+        return guarded_apply(op, *(wrapped_number(a, args) for a in args), **params)
 
     return Signature(op.name, names, op.params, 1, call)
 

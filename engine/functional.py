@@ -11,26 +11,33 @@ from typing import Any
 from engine import shapes
 from engine.extremes import arg_extreme, extreme
 from engine.ops import OPS
-from engine.tensor import UNSET, Tensor, along, apply, reduce_args
+from engine.tensor import UNSET, Tensor, along, apply, reduce_args, wrapped_number
 from engine.torch_words import int_tuple
 
 Axis = int | tuple[int, ...] | None
 
 
+def _first(a: Any, b: Any) -> Any:
+    """A number first in torch.add, sub, mul or div is a 0-d tensor, as PyTorch's functions take
+    it: torch.sub(1, x) is SubBackward0, where 1 - x is RsubBackward1, and torch.div(2, x)
+    divides, where 2 / x multiplies by x's reciprocal."""
+    return wrapped_number(a, [b])
+
+
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
-    return apply(OPS["add"], a, b if alpha == 1 else apply(OPS["mul"], b, alpha))
+    return apply(OPS["add"], _first(a, b), b if alpha == 1 else apply(OPS["mul"], b, alpha))
 
 
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
-    return apply(OPS["sub"], a, b if alpha == 1 else apply(OPS["mul"], b, alpha))
+    return apply(OPS["sub"], _first(a, b), b if alpha == 1 else apply(OPS["mul"], b, alpha))
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    return apply(OPS["mul"], a, b)
+    return apply(OPS["mul"], _first(a, b), b)
 
 
 def div(a: Any, b: Any) -> Tensor:
-    return apply(OPS["div"], a, b)
+    return apply(OPS["div"], _first(a, b), b)
 
 
 def neg(a: Any) -> Tensor:

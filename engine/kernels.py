@@ -303,6 +303,41 @@ def sign(a: Array) -> Array:
     return np.sign(a, out=np.zeros_like(a), where=a == a)
 
 
+def divide(a: Any, b: Any) -> Array:
+    """a / b; a number over a tensor as PyTorch computes it, b's reciprocal times the number
+    (Tensor.__rtruediv__), which rounds twice."""
+    if a.__class__ is float or a.__class__ is int:
+        return np.reciprocal(b) * a
+    return np.true_divide(a, b)
+
+
+def divide_vjp_b(g: Array, y: Array, a: Any, b: Array) -> Array:
+    """∂(a / b)/∂b · g = -g·a/b², rounded as PyTorch rounds it: for a number a, through the
+    reciprocal r = 1/b that it multiplied (-(g·a)·r²); else -g·((a/b)/b)."""
+    if a.__class__ is float or a.__class__ is int:
+        r = np.reciprocal(b)
+        return -(g * a) * (r * r)
+    return -g * (a / b / b)
+
+
+def one_minus_square(y: Array) -> Array:
+    """1 - y², rounded once, as PyTorch's tanh backward gets it from a fused multiply-add: near
+    y = ±1, where it cancels, y·y rounded first leaves it off by up to a thousand ulps in float32.
+    float32 computes it exactly in float64; float64 splits y·y into p + e exactly (Dekker) and
+    takes 1 - p as s + t exactly (Knuth's two-sum), so that s + (t - e) rounds once."""
+    if y.dtype != np.float64:
+        return (1 - np.square(y, dtype=np.float64)).astype(y.dtype)
+    split = 134217729.0 * y  # 2^27 + 1: hi holds y's upper 26 bits, lo the rest
+    hi = split - (split - y)
+    lo = y - hi
+    p = y * y
+    e = ((hi * hi - p) + 2 * hi * lo) + lo * lo
+    s = 1 - p
+    back = s - 1
+    t = (1 - (s - back)) - (p + back)
+    return s + (t - e)
+
+
 def unless(other_wins: Array, g: Array, tie: Array) -> Array:
     """g, halved at a tie, 0 where the other operand wins: selected, not multiplied, as PyTorch
     does, so that an inf or NaN g stays where it goes, and both sides of a NaN get all of g. As
@@ -317,7 +352,14 @@ def unless(other_wins: Array, g: Array, tie: Array) -> Array:
     return out
 
 
+# Powers PyTorch computes by multiplying (pow_tensor_scalar_optimized_kernel), not with pow:
+# each rounds differently from pow, in about a third of the elements.
+_MULTIPLIED = {3: lambda a: a * a * a, -2: lambda a: 1 / (a * a), -0.5: lambda a: 1 / np.sqrt(a)}
+
+
 def power(a: Any, b: Any) -> Array:
+    if b.__class__ in (int, float) and b in _MULTIPLIED and a.__class__ is np.ndarray and a.dtype.kind == "f":
+        return _MULTIPLIED[b](a)
     try:
         out = a**b
     except ValueError:  # NumPy's "Integers to negative integer powers are not allowed"

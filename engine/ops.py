@@ -28,6 +28,8 @@ from engine.kernels import (
     broadcast_to,
     cross_entropy,
     cross_entropy_vjp,
+    divide,
+    divide_vjp_b,
     evenly_vjp,
     extreme_along,
     in_two_steps,
@@ -37,6 +39,7 @@ from engine.kernels import (
     matmul,
     matmul_summed_to,
     mse_loss,
+    one_minus_square,
     power,
     relu,
     relu_vjp,
@@ -240,7 +243,8 @@ def _lead_below(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
 
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
     diff = a - b
-    return g * 2 * diff / max(diff.size, 1)
+    # PyTorch's order: the factor 2/n first, rounded to the dtype, then (2/n)·(a - b)·g.
+    return np.asarray(2 / max(diff.size, 1), diff.dtype) * diff * g
 
 
 def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
@@ -274,12 +278,14 @@ def _matmul_vjp_b(g: Array, y: Array, a: Array, b: Array) -> Array:
 
 
 def _pow_vjp_base(g: Array, y: Array, a: Array, b: Any) -> Array:
-    return np.where(b == 0, 0.0, g * b * a ** (b - 1))
+    # Grouped, and a^(b-1) computed, as PyTorch does, so that it rounds as PyTorch's does.
+    return np.where(b == 0, 0.0, g * (b * power(a, b - 1)))
 
 
 def _pow_vjp_exponent(g: Array, y: Array, a: Any, b: Array) -> Array:
     # 0 ** b for b >= 0 has no log to speak of; PyTorch defines its derivative as 0.
-    return np.where((a == 0) & (b >= 0), 0.0, g * y * np.log(a))
+    # log of a number base in the answer's dtype, as PyTorch takes it, lest float64 widen y.
+    return np.where((a == 0) & (b >= 0), 0.0, g * (y * np.asarray(np.log(a), y.dtype)))
 
 
 _AXIS = {"axis": None, "keepdims": False}
@@ -298,8 +304,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
        (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
        "∂/∂a = b, ∂/∂b = a", "promote"),
     Op("div", "a / b", div_name,
-       np.true_divide,
-       (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * a / (b * b)),
+       divide,
+       (lambda g, y, a, b: g / b, divide_vjp_b),
        "∂/∂a = 1/b, ∂/∂b = -a/b²", "float"),
     Op("neg", "-a", "NegBackward0", np.negative,
        (lambda g, y, a: -g,),
@@ -318,9 +324,9 @@ OPS: dict[str, Op] = {op.name: op for op in (
        kink=lambda a: a),
     Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
     Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),
-    Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * (1 - y * y),), "tanh' = 1 - tanh²", "float"),
+    Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * one_minus_square(y),), "tanh' = 1 - tanh²", "float"),
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
-       (lambda g, y, a: g * y * (1 - y),), "σ' = σ·(1 - σ)", "float"),
+       (lambda g, y, a: g * (1 - y) * y,), "σ' = (1 - σ)·σ", "float"),
     Op("sign", "sign(a)", "SignBackward0", sign, (lambda g, y, a: np.zeros_like(g),),
        "sign' = 0 (a step at 0: relu(sign(x)) is 1 where x > 0, else 0)", needs="nothing", kink=lambda a: a),
     Op("relu", "relu(a)", "ReluBackward0", relu,

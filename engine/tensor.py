@@ -204,6 +204,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
     assert op.needs != "shapes", "an arithmetic op's rules read values or nothing"
     keeps_values = op.needs == "values"  # see Op.needs
     numbers_as_arrays = op.name in _NUMBERS_AS_ARRAYS
+    reciprocal_first = op.name == "div"  # number / tensor is the tensor's reciprocal times the number
     promotes = op.dtypes != "same"  # matmul refuses two dtypes itself, as PyTorch does
 
     def apply_op(a: Any, b: Any) -> Tensor:
@@ -222,7 +223,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             else:
                 x, y = _cast_operands(op, [x, y])
         elif x.__class__ in _NUMBERS and y.__class__ is np.ndarray and y.dtype in _FLOATS:
-            if numbers_as_arrays:
+            if numbers_as_arrays and not reciprocal_first:
                 x = _CONSTANTS[y.dtype].get(x) or _constant(x, y.dtype)
         elif not (isinstance(x, OPERANDS) and isinstance(y, OPERANDS)):
             return NotImplemented
@@ -897,6 +898,16 @@ def _index_of(index: Any) -> Any:
             raise ValueError("slice step cannot be zero" if part.step == 0 else "step must be greater than zero")
         taken.append(part)
     return tuple(taken) if isinstance(index, tuple) else taken[0]
+
+
+def wrapped_number(number: Any, others: Any) -> Any:
+    """A Python number given to a function, as PyTorch's functions take it (torch.div(1.7, y)):
+    a 0-d tensor; a float in the dtype of the first floating tensor among `others`, so that it
+    counts as a number counts (a float64 y divides 1.7, not float32's 1.7); anything else as it is."""
+    if number.__class__ is not float:
+        return tensor(number) if isinstance(number, int) else number
+    like = next((t for t in others if isinstance(t, Tensor) and t.array.dtype.kind == "f"), None)
+    return tensor(number) if like is None else Tensor(np.array(number, like.array.dtype))
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -368,24 +368,30 @@ CALLS_IN_TORCH: dict[str, Any] = {
     "sub(1, x)": lambda t, x: t.sub(1, x),
     "1 - x": lambda t, x: 1 - x,
     "div(2, x)": lambda t, x: t.div(2, x),
+    "div(1.7, x)": lambda t, x: t.div(1.7, x),
+    "maximum(x, 1.7)": lambda t, x: t.maximum(x, t.tensor(1.7, dtype=x.dtype)),
     "2 / x": lambda t, x: 2 / x,
     "add(x, 1)": lambda t, x: t.add(x, 1),
     "mul(2, x)": lambda t, x: t.mul(2, x),
 }
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("expr", CALLS_IN_TORCH)
-def test_a_call_with_a_number_has_the_grad_fn_and_gradient_of_torchs(expr: str) -> None:
-    # pow(x, 2) was PowBackward1, where torch.pow(x, 2) keeps the 2 a number (PowBackward0).
+def test_a_call_with_a_number_has_the_grad_fn_and_gradient_of_torchs(expr: str, dtype: str) -> None:
+    # pow(x, 2) was PowBackward1, where torch.pow(x, 2) keeps the 2 a number (PowBackward0); and
+    # div(1.7, x) in float64 divided float32's 1.7.
     torch = pytest.importorskip("torch")
-    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=getattr(torch, dtype), requires_grad=True)
     theirs = CALLS_IN_TORCH[expr](torch, x)
     theirs.sum().backward()
-    spec = {"leaves": leaves(x=[1.0, 2.0]), "nodes": [{"name": "y", "expr": expr}, {"name": "s", "expr": "sum(y)"}]}
+    spec = {"dtype": dtype, "leaves": leaves(x=[1.0, 2.0, 3.0]),
+            "nodes": [{"name": "y", "expr": expr}, {"name": "s", "expr": "sum(y)"}]}  # fmt: skip
     ours = run(spec).tensors
-    assert ours["y"].grad_fn == type(theirs.grad_fn).__name__ and ours["y"].dtype == "float32"
-    np.testing.assert_allclose(ours["y"].value, theirs.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(ours["x"].grad, x.grad.numpy(), rtol=1e-6)
+    assert ours["y"].grad_fn == type(theirs.grad_fn).__name__ and ours["y"].dtype == dtype
+    rtol = 1e-6 if dtype == "float32" else 1e-15
+    np.testing.assert_allclose(ours["y"].value, theirs.detach().numpy(), rtol=rtol)
+    np.testing.assert_allclose(ours["x"].grad, x.grad.numpy(), rtol=rtol)
 
 
 def test_number_literals_act_as_python_numbers_in_torch() -> None:
