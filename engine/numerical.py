@@ -27,6 +27,8 @@ SMALLEST_STEP = float(np.finfo(np.float64).tiny)
 UNDERFLOW = float(np.finfo(np.float64).smallest_subnormal)  # any result's absolute rounding, at most
 LARGE = 2.0**1000  # values this large are scaled before the stencil's sums, which would overflow
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
+JUMP_STEPS = 100  # steps at least this far apart that see one jump of f measure it alike: d·h
+JUMP_AGREEMENT = 0.1  # alike: within this share (a derivative's d·h would differ JUMP_STEPS-fold)
 MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that avoid crossing a kink
 # Next to a kink, a step short enough not to cross it leaves more of the derivative to
 # rounding, which the error estimate reports and the tolerance takes in: a looser verdict,
@@ -306,7 +308,27 @@ def derivative(
     # own test, the most local, is the one that counts.
     narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
     candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
-    return min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
+    best = min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
+    return replace(best, kink=True) if _jumps(tried) else best
+
+
+def _jumps(tried: list[tuple[float, Derivative, bool, bool]]) -> bool:
+    """Whether f jumps at the point: sign(x) at 0, where the one-sided formulas agree (a step up
+    either side of f0) and no step can go short of the kink. Stencils that cross a kink at steps
+    JUMP_STEPS apart or more, the narrower seen to cross one (the first step of full mode runs
+    unrecorded), give differences that grow as the steps shrink, d·h the same: the size of the
+    jump, which no derivative makes (one would give the same d)."""
+    measured = [(h, d, was_crossed) for h, d, was_crossed, _ in tried if d.finite]
+    if len(measured) < 2:
+        return False
+    (wide, d_wide, _), (narrow, d_narrow, crossed) = (
+        max(measured, key=lambda m: m[0]),
+        min(measured, key=lambda m: m[0]),
+    )
+    if not crossed or wide < JUMP_STEPS * narrow:
+        return False
+    size = d_wide.value * wide
+    return size != 0 and abs(d_narrow.value * narrow - size) <= JUMP_AGREEMENT * abs(size)
 
 
 def _disagrees(d: Derivative, tried: list[tuple[float, Derivative, bool, bool]]) -> bool:

@@ -612,6 +612,10 @@ KINK_SPECS = [
     ("tied max along an axis", {"x": [[1.0, 1.0], [2.0, 0.5]]}, "sum(max(x, axis=1))", {"x": [[0, 0], [0, 1]]}, None),
     ("maximum at equality", {"x": [1.0, 2.0, 3.0], "w": [0.0, 2.0, 5.0]}, "sum(maximum(x, w))",
      {"x": [[1]], "w": [[1]]}, {"x": [1.0, 0.5, 0.0], "w": [0.0, 0.5, 1.0]}),
+    # Jumps, where both one-sided differences see f step up (a review found sign(x) at 0 failed).
+    ("a jump: sign at 0", {"x": [-1.0, 0.0, 2.0]}, "sum(sign(x) + x)", {"x": [[1]]}, {"x": [1.0, 1.0, 1.0]}),
+    ("a step: relu(sign(x - 1)) at 1", {"x": [1.0, 3.0]}, "sum(relu(sign(x - 1)) * 2 + x * x)", {"x": [[0]]},
+     {"x": [2.0, 6.0]}),
 ]  # fmt: skip
 
 
