@@ -53,6 +53,16 @@ class Root:
     name: str
     gradient: Any  # the raw JSON value, checked against the root's shape once it is known
     loc: Loc
+    implicit: bool = False  # backward left out: the last node, as the request did not say it
+
+    def said(self) -> str:
+        """How an error about this root says where it came from, when the request did not name it."""
+        if not self.implicit:
+            return ""
+        return (
+            f" (backward was left out, so the last node, '{self.name}', is the root; name the root and its "
+            f'gradient in backward: {{"root": "{self.name}", "gradient": ...}})'
+        )
 
 
 @dataclass
@@ -183,7 +193,7 @@ class Program:
                 raise SpecError(
                     root.loc,
                     f"backward root '{root.name}' does not require grad: element 0 of tensors does not "
-                    f"require grad and does not have a grad_fn ({why})",
+                    f"require grad and does not have a grad_fn ({why}){root.said()}",
                 )
             gradient = self.upstream(root, tensor)
             upstream.append((root.name, gradient))
@@ -204,7 +214,7 @@ class Program:
                 raise SpecError(
                     root.loc,
                     f"grad can be implicitly created only for scalar outputs: '{root.name}' has shape "
-                    f"{list(tensor.shape)}; give a gradient of that shape",
+                    f"{list(tensor.shape)}; give a gradient of that shape{root.said()}",
                 )
             return np.ones_like(tensor.array)
         gradient = nested_to_array(
@@ -560,7 +570,7 @@ def _compile_roots(raw: Any, nodes: list[Node], tensors: list[str], limits: Limi
                 ("body", "backward"),
                 f"the last node has several outputs {last.names}: say which is the root, in backward",
             )
-        return [Root(last.names[0], None, ("body", "backward"))]
+        return [Root(last.names[0], None, last.loc[:-1], implicit=True)]
     items = raw if isinstance(raw, list) else [raw]
     if len(items) > limits.max_nodes:  # each root is a backward pass of its own
         raise LimitExceeded(

@@ -564,12 +564,18 @@ CASES = [
     Case(
         "a root that does not require grad",
         json=body(leaves={"x": {"value": [1.0, 2.0]}}),
-        loc=["body", "backward"],
-        msg=("'s' does not require grad",),
+        loc=["body", "nodes", 0],  # backward left out: the last node is the root (a review: loc was backward)
+        msg=("'s' does not require grad", "backward was left out, so the last node, 's', is the root"),
     ),
     Case(
         "no gradient for a root of two elements",
         json=body(nodes=[{"name": "s", "expr": "x * 2"}]),
+        loc=["body", "nodes", 0],
+        msg=("grad can be implicitly created only for scalar outputs", "[2]", '{"root": "s", "gradient": ...}'),
+    ),
+    Case(
+        "no gradient for a named root of two elements",
+        json=body(nodes=[{"name": "s", "expr": "x * 2"}], backward={"root": "s"}),
         loc=["body", "backward"],
         msg=("grad can be implicitly created only for scalar outputs", "[2]"),
     ),
