@@ -279,6 +279,8 @@ class Program:
                     return (
                         f"the backward of {call.function} (node {call.node}) gives no grad_{name}, which counts as None"
                     )
+        if not self.roots:
+            return "no backward ran (backward is an empty list; left out, it is the last node)"
         return "no backward root depends on it"
 
     def tensor_warnings(self, env: dict[str, Tensor], calls: list[Call]) -> list[str]:

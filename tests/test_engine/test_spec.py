@@ -446,6 +446,16 @@ def test_backward_errors_follow_torch(backward: Any, message: str) -> None:
     assert message in caught.value.msg
 
 
+def test_an_empty_backward_runs_none_and_says_so() -> None:
+    # "backward": [] evaluates the nodes only: every .grad is None, as before any backward call,
+    # and the warning says that none ran, not that no root depends on x (a review).
+    result = run({"leaves": leaves(x=[3.0]), "nodes": [{"name": "z", "expr": "x * x"}], "backward": []})
+    assert result.tensors["x"].grad is None and result.tensors["z"].value == 9.0
+    assert "x: .grad is None: no backward ran (backward is an empty list; left out, it is the last node)" in (
+        result.warnings
+    )
+
+
 def test_default_root_of_one_element_gets_gradient_one() -> None:
     result = run({"leaves": leaves(x=[3.0]), "nodes": [{"name": "z", "expr": "x * x"}]})
     assert result.tensors["x"].grad.tolist() == [6.0]
