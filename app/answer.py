@@ -94,18 +94,25 @@ def tensor_answer(t: TensorReport) -> dict[str, Any]:
 def ensure_fits(result: Result, report: CheckReport | None, limit: int) -> None:
     """Refuse an answer of more than `limit` numbers: values, gradients and, once the check has
     run, its arrays. Checked before the check too, so that no time goes into a refused answer."""
-    size = sum(t.value.size + (t.grad.size if t.grad is not None else 0) for t in result.tensors.values())
+    parts = {name: t.value.size + (t.grad.size if t.grad is not None else 0) for name, t in result.tensors.items()}
     if report is not None:
-        size += sum(c.numerical.size + c.analytic.size for c in report.tensors.values())
-        size += sum(2 * c.numerical.size + c.analytic.size for f in report.functions for c in f.inputs.values())
+        parts["the check's arrays"] = sum(c.numerical.size + c.analytic.size for c in report.tensors.values()) + sum(
+            2 * c.numerical.size + c.analytic.size for f in report.functions for c in f.inputs.values()
+        )
+    size = sum(parts.values())
     if size > limit:
         # Fast mode's arrays are a number per input: only a full check's can shrink.
         hint = ", or check mode fast" if report is not None and report.mode == "full" else ""
+        largest = sorted(parts.items(), key=lambda part: -part[1])[:MOST_NAMED]
+        named = ", ".join(f"{name} {n:,}" for name, n in largest)
         raise LimitExceeded(
             ("body",),
-            f"the answer would hold {size:,} numbers, over the limit of {limit:,} (setting "
-            f"GRADLAB_MAX_ANSWER_ELEMENTS): ask for fewer or smaller tensors{hint}",
+            f"the answer would hold {size:,} numbers, values and gradients (the most: {named}), over the limit of "
+            f"{limit:,} (setting GRADLAB_MAX_ANSWER_ELEMENTS): ask for fewer or smaller tensors{hint}",
         )
+
+
+MOST_NAMED = 3  # tensors named in the message of an answer over its size limit, the largest first
 
 
 def answer_json(result: Result, report: CheckReport, tick: Callable[[], None]) -> bytes:

@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     )
     max_ndim: int = Field(default=Limits.max_ndim, ge=1, le=32, description="Most dimensions of a tensor.")
     max_answer_elements: int = Field(
-        # A tensor at max_tensor_elements comes back with its gradient, and a million more.
-        default=3_000_000,
+        # A tensor at max_tensor_elements comes back with its gradient, and room for as much again:
+        # x, y = f(x) and its loss (3,000,001 numbers, over a limit of 3 million until a review).
+        default=4_000_000,
         ge=1,
         description="Most numbers in one answer (values, gradients and the check's arrays).",
     )

@@ -920,6 +920,8 @@ def test_an_answer_over_its_size_limit_is_refused_before_the_check(tmp_path: Pat
         assert response.status_code == 413
         [item] = response.json()["detail"]
         assert "GRADLAB_MAX_ANSWER_ELEMENTS" in item["msg"] and "over the limit of 1,000" in item["msg"]
+        # What makes it up, the largest first: x's value and gradient, the check's x, y's value.
+        assert "1,501 numbers, values and gradients (the most: x 600, the check's arrays 600, y 300)" in item["msg"]
         # The full check's arrays made it too large: fast mode's are a number each, and fit.
         assert item["msg"].endswith("ask for fewer or smaller tensors, or check mode fast")
         fast = httpx.post(f"{url}/backward", json={**large, "check": {"mode": "fast"}}, timeout=30)
