@@ -86,10 +86,25 @@ def check_functions(
             for i, c in zip(checked, comparisons.values(), strict=True)
         }
         checks.append(FunctionCheck(call.function, call.node, passed, comparisons, autodiff))
+        warnings.extend(_unchecked(call, spec, inputs))
         warnings.extend(
             _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, passed, options, differentiator)
         )
     return checks, warnings
+
+
+def _unchecked(call: Call, spec: Any, inputs: list[Any]) -> list[str]:
+    """A warning for each gradient the backward gives an input that does not require grad: PyTorch
+    discards it, and the check, which judges what PyTorch uses, leaves it unjudged. A leaf left at
+    requires_grad false by mistake would otherwise pass a wrong formula without a word (a review)."""
+    given = {name for statement in spec.backward for name in statement.names}
+    return [
+        f"{call.function} (node {call.node}): grad_{name} is not checked: {name} does not require grad, so "
+        f"PyTorch discards the gradient backward gives it; with requires_grad true on what {name} comes from, "
+        "it is checked"
+        for name, t in zip(spec.inputs, inputs, strict=False)
+        if f"grad_{name}" in given and isinstance(t, Tensor) and not t.requires_grad and t.dtype.is_floating_point
+    ]
 
 
 def _compared(

@@ -1527,6 +1527,28 @@ def test_an_unused_output_ignored_by_backward_gives_a_warning() -> None:
     ]
 
 
+def test_a_gradient_for_an_input_that_does_not_require_grad_is_said_to_be_unchecked() -> None:
+    # t was left at requires_grad false: PyTorch discards grad_t, and so does the check, but a
+    # wrong grad_t passed without a word (a review). With t requiring grad, it fails.
+    spec: dict[str, Any] = {
+        "leaves": {"x": leaf([1.0, 2.0]), "t": {"value": [3.0, 4.0]}},
+        "functions": {"M": {"inputs": ["x", "t"], "forward": [{"name": "y", "expr": "x * t"}], "outputs": ["y"],
+                            "save_for_backward": ["x", "t"],
+                            "backward": [{"name": "grad_x", "expr": "grad_y * t"},
+                                         {"name": "grad_t", "expr": "grad_y * x * 100"}]}},
+        "nodes": [{"name": "y", "expr": "M(x, t)"}, {"name": "s", "expr": "sum(y)"}],
+    }  # fmt: skip
+    report = check(spec, {"mode": "full"})
+    assert report.passed is True and list(report.functions[0].inputs) == ["x"]
+    assert report.warnings == [
+        "M (node y): grad_t is not checked: t does not require grad, so PyTorch discards the gradient backward "
+        "gives it; with requires_grad true on what t comes from, it is checked"
+    ]
+    spec["leaves"]["t"]["requires_grad"] = True
+    report = check(spec, {"mode": "full"})
+    assert report.passed is False and report.functions[0].inputs["t"].passed is False
+
+
 def test_an_output_used_with_a_zero_gradient_is_warned_of_without_saying_it_is_unused() -> None:
     # xx is used, but xx·0 sends it zeros: the backward that ignores grad_xx is right here all
     # the same, and the warning must not say that xx is unused (a review of the wording).
