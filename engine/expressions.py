@@ -9,6 +9,7 @@ compile time in float64 (or exact for small integers), never with unbounded inte
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,12 @@ _REFUSED = {
     ast.Slice: "slices are only allowed inside [ ]",
 }
 _CHAINED = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.MatMult)  # left-associative, so chains are left spines
+
+
+def _nearest(name: str, known: list[str]) -> str:
+    """(did you mean 'weight_3'?), for a name one typo away from a known one; else nothing."""
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.75) or [k for k in known if k.lower() == name.lower()]
+    return f" (did you mean '{near[0]}'?)" if near else ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,8 @@ class _Compiler:
             return evaluate
         if isinstance(node, ast.Subscript):
             return self.subscript(node, depth)
+        if isinstance(node, ast.Attribute):
+            raise self.error(node, self.attribute_refused(node, None))
         raise self.error(node, _REFUSED.get(type(node), f"{type(node).__name__} is not allowed"))
 
     # --- leaves of the syntax tree ----------------------------------------------------
@@ -213,7 +222,26 @@ class _Compiler:
             raise self.error(node, f"'{name}' is a function: call it, as in {name}(...)")
         known = sorted(scope.tensors | scope.params)
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
-        raise self.error(node, f"unknown name '{name}' (known: {shown or 'none'})")
+        raise self.error(node, f"unknown name '{name}'{_nearest(name, known)} (known: {shown or 'none'})")
+
+    def attribute_refused(self, node: ast.Attribute, call: ast.Call | None) -> str:
+        """Why x.T, x.sum(dim=0), np.exp(x) or torch.relu(x) is refused, and how to write it here."""
+        said = "attribute access is not allowed"
+        owner, attr = node.value, node.attr
+        tensor = not isinstance(owner, ast.Name | ast.Attribute) or (
+            isinstance(owner, ast.Name) and (owner.id in self.scope.tensors or owner.id in self.scope.params)
+        )
+        text = ast.unparse(owner)
+        text = text if len(text) <= 40 else "..."
+        if call is None:
+            return f"{said}: write transpose({text})" if tensor and attr in ("T", "mT") else said
+        if attr not in self.scope.functions and attr not in BUILTIN_SIGNATURES:
+            return said
+        if not tensor:  # np.exp, torch.relu, F.relu, torch.nn.functional.relu
+            return f"{said}: functions are called by their names alone, as {attr}(...)"
+        axis = " (axis=, not dim=)" if any(k.arg == "dim" for k in call.keywords) else ""
+        rest = ", ..." if call.args or call.keywords else ""
+        return f"{said}: methods are called as functions, the tensor first: {attr}({text}{rest}){axis}"
 
     # --- operators --------------------------------------------------------------------
 
@@ -299,12 +327,9 @@ class _Compiler:
 
     def call(self, node: ast.Call, depth: int) -> tuple[Evaluate, int]:
         if not isinstance(node.func, ast.Name):
-            reason = (
-                "attribute access is not allowed"
-                if isinstance(node.func, ast.Attribute)
-                else "only functions can be called, by name"
-            )
-            raise self.error(node.func, reason)
+            if isinstance(node.func, ast.Attribute):
+                raise self.error(node.func, self.attribute_refused(node.func, node))
+            raise self.error(node.func, "only functions can be called, by name")
         fname = node.func.id
         signature = self.scope.functions.get(fname) or BUILTIN_SIGNATURES.get(fname)
         if signature is None:
@@ -312,7 +337,8 @@ class _Compiler:
                 raise self.error(node.func, f"'{fname}' is a tensor, not a function")
             if fname in self.scope.hidden:
                 raise self.error(node.func, self.scope.hidden[fname])
-            raise self.error(node.func, f"function '{fname}' is not available (see GET /ops for the built-ins)")
+            near = _nearest(fname, [*self.scope.functions, *BUILTIN_SIGNATURES])
+            raise self.error(node.func, f"function '{fname}' is not available{near} (see GET /ops for the built-ins)")
         if signature.depth and depth + signature.depth > self.limits.max_expr_depth:
             raise LimitExceeded(
                 self.loc,

@@ -30,8 +30,18 @@ def _spec(expr: str) -> dict[str, Any]:
 
 # (expression, what the message must say, column where the offending part starts)
 REFUSED = [
-    ("x.sum()", "attribute access is not allowed", 1),
     ("x.__class__", "attribute access is not allowed", 1),
+    # NumPy's and PyTorch's spellings, with this one's (a review found no hint of it).
+    ("x.sum()", "attribute access is not allowed: methods are called as functions, the tensor first: sum(x)", 1),
+    ("sum(x.sum(dim=0))", "the tensor first: sum(x, ...) (axis=, not dim=)", 5),
+    ("sum(exp(x).sum())", "the tensor first: sum(exp(x))", 5),
+    ("x.T", "attribute access is not allowed: write transpose(x)", 1),
+    ("np.exp(x)", "attribute access is not allowed: functions are called by their names alone, as exp(...)", 1),
+    ("torch.nn.functional.relu(x)", "functions are called by their names alone, as relu(...)", 1),
+    ("np.pi * x", "attribute access is not allowed", 1),
+    ("Sum(x)", "function 'Sum' is not available (did you mean 'sum'?)", 1),
+    ("sum(X)", "unknown name 'X' (did you mean 'x'?)", 5),
+    ("sum(q)", "unknown name 'q' (known:", 5),
     ("__import__('os')", "function '__import__' is not available", 1),
     ("eval('1')", "function 'eval' is not available", 1),
     ("exec('x')", "function 'exec' is not available", 1),
