@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -10,8 +11,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from app.schemas import BackwardRequest, CheckOptions, FunctionSpec, LeafSpec, NodeSpec, RootSpec, Statement
 from engine.errors import SpecError
 
 log = logging.getLogger("gradlab")
@@ -57,6 +60,9 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
     body = getattr(error, "body", None)  # the parsed JSON, once it parses
     if isinstance(body, dict | list):
         items = _in_the_request(items, [e.get("input") for e in read], body)
+    for item in items:
+        if item["type"] == "extra_forbidden":  # at its place in the request, union members' names gone
+            item["msg"] += _which_fields(item["loc"])
     if len(read) < len(errors) or len(items) > MOST_ERRORS:
         items = items[: min(len(items) - 1, MOST_ERRORS)]  # the last may be part of a union's errors
         items.append({"loc": ["body"], "msg": "and more errors, not listed", "type": "too_many_errors"})
@@ -64,6 +70,35 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
 
 
 MOST_ERRORS = 100  # listed in one answer, so that a body of thousands of bad values is answered quickly
+
+
+def _which_fields(loc: list[Any]) -> str:
+    """For a key no field has: the fields of the object it is in, the nearest first if it looks
+    like a typo of one (require_grad, values)."""
+    where = [part for part in loc[1:-1] if isinstance(part, str)]  # names and fields, no list indices
+    key = str(loc[-1])
+    for pattern, model, what in _OBJECTS:
+        if len(pattern) == len(where) and all(p in ("*", w) for p, w in zip(pattern, where, strict=True)):
+            fields = list(model.model_fields)
+            near = difflib.get_close_matches(key, fields, n=1, cutoff=0.7) or [f for f in fields if f.startswith(key)]
+            said = f" (did you mean '{near[0]}'?)" if near else ""
+            if key == "retain_grad" and model is LeafSpec:
+                said = " (a leaf's .grad is kept without it, as in PyTorch)"
+            return f": {what} has no field '{key}'{said}; its fields: {', '.join(fields)}"
+    return ""
+
+
+# Where each kind of object of a request lies: its loc's names and fields ("*" for any name).
+_OBJECTS: list[tuple[tuple[str, ...], type[BaseModel], str]] = [
+    ((), BackwardRequest, "the request"),
+    (("leaves", "*"), LeafSpec, "a leaf"),
+    (("nodes",), NodeSpec, "a node"),
+    (("functions", "*"), FunctionSpec, "a function"),
+    (("functions", "*", "forward"), Statement, "a statement"),
+    (("functions", "*", "backward"), Statement, "a statement"),
+    (("backward",), RootSpec, "a backward root"),
+    (("check",), CheckOptions, "check"),
+]
 
 
 def _not_json(request: Request) -> str | None:

@@ -178,6 +178,25 @@ CASES = [
         loc=["body", "nodes"],
         kind="duplicate_key",
     ),
+    # A key no field has: the object's fields, the nearest first (a review found the bare "Extra inputs").
+    Case(
+        "requires_grad misspelled",
+        json=body(leaves={"x": {"value": [1.0], "require_grad": True}}),
+        loc=["body", "leaves", "x", "require_grad"],
+        msg=("a leaf has no field 'require_grad' (did you mean 'requires_grad'?); its fields: value, shape",),
+        kind="extra_forbidden",
+    ),
+    Case(
+        "retain_grad on a leaf",
+        json=body(leaves={"x": {"value": [1.0], "retain_grad": True}}),
+        msg=("a leaf has no field 'retain_grad' (a leaf's .grad is kept without it, as in PyTorch)",),
+    ),
+    Case(
+        "grad for gradient in a list of roots",
+        json=body(backward=[{"root": "s", "grad": 1.0}]),
+        loc=["body", "backward", 0, "grad"],
+        msg=("a backward root has no field 'grad' (did you mean 'gradient'?); its fields: root, gradient",),
+    ),
     # Wrong JSON types.
     Case("a list for the body", json=[1, 2], loc=["body"]),
     Case("null for the body", content=raw("null"), loc=["body"]),
