@@ -62,6 +62,18 @@ _REFUSED = {
 _CHAINED = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.MatMult)  # left-associative, so chains are left spines
 
 
+def _syntax(text: str, said: str) -> str:
+    """What is wrong with an expression that does not parse, as Python says it; an assignment
+    (s = sum(x), a statement) with where its parts go."""
+    try:
+        statement = ast.parse(text, mode="exec").body
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        statement = []
+    if len(statement) == 1 and isinstance(statement[0], ast.Assign):
+        return "an expr is an expression, not an assignment: the name goes in the node's name, the rest in expr"
+    return "invalid syntax" if said == "invalid syntax" else f"invalid syntax ({said})"
+
+
 def _nearest(name: str, known: list[str]) -> str:
     """(did you mean 'weight_3'?), for a name one typo away from a known one; else nothing."""
     near = difflib.get_close_matches(name, known, n=1, cutoff=0.75) or [k for k in known if k.lower() == name.lower()]
@@ -578,7 +590,7 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
         tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
         column = (error.offset or 1) + indent
-        raise SpecError(loc, f"{label}, column {column}: invalid syntax ({error.msg})") from None
+        raise SpecError(loc, f"{label}, column {column}: {_syntax(text, error.msg)}") from None
     except (RecursionError, MemoryError):
         raise LimitExceeded(
             loc,

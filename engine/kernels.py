@@ -106,6 +106,14 @@ def _check_labels(logits: Array, target: Array) -> None:
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy expects int64 class labels, got {target.dtype}")
     classes = logits.shape[-1] if logits.ndim else 0
+    # PyTorch's words for the shapes it refuses too; its K-dimensional losses are not here.
+    if logits.ndim == 2 and target.ndim == 2:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if logits.ndim == 2 and target.ndim < 2 and target.size != logits.shape[0]:
+        batch = target.shape[0] if target.ndim else 0
+        raise ValueError(f"Expected input batch_size ({logits.shape[0]}) to match target batch_size ({batch}).")
+    if logits.ndim == 1 and target.ndim == 1 and target.size != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.size}")
     if logits.ndim not in (1, 2) or target.shape != logits.shape[:-1]:
         raise ValueError(
             f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
@@ -179,7 +187,9 @@ def mse_loss(a: Array, b: Array) -> Array:
             f"(torch.Size({list(np.shape(a))})). This will likely lead to incorrect results due to "
             "broadcasting. Please ensure they have the same size."
         )
-    return np.mean((a - b) ** 2)
+    squares = (a - b) ** 2
+    # np.mean's sum and division, without its "Mean of empty slice" for no elements (NaN, as PyTorch says nothing)
+    return np.add.reduce(squares, axis=None) / squares.size
 
 
 Selected = tuple[Array, tuple[int, ...]]  # the indices of torch.max(a, dim), and a's shape

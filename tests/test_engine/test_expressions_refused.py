@@ -117,7 +117,7 @@ REFUSED = [
     ("3 @ 4", "@ needs tensors", 1),
     ("x +", "invalid syntax", None),
     ("import os", "invalid syntax", 1),
-    ("x = 1", "invalid syntax", 3),
+    ("x = 1", "an expr is an expression, not an assignment: the name goes in the node's name, the rest in expr", 3),
     ("x; y", "invalid syntax", 2),
     ("(x)()", "'x' is a tensor, not a function", 2),
     ("exp(x)(y)", "only functions can be called, by name", 1),

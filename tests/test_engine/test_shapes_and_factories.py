@@ -405,6 +405,11 @@ CROSS_ENTROPY_REFUSALS = {
         TypeError,
         lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor([1, 0]), ignore_index=1.0),
     ),
+    # Shapes: the engine said so in its own words (a review).
+    "three labels for two rows": (ValueError, lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor([1, 0, 2]))),
+    "a 0-d label for two rows": (ValueError, lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor(1))),
+    "labels of two dims": (RuntimeError, lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor([[1], [0]]))),
+    "two labels for one row": (ValueError, lambda lib, x: lib.nn.functional.cross_entropy(x[0], lib.tensor([1, 0]))),
 }
 
 
