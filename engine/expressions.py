@@ -383,10 +383,14 @@ class _Compiler:
         param_names = list(signature.params)
         extra = positional[n_tensors:]
         if len(extra) > len(param_names):
+            axes = ""
+            if "axes" in param_names and all(_constant_value(a).__class__ is int for a in extra):
+                # PyTorch's transpose(x, 0, 1) swaps two dims; here, as NumPy's, the axes are one tuple.
+                axes = f": the axes go as one tuple, {fname}(..., ({', '.join(ast.unparse(a) for a in extra)}))"
             raise self.error(
                 extra[len(param_names)] if len(param_names) < len(extra) else node,
                 f"{fname}() takes {n_tensors} tensor argument(s) and {len(param_names)} parameter(s) "
-                f"({', '.join(param_names) or 'none'}), got {len(positional)} positional arguments",
+                f"({', '.join(param_names) or 'none'}), got {len(positional)} positional arguments{axes}",
             )
         params: dict[str, Any] = {}
         for pname, arg in zip(param_names, extra, strict=False):
@@ -415,6 +419,8 @@ class _Compiler:
         if value is NOT_CONSTANT or not fits(value):
             if value is NOT_CONSTANT and _computed(node):
                 accepts = f"{accepts}, written as a literal (parameters are not computed)"
+            if fname in ("max", "min") and isinstance(node, ast.Name) and node.id in self.scope.tensors:
+                accepts = f"{accepts}; of two tensors, element by element, {fname}imum(a, b)"
             raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
         if kind in ("shape", "axes") and type(value) is int:
             value = (value,)

@@ -40,6 +40,8 @@ REFUSED = [
     ("torch.nn.functional.relu(x)", "functions are called by their names alone, as relu(...)", 1),
     ("np.pi * x", "attribute access is not allowed", 1),
     ("Sum(x)", "function 'Sum' is not available (did you mean 'sum'?)", 1),
+    ("transpose(a, 1, 0)", "got 3 positional arguments: the axes go as one tuple, transpose(..., (1, 0))", 17),
+    ("max(a, x)", "of two tensors, element by element, maximum(a, b)", 8),
     ("sum(X)", "unknown name 'X' (did you mean 'x'?)", 5),
     ("sum(q)", "unknown name 'q' (known:", 5),
     ("__import__('os')", "function '__import__' is not available", 1),
