@@ -128,9 +128,49 @@ class Node:
         return f"<{self._name} object at {id(self):#x}>"
 
     @property
-    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
-        """As in PyTorch, but inputs that are leaves point to None (no AccumulateGrad)."""
-        return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in inputs_of(self))
+    def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
+        """As in PyTorch: each input's grad_fn, a leaf's AccumulateGrad, None for what does not
+        require grad."""
+        return tuple(
+            (None, 0) if t is None else (t.grad_fn, t.output_nr) if t.grad_fn is not None else (accumulator(t), 0)
+            for t in inputs_of(self)
+        )
+
+
+class AccumulateGrad:
+    """What next_functions shows for a leaf that requires grad, as in PyTorch: the node that adds
+    a gradient into the leaf's .grad, with the leaf as `variable`; one per leaf, so that code that
+    draws the graph meets it once. (The engine's backward adds into .grad without it.)"""
+
+    __slots__ = ("__weakref__", "_variable")
+    next_functions: tuple[tuple[Node | None, int], ...] = ()
+
+    def __init__(self, variable: Tensor, gone: Callable[[Any], object]) -> None:
+        self._variable = weakref.ref(variable, gone)  # weak: the leaf's is the table's entry, while it lives
+
+    @property
+    def variable(self) -> Tensor | None:
+        return self._variable()
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"  # PyTorch's name() for it
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+# By the leaf's id (a WeakKeyDictionary would compare tensors with ==, elementwise), each entry
+# dropped as its leaf goes.
+_ACCUMULATORS: dict[int, AccumulateGrad] = {}
+
+
+def accumulator(leaf: Tensor) -> AccumulateGrad:
+    """The leaf's AccumulateGrad, made when first asked for."""
+    key = id(leaf)
+    found = _ACCUMULATORS.get(key)
+    if found is None or found.variable is not leaf:
+        found = _ACCUMULATORS[key] = AccumulateGrad(leaf, lambda _: _ACCUMULATORS.pop(key, None))
+    return found
 
 
 class OpNode(Node):

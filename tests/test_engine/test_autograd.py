@@ -724,15 +724,35 @@ def test_a_slice_step_must_be_positive_as_in_torch(step: int) -> None:
     assert said[0] == said[1]
 
 
-def test_next_functions_lead_to_the_nodes_of_the_inputs() -> None:
-    # As in PyTorch, but a leaf's place holds None where PyTorch has its AccumulateGrad.
-    x = engine.tensor([1.0, 2.0], requires_grad=True)
-    h = x * 2
-    z = (h + x).sum()
-    add = z.grad_fn.next_functions[0][0]
-    assert add is not None and add.name() == "AddBackward0"
-    assert add.next_functions == ((h.grad_fn, 0), (None, 0))
-    assert h.grad_fn.next_functions == ((None, 0), (None, 0))  # x, a leaf, and 2, a number
+def _walked(lib: Any, z: Any) -> list[tuple[str, list[tuple[str | None, int]]]]:
+    """The graph from z's grad_fn, as code that draws it walks it: each node once, by identity."""
+    seen, order, stack = set(), [], [z.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        order.append((type(fn).__name__ if fn.name().endswith("AccumulateGrad") else fn.name(),
+                      [(None if f is None else f.name(), i) for f, i in fn.next_functions]))  # fmt: skip
+        stack.extend(f for f, _ in fn.next_functions if f is not None)
+    return order
+
+
+def test_next_functions_lead_to_the_nodes_of_the_inputs_and_the_leaves_accumulators_as_in_torch() -> None:
+    # A leaf's place held None where PyTorch has its AccumulateGrad, whose .variable is the leaf
+    # (a review: graph-drawing code broke on it). One per leaf: the walk meets x's once.
+    torch = pytest.importorskip("torch")
+    walks = []
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 2
+        z = (h + x * lib.tensor([3.0, 4.0])).sum()
+        walks.append(_walked(lib, z))
+        accumulate = h.grad_fn.next_functions[0][0]
+        assert accumulate.variable is x and accumulate.next_functions == ()
+        assert accumulate is z.grad_fn.next_functions[0][0].next_functions[1][0].next_functions[0][0]
+    assert walks[0] == walks[1]
+    assert sum(name == "AccumulateGrad" for name, _ in walks[0]) == 1
 
 
 def test_a_gradient_for_an_argument_that_was_no_tensor_is_refused_as_in_torch() -> None:
