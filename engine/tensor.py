@@ -156,7 +156,10 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         # Only what the rules read (Op.needs): y is what they get as y.
         y = None if op.needs != "values" else saved if op.saves else value
         kept = arrays if op.needs != "nothing" else (None,) * len(arrays)
-        out.grad_fn = OpNode(op.grad_fn_name(arrays, kwargs, inputs), vjps, inputs, kept, kwargs, y, op.frees)
+        name = op.grad_fn_name(arrays, kwargs, inputs)
+        # x[indices] saves its index tensors in PyTorch, which a backward frees: a second is refused.
+        frees = op.frees or name == "IndexBackward0"
+        out.grad_fn = OpNode(name, vjps, inputs, kept, kwargs, y, frees)
         out._requires_grad = True
         if value.base is not None:  # a view (x[0], x.T): engine.in_place must know of it
             note_view(out)

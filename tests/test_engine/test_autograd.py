@@ -79,6 +79,9 @@ SECOND_BACKWARD = {
     "sum": lambda x: x.sum(0, keepdim=True),
     "mean": lambda x: x.mean().reshape(1),
     "index": lambda x: x[0:1],
+    "an element": lambda x: x[1].reshape(1),
+    "index tensor": lambda x: x[[1, 0]],  # PyTorch saves the indices: refused (a review found it run)
+    "mask": lambda x: x[x > 1],
     "x * 2": lambda x: x * 2,
     "x / 2": lambda x: x / 2,
     "x * x": lambda x: x * x,
