@@ -786,10 +786,10 @@ class Tensor:
         return apply(OPS["relu"], self)
 
     def softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
-        return apply(OPS["softmax"], self, axis=along(axis, dim, "softmax", 1))
+        return apply(OPS["softmax"], self, axis=along(axis, dim, "softmax", 1, required=True))
 
     def log_softmax(self, axis: int = UNSET, *, dim: int = UNSET) -> Tensor:
-        return apply(OPS["log_softmax"], self, axis=along(axis, dim, "log_softmax", 1))
+        return apply(OPS["log_softmax"], self, axis=along(axis, dim, "log_softmax", 1, required=True))
 
     def logsumexp(
         self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False
@@ -846,9 +846,12 @@ def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = Fal
     return {"axis": axis, "keepdims": keep} if given or keep else {}
 
 
-def along(axis: int, dim: int, function: str, position: int) -> int:
-    """softmax's axis, with PyTorch's name dim accepted too; the last one unless given. An int,
-    NumPy's too, as PyTorch's argument parser takes it (`position`: where it stands in the call)."""
+def along(axis: int, dim: int, function: str, position: int, required: bool = False) -> int:
+    """softmax's axis, with PyTorch's name dim accepted too; the last one unless given, or
+    `required`, as Tensor.softmax requires it. An int, NumPy's too, as PyTorch's argument parser
+    takes it (`position`: where it stands in the call)."""
+    if axis is UNSET and dim is UNSET and required:
+        raise TypeError(f'{function}() missing 1 required positional arguments: "dim"')
     return int_arg(_as_dim(axis if axis is not UNSET else dim if dim is not UNSET else -1), function, "dim", position)
 
 

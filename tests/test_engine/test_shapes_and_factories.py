@@ -420,6 +420,13 @@ def test_cross_entropy_refuses_what_torch_refuses_in_its_words(name: str) -> Non
     assert said[0] == said[1]
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_the_tensor_method_softmax_needs_its_dim_as_torchs_does(name: str) -> None:
+    # x.softmax() took the last dim; PyTorch's method refuses it (torch.nn.functional's warns, below).
+    said = refusals(TypeError, lambda lib: getattr(lib.tensor([1.0, 2.0]), name)())
+    assert said[0] == said[1]
+
+
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_without_a_dim_chooses_torchs_and_warns_in_its_words(name: str, shape: tuple[int, ...]) -> None:
