@@ -860,6 +860,10 @@ def _as_dim(dim: Any) -> Any:
     return dim.__index__() if isinstance(dim, Tensor) else dim
 
 
+COPY_CONSTRUCT = (
+    "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+    "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor)."
+)
 LIST_AS_TUPLE = (
     "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch 2.9; use "
     "x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, x[torch.tensor(seq)], "
@@ -919,6 +923,7 @@ def wrapped_number(number: Any, others: Any) -> Any:
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor from a number, a nested list or an array (copied)."""
     if isinstance(data, Tensor):
+        notices.warn(COPY_CONSTRUCT)
         data = data.array
     elif dtype is None and data.__class__ is list and _FLOATS_ONLY.issuperset(map(type, data)) and data:
         out = Tensor(np.array(data, dtypes.default_float()))  # [1.0, 2.0, 3.0]: the usual case, in one conversion

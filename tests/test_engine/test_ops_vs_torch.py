@@ -672,7 +672,8 @@ heard = []
 for name, turn in [("item", lambda: x.item()), ("int", lambda: int(x)), ("format", lambda: f"{x:.3f}"),
                    ("float", lambda: float(x)), ("float again", lambda: float(x)), ("tensor", lambda: lib.tensor([x])),
                    ("T of 2-d", lambda: lib.tensor([[1.0]]).T), ("T of 0-d", lambda: x.T), ("T of 0-d again", lambda: x.T),
-                   ("T of 1-d", lambda: lib.tensor([1.0]).T), ("T of 3-d", lambda: lib.tensor([[[1.0]]]).T)]:
+                   ("T of 1-d", lambda: lib.tensor([1.0]).T), ("T of 3-d", lambda: lib.tensor([[[1.0]]]).T),
+                   ("tensor of a tensor", lambda: lib.tensor(x)), ("of a plain one", lambda: lib.tensor(lib.ones(2)))]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         turn()
