@@ -29,6 +29,7 @@ LARGE = 2.0**1000  # values this large are scaled before the stencil's sums, whi
 MIN_EPS = 1e-12  # below it, float64's rounding is all a difference measures
 JUMP_STEPS = 100  # steps at least this far apart that see one jump of f measure it alike: d·h
 JUMP_AGREEMENT = 0.1  # alike: within this share (a derivative's d·h would differ JUMP_STEPS-fold)
+JUMP_OVER_ROUNDING = 100  # and each d this many times what f's rounding could make of it
 MOST_STEPS = 3  # stencils per derivative: the steps tried, or shorter ones that avoid crossing a kink
 # Next to a kink, a step short enough not to cross it leaves more of the derivative to
 # rounding, which the error estimate reports and the tolerance takes in: a looser verdict,
@@ -306,10 +307,23 @@ def derivative(
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.
+    jumps, after = _jumps(tried), 0  # after: the steps taken since one told it was no jump
+    while (jumps or after == 1) and (step := min(h for h, *_ in tried) / JUMP_STEPS) >= finest:
+        # A function as steep as 1/h (x / (|x| + 1e-8) at 0) looks like a jump at every step
+        # wider than its scale: ever closer steps, until the argument's resolution, tell; and once
+        # one does, at about that scale, a step closer still measures the slope.
+        step = make_exact(step) if make_exact is not None else step
+        budget.spend(len(OFFSETS))
+        if crossings is not None:
+            crossings.clear()
+        d = _stencil(f, f0, step, atol, rtol, coarse, f_rounding)
+        tried.append((step, d, crossings is not None and d.finite and crossings.crossed(), False))
+        jumps = _jumps(tried)
+        after += not jumps
     narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
     candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
     best = min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
-    return replace(best, kink=True) if _jumps(tried) else best
+    return replace(best, kink=True) if jumps else best
 
 
 def _jumps(tried: list[tuple[float, Derivative, bool, bool]]) -> bool:
@@ -317,18 +331,16 @@ def _jumps(tried: list[tuple[float, Derivative, bool, bool]]) -> bool:
     either side of f0) and no step can go short of the kink. Stencils that cross a kink at steps
     JUMP_STEPS apart or more, the narrower seen to cross one (the first step of full mode runs
     unrecorded), give differences that grow as the steps shrink, d·h the same: the size of the
-    jump, which no derivative makes (one would give the same d)."""
-    measured = [(h, d, was_crossed) for h, d, was_crossed, _ in tried if d.finite]
-    if len(measured) < 2:
+    jump, which no derivative makes (one would give the same d). Every step tried must agree."""
+    measured = sorted((h, d, was_crossed) for h, d, was_crossed, _ in tried if d.finite)
+    if len(measured) < 2 or not measured[0][2] or measured[-1][0] < JUMP_STEPS * measured[0][0]:
         return False
-    (wide, d_wide, _), (narrow, d_narrow, crossed) = (
-        max(measured, key=lambda m: m[0]),
-        min(measured, key=lambda m: m[0]),
+    size = measured[-1][1].value * measured[-1][0]
+    return all(
+        abs(d.value * h - size) <= JUMP_AGREEMENT * abs(size)
+        and abs(d.value) > JUMP_OVER_ROUNDING * d.known_rounding  # a step of f, not of its last bits
+        for h, d, _ in measured
     )
-    if not crossed or wide < JUMP_STEPS * narrow:
-        return False
-    size = d_wide.value * wide
-    return size != 0 and abs(d_narrow.value * narrow - size) <= JUMP_AGREEMENT * abs(size)
 
 
 def _disagrees(d: Derivative, tried: list[tuple[float, Derivative, bool, bool]]) -> bool:

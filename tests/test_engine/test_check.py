@@ -639,6 +639,21 @@ def test_kinks_are_listed_not_failed(
         assert fast.tensors[name].non_differentiable == expected, name
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_function_as_steep_as_a_jump_is_measured_closer_in_not_listed(mode: str) -> None:
+    # x / (|x| + 1e-8) at 0 has slope 1e8, and looks like a jump at steps of 1e-3 and 1e-6, with
+    # abs at its kink there: listed as one, it spared a backward twice too large (a review).
+    # Closer steps tell: the doubled backward fails. tanh(1e9·x) beside relu's kink is judged too.
+    spec = _one_function([0.0], "x / (abs(x) + 1e-8)", "grad_y * 2e-8 / (abs(x) + 1e-8) ** 2")
+    report = check(spec, {"mode": mode})
+    assert report.passed is False and report.functions[0].inputs["x"].non_differentiable == []
+    steep = {"dtype": "float64", "leaves": {"x": leaf([0.0])},
+             "nodes": [{"name": "s", "expr": "sum(tanh(1e9 * x) + relu(x) - relu(x))"}]}  # fmt: skip
+    report = check(steep, {"mode": mode})
+    assert report.passed is True and report.tensors["x"].non_differentiable == []
+    np.testing.assert_allclose(report.tensors["x"].numerical, [1e9], rtol=1e-4)
+
+
 # Kinks whose input is curved, or so near the point that a step short of them would be
 # finer than x's own rounding: steps are never finer than 1e-12·max(1, |x|), and the element
 # is listed. (A review of the kinks' crossings found the first to crash fast mode, the others
