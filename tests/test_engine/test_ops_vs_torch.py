@@ -684,14 +684,21 @@ print(json.dumps(heard))
 """
 
 
-def test_a_number_of_a_tensor_that_requires_grad_and_x_T_warn_where_and_as_often_as_torch() -> None:
-    heard = []
-    for lib in ("engine", "torch"):
-        done = subprocess.run(
-            [sys.executable, "-c", TO_A_NUMBER, lib], capture_output=True, text=True, check=True, cwd=ROOT
+def _in_a_process_each(script: str) -> tuple[Any, Any]:
+    """What `script` prints as JSON, run with `lib` engine, then torch, each in a process of its own."""
+    engines, torchs = (
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script, lib], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout
         )
-        heard.append(json.loads(done.stdout))
-    ours, theirs = heard
+        for lib in ("engine", "torch")
+    )
+    return engines, torchs
+
+
+def test_a_number_of_a_tensor_that_requires_grad_and_x_T_warn_where_and_as_often_as_torch() -> None:
+    ours, theirs = _in_a_process_each(TO_A_NUMBER)
     assert [(name, said) for name, said, _ in ours] == [(name, said) for name, said, _ in theirs]
     assert any(said for _, said, _ in ours)
     assert all(filename == "<string>" for _, _, filenames in ours for filename in filenames)  # the caller's line
@@ -714,13 +721,7 @@ print(json.dumps({"values": [v.tolist() for v in values], "grad": x.grad.tolist(
 def test_floating_point_events_give_infinities_and_nans_without_a_word_as_in_torch() -> None:
     # NumPy warned of log 0, 1 / 0, overflow and NaN; PyTorch says nothing. Run as a script:
     # pytest's collection drops the filters a module sets as it is imported.
-    heard = []
-    for lib in ("engine", "torch"):
-        done = subprocess.run(
-            [sys.executable, "-c", FLOATING_POINT_EVENTS, lib], capture_output=True, text=True, check=True, cwd=ROOT
-        )
-        heard.append(json.loads(done.stdout))
-    ours, theirs = heard
+    ours, theirs = _in_a_process_each(FLOATING_POINT_EVENTS)
     for mine, torchs in zip(ours["values"] + [ours["grad"]], theirs["values"] + [theirs["grad"]], strict=True):
         np.testing.assert_array_equal(mine, torchs)
     assert ours["said"] == theirs["said"] == ["divide by zero encountered in log"]  # NumPy's own, not the engine's
