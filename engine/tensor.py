@@ -491,8 +491,8 @@ class Tensor:
         array = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
         if array.shape != self.shape:
             raise RuntimeError(
-                f"Mismatch in shape: grad_output[0] has a shape of {list(array.shape)} and "
-                f"output[0] has a shape of {list(self.shape)}."
+                f"Mismatch in shape: grad_output[0] has a shape of torch.Size({list(array.shape)}) and "
+                f"output[0] has a shape of torch.Size({list(self.shape)})."  # PyTorch's words, as mse_loss's
             )
         return array.astype(self.array.dtype, copy=False)
 

@@ -179,12 +179,6 @@ def test_one_element_root_gets_gradient_one() -> None:
     assert x.grad is not None and x.grad.tolist() == [6.0]
 
 
-def test_gradient_of_the_wrong_shape_names_both_shapes() -> None:
-    z = engine.tensor([1.0, 2.0], requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"shape of \[3\] and output\[0\] has a shape of \[2\]"):
-        z.backward(engine.tensor([1.0, 1.0, 1.0]))
-
-
 def test_root_that_does_not_require_grad_is_refused() -> None:
     with pytest.raises(RuntimeError, match="does not require grad and does not have a grad_fn"):
         engine.tensor([1.0, 2.0]).sum().backward()
@@ -195,6 +189,9 @@ REFUSED_WITH_TORCHS_WORDS = {
     "ints.requires_grad = True": lambda lib: setattr(lib.tensor([1, 2]), "requires_grad", True),
     "ints.requires_grad_()": lambda lib: lib.tensor([1, 2]).requires_grad_(),
     "a .grad of another size": lambda lib: setattr(lib.tensor([1.0, 2.0]), "grad", lib.tensor([1.0])),
+    "backward with a gradient of another shape": lambda lib: (lib.tensor([1.0, 2.0], requires_grad=True) * 2).backward(
+        lib.tensor([1.0, 1.0, 1.0])
+    ),
     "a .grad of another dtype": lambda lib: setattr(
         lib.tensor([1.0, 2.0]), "grad", lib.tensor([1.0, 2.0], dtype=lib.float64)
     ),
