@@ -307,11 +307,13 @@ def derivative(
     assert tried, "derivative needs at least one step"
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.
-    jumps, after = _jumps(tried), 0  # after: the steps taken since one told it was no jump
-    while (jumps or after == 1) and (step := min(h for h, *_ in tried) / JUMP_STEPS) >= finest:
+    jumps = _jumps(tried)
+    closer = jumps  # a jump suspected: closer steps, until it is one or it is measured
+    while closer and (step := min(h for h, *_ in tried) / JUMP_STEPS) >= finest * (1 - 1e-9):
         # A function as steep as 1/h (x / (|x| + 1e-8) at 0) looks like a jump at every step
         # wider than its scale: ever closer steps, until the argument's resolution, tell; and once
-        # one does, at about that scale, a step closer still measures the slope.
+        # one does, steps closer still measure the slope, until one is within tolerance. (Steps
+        # made exact fall a hair short of powers of ten: 1e-12 is 9.999999999999996e-13.)
         step = make_exact(step) if make_exact is not None else step
         budget.spend(len(OFFSETS))
         if crossings is not None:
@@ -319,7 +321,7 @@ def derivative(
         d = _stencil(f, f0, step, atol, rtol, coarse, f_rounding)
         tried.append((step, d, crossings is not None and d.finite and crossings.crossed(), False))
         jumps = _jumps(tried)
-        after += not jumps
+        closer = jumps or not (d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value))
     narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
     candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
     best = min(candidates, key=lambda c: (_rank(c[0])[0], c[1], c[0].error))[0]
