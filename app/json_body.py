@@ -7,6 +7,7 @@ leaf written twice, or a node with two `expr`, would run as if the first were ne
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -32,10 +33,7 @@ def parse(body: bytes) -> Any:
             return made
         repeated = True
         marked = _Repeated(made)
-        counts: dict[str, int] = {}
-        for key, _ in pairs:
-            counts[key] = counts.get(key, 0) + 1
-        marked.repeated = [key for key, n in counts.items() if n > 1]
+        marked.repeated = [key for key, n in Counter(key for key, _ in pairs).items() if n > 1]
         return marked
 
     value = json.loads(body, object_pairs_hook=to_object)
