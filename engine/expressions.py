@@ -504,6 +504,7 @@ def _describe(where: str, error: Exception, values: list[Any]) -> str:
     PyTorch's do ("mean(): could not infer ..."), names it once."""
     shapes = ", ".join(str(list(v.shape)) if isinstance(v, Tensor) else repr(v) for v in values)
     said, op = str(error), where.rsplit(": ", 1)[-1] + ": "
+    said = said.replace("with the 'dim' argument", "with axis= (PyTorch's dim)")  # an expression's name for it
     return f"{where}: {said.removeprefix(op)} (operands: {shapes})"
 
 

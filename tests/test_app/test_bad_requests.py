@@ -197,6 +197,12 @@ CASES = [
         loc=["body", "backward", 0, "grad"],
         msg=("a backward root has no field 'grad' (did you mean 'gradient'?); its fields: root, gradient",),
     ),
+    Case(
+        "max of no elements",
+        json=body(leaves={"x": {"value": [], "requires_grad": True}}, nodes=[{"name": "s", "expr": "max(x)"}]),
+        loc=["body", "nodes", 0, "expr"],
+        msg=("Specify the reduction dim with axis= (PyTorch's dim)", "(operands: [0])"),  # an expression says axis
+    ),
     # Wrong JSON types.
     Case("a list for the body", json=[1, 2], loc=["body"]),
     Case("null for the body", content=raw("null"), loc=["body"]),
