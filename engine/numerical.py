@@ -308,7 +308,17 @@ def derivative(
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.
     jumps = _jumps(tried)
-    closer = jumps  # a jump suspected: closer steps, until it is one or it is measured
+    _, narrowest, crossed, hidden = min(tried, key=lambda t: t[0])
+    # A jump suspected, or one kink crossed at the point itself (no step goes short of it) where f
+    # is smooth but steep (1e5·x / (1 + |1e5·x|) at 0): closer steps, until it is one or it is
+    # measured. (Kinks at several places are judged with their gap, as the loop left them.)
+    closer = jumps or (
+        crossed
+        and not hidden
+        and narrowest.finite
+        and not narrowest.kink
+        and narrowest.truncation > atol + rtol * abs(narrowest.value)
+    )
     while closer and (step := min(h for h, *_ in tried) / JUMP_STEPS) >= finest * (1 - 1e-9):
         # A function as steep as 1/h (x / (|x| + 1e-8) at 0) looks like a jump at every step
         # wider than its scale: ever closer steps, until the argument's resolution, tell; and once

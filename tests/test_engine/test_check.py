@@ -654,6 +654,13 @@ def test_a_function_as_steep_as_a_jump_is_measured_closer_in_not_listed(mode: st
     report = check(steep, {"mode": mode})
     assert report.passed is True and report.tensors["x"].non_differentiable == []
     np.testing.assert_allclose(report.tensors["x"].numerical, [1e9], rtol=1e-4)
+    # Steep, no jump suspected, abs's kink at the point: closer steps measure it (it failed at 1e-6).
+    for factor, right in [(1, True), (1.1, False)]:
+        spec = _one_function(
+            [0.0, 0.5], "1e5 * x / (1 + abs(1e5 * x))", f"{factor} * grad_y * 1e5 / (1 + abs(1e5 * x)) ** 2"
+        )
+        report = check(spec, {"mode": mode})
+        assert report.passed is right and report.functions[0].inputs["x"].non_differentiable == [], factor
 
 
 # Kinks whose input is curved, or so near the point that a step short of them would be
