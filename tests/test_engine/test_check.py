@@ -654,6 +654,10 @@ def test_a_function_as_steep_as_a_jump_is_measured_closer_in_not_listed(mode: st
     report = check(steep, {"mode": mode})
     assert report.passed is True and report.tensors["x"].non_differentiable == []
     np.testing.assert_allclose(report.tensors["x"].numerical, [1e9], rtol=1e-4)
+    # Steep with a kink at the point that closer steps would reveal: the wider smooth stencil,
+    # which spans both sides, judges, and a doubled backward fails (a review found it listed).
+    kinked = _one_function([0.0], "tanh(1e5 * x) + relu(x)", "2 * grad_y * (1e5 * (1 - tanh(1e5 * x) ** 2))")
+    assert check(kinked, {"mode": mode}).passed is False
     # Steep, no jump suspected, abs's kink at the point: closer steps measure it (it failed at 1e-6).
     for factor, right in [(1, True), (1.1, False)]:
         spec = _one_function(
