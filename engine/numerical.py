@@ -308,17 +308,7 @@ def derivative(
     # A step crossed if a narrower one did, recorded or not; of those, the narrowest one's
     # own test, the most local, is the one that counts.
     jumps = _jumps(tried)
-    _, narrowest, crossed, hidden = min(tried, key=lambda t: t[0])
-    # A jump suspected, or one kink crossed at the point itself (no step goes short of it) where f
-    # is smooth but steep (1e5·x / (1 + |1e5·x|) at 0): closer steps, until it is one or it is
-    # measured. (Kinks at several places are judged with their gap, as the loop left them.)
-    closer = jumps or (
-        crossed
-        and not hidden
-        and narrowest.finite
-        and not narrowest.kink
-        and narrowest.truncation > atol + rtol * abs(narrowest.value)
-    )
+    closer = jumps  # a jump suspected: closer steps, until it is one or it is measured
     while closer and (step := min(h for h, *_ in tried) / JUMP_STEPS) >= finest * (1 - 1e-9):
         # A function as steep as 1/h (x / (|x| + 1e-8) at 0) looks like a jump at every step
         # wider than its scale: ever closer steps, until the argument's resolution, tell; and once
@@ -331,11 +321,6 @@ def derivative(
         d = _stencil(f, f0, step, atol, rtol, coarse, f_rounding)
         tried.append((step, d, crossings is not None and d.finite and crossings.crossed(), False))
         jumps = _jumps(tried)
-        if not jumps and d.finite and d.kink:
-            # A kink closer in (tanh(1e5·x) + relu(x) at 0): the wider smooth stencil measured
-            # across it, its estimate spanning both sides; it judges, as it did before.
-            tried.pop()
-            break
         closer = jumps or not (d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value))
     narrowest_crossed = min((h for h, _, crossed, _ in tried if crossed), default=math.inf)
     candidates = [(d, hidden) for h, d, _, hidden in tried if h <= narrowest_crossed]
