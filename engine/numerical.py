@@ -234,6 +234,14 @@ def derivative(
     weighs WIDER times less, and its own estimate says what its truncation costs."""
     # Each step, its stencil, whether it crossed kinks, whether they may hide from its test.
     tried: list[tuple[float, Derivative, bool, bool]] = []
+
+    def stencil_at(h: float) -> Derivative:
+        """f's stencil at step h, its kinks recorded afresh."""
+        budget.spend(len(OFFSETS))
+        if crossings is not None:
+            crossings.clear()
+        return _stencil(f, f0, h, atol, rtol, coarse, f_rounding)
+
     pending = list(tries)
     shortened = closer_look = coarse = False
     for _ in range(MOST_STEPS):
@@ -244,10 +252,7 @@ def derivative(
             h = make_exact(h)
             if any(h == step for step, *_ in tried):
                 continue  # made exact, a closer step can come out as one already taken (one ulp of 1e15)
-        budget.spend(len(OFFSETS))
-        if crossings is not None:
-            crossings.clear()
-        d = _stencil(f, f0, h, atol, rtol, coarse, f_rounding)
+        d = stencil_at(h)
         if shortened and d.finite and _swamped(d):
             d = replace(d, kink=True)
         crossed = hidden = False
@@ -315,10 +320,7 @@ def derivative(
         # one does, steps closer still measure the slope, until one is within tolerance. (Steps
         # made exact fall a hair short of powers of ten: 1e-12 is 9.999999999999996e-13.)
         step = make_exact(step) if make_exact is not None else step
-        budget.spend(len(OFFSETS))
-        if crossings is not None:
-            crossings.clear()
-        d = _stencil(f, f0, step, atol, rtol, coarse, f_rounding)
+        d = stencil_at(step)
         tried.append((step, d, crossings is not None and d.finite and crossings.crossed(), False))
         jumps = _jumps(tried)
         closer = jumps or not (d.finite and not d.kink and d.truncation <= atol + rtol * abs(d.value))
@@ -334,7 +336,7 @@ def _jumps(tried: list[tuple[float, Derivative, bool, bool]]) -> bool:
     JUMP_STEPS apart or more, the narrower seen to cross one (the first step of full mode runs
     unrecorded), give differences that grow as the steps shrink, d·h the same: the size of the
     jump, which no derivative makes (one would give the same d). Every step tried must agree."""
-    measured = sorted((h, d, was_crossed) for h, d, was_crossed, _ in tried if d.finite)
+    measured = sorted(((h, d, was_crossed) for h, d, was_crossed, _ in tried if d.finite), key=lambda m: m[0])
     if len(measured) < 2 or not measured[0][2] or measured[-1][0] < JUMP_STEPS * measured[0][0]:
         return False
     size = measured[-1][1].value * measured[-1][0]
