@@ -61,7 +61,12 @@ from engine.random import manual_seed, rand, randint, randn
 from engine.size import Size
 from engine.tensor import Tensor, tensor
 
-bool = bool_  # torch.bool, as code written for PyTorch names it (not in __all__, as in torch)
+# PyTorch's other names of the same dtypes, as code written for it uses them (not in
+# __all__, as in torch). torch.int is int32, which the engine does not have.
+bool = bool_
+float = float32
+double = float64
+long = int64
 
 __all__ = [
     "OPS", "Op", "Size", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "autograd",

@@ -27,18 +27,18 @@ Array = np.ndarray[Any, Any]
 
 
 def zeros(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return leaf(np.zeros(sized(args, size, "zeros"), dtype_of(dtype, 0.0)), requires_grad)
+    return leaf(np.zeros(sized(args, size, "zeros"), dtype_of(dtype, 0.0, "zeros")), requires_grad)
 
 
 def ones(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return leaf(np.ones(sized(args, size, "ones"), dtype_of(dtype, 0.0)), requires_grad)
+    return leaf(np.ones(sized(args, size, "ones"), dtype_of(dtype, 0.0, "ones")), requires_grad)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """`fill_value` everywhere; its dtype is the number's (bool, int64 or float32) unless given."""
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
-    kind = dtype_of(dtype, fill_value)
+    kind = dtype_of(dtype, fill_value, "full")
     return leaf(np.full(size_of((size,), "full"), _held(fill_value, kind), kind), requires_grad)
 
 
@@ -56,7 +56,7 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool 
     for position, (name, count) in enumerate((("n", n), ("m", m)), start=1):
         if count is not None and int_arg(count, "eye", name, position) < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
-    return leaf(np.eye(n, m, dtype=dtype_of(dtype, 0.0)), requires_grad)
+    return leaf(np.eye(n, m, dtype=dtype_of(dtype, 0.0, "eye")), requires_grad)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -64,7 +64,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
     if end is None:
         start, end = 0, start
     floats = any(isinstance(n, float | np.floating) for n in (start, end, step))
-    kind = _not_bool(dtype_of(dtype, 0.0 if floats else 0), "arange")
+    kind = _not_bool(dtype_of(dtype, 0.0 if floats else 0, "arange"), "arange")
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if not all(math.isfinite(n) for n in (start, end)):
@@ -86,7 +86,7 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_gr
     """`steps` numbers evenly from start to end, both included."""
     if int_arg(steps, "linspace", "steps", 3) < 0:
         raise RuntimeError("number of steps must be non-negative")
-    kind = _not_bool(dtype_of(dtype, 0.0), "linspace")
+    kind = _not_bool(dtype_of(dtype, 0.0, "linspace"), "linspace")
     if steps <= 1:
         return leaf(np.full((steps,), _held(start, kind), kind), requires_grad)
     # PyTorch's kernel: the step in the answer's dtype (float64 for integers), the first half
@@ -125,10 +125,10 @@ def size_of(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
     return shape
 
 
-def dtype_of(given: Any, like: Any) -> np.dtype[Any]:
+def dtype_of(given: Any, like: Any, function: str) -> np.dtype[Any]:
     """The NumPy dtype asked for, or that of a tensor made of the number `like`, as PyTorch infers it."""
     if given is not None:
-        return dtypes.to_numpy_dtype(given)
+        return dtypes.to_numpy_dtype(given, function)
     if isinstance(like, bool | np.bool_):
         return np.dtype(np.bool_)
     if isinstance(like, int | np.integer):

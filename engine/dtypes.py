@@ -57,14 +57,12 @@ def default_dtype(d: dtype) -> Iterator[None]:
         _default_float.reset(token)
 
 
-def to_numpy_dtype(d: dtype | np.dtype[Any] | type | str) -> np.dtype[Any]:
-    """Accepts `engine.float64`, `np.float64` or `"float64"`; refuses other dtypes."""
+def to_numpy_dtype(d: Any, function: str) -> np.dtype[Any]:
+    """The NumPy dtype of `engine.float64` and the others; anything else (`"float64"`, `np.float64`)
+    is refused in PyTorch's words, as code that passes it would fail under torch."""
     if isinstance(d, dtype):
         return d.numpy
-    np_dtype = np.dtype(d)
-    if np_dtype not in BY_NUMPY:
-        raise TypeError(f"unsupported dtype {d!r}: use float32, float64, int64 or bool")
-    return np_dtype
+    raise TypeError(f"{function}(): argument 'dtype' must be torch.dtype, not {type(d).__name__}")
 
 
 def promote_types(a: np.dtype[Any] | None, b: np.dtype[Any] | None) -> np.dtype[Any] | None:

@@ -28,13 +28,13 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def rand(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    kind = _floats(dtype_of(dtype, 0.0), "check_uniform_bounds")
+    kind = _floats(dtype_of(dtype, 0.0, "rand"), "check_uniform_bounds")
     return leaf(_generator.random(sized(args, size, "rand"), dtype=kind), requires_grad)
 
 
 def randn(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Normal, of mean 0 and standard deviation 1."""
-    kind = _floats(dtype_of(dtype, 0.0), "normal_kernel_cpu")
+    kind = _floats(dtype_of(dtype, 0.0, "randn"), "normal_kernel_cpu")
     return leaf(_generator.standard_normal(sized(args, size, "randn"), dtype=kind), requires_grad)
 
 
@@ -56,7 +56,7 @@ def randint(
         )
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    kind = dtype_of(dtype, 0)
+    kind = dtype_of(dtype, 0, "randint")
     if kind.kind == "b" and not 0 <= low < high <= 2:
         raise RuntimeError(f"{'from' if low < 0 else 'to - 1'} is out of bounds for bool")
     values = _generator.integers(low, high, size_of((size,), "randint"))

@@ -359,7 +359,7 @@ def _legacy(data: Any, size: tuple[Any, ...]) -> Array:
         )
     if not isinstance(data, list | tuple):
         raise TypeError(f"new(): data must be a sequence (got {type_name(data)})")
-    return tensor(data, dtype=dtypes.default_float()).array
+    return tensor(data, dtype=dtypes.BY_NUMPY[dtypes.default_float()]).array
 
 
 class Tensor:
@@ -477,6 +477,10 @@ class Tensor:
 
             backward(self, gradient, retain_graph, inputs=inputs)
             return
+        if isinstance(gradient, list | tuple):  # one gradient for the one root, as PyTorch unpacks it
+            if len(gradient) != 1 and all(isinstance(g, Tensor) for g in gradient):
+                raise RuntimeError(f"got 1 tensors and {len(gradient)} gradients")
+            gradient = gradient[0] if gradient else None  # [1.0, 1.0]: refused for its float, as PyTorch
         run_backward([(self, self._upstream(gradient))], retain_graph=bool(retain_graph))
 
     def _upstream(self, gradient: Tensor | Any) -> Array:
@@ -488,7 +492,9 @@ class Tensor:
             ones = np.empty(self.array.shape, self.array.dtype)
             ones.fill(1)
             return ones
-        array = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if not isinstance(gradient, Tensor):  # y.backward(2.0): PyTorch takes no numbers or arrays here
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(gradient).__name__}")
+        array = gradient.array
         if array.shape != self.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[0] has a shape of torch.Size({list(array.shape)}) and "
@@ -941,7 +947,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     finally:
         _converting.reset(token)
     if dtype is not None:
-        array = array.astype(dtypes.to_numpy_dtype(dtype))
+        array = array.astype(dtypes.to_numpy_dtype(dtype, "tensor"))
     elif array.dtype.kind == "f":
         if not from_numpy and array.dtype == np.float64 and _holds_float64(data):
             pass  # [np.float64(2.5), 1.0]: a NumPy number's dtype counts, as torch.tensor infers it

@@ -211,6 +211,47 @@ def test_integer_tensors_cannot_require_grad_and_a_grad_must_fit_as_in_torch(nam
     assert said[0] == said[1] or said[1].startswith(said[0])  # PyTorch may go on to explain grad_dtype
 
 
+def _vector_root(lib: Any) -> Any:
+    return lib.tensor([1.0, 2.0], requires_grad=True) * 2
+
+
+REFUSED_TYPES = {
+    "y.backward(a list of numbers)": lambda lib: _vector_root(lib).backward([1.0, 1.0]),
+    "y.backward(an array)": lambda lib: _vector_root(lib).backward(np.ones(2, np.float32)),
+    "autograd.backward(y, [a number])": lambda lib: lib.autograd.backward([_vector_root(lib).sum()], [2.0]),
+    "autograd.grad(y, x, [a number])": lambda lib: lib.autograd.grad(
+        [(x := lib.tensor(1.0, requires_grad=True)) * 2], [x], [2.0]
+    ),
+    "tensor(dtype='float64')": lambda lib: lib.tensor([1.0], dtype="float64"),
+    "zeros(dtype=np.float64)": lambda lib: lib.zeros(2, dtype=np.float64),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED_TYPES)
+def test_gradients_and_dtypes_of_other_types_are_refused_in_torchs_words(name: str) -> None:
+    # The engine used to take these, so code that ran here failed under torch.
+    torch = pytest.importorskip("torch")
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises(TypeError) as caught:
+            REFUSED_TYPES[name](lib)
+        said.append(str(caught.value))
+    assert said[0] == said[1] or name == "y.backward(an array)"  # PyTorch names the array's first element
+
+
+def test_a_number_is_no_gradient_and_one_tensor_in_a_list_is() -> None:
+    # PyTorch's own message for y.backward(2.0) is "'float' object is not iterable"; this one says why.
+    with pytest.raises(TypeError, match="gradients can be either Tensors or None, but got float"):
+        (engine.tensor(1.0, requires_grad=True) * 2).backward(2.0)
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).backward([engine.tensor([1.0, 2.0])])
+    assert x.grad.tolist() == [3.0, 6.0]
+    with pytest.raises(RuntimeError, match="got 1 tensors and 2 gradients"):
+        (x * 3).backward([engine.ones(2), engine.ones(2)])
+    with pytest.raises(TypeError, match=r"arange\(\): argument 'dtype' must be torch.dtype, not str"):
+        engine.arange(3, dtype="int64")  # PyTorch lists arange's overloads instead
+
+
 def test_retain_grad_on_a_tensor_without_grad_is_refused() -> None:
     with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"):
         engine.tensor([1.0]).retain_grad()

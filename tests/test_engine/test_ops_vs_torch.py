@@ -127,7 +127,7 @@ def test_op_matches_torch_in_float64(
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-14)
     assert out.grad_fn.name() == type(ref.grad_fn).__name__
     upstream = np.random.default_rng(1).standard_normal(ref.shape)
-    out.backward(upstream)
+    out.backward(engine.tensor(upstream))
     ref.backward(torch.tensor(upstream))
     for m, r in zip(mine, refs, strict=True):
         assert m.grad is not None and m.grad.shape == tuple(r.grad.shape)

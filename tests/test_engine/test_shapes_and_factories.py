@@ -251,6 +251,10 @@ FACTORIES = {
     "linspace(2, 2, 3)": lambda lib: lib.linspace(2, 2, 3),
     "linspace(0, 10, 4, dtype=int64)": lambda lib: lib.linspace(0, 10, 4, dtype=lib.int64),
     "linspace(-7, 3, 6, dtype=int64)": lambda lib: lib.linspace(-7, 3, 6, dtype=lib.int64),
+    # PyTorch's other names of the dtypes
+    "zeros(2, dtype=double)": lambda lib: lib.zeros(2, dtype=lib.double),
+    "tensor([1, 2], dtype=float)": lambda lib: lib.tensor([1, 2], dtype=lib.float),
+    "tensor([1.5], dtype=long)": lambda lib: lib.tensor([1.5], dtype=lib.long),
 }
 
 
