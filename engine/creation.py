@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine import dtypes
+from engine.devices import on_cpu
 from engine.fused import fused_multiply_add
 from engine.tensor import Tensor, leaf
 from engine.torch_words import int_arg, int_tuple
@@ -26,16 +27,19 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 Array = np.ndarray[Any, Any]
 
 
-def zeros(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*args: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    on_cpu(device)
     return leaf(np.zeros(sized(args, size, "zeros"), dtype_of(dtype, 0.0, "zeros")), requires_grad)
 
 
-def ones(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*args: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    on_cpu(device)
     return leaf(np.ones(sized(args, size, "ones"), dtype_of(dtype, 0.0, "ones")), requires_grad)
 
 
-def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """`fill_value` everywhere; its dtype is the number's (bool, int64 or float32) unless given."""
+    on_cpu(device)
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     kind = dtype_of(dtype, fill_value, "full")
@@ -52,15 +56,19 @@ def _held(number: Any, kind: np.dtype[Any]) -> Any:
     return number
 
 
-def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    on_cpu(device)
     for position, (name, count) in enumerate((("n", n), ("m", m)), start=1):
         if count is not None and int_arg(count, "eye", name, position) < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
     return leaf(np.eye(n, m, dtype=dtype_of(dtype, 0.0, "eye")), requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """start, start + step, ... short of end; arange(n) counts from 0. int64 if all three are integers."""
+    on_cpu(device)
     if end is None:
         start, end = 0, start
     floats = any(isinstance(n, float | np.floating) for n in (start, end, step))
@@ -82,8 +90,11 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
         return leaf((start + np.arange(count, dtype=np.float64) * float(step)).astype(kind), requires_grad)
 
 
-def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: Any, end: Any, steps: int, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """`steps` numbers evenly from start to end, both included."""
+    on_cpu(device)
     if int_arg(steps, "linspace", "steps", 3) < 0:
         raise RuntimeError("number of steps must be non-negative")
     kind = _not_bool(dtype_of(dtype, 0.0, "linspace"), "linspace")

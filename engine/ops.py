@@ -405,6 +405,12 @@ ELEMENTWISE = frozenset({
 # What expressions may call by name: every op but indexing, which is written x[...].
 BUILTINS: dict[str, Op] = {name: op for name, op in OPS.items() if name != "index"}
 
+# The Python API's dtype conversions (x.double(), x.to(dtype)); an expression has no use for
+# them, every number of a request being of its dtype. The rule reads a's dtype alone.
+TO_COPY = Op("to", "a.to(dtype)", "ToCopyBackward0", lambda a, dtype: a.astype(dtype),
+             (lambda g, y, a, dtype: g.astype(a.dtype),), "the gradient cast back to a's dtype",
+             params={"dtype": REQUIRED}, needs="shapes")  # fmt: skip
+
 # The Python API's torch.max and torch.min, besides the table's max and min (torch.amax, amin),
 # which are what expressions call max and min: without a dim, ties share the gradient as in
 # amax but NaN and infinite gradients do not spread; along a dim, (values, indices), the

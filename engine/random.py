@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from engine.creation import dtype_of, size_of, sized
+from engine.devices import on_cpu
 from engine.tensor import Tensor, leaf
 
 _generator = np.random.default_rng()
@@ -26,23 +27,32 @@ def manual_seed(seed: int) -> np.random.Generator:
     return _generator
 
 
-def rand(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*args: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
+    on_cpu(device)
     kind = _floats(dtype_of(dtype, 0.0, "rand"), "check_uniform_bounds")
     return leaf(_generator.random(sized(args, size, "rand"), dtype=kind), requires_grad)
 
 
-def randn(*args: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*args: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Normal, of mean 0 and standard deviation 1."""
+    on_cpu(device)
     kind = _floats(dtype_of(dtype, 0.0, "randn"), "normal_kernel_cpu")
     return leaf(_generator.standard_normal(sized(args, size, "randn"), dtype=kind), requires_grad)
 
 
 def randint(
-    *args: Any, low: int = 0, high: Any = None, size: Any = None, dtype: Any = None, requires_grad: bool = False
+    *args: Any,
+    low: int = 0,
+    high: Any = None,
+    size: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """randint(high, size), randint(low, high, size), or any of them by keyword: integers from low
     (0) up to high, not it."""
+    on_cpu(device)
     given = list(args) + [n for n in (high, size) if n is not None]  # by place, or by name after them
     if len(given) == 2:
         high, size = given

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import dtypes, notices
+from engine import devices, dtypes, notices
 from engine.grad_mode import _enabled
 from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis, one_axis
@@ -808,6 +808,39 @@ class Tensor:
     def expand(self, *sizes: Any) -> Tensor:
         return apply(OPS["broadcast_to"], self, shape=int_tuple(_one_or_many(sizes), "expand", "size", 1))
 
+    # Conversions, and the one device (engine.conversions)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        from engine.conversions import to  # engine.conversions builds on this module
+
+        return to(self, *args, **kwargs)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise AssertionError(devices.NO_CUDA)
+
+    @property
+    def device(self) -> devices.device:
+        return devices.CPU
+
+    def t(self) -> Tensor:
+        from engine.conversions import transposed
+
+        return transposed(self)
+
     # The operators as methods, as PyTorch has them: what they refuse, Python's TypeError says.
     def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
         return self + (other if alpha == 1 else other * alpha)
@@ -926,8 +959,10 @@ def wrapped_number(number: Any, others: Any) -> Any:
     return tensor(number) if like is None else Tensor(np.array(number, like.array.dtype))
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor from a number, a nested list or an array (copied)."""
+    if device is not None:
+        devices.on_cpu(device)
     if isinstance(data, Tensor):
         notices.warn(COPY_CONSTRUCT)
         data = data.array

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine import dtypes
-from engine.ops import OPS, TORCH_EXTREMES
+from engine.ops import OPS, TO_COPY, TORCH_EXTREMES
 
 if TYPE_CHECKING:
     from engine.graph import Node, OpNode
@@ -142,16 +142,17 @@ def _reads(rule: Callable[..., Any] | None, arity: int) -> frozenset[int]:
     for instruction, after in zip(instructions, [*instructions[1:], None], strict=True):
         value = instruction.argval
         if isinstance(value, str) and after is not None and after.opname == "LOAD_ATTR" and after.argval in _SIZES:
-            continue  # its size, which PyTorch saves apart from the values (matmul's rule of a reads a.shape)
+            continue  # its size or dtype, which PyTorch saves apart from the values (matmul's rule of a reads a.shape)
         named.update(v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str))
     return frozenset(position - 1 for position, name in enumerate(names) if name in named)
 
 
-_SIZES = frozenset({"shape", "ndim"})
+_SIZES = frozenset({"shape", "ndim", "dtype"})
 
 
 READS = {
-    id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps) for op in (*OPS.values(), *TORCH_EXTREMES.values())
+    id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps)
+    for op in (*OPS.values(), *TORCH_EXTREMES.values(), TO_COPY)
 }
 
 
