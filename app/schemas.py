@@ -131,7 +131,9 @@ class FunctionSpec(Strict):
     inputs: list[Name] = Field(description="The tensor arguments, in order.", examples=[["x", "y"]])
     params: dict[str, Param] = Field(
         default_factory=dict,
-        description="Non-tensor arguments with their defaults; a call may override them by keyword.",
+        description="Non-tensor arguments with their defaults; a call may override them by keyword. They are "
+        "Python numbers: arithmetic and functions of numbers alone (d ** 0.5, sqrt(d), d / 2) give numbers, "
+        "computed in float64 as Python would.",
         examples=[{"scale": 10}],
     )
     forward: list[Statement] = Field(description="Assignments computing the outputs. Not recorded for autograd.")

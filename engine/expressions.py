@@ -2,8 +2,9 @@
 
 `compile_expression` walks the syntax tree against a whitelist and turns it into a
 closure over an environment of named values. Anything off the list is refused with the
-place (column) and the reason. Arithmetic between number literals alone is folded at
-compile time in float64 (or exact for small integers), never with unbounded integers.
+place (column) and the reason. Arithmetic and functions of numbers alone (literals, a custom
+function's params) give numbers, as Python computes them: in float64, or exact for integers
+while they fit in int64, never with unbounded integers; between literals, at compile time.
 """
 
 from __future__ import annotations
@@ -94,12 +95,35 @@ class Signature:
     depth: int = 0
 
 
+# The ops that numbers alone give a number of (d ** 0.5, sqrt(d), d / 2), as math would in
+# PyTorch code: a tensor of it would round it to the default float dtype, float32 in a float64
+# request. Ops with kinks are not among them: the check notes where their operands are.
+_ON_NUMBERS = frozenset(
+    {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid"}
+)
+_NUMBERS = (int, float)
+
+
+def on_numbers(op: Op, args: list[Any]) -> int | float:
+    """`op` of Python numbers: exact for integers while it stays in int64, else in float64."""
+    if len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
+        exact = _exact_int(op.name, args[0], args[1])
+        if exact is not None:
+            return exact
+    if op.name == "neg" and type(args[0]) is int and abs(args[0]) < _INT64:
+        return -args[0]
+    with np.errstate(all="ignore"):  # inf and NaN, as PyTorch gives them; said where they show
+        return float(op.forward(*(np.float64(a) for a in args)))
+
+
 def builtin_signature(op: Op) -> Signature:
     names = ("a", "b") if op.arity == 2 else ("a",)
     if op.name == "cross_entropy":
         names = ("logits", "labels")
 
     def call(args: list[Any], params: dict[str, Any]) -> Any:
+        if op.name in _ON_NUMBERS and all(a.__class__ in _NUMBERS for a in args):
+            return on_numbers(op, args)
         if op.name == "pow" and any(isinstance(a, Tensor) for a in args):
             # torch.pow(x, 2) and torch.pow(2, x) keep the number a number, as x ** 2 does:
             # PowBackward0 and PowBackward2, where a tensor of it gives PowBackward1.
@@ -290,6 +314,9 @@ class _Compiler:
             value = start(env)
             for where, op, right in calls:
                 operand = right(env)
+                if value.__class__ in _NUMBERS and operand.__class__ in _NUMBERS:  # params: d / 2
+                    value = on_numbers(op, [value, operand])
+                    continue
                 try:  # _run's work written out: a chain's steps are most of what the check runs
                     value = guarded_apply(op, value, operand)
                 except SpecError:
@@ -312,23 +339,9 @@ class _Compiler:
         return self.op_call(node, OPS["neg"], [operand], {}, "-")
 
     def fold(self, node: ast.AST, name: str, a: Any, b: Any) -> _Const:
-        if type(a) is int and type(b) is int:
-            exact = _exact_int(name, a, b)
-            if exact is not None:
-                return _Const(exact)
-        symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[name]
-        with np.errstate(all="ignore"):
-            x, y = np.float64(a), np.float64(b)
-            value = float(
-                {
-                    "add": np.add,
-                    "sub": np.subtract,
-                    "mul": np.multiply,
-                    "div": np.divide,
-                    "pow": np.power,
-                }[name](x, y)
-            )
+        value = on_numbers(OPS[name], [a, b])
         if not math.isfinite(value) and math.isfinite(a) and math.isfinite(b):
+            symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[name]
             self.warnings.append(
                 f"{self.label}, column {self.column(node)}: {_operand(a)} {symbol} {_operand(b)} on number "
                 f"literals gives {value} in float64"
@@ -458,7 +471,12 @@ class _Compiler:
         kwargs: dict[str, Any],
         what: str,
     ) -> Evaluate:
-        signature = Signature(op.name, (), op.params, 1, lambda a, kw: guarded_apply(op, *a, **kw))
+        def call(args: list[Any], params: dict[str, Any]) -> Any:
+            if op.name in _ON_NUMBERS and all(a.__class__ in _NUMBERS for a in args):
+                return on_numbers(op, args)  # -d, for a param d
+            return guarded_apply(op, *args, **params)
+
+        signature = Signature(op.name, (), op.params, 1, call)
         return self.function_call(node, signature, args, kwargs, what)
 
     def where(self, node: ast.AST, what: str) -> str:

@@ -26,7 +26,7 @@ from engine.expressions import Compiled, Scope, Signature, compile_expression
 from engine.graph import Array, run_backward
 from engine.limits import Guard, Limits, current_guard, guarded, setting, start_evaluation
 from engine.names import check_name
-from engine.tensor import Tensor
+from engine.tensor import Tensor, tensor
 from engine.values import initialized, nested_to_array
 
 DTYPES = ("float32", "float64", "int64")
@@ -318,7 +318,7 @@ def _evaluate(node: Node, env: dict[str, Tensor], guard: Guard) -> None:
     guard.check_time()
     value = node.compiled.evaluate(env)
     if len(node.names) == 1:
-        env[node.names[0]] = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+        env[node.names[0]] = value if isinstance(value, Tensor) else tensor(value)  # sqrt(3), as torch.tensor
     else:
         env.update(zip(node.names, value, strict=True))
 

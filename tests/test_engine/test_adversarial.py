@@ -4,6 +4,7 @@ within its limits."""
 # mypy: disable-error-code="union-attr"
 from __future__ import annotations
 
+import math
 import time
 import tracemalloc
 from typing import Any
@@ -118,6 +119,41 @@ def test_numbers_given_to_functions_are_0d_tensors() -> None:
     grad = result.tensors["logits"].grad
     assert grad is not None
     np.testing.assert_allclose(grad, softmax - [0, 0, 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_arithmetic_and_functions_of_params_alone_are_numbers_as_python_computes_them(dtype: str) -> None:
+    # A review found d ** 0.5 refused with "'float' object has no attribute 'dtype'", and d / 2 of
+    # an integer d was 0 (an integer reciprocal); sqrt(3) was float32's in a float64 request.
+    forward = "x / d ** 0.5 * (d / 2) * -d * sqrt(d) * exp(d - 3) / sqrt(3)"
+    fn = {
+        "inputs": ["x"],
+        "params": {"d": 3},
+        "forward": [{"name": "y", "expr": forward}],
+        "outputs": ["y"],
+        "save_for_backward": [],
+        "backward": [{"name": "grad_x", "expr": "grad_y / d ** 0.5 * (d / 2) * -d * sqrt(d) * exp(d - 3) / sqrt(3)"}],
+    }
+    values = [1.0, 2.0]
+    spec = {
+        "dtype": dtype,
+        "leaves": {"x": {"value": values, "requires_grad": True}},
+        "functions": {"F": fn},
+        "nodes": [{"name": "y", "expr": "F(x)"}, {"name": "s", "expr": "sum(y)"}],
+    }
+    result = compile_spec(spec).run()
+    factor = 1 / 3**0.5 * (3 / 2) * -3 * math.sqrt(3) * math.exp(0) / math.sqrt(3)  # Python's float64
+    x = np.array(values, dtype)
+    for k in ("y", "s"):
+        assert result.tensors[k].value.dtype == dtype
+    # Each operation rounds in the tensor's dtype, from constants that are float64's
+    expected = x / np.asarray(3**0.5, dtype) * np.asarray(1.5, dtype) * np.asarray(-3, dtype)
+    expected = expected * np.asarray(math.sqrt(3), dtype) * np.asarray(1.0, dtype) / np.asarray(math.sqrt(3), dtype)
+    np.testing.assert_array_equal(result.tensors["y"].value, expected)
+    grad = result.tensors["x"].grad
+    assert grad is not None
+    np.testing.assert_allclose(grad, np.full(2, factor), rtol=1e-6)
+    assert run_check(compile_spec(spec), {"mode": "full"}).passed
 
 
 def test_a_function_is_not_a_backward_root() -> None:
