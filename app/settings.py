@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     max_nodes: int = Field(
         default=Limits.max_nodes,
         ge=1,
-        description="Most nodes in a graph, and leaves, backward roots, statements in a function.",
+        description="Most nodes in a graph, and leaves, backward roots, statements in a function, and a function's "
+        "inputs, outputs, saved names and params, and a node's names. Counted before anything else is read of them.",
     )
     max_functions: int = Field(default=Limits.max_functions, ge=0, description="Most custom functions in a request.")
     max_tensor_elements: int = Field(

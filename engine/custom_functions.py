@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from engine.autograd import Function, FunctionCtx, invalid_gradient, not_a_variable
-from engine.errors import ComputeError, LimitExceeded, Loc, SpecError
+from engine.errors import ComputeError, Loc, SpecError
 from engine.expressions import CALL_LEVELS, Compiled, Scope, Signature, compile_expression
-from engine.limits import Limits, current_guard, setting
+from engine.limits import Limits, current_guard
 from engine.names import check_name
 from engine.tensor import Tensor, tensor
 
@@ -165,13 +165,6 @@ def compile_function(
         )
         for other in later
     )
-    statements_total = len(raw.get("forward") or []) + len(raw.get("backward") or [])
-    if statements_total > limits.max_nodes:
-        raise LimitExceeded(
-            loc,
-            f"{label} has {statements_total} statements, over the limit of {limits.max_nodes} "
-            f"(setting {setting('max_nodes')})",
-        )
 
     # Forward: inputs, params, then each statement's names in turn.
     scope = Scope(tensors=set(inputs), params=set(params), functions=dict(earlier), hidden=dict(hidden))

@@ -20,6 +20,7 @@ import numpy as np
 
 from engine import dtypes, notices
 from engine.autograd import FunctionNode
+from engine.counts import check_counts
 from engine.custom_functions import CustomFunction, compile_function
 from engine.errors import COMPUTE_FAILURES, ComputeError, LimitExceeded, Loc, SpecError
 from engine.expressions import Compiled, Scope, Signature, compile_expression
@@ -410,12 +411,8 @@ def compile_spec(spec: Any, limits: Limits | None = None) -> Program:
     default = _dtype(spec.get("dtype", "float32"), ("body", "dtype"))
     claim = _Names().claim
 
+    check_counts(spec, limits)
     raw_leaves = _object(spec.get("leaves"), ("body", "leaves"), "leaves")
-    if len(raw_leaves) > limits.max_nodes:
-        raise LimitExceeded(
-            ("body", "leaves"),
-            f"{len(raw_leaves):,} leaves, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
-        )
     leaves = []
     total = 0
     for name, raw in raw_leaves.items():
@@ -471,12 +468,6 @@ def _compile_functions_and_nodes(
     claim = _Names({name: f"leaf '{name}'" for name in leaf_names}).claim
 
     raw_functions = _object(raw_functions or {}, ("body", "functions"), "functions")
-    if len(raw_functions) > limits.max_functions:
-        raise LimitExceeded(
-            ("body", "functions"),
-            f"{len(raw_functions)} functions, over the limit of {limits.max_functions} "
-            f"(setting {setting('max_functions')})",
-        )
     functions: dict[str, CustomFunction] = {}
     signatures: dict[str, Signature] = {}
     order = list(raw_functions)
@@ -491,11 +482,6 @@ def _compile_functions_and_nodes(
 
     if not isinstance(raw_nodes, list):
         raise SpecError(("body", "nodes"), "nodes must be a list of {name, expr} objects")
-    if len(raw_nodes) > limits.max_nodes:
-        raise LimitExceeded(
-            ("body", "nodes"),
-            f"{len(raw_nodes)} nodes, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
-        )
     later = _later_names(raw_nodes)
     scope = Scope(tensors=set(leaf_names), functions=signatures)
     nodes = []
@@ -573,12 +559,7 @@ def _compile_roots(raw: Any, nodes: list[Node], tensors: list[str], limits: Limi
                 f"the last node has several outputs {last.names}: say which is the root, in backward",
             )
         return [Root(last.names[0], None, last.loc[:-1], implicit=True)]
-    items = raw if isinstance(raw, list) else [raw]
-    if len(items) > limits.max_nodes:  # each root is a backward pass of its own
-        raise LimitExceeded(
-            ("body", "backward"),
-            f"{len(items):,} backward roots, over the limit of {limits.max_nodes} (setting {setting('max_nodes')})",
-        )
+    items = raw if isinstance(raw, list) else [raw]  # as many as check_counts lets through
     roots = []
     for i, item in enumerate(items):
         loc: Loc = ("body", "backward", i) if isinstance(raw, list) else ("body", "backward")
