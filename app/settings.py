@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="Most numbers in one answer (values, gradients and the check's arrays).",
     )
     max_expr_length: int = Field(default=Limits.max_expr_length, ge=1, description="Longest expression, in characters.")
+    max_total_expr_length: int = Field(
+        default=Limits.max_total_expr_length,
+        ge=1,
+        description="Most characters in all the expressions of one request, nodes and custom functions together.",
+    )
     max_expr_depth: int = Field(
         default=Limits.max_expr_depth,
         ge=1,

@@ -87,6 +87,29 @@ def test_a_huge_dimension_of_an_empty_leaf_is_refused() -> None:
         compile_spec(spec)
 
 
+def test_the_expressions_of_a_request_are_counted_together_before_any_is_compiled() -> None:
+    # A review sent 32 functions of 55 statements and 100 nodes of 997 characters each, 1.9 MB:
+    # compiling took 8 s past a 2 s time limit and 420 MB.
+    expr = "+".join(["x"] * 499)
+    fn = {
+        "inputs": ["x"],
+        "forward": [{"name": f"a{i}", "expr": expr} for i in range(55)] + [{"name": "y", "expr": "x"}],
+    }
+    nodes = [{"name": f"n{i}", "expr": expr} for i in range(100)]
+    spec: dict[str, Any] = {
+        "leaves": {"x": leaf([1.0])},
+        "functions": {f"F{k}": dict(fn, outputs=["y"]) for k in range(32)},
+        "nodes": nodes,
+    }
+    with pytest.raises(LimitExceeded, match="GRADLAB_MAX_TOTAL_EXPR_LENGTH") as caught:
+        compile_spec(spec, Limits(max_total_expr_length=10 * len(expr)))
+    assert caught.value.loc == ("body", "functions", "F0", "forward", 10, "expr")  # the eleventh goes over
+    assert f"{11 * len(expr):,} characters" in caught.value.msg
+    spec["functions"] = {}
+    spec["nodes"] = nodes[:10]
+    compile_spec(spec, Limits(max_total_expr_length=10 * len(expr)))  # ten fit
+
+
 def test_a_tuple_cannot_override_a_number_param() -> None:
     fn = {"inputs": ["x"], "params": {"s": 1.0}, "forward": [{"name": "b", "expr": "x * s * 1000"}], "outputs": ["b"]}
     spec = {"leaves": {"x": leaf([1.0])}, "functions": {"F": fn}, "nodes": [{"name": "y", "expr": "F(x, s=(1, 2, 3))"}]}
