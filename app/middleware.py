@@ -44,6 +44,8 @@ class BodySizeLimit:
                 if received > self.max_bytes:
                     exceeded = True
                     raise _TooLarge
+                if not message.get("more_body", False):  # the time limit counts from here (app.routes.backward)
+                    scope.setdefault("state", {})["body_read"] = time.monotonic()
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -92,8 +94,8 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        # When the request arrived, before its body was read and validated: its time limit
-        # counts from here (app.routes.backward).
+        # When the request arrived, before its body was read: its time limit counts from here
+        # if BodySizeLimit did not see the body's end (app.routes.backward).
         scope.setdefault("state", {})["arrived"] = time.monotonic()
         status = 500
 

@@ -74,10 +74,11 @@ async def backward(
     function's hand-written backward. Each worker computes GRADLAB_MAX_CONCURRENT_REQUESTS
     requests at once; the others wait, within the time limit, which counts the wait: one that
     gets no place, or runs out of time after waiting, gets 503 and may be sent again."""
-    # The time limit runs from the request's arrival (reading and validating the body, and
-    # waiting for a place, take from it), so that no request runs past it.
-    arrived = getattr(request.state, "arrived", None) or time.monotonic()
-    deadline = arrived + settings.time_limit_seconds
+    # The time limit runs from when the body was read (validating it, and waiting for a place,
+    # take from it), so that no request runs past it; the upload waits on the client's network,
+    # not on the server: a body sent slowly over a classroom's Wi-Fi got 503 "busy" on an idle server.
+    started = getattr(request.state, "body_read", None) or getattr(request.state, "arrived", None)
+    deadline = (started or time.monotonic()) + settings.time_limit_seconds
     asked = time.monotonic()
     async with place(settings.max_concurrent_requests, max(deadline - asked, 0.001)):
         if await request.is_disconnected():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -934,6 +935,25 @@ def test_past_the_time_limit(client: httpx.Client) -> None:
     assert "GRADLAB_TIME_LIMIT_SECONDS" in item["msg"]
     assert item["type"] == "limit_exceeded"
     assert TIME_LIMIT * 0.9 < elapsed < TIME_LIMIT + margin, elapsed
+
+
+def test_a_body_sent_slowly_has_its_whole_time_limit_once_it_is_read(server: Server) -> None:
+    # A review sent a small body over 10.5 s to an idle server: 503 "waited 0.0 s for a place",
+    # the upload's time counted against the time to compute.
+    content = json.dumps(body()).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    head = f"POST /backward HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+    head += f"content-length: {len(content)}\r\nconnection: close\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head.encode() + content[:10])
+        time.sleep(TIME_LIMIT * 1.5)
+        connection.sendall(content[10:])
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"200", answer[:500]
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["check"]["passed"] is True
 
 
 def test_an_answer_too_large_to_write_in_time(client: httpx.Client) -> None:
