@@ -185,7 +185,12 @@ class CheckOptions(Strict):
         "to the tolerance; one above 1% of the gradient's size gives a warning naming the element.",
     )
     atol: float = Field(
-        default=1e-9, ge=0, allow_inf_nan=False, description="Absolute tolerance (PyTorch's gradcheck uses 1e-5)."
+        default=1e-9,
+        ge=0,
+        allow_inf_nan=False,
+        description="Absolute tolerance (PyTorch's gradcheck uses 1e-5). A custom function's backward is judged "
+        "with atol times the largest gradient its outputs got, where that is under 1, as a backward is linear "
+        "in it; elements that pass by atol alone, though far apart for their size, get a warning.",
     )
     rtol: float = Field(
         default=1e-6, ge=0, allow_inf_nan=False, description="Relative tolerance (PyTorch's gradcheck uses 1e-3)."

@@ -17,6 +17,9 @@ IMPRECISE = 0.01
 # Where a gradient is 0, as far as the check can tell, and so are all the others: the error
 # estimate from which a warning says so (the rounding of a function of 10^8 at a step of 1e-3).
 ZERO_GRADIENT_NOISE = 1e-6
+# An element that passes by atol alone, its analytic and numerical values this share of their
+# size apart, gets a warning: a gradient of 3e-10 where 1e-10 is right passes under atol 1e-9.
+APART_UNDER_ATOL = 0.1
 
 
 @dataclass
@@ -75,6 +78,7 @@ def compare(
                 what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
             )
     kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
+    notes = [] if bad.any() else _under_atol(what, analytic, numerical, diff, errors, judged, atol, rtol)
     return Comparison(
         passed=not bad.any(),
         max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
@@ -87,7 +91,31 @@ def compare(
         non_differentiable=kink_list,
         message=message,
         what=what,
+        notes=notes,
     )
+
+
+def _under_atol(
+    what: str, analytic: Array, numerical: Array, diff: Array, errors: Array, judged: Array, atol: float, rtol: float
+) -> list[str]:
+    """A warning where elements pass by atol alone, though analytic and numerical are far apart
+    for their size: values that small the check cannot judge, unless told a smaller atol."""
+    with np.errstate(all="ignore"):
+        size = np.maximum(np.abs(analytic), np.abs(numerical))
+        apart = judged & (diff > rtol * np.abs(numerical) + errors) & (diff > APART_UNDER_ATOL * size)
+    if not apart.any():
+        return []
+    flat = int(np.argmax(np.where(apart, diff / size, -1.0)))
+    index = [int(i) for i in np.unravel_index(flat, analytic.shape)] if analytic.ndim else []
+    more = int(np.count_nonzero(apart)) - 1
+    others = f" (and {more:,} more element{'s' if more > 1 else ''})" if more else ""
+    a, n = float(analytic.flat[flat]), float(numerical.flat[flat])
+    return [
+        f"{element_name(what, index)}{others}: analytic {a:.3g} and numerical {n:.3g} are "
+        f"{float(diff.flat[flat] / size.flat[flat]):.0%} of their size apart, and pass only because that is under "
+        f"atol {atol:g}: the check cannot judge values this small; give check.atol a value below them (0 judges by "
+        "rtol and the error estimate alone) to judge them"
+    ]
 
 
 def element_name(what: str, index: Sequence[object]) -> str:

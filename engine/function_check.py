@@ -5,6 +5,7 @@ turn, as gradcheck tries every row of the Jacobian."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -36,6 +37,8 @@ AUTODIFF_PROBES = 256
 # moves by between x and x nudged by NUDGES; allowed this many times over.
 AUTODIFF_ROUNDING = 16
 NUDGES = (1e-12, 5e-11)  # relative, and twice each: short of all but the nearest kinks, moving the rounding
+# Below this, a gradient's products underflow into subnormals, which round absolutely: atol stays.
+SMALLEST_UPSTREAM = 1e-150
 
 
 @dataclass
@@ -75,11 +78,18 @@ def check_functions(
         inputs: list[Any] = list(ctx.inputs)
         grads, received = _upstream_of(call)
         checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-        comparisons, auto = _compared(call, spec, inputs, grads, checked, mode, options, differentiator)
+        judged_by, size = per_unit_upstream(options, grads)
+        comparisons, auto = _compared(call, spec, inputs, grads, checked, mode, judged_by, differentiator)
         passed = all(c.passed for c in comparisons.values())
         if passed and sum(received) > 1:
             passed = _each_output_alone(
                 call, spec, inputs, grads, received, checked, comparisons, options, differentiator
+            )
+        if not passed and judged_by is not options:
+            warnings.append(
+                f"{call.function} (node {call.node}): judged with atol {options.atol:g} × {size:.3g}, the largest "
+                "gradient its outputs got: a backward is linear in that gradient, so it is judged as it would be "
+                "under a gradient of 1, whatever the scale of the loss"
             )
         autodiff = {
             spec.inputs[i]: auto[i] if c.direction is None else np.array(np.sum(auto[i] * c.direction))
@@ -91,6 +101,18 @@ def check_functions(
             _jacobian_warnings(call, spec, node, ctx, inputs, grads, received, checked, passed, options, differentiator)
         )
     return checks, warnings
+
+
+def per_unit_upstream(options: CheckOptions, grads: list[Array]) -> tuple[CheckOptions, float]:
+    """The options to judge a call by, and the size of the gradient it got: atol taken at that
+    size where it is under 1. A backward is linear in the gradient, so a formula is judged alike
+    whatever the scale of the loss: under a loss of 1e-10·sum(w·y), a sigmoid backward of the wrong
+    sign passed, every difference under atol. Every other term of the tolerance (rtol, the error
+    estimates, rounding) scales with the gradient itself."""
+    size = max((float(np.max(np.abs(g), initial=0.0)) for g in grads), default=0.0)
+    if not SMALLEST_UPSTREAM <= size < 1:  # no gradient, one so small it underflows, or NaN
+        return options, size
+    return dataclasses.replace(options, atol=options.atol * size), size
 
 
 def _unchecked(call: Call, spec: Any, inputs: list[Any]) -> list[str]:
@@ -190,13 +212,14 @@ def _each_output_alone(
         )
         used = call.node[k] if isinstance(call.node, list) else call.node
         alone_said = f"with the gradient {used} got and no other (as gradcheck takes each output)"
+        judged_by = per_unit_upstream(options, alone)[0]
         for i in checked:
-            off = _Off(hand[i], auto[i], options)
+            off = _Off(hand[i], auto[i], judged_by)
             off.where &= np.isfinite(hand[i])
             f = _projected_forward(spec.function, ctx.params, inputs, i, alone)
             what = f"{call.function}: grad_{spec.inputs[i]}"
             said, index, unsaid = off.clear_of_kinks(
-                _one_of(noise, i), f, inputs[i].array, options, differentiator, what
+                _one_of(noise, i), f, inputs[i].array, judged_by, differentiator, what
             )
             comparison = comparisons[spec.inputs[i]]
             if unsaid is not None:  # a wrong term may be left unjudged: the answer says so

@@ -143,7 +143,9 @@ def test_refused_expression_names_node_column_and_reason(expr: str, reason: str,
 
 def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
     with pytest.raises(LimitExceeded, match="nests brackets deeper than 100") as caught:
-        compile_spec(_spec("(" * 100_000 + "x" + ")" * 100_000), Limits(max_expr_length=300_000))
+        compile_spec(
+            _spec("(" * 100_000 + "x" + ")" * 100_000), Limits(max_expr_length=300_000, max_total_expr_length=300_000)
+        )
     assert "GRADLAB_MAX_EXPR_DEPTH" in caught.value.msg
 
 
