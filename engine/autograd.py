@@ -15,7 +15,16 @@ import numpy as np
 
 from engine import versions
 from engine.grad_mode import _enabled, no_grad
-from engine.graph import FREED_MESSAGE, Array, Node, inputs_of, next_sequence_nr, run_backward
+from engine.graph import (
+    FREED_MESSAGE,
+    AccumulateGrad,
+    Array,
+    Node,
+    accumulator,
+    inputs_of,
+    next_sequence_nr,
+    run_backward,
+)
 from engine.ops import sum_to
 from engine.tensor import Tensor
 
@@ -98,10 +107,13 @@ class FunctionNode(Node):
         self.ctx._released = True  # the node stays usable: see FunctionCtx.saved_tensors
 
     @property
-    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
-        """One for each argument that was a tensor, as in PyTorch."""
+    def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
+        """One for each argument that was a tensor, as in PyTorch: a leaf's AccumulateGrad too."""
         tensors = [t for t, variable in zip(inputs_of(self), self.variables, strict=True) if variable]
-        return tuple((t.grad_fn, t.output_nr) if t is not None else (None, 0) for t in tensors)
+        return tuple(
+            (None, 0) if t is None else (t.grad_fn, t.output_nr) if t.grad_fn is not None else (accumulator(t), 0)
+            for t in tensors
+        )
 
     def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:
         # PyTorch materializes the gradient of an output that received none as zeros, and gives

@@ -796,6 +796,30 @@ def test_next_functions_lead_to_the_nodes_of_the_inputs_and_the_leaves_accumulat
     assert sum(name == "AccumulateGrad" for name, _ in walks[0]) == 1
 
 
+def test_a_custom_functions_next_functions_lead_to_the_leaves_accumulators_as_in_torch() -> None:
+    # A review found None where a custom Function's input was a leaf.
+    torch = pytest.importorskip("torch")
+    walks = []
+    for lib in (engine, torch):
+
+        class Product(lib.autograd.Function):  # type: ignore[name-defined]
+            @staticmethod
+            def forward(ctx: Any, a: Any, scale: float, b: Any) -> Any:
+                ctx.save_for_backward(a, b)
+                return a * b * scale
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                a, b = ctx.saved_tensors
+                return g * b, None, g * a
+
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        z = Product.apply(x, 2.0, x * 3).sum()
+        walks.append(_walked(lib, z))
+        assert z.grad_fn.next_functions[0][0].next_functions[0][0].variable is x
+    assert walks[0] == walks[1]
+
+
 def test_a_gradient_for_an_argument_that_was_no_tensor_is_refused_as_in_torch() -> None:
     # A review found a number's gradient dropped silently; PyTorch refuses it, naming the position.
     torch = pytest.importorskip("torch")
