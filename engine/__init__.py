@@ -57,6 +57,7 @@ from engine.functional import (
     zeros_like,
 )
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.logic import all, allclose, any, equal
 from engine.ops import OPS, Op
 from engine.random import manual_seed, rand, randint, randn
 from engine.size import Size
@@ -70,9 +71,9 @@ double = float64
 long = int64
 
 __all__ = [
-    "OPS", "Op", "Size", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "autograd",
-    "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda", "default_dtype", "device", "div", "dtype",
-    "enable_grad", "exp", "eye", "flatten", "float32", "float64", "full", "int64",
+    "OPS", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax",
+    "argmin", "autograd", "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda", "default_dtype",
+    "device", "div", "dtype", "enable_grad", "equal", "exp", "eye", "flatten", "float32", "float64", "full", "int64",
     "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
     "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "nn", "no_grad", "ones",
     "ones_like", "optim", "pow", "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled",

@@ -553,6 +553,18 @@ class Tensor:
     def numel(self) -> int:
         return int(self.array.size)
 
+    nelement = numel
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        from engine import logic  # engine.logic builds on this module
+
+        return logic.all(self, dim, keepdim)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        from engine import logic
+
+        return logic.any(self, dim, keepdim)
+
     @property
     def dtype(self) -> dtypes.dtype:
         return dtypes.BY_NUMPY[self.array.dtype]

@@ -40,7 +40,7 @@ def in_torch_words(op: str, arrays: tuple[Any, ...], kwargs: dict[str, Any], err
         shape = [int(n) for n in np.atleast_1d(kwargs["shape"])]
         return RuntimeError(f"shape '{shape}' is invalid for input of size {int(np.prod(shapes[0]))}")
     if "broadcast" in said and len(shapes) >= 2:
-        return RuntimeError(_mismatch(shapes[0], shapes[1]) or said)
+        return RuntimeError(size_mismatch(shapes[0], shapes[1]) or said)
     return error
 
 
@@ -126,7 +126,7 @@ def _empty_reduction(name: str, shape: tuple[int, ...], axis: Any) -> Exception:
     return IndexError(f"{name}(): Expected reduction dim {empty} to have non-zero size.")
 
 
-def _mismatch(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+def size_mismatch(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
     """The first dimension from the right where neither size is 1 and they differ."""
     ndim = max(len(a), len(b))
     for dim in reversed(range(ndim)):
@@ -155,7 +155,7 @@ def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
         rows = int(np.prod(a[:-1])) if len(a) > 1 else 1
         return f"mat1 and mat2 shapes cannot be multiplied ({cross(rows, a[-1])} and {cross(*b)})"
     batch_a, batch_b = a[:-2] if len(a) > 1 else (), b[:-2]
-    mismatch = _mismatch(batch_a, batch_b)
+    mismatch = size_mismatch(batch_a, batch_b)
     if mismatch is not None:
         return mismatch
     batch = int(np.prod(np.broadcast_shapes(batch_a, batch_b)))

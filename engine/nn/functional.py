@@ -1,4 +1,4 @@
-"""torch.nn.functional's activations and losses, as `F = torch.nn.functional` finds them.
+"""torch.nn.functional's activations and losses, and one_hot, as `F = torch.nn.functional` finds them.
 
 The same ops as engine.relu, engine.cross_entropy, ...; what differs is PyTorch's signatures
 here: softmax and log_softmax without a dim choose one as PyTorch does, with its warning, and
@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from engine import functional
+from engine.logic import one_hot
 from engine.tensor import Tensor
 from engine.torch_words import int_arg
 
 sigmoid = functional.sigmoid
 tanh = functional.tanh
+__all__ = ["cross_entropy", "log_softmax", "mse_loss", "one_hot", "relu", "sigmoid", "softmax", "tanh"]
 
 
 def relu(input: Any, inplace: bool = False) -> Tensor:
