@@ -106,9 +106,12 @@ def _function_class(spec: CustomFunction) -> type[Function]:
                 invalid = invalid_gradient(f"{spec.name}Backward", index, grad.array.shape, given.array.shape)
             else:
                 invalid = None
-            if invalid:
-                statement = next(s for s in spec.backward if f"grad_{spec.inputs[index]}" in s.names)
-                raise ComputeError(statement.loc, f"function '{spec.name}', backward: {invalid}")
+            if invalid:  # PyTorch's words, which count the inputs from 0, after the names
+                name = spec.inputs[index]
+                statement = next(s for s in spec.backward if f"grad_{name}" in s.names)
+                raise ComputeError(
+                    statement.loc, f"function '{spec.name}', backward: grad_{name}, for input {name}: {invalid}"
+                )
         return (*returned, None)
 
     return type(

@@ -283,7 +283,8 @@ def test_a_broken_backward_of_a_call_no_root_reaches_is_an_error_not_a_crash() -
         run_check(compile_spec(spec), None)
     assert caught.value.loc == ("body", "functions", "F", "backward", 0, "expr")
     assert caught.value.msg == (
-        "function 'F', backward: Function FBackward returned an invalid gradient at index 0 - got [2, 3] but "
+        "function 'F', backward: grad_a, for input a: Function FBackward returned an invalid gradient at index 0 "
+        "- got [2, 3] but "
         "expected shape compatible with [2] (in the check, which tries other upstream gradients too)"
     )
 

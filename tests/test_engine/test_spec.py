@@ -580,8 +580,8 @@ def test_gradient_of_broadcast_shape_is_reduced_and_incompatible_one_refused() -
         run(_with(fn))
     assert caught.value.loc == ("body", "functions", "Square", "backward", 1, "expr")
     assert caught.value.msg == (
-        "function 'Square', backward: Function SquareBackward returned an invalid gradient at index 0 - got [] "
-        "but expected shape compatible with [2]"
+        "function 'Square', backward: grad_x, for input x: Function SquareBackward returned an invalid gradient "
+        "at index 0 - got [] but expected shape compatible with [2]"
     )
 
 
@@ -613,8 +613,8 @@ def test_a_gradient_for_a_number_argument_is_refused_at_its_step() -> None:
         run(spec)
     assert caught.value.loc == ("body", "functions", "F", "backward", 1, "expr")
     assert caught.value.msg == (
-        "function 'F', backward: function FBackward returned a gradient different than None at position 2, but "
-        "the corresponding forward input was not a Variable"
+        "function 'F', backward: grad_w, for input w: function FBackward returned a gradient different than None "
+        "at position 2, but the corresponding forward input was not a Variable"
     )
 
 
