@@ -55,10 +55,18 @@ class Comparison:
 
 
 def compare(
-    analytic: Array, numerical: Array, errors: Array, kinks: Array, atol: float, rtol: float, what: str
+    analytic: Array,
+    numerical: Array,
+    errors: Array,
+    kinks: Array,
+    atol: float,
+    rtol: float,
+    what: str,
+    said: str = "analytic",
 ) -> Comparison:
     """An element passes when |analytic - numerical| <= atol + rtol·|numerical| + its error estimate.
-    Elements at a kink (or where the function is not finite nearby) are listed, not judged."""
+    Elements at a kink (or where the function is not finite nearby) are listed, not judged.
+    `said`: what the messages call the analytic gradient ("hand-written", for a custom backward)."""
     diff = np.abs(analytic - numerical)
     tolerance = atol + rtol * np.abs(numerical) + errors
     judged = ~kinks
@@ -76,9 +84,9 @@ def compare(
         if bad.any():
             message = _explain(
                 what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
-            )
+            ).replace(" analytic ", f" {said} ", 1)
     kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
-    notes = [] if bad.any() else _under_atol(what, analytic, numerical, diff, errors, judged, atol, rtol)
+    notes = [] if bad.any() else _under_atol(what, analytic, numerical, diff, errors, judged, (atol, rtol), said)
     return Comparison(
         passed=not bad.any(),
         max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
@@ -96,10 +104,18 @@ def compare(
 
 
 def _under_atol(
-    what: str, analytic: Array, numerical: Array, diff: Array, errors: Array, judged: Array, atol: float, rtol: float
+    what: str,
+    analytic: Array,
+    numerical: Array,
+    diff: Array,
+    errors: Array,
+    judged: Array,
+    tolerances: tuple[float, float],
+    said: str,
 ) -> list[str]:
     """A warning where elements pass by atol alone, though analytic and numerical are far apart
     for their size: values that small the check cannot judge, unless told a smaller atol."""
+    atol, rtol = tolerances
     with np.errstate(all="ignore"):
         size = np.maximum(np.abs(analytic), np.abs(numerical))
         apart = judged & (diff > rtol * np.abs(numerical) + errors) & (diff > APART_UNDER_ATOL * size)
@@ -111,7 +127,7 @@ def _under_atol(
     others = f" (and {more:,} more element{'s' if more > 1 else ''})" if more else ""
     a, n = float(analytic.flat[flat]), float(numerical.flat[flat])
     return [
-        f"{element_name(what, index)}{others}: analytic {a:.3g} and numerical {n:.3g} are "
+        f"{element_name(what, index)}{others}: {said} {a:.3g} and numerical {n:.3g} are "
         f"{float(diff.flat[flat] / size.flat[flat]):.0%} of their size apart, and pass only because that is under "
         f"atol {atol:g}: the check cannot judge values this small; give check.atol a value below them (0 judges by "
         "rtol and the error estimate alone) to judge them"

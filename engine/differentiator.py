@@ -259,16 +259,18 @@ def compare_one(
     batched: Batch | None = None,
     listed: Array | None = None,
     rounding: Rounding | None = None,
+    said: str = "analytic",
 ) -> Comparison:
     """`grad` against the finite differences of f at x, element by element (full) or along random
     directions (fast). `listed`: elements to list as non-differentiable, not judged, whatever the
-    steps measure there. `rounding`: engine.rounding's bound on f's rounding, where known (else none)."""
+    steps measure there. `rounding`: engine.rounding's bound on f's rounding, where known (else none).
+    `said`: what the messages call `grad`."""
     o, budget = options, differentiator.budget
     rounding = rounding or Rounding()
 
     def elementwise() -> Comparison:
         numerical, errors, kinks = differentiator.full(f, x, batched, rounding.element)
-        return compare(grad, numerical, errors, kinks if listed is None else kinks | listed, o.atol, o.rtol, what)
+        return compare(grad, numerical, errors, kinks if listed is None else kinks | listed, o.atol, o.rtol, what, said)
 
     if mode == "full":
         return elementwise()
@@ -293,7 +295,7 @@ def compare_one(
         detail = element_by_element()
         if isinstance(detail, Comparison):
             return detail
-    result = _along_a_random_direction(f, x, grad, options, differentiator, what, rounding.whole)
+    result = _along_a_random_direction(f, x, grad, options, differentiator, what, rounding.whole, said)
     if result.non_differentiable:
         # The direction crossed a kink or a domain edge somewhere: element by element, the
         # other elements can still be judged.
@@ -309,7 +311,7 @@ def compare_one(
             break
         # Another direction may pass clear of the kink, or measure closer: element by element
         # the function's rounding is no smaller.
-        other = _along_a_random_direction(f, x, grad, options, differentiator, what, rounding.whole)
+        other = _along_a_random_direction(f, x, grad, options, differentiator, what, rounding.whole, said)
         result = min(result, other, key=_doubt)
     if first.non_differentiable and not result.non_differentiable:
         result.notes.append(
@@ -363,11 +365,12 @@ def _along_a_random_direction(
     differentiator: Differentiator,
     what: str,
     rounding: float,
+    said: str,
 ) -> Comparison:
     numerical, errors, kinks, u = differentiator.along(f, x, differentiator.direction(x.shape), rounding)
     directional = np.array(np.sum(grad * u))
     result = compare(
-        directional, numerical, errors, kinks, options.atol, options.rtol, f"{what} along a random direction"
+        directional, numerical, errors, kinks, options.atol, options.rtol, f"{what} along a random direction", said
     )
     result.direction = u
     return result

@@ -156,9 +156,15 @@ def _compared(
         # NaN in both, as PyTorch's own op would give (log's grad_y / x at 0, where grad_y is 0):
         # the backward agrees with autograd of its forward, where no derivative exists to measure.
         both_nan = np.isnan(hand[i]) & np.isnan(auto[i])
-        comparison = compare_one(f, inputs[i].array, hand[i], mode, options, differentiator, what, listed=both_nan)
+        comparison = compare_one(
+            f, inputs[i].array, hand[i], mode, options, differentiator, what, listed=both_nan, said="hand-written"
+        )
         if both_nan.any():
             comparison.notes.append(_both_nan(what, both_nan))
+        if comparison.message is not None and comparison.direction is None and comparison.worst_index is not None:
+            # The third opinion, that tells a wrong backward (autograd agrees with the numbers) from a
+            # forward the steps measure badly (autograd agrees with the backward).
+            comparison.message += f"; autograd of the forward: {float(auto[i][tuple(comparison.worst_index)]):.10g}"
         _judge_by_autodiff(
             comparison,
             hand[i],
@@ -282,7 +288,7 @@ def _judge_by_autodiff(
     if comparison.passed:
         comparison.passed, comparison.worst_index, comparison.message = False, index, said
     elif comparison.direction is not None:  # a failed direction: this names an element
-        comparison.message = f"{comparison.message}; {said}"
+        comparison.worst_index, comparison.message = index, f"{said}; {comparison.message}"
 
 
 def _one_of(noise: Callable[[], dict[int, Array]], i: int) -> Callable[[], Array]:

@@ -31,6 +31,7 @@ MAX_BODY = 1_000_000  # GRADLAB_MAX_BODY_BYTES: room for 100,000 nested brackets
 SETTINGS = {
     "GRADLAB_MAX_BODY_BYTES": str(MAX_BODY),
     "GRADLAB_MAX_EXPR_LENGTH": "300000",
+    "GRADLAB_MAX_TOTAL_EXPR_LENGTH": "700000",
     "GRADLAB_TIME_LIMIT_SECONDS": str(TIME_LIMIT),
     # Large answers are what some requests here use to run past the time limit.
     "GRADLAB_MAX_ANSWER_ELEMENTS": "100000000",
@@ -509,6 +510,14 @@ CASES = [
         loc=["body", "leaves", "x", "value"],
         msg=("leaf 'x'", "more than 8 dimensions"),
         setting=False,  # see test_too_many_dimensions_names_a_setting
+    ),
+    Case(
+        "expressions over GRADLAB_MAX_TOTAL_EXPR_LENGTH together",
+        json=body(nodes=[{"name": f"n{i}", "expr": "x" + " " * 299_999} for i in range(3)]),
+        status=413,
+        loc=["body", "nodes", 2, "expr"],
+        msg=("900,000 characters, over the limit of 700,000", "GRADLAB_MAX_TOTAL_EXPR_LENGTH"),
+        kind="limit_exceeded",
     ),
     Case(
         "an expression over GRADLAB_MAX_EXPR_LENGTH",
