@@ -268,7 +268,7 @@ def _check_tensors(
         x = base[name].array
         rounding = roundings.get(name)
         comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched, rounding=rounding)
-        _explain_a_kink(comparison, f, x, differentiator)
+        _explain_a_kink(comparison, f, x, differentiator, bool(program.functions))
         if comparison.direction is not None and comparison.non_differentiable and math.isfinite(at_base):
             comparison.notes.append(
                 f"{name}: every random direction tried met a kink or a domain edge, where its steps measured no "
@@ -287,7 +287,7 @@ def _check_tensors(
 
 
 def _explain_a_kink(
-    comparison: Comparison, f: Callable[[Array], float], x: Array, differentiator: Differentiator
+    comparison: Comparison, f: Callable[[Array], float], x: Array, differentiator: Differentiator, hand_written: bool
 ) -> None:
     """Where a failed element has an op of the graph at its kink, say so: autograd takes a
     convention there (relu'(0) = 0, as PyTorch), which a smooth function of kinked ops does not
@@ -304,6 +304,8 @@ def _explain_a_kink(
             f"{comparison.message}; an op of the graph is at its kink there (relu or abs at 0, a tie of max or "
             "min, ...), where autograd takes PyTorch's convention, which the function itself need not share"
         )
+        if hand_written:  # the gradient may be a custom backward's, not autograd's (a review)
+            comparison.message += "; or a hand-written backward it goes through is wrong there: see check.functions"
 
 
 def _objective_of(

@@ -286,6 +286,7 @@ class Program:
 
     def tensor_warnings(self, env: dict[str, Tensor], calls: list[Call]) -> list[str]:
         warnings = []
+        constants: dict[str, list[str]] = {}  # why, the names: one warning for all of one reason
         for name in self.names():
             t = env[name]
             if t._grad is not None:
@@ -294,11 +295,14 @@ class Program:
                 why = _not_differentiable(t) or (
                     "requires_grad is false" if t.is_leaf else "no leaf it depends on requires grad"
                 )
-                warnings.append(f"{name}: .grad is None: it does not require grad ({why})")
+                constants.setdefault(why, []).append(name)
             elif not t.is_leaf and not t.retains_grad:
                 warnings.append(f"{name}: .grad of a non-leaf tensor that does not retain its gradient is None")
             else:
                 warnings.append(f"{name}: .grad is None: {self._no_gradient_reached(t, calls)}")
+        for why, names in constants.items():  # the constants' last: the others say more
+            they = "it does not" if len(names) == 1 else "they do not"
+            warnings.append(f"{', '.join(names)}: .grad is None: {they} require grad ({why})")
         for what, get in (
             ("value", lambda t: t.array),
             ("gradient", lambda t: t._grad.array if t._grad is not None else None),

@@ -1123,6 +1123,17 @@ def test_a_built_in_gradient_that_fails_at_an_ops_kink_says_so(mode: str) -> Non
     )
 
 
+def test_a_gradient_that_fails_at_a_kink_through_a_hand_written_backward_points_at_the_functions_check() -> None:
+    # A review: the hint blamed autograd's convention for a gradient that was the student's own.
+    wrong_at_0 = "grad_y * (sigmoid(x) + 1.5 * (1 - abs(sign(x))))"  # 2 at 0, where the slope is 0.5
+    spec = _one_function([-1.0, 0.0, 0.7], "relu(x) + log(1 + exp(-abs(x)))", wrong_at_0)
+    report = check(spec, {"mode": "full"})
+    assert report.functions[0].passed is False
+    message = report.tensors["x"].message
+    assert message is not None and message.startswith("x[1]: analytic 2 but numerical 0.5")
+    assert message.endswith("; or a hand-written backward it goes through is wrong there: see check.functions")
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("x", "forward", "backward"),

@@ -267,7 +267,7 @@ def test_an_integer_output_of_a_custom_function_does_not_require_grad_as_in_torc
     result = run(_integer_output_spec())
     assert result.tensors["b"].requires_grad is False and result.tensors["b"].grad_fn is None
     np.testing.assert_array_equal(result.tensors["x"].grad, x.grad.numpy())
-    assert "b: .grad is None: it does not require grad (its dtype, int64, is not differentiable)" in result.warnings
+    assert "t, b: .grad is None: they do not require grad (its dtype, int64, is not differentiable)" in result.warnings
     with pytest.raises(SpecError, match=r"requires_grad=False \('b': its dtype, int64, is not differentiable\)"):
         run(_integer_output_spec(retain_grad=["b"]))
     spec = _integer_output_spec()
@@ -478,6 +478,26 @@ def test_unused_and_non_grad_tensors_get_none_with_a_reason() -> None:
     assert result.tensors["w"].grad is None and result.tensors["k"].grad is None
     assert "w: .grad is None: no backward root depends on it" in result.warnings
     assert "k: .grad is None: it does not require grad (requires_grad is false)" in result.warnings
+
+
+def test_the_constants_of_a_graph_share_one_warning_after_the_others() -> None:
+    # A review: every constant leaf (weights, targets, a one-hot) had a warning of its own, first,
+    # pushing down the ones that say something.
+    spec = {
+        "leaves": {
+            **leaves(x=[1.0], w=[2.0]),
+            "k": {"value": [1.0]},
+            "t": {"value": [3.0]},
+            "i": {"value": [1], "dtype": "int64"},
+        },
+        "nodes": [{"name": "c", "expr": "k * t"}, {"name": "z", "expr": "x * k * t * i"}],
+    }
+    assert run(spec).warnings == [
+        "w: .grad is None: no backward root depends on it",
+        "z: .grad of a non-leaf tensor that does not retain its gradient is None",
+        "k, t, c: .grad is None: they do not require grad (requires_grad is false)",  # c is a leaf, as in torch
+        "i: .grad is None: it does not require grad (its dtype, int64, is not differentiable)",
+    ]
 
 
 def test_non_finite_values_are_reported_where_they_first_appear() -> None:
