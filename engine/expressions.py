@@ -75,6 +75,19 @@ def _syntax(text: str, said: str) -> str:
     return "invalid syntax" if said == "invalid syntax" else f"invalid syntax ({said})"
 
 
+# A comparison as the mask of 1 and 0 that it means, in what expressions have (sign is 0 at 0).
+_MASKS = {
+    ast.Gt: "relu(sign({a} - {b}))",
+    ast.Lt: "relu(sign({b} - {a}))",
+    ast.GtE: "1 - relu(sign({b} - {a}))",
+    ast.LtE: "1 - relu(sign({a} - {b}))",
+    ast.Eq: "1 - abs(sign({a} - {b}))",
+    ast.NotEq: "abs(sign({a} - {b}))",
+}
+# PyTorch's names of the built-ins' parameters
+_TORCH_PARAMS = {"dim": "axis", "keepdim": "keepdims", "dims": "axes"}
+
+
 def _nearest(name: str, known: list[str]) -> str:
     """(did you mean 'weight_3'?), for a name one typo away from a known one; else nothing."""
     near = difflib.get_close_matches(name, known, n=1, cutoff=0.75) or [k for k in known if k.lower() == name.lower()]
@@ -217,6 +230,13 @@ class _Compiler:
             return self.subscript(node, depth)
         if isinstance(node, ast.Attribute):
             raise self.error(node, self.attribute_refused(node, None))
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _MASKS:
+            a, b = (
+                f"({ast.unparse(side)})" if isinstance(side, ast.BinOp) else ast.unparse(side)
+                for side in (node.left, node.comparators[0])
+            )
+            mask = _MASKS[type(node.ops[0])].format(a=a, b=b)
+            raise self.error(node, f"comparisons are not allowed: as a mask of 1 and 0, write {mask}")
         raise self.error(node, _REFUSED.get(type(node), f"{type(node).__name__} is not allowed"))
 
     # --- leaves of the syntax tree ----------------------------------------------------
@@ -258,7 +278,9 @@ class _Compiler:
             raise self.error(node, f"'{name}' is a function: call it, as in {name}(...)")
         known = sorted(scope.tensors | scope.params)
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
-        raise self.error(node, f"unknown name '{name}'{_nearest(name, known)} (known: {shown or 'none'})")
+        near = _nearest(name, known)
+        declare = "; a number the function takes is declared in its params" if self.label.startswith("function") else ""
+        raise self.error(node, f"unknown name '{name}'{near} (known: {shown or 'none'}){'' if near else declare}")
 
     def attribute_refused(self, node: ast.Attribute, call: ast.Call | None) -> str:
         """Why x.T, x.sum(dim=0), np.exp(x) or torch.relu(x) is refused, and how to write it here."""
@@ -269,6 +291,11 @@ class _Compiler:
         )
         text = ast.unparse(owner)
         text = text if len(text) <= 40 else "..."
+        if text == "ctx" and "ctx" not in self.scope.tensors:
+            return (
+                f"{said}: backward uses what forward saved, the params and grad_<output> by their names, "
+                "not through ctx"
+            )
         if call is None:
             return f"{said}: write transpose({text})" if tensor and attr in ("T", "mT") else said
         if attr not in self.scope.functions and attr not in BUILTIN_SIGNATURES:
@@ -411,9 +438,12 @@ class _Compiler:
         for keyword in node.keywords:
             assert keyword.arg is not None
             if keyword.arg not in signature.params:
+                ours = _TORCH_PARAMS.get(keyword.arg)
+                hint = f": write {ours}= (PyTorch's {keyword.arg}=)" if ours in signature.params else ""
                 raise self.error(
                     keyword,
-                    f"{fname}() has no parameter '{keyword.arg}' (parameters: {', '.join(param_names) or 'none'})",
+                    f"{fname}() has no parameter '{keyword.arg}' (parameters: {', '.join(param_names) or 'none'})"
+                    f"{hint}",
                 )
             if keyword.arg in params:
                 raise self.error(keyword, f"{fname}() got parameter '{keyword.arg}' twice")

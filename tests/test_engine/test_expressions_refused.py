@@ -56,8 +56,12 @@ REFUSED = [
     ("[v for v in x]", "comprehensions are not allowed", 1),
     ("(v for v in x)", "comprehensions are not allowed", 1),
     ("{v: v for v in x}", "comprehensions are not allowed", 1),
-    ("x < y", "comparisons are not allowed", 1),
-    ("x == y", "comparisons are not allowed", 1),
+    # A comparison, as the mask it means (a review: a student had no hint of the README's relu(sign(x))).
+    ("x < y", "comparisons are not allowed: as a mask of 1 and 0, write relu(sign(y - x))", 1),
+    ("x == y", "comparisons are not allowed: as a mask of 1 and 0, write 1 - abs(sign(x - y))", 1),
+    ("a >= x + 1", "write 1 - relu(sign((x + 1) - a))", 1),
+    ("x != 0", "write abs(sign(x - 0))", 1),
+    ("0 < x < 1", "comparisons are not allowed", 1),
     ("x and y", "'and' and 'or' are not allowed", 1),
     ("x if y else a", "conditional expressions", 1),
     ("[x, y]", "lists are not allowed", 1),
@@ -78,7 +82,8 @@ REFUSED = [
     ("exp", "'exp' is a function: call it", 1),
     ("exp(x, y)", "exp() takes 1 tensor argument(s) and 0 parameter(s)", 8),
     ("maximum(x)", "maximum() takes 2 tensor argument(s) (a, b), got 1", 1),
-    ("sum(x, dim=0)", "sum() has no parameter 'dim' (parameters: axis, keepdims)", 8),
+    ("sum(x, dim=0)", "sum() has no parameter 'dim' (parameters: axis, keepdims): write axis= (PyTorch's dim=)", 8),
+    ("mean(x, keepdim=True)", "write keepdims= (PyTorch's keepdim=)", 9),
     ("sum(x, axis=0, axis=1)", "sum() got parameter 'axis' twice", 16),
     ("sum(x, 0, axis=0)", "sum() got parameter 'axis' twice", 11),
     ("sum(x, keepdims=1)", "the parameter 'keepdims' of sum() must be True or False", 17),
@@ -139,6 +144,26 @@ def test_refused_expression_names_node_column_and_reason(expr: str, reason: str,
     if column is not None:
         assert f"column {column}:" in error.msg
     assert not isinstance(error, LimitExceeded)
+
+
+@pytest.mark.parametrize(
+    ("part", "expr", "reason"),
+    [
+        ("forward", "x * k", "unknown name 'k' (known: x); a number the function takes is declared in its params"),
+        ("backward", "ctx.saved_tensors[0] * grad_y", "the params and grad_<output> by their names, not through ctx"),
+    ],
+)
+def test_a_custom_function_says_how_it_names_what_it_uses(part: str, expr: str, reason: str) -> None:
+    # A review's student wrote a param they had not declared, and PyTorch's ctx.saved_tensors.
+    function = {"inputs": ["x"], "forward": [{"name": "y", "expr": "x * 2"}], "outputs": ["y"],
+                "save_for_backward": ["x"], "backward": [{"name": "grad_x", "expr": "grad_y * 2"}]}  # fmt: skip
+    function[part] = [{"name": "y" if part == "forward" else "grad_x", "expr": expr}]
+    spec = {"leaves": {"x": {"value": [1.0], "requires_grad": True}}, "functions": {"F": function},
+            "nodes": [{"name": "s", "expr": "sum(F(x))"}]}  # fmt: skip
+    with pytest.raises(SpecError) as caught:
+        compile_spec(spec)
+    assert caught.value.loc == ("body", "functions", "F", part, 0, "expr")
+    assert caught.value.msg.endswith(reason)
 
 
 def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
