@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
@@ -66,6 +67,17 @@ class Differentiator:
         # A look element by element ran out of the time it was given: the rest of the time
         # is the check's planned work's, and no look is tried again.
         self.out_of_time = False
+
+    @contextmanager
+    def measuring_by(self, options: CheckOptions) -> Iterator[None]:
+        """Measure with these options' tolerances for a while (a custom function's, atol at the
+        size of the gradient it got): the steps a derivative accepts, and the jumps it tells from
+        steep slopes, are measured against atol too."""
+        kept, self.options = self.options, options
+        try:
+            yield
+        finally:
+            self.options = kept
 
     @cached_property
     def probes(self) -> np.random.Generator:

@@ -79,7 +79,8 @@ def check_functions(
         grads, received = _upstream_of(call)
         checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
         judged_by, size = per_unit_upstream(options, grads)
-        comparisons, auto = _compared(call, spec, inputs, grads, checked, mode, judged_by, differentiator)
+        with differentiator.measuring_by(judged_by):
+            comparisons, auto = _compared(call, spec, inputs, grads, checked, mode, judged_by, differentiator)
         passed = all(c.passed for c in comparisons.values())
         if passed and sum(received) > 1:
             passed = _each_output_alone(
@@ -224,9 +225,10 @@ def _each_output_alone(
             off.where &= np.isfinite(hand[i])
             f = _projected_forward(spec.function, ctx.params, inputs, i, alone)
             what = f"{call.function}: grad_{spec.inputs[i]}"
-            said, index, unsaid = off.clear_of_kinks(
-                _one_of(noise, i), f, inputs[i].array, judged_by, differentiator, what
-            )
+            with differentiator.measuring_by(judged_by):
+                said, index, unsaid = off.clear_of_kinks(
+                    _one_of(noise, i), f, inputs[i].array, judged_by, differentiator, what
+                )
             comparison = comparisons[spec.inputs[i]]
             if unsaid is not None:  # a wrong term may be left unjudged: the answer says so
                 comparison.notes.append(f"{unsaid}; this {alone_said}")

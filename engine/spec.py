@@ -300,6 +300,13 @@ class Program:
                 warnings.append(f"{name}: .grad of a non-leaf tensor that does not retain its gradient is None")
             else:
                 warnings.append(f"{name}: .grad is None: {self._no_gradient_reached(t, calls)}")
+        for call in calls:
+            for name, (got, shape) in call.grad_fn.ctx.__dict__.get("reduced", {}).items():
+                warnings.append(
+                    f"{call.function} (node {call.node}): grad_{name} has the shape {list(got)}, and is summed to "
+                    f"{name}'s {list(shape)} over the axes it broadcast, as PyTorch sums it: the backward leaves "
+                    "that sum out"
+                )
         for why, names in constants.items():  # the constants' last: the others say more
             they = "it does not" if len(names) == 1 else "they do not"
             warnings.append(f"{', '.join(names)}: .grad is None: {they} require grad ({why})")

@@ -776,19 +776,51 @@ def test_a_backward_is_judged_alike_whatever_the_scale_of_the_loss(backward: str
         assert report.passed and report.warnings == []
 
 
+STEEP_OR_JUMPING = {  # forward, its right backward, x: where the steps must go small to measure
+    "steep sigmoid": ("sigmoid(10000 * x)", "grad_y * 10000 * sigmoid(10000 * x) * (1 - sigmoid(10000 * x))",
+                      [1e-4, -2e-4, 5e-5]),
+    "x / (|x| + 1e-8) at 0": ("x / (abs(x) + 1e-8)", "grad_y * 1e-8 / (abs(x) + 1e-8) ** 2", [-2.0, 0.0, 3.0]),
+    "sign, a jump at 0": ("sign(x)", "0 * grad_y", [1.5, 0.0, -0.5]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-30])
+@pytest.mark.parametrize("name", STEEP_OR_JUMPING)
+def test_a_right_backward_of_a_steep_or_jumping_function_passes_under_a_small_loss(name: str, scale: float) -> None:
+    # The review of the atol taken at the upstream gradient's size: the steps a derivative accepts
+    # were still measured against the whole atol, and took a first step far too coarse here.
+    forward, backward, x = STEEP_OR_JUMPING[name]
+    spec = _one_function(x, forward, backward)
+    spec["nodes"][1]["expr"] = f"{scale!r} * sum(y)"
+    report = check(spec, {"mode": "full"})
+    assert report.functions[0].passed, report.functions[0].inputs["x"].message
+
+
 @pytest.mark.parametrize("backward", ["grad_y * 3 * x * x", "grad_y * x * x"])
 def test_values_that_pass_by_atol_alone_though_far_apart_are_said_to_be_unjudged(backward: str) -> None:
     # A review's x³ at x near 1e-5 passed with its 3 forgotten: gradients of 1e-10, under atol.
     spec = _one_function([1e-5, 2e-5, -1.5e-5], "x * x * x", backward)
     report = check(spec, {"mode": "full"})
     assert report.passed
-    unjudged = [w for w in report.warnings if "pass only because that is under atol 1e-09" in w]
+    unjudged = [w for w in report.warnings if "values this small are not judged" in w and "under atol 1e-09" in w]
     if backward == "grad_y * 3 * x * x":
         assert unjudged == []
     else:  # x's own gradient and F's backward, each said once
         assert [w.split(" (and")[0].split(":")[0] for w in unjudged] == ["x[1]", "F"]
         assert "67% of their size apart" in unjudged[0]
         assert not check(spec, {"mode": "full", "atol": 0}).passed
+
+
+@pytest.mark.parametrize("forward", ["x - mean(x)", "(x - mean(x)) / sqrt(mean((x - mean(x)) * (x - mean(x))) + 1e-5)"])
+def test_a_gradient_that_is_zero_is_not_said_to_be_unjudged_for_its_rounding(forward: str) -> None:
+    # Summed, these are constant: the numbers measured are rounding, some estimated low, which a
+    # review found warned of as values too small to judge.
+    x = np.random.default_rng(5).standard_normal((4, 6)).tolist()
+    s, y = "sqrt(mean((x - mean(x)) * (x - mean(x))) + 1e-5)", "(x - mean(x))"
+    layer_norm = f"(grad_y - mean(grad_y) - {y} / {s} * mean(grad_y * {y} / {s})) / {s}"
+    backward = "grad_y - mean(grad_y)" if forward == "x - mean(x)" else layer_norm
+    report = check(_one_function(x, forward, backward), {"mode": "full"})
+    assert report.passed and report.warnings == []
 
 
 @pytest.mark.parametrize("dead", ["relu(x) - relu(x)", "0 * abs(x)"])

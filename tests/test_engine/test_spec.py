@@ -480,6 +480,30 @@ def test_unused_and_non_grad_tensors_get_none_with_a_reason() -> None:
     assert "k: .grad is None: it does not require grad (requires_grad is false)" in result.warnings
 
 
+@pytest.mark.parametrize("grad_b", ["grad_y", "sum(grad_y, axis=0)"])
+def test_a_gradient_summed_to_its_inputs_shape_is_said_to_be(grad_b: str) -> None:
+    # PyTorch sums a broadcast gradient to its input's shape without a word: a review's student
+    # never learned that the backward had left the sum over the batch out.
+    fn = {"inputs": ["x", "b"], "forward": [{"name": "y", "expr": "x + b"}], "outputs": ["y"],
+          "backward": [{"name": "grad_x", "expr": "grad_y"}, {"name": "grad_b", "expr": grad_b}]}  # fmt: skip
+    spec = {
+        "leaves": {**leaves(x=[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), **leaves(b=[0.5, 1.0])},
+        "functions": {"Lin": fn},
+        "nodes": [{"name": "y", "expr": "Lin(x, b)"}, {"name": "s", "expr": "sum(y)"}],
+    }
+    result = run(spec)
+    assert result.tensors["b"].grad.tolist() == [3.0, 3.0]  # the same, summed by either
+    said = [w for w in result.warnings if w.startswith("Lin (node y): ")]
+    assert said == (
+        []
+        if grad_b.startswith("sum")
+        else [
+            "Lin (node y): grad_b has the shape [3, 2], and is summed to b's [2] over the axes it broadcast, as "
+            "PyTorch sums it: the backward leaves that sum out"
+        ]
+    )
+
+
 def test_the_constants_of_a_graph_share_one_warning_after_the_others() -> None:
     # A review: every constant leaf (weights, targets, a one-hot) had a warning of its own, first,
     # pushing down the ones that say something.
