@@ -192,19 +192,23 @@ class _Compiler:
         self.warnings: list[str] = []
         self.deepest = 0
 
-    def column(self, node: ast.AST) -> int:
-        offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes
-        return self.indent + len(self.source.encode()[:offset].decode(errors="ignore")) + 1
+    def column(self, node: ast.AST) -> str:
+        """Where `node` starts: "column 5", or "line 2, column 5" in an expression of several lines."""
+        offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes, from the start of its line
+        line = getattr(node, "lineno", 1)
+        text = self.source.splitlines()[line - 1] if line > 1 else self.source
+        column = len(text.encode()[:offset].decode(errors="ignore")) + 1
+        return f"line {line}, column {column}" if line > 1 else f"column {self.indent + column}"
 
     def error(self, node: ast.AST | None, reason: str) -> SpecError:
-        where = f"{self.label}, column {self.column(node)}" if node is not None else self.label
+        where = f"{self.label}, {self.column(node)}" if node is not None else self.label
         return SpecError(self.loc, f"{where}: {reason}")
 
     def compile(self, node: ast.AST, depth: int = 0) -> Evaluate | _Const:
         if depth > self.limits.max_expr_depth:
             raise LimitExceeded(
                 self.loc,
-                f"{self.label}, column {self.column(node)}: the expression nests deeper than "
+                f"{self.label}, {self.column(node)}: the expression nests deeper than "
                 f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
             )
         depth += 1
@@ -263,9 +267,7 @@ class _Compiler:
             return math.inf if value > 0 else -math.inf
 
     def warn_inf(self, node: ast.AST) -> None:
-        self.warnings.append(
-            f"{self.label}, column {self.column(node)}: the number is too large for float64 and becomes inf"
-        )
+        self.warnings.append(f"{self.label}, {self.column(node)}: the number is too large for float64 and becomes inf")
 
     def name(self, node: ast.Name) -> Evaluate:
         name, scope = node.id, self.scope
@@ -370,7 +372,7 @@ class _Compiler:
         if not math.isfinite(value) and math.isfinite(a) and math.isfinite(b):
             symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[name]
             self.warnings.append(
-                f"{self.label}, column {self.column(node)}: {_operand(a)} {symbol} {_operand(b)} on number "
+                f"{self.label}, {self.column(node)}: {_operand(a)} {symbol} {_operand(b)} on number "
                 f"literals gives {value} in float64"
             )
         return _Const(value)
@@ -394,7 +396,7 @@ class _Compiler:
         if signature.depth and depth + signature.depth > self.limits.max_expr_depth:
             raise LimitExceeded(
                 self.loc,
-                f"{self.label}, column {self.column(node)}: the expression nests {depth + signature.depth} deep "
+                f"{self.label}, {self.column(node)}: the expression nests {depth + signature.depth} deep "
                 f"through {fname}() (its own expressions, {CALL_LEVELS} more for each call), over the limit of "
                 f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
             )
@@ -510,7 +512,7 @@ class _Compiler:
         return self.function_call(node, signature, args, kwargs, what)
 
     def where(self, node: ast.AST, what: str) -> str:
-        return f"{self.label}, column {self.column(node)}: {what}"
+        return f"{self.label}, {self.column(node)}: {what}"
 
     def function_call(
         self,
@@ -639,13 +641,22 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
             f"{label}: the expression nests brackets deeper than {limits.max_expr_depth} "
             f"(setting {setting('max_expr_depth')})",
         )
+    surrogate = next((i for i, c in enumerate(source) if "\ud800" <= c <= "\udfff"), None)
+    if surrogate is not None:  # legal in JSON, no character: UTF-8 has no bytes for it
+        raise SpecError(
+            loc, f"{label}, column {surrogate + 1}: {source[surrogate]!r} is half a character (a lone surrogate)"
+        )
     text = source.strip()
     indent = len(source) - len(source.lstrip())  # the parser refuses leading spaces; columns count them
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
-        column = (error.offset or 1) + indent
-        raise SpecError(loc, f"{label}, column {column}: {_syntax(text, error.msg)}") from None
+        line = error.lineno or 1
+        where = f"line {line}, column {error.offset or 1}" if line > 1 else f"column {(error.offset or 1) + indent}"
+        said = _syntax(text, error.msg)
+        if line > 1:
+            said += " (an expression goes on to a new line only inside brackets)"
+        raise SpecError(loc, f"{label}, {where}: {said}") from None
     except (RecursionError, MemoryError):
         raise LimitExceeded(
             loc,

@@ -46,5 +46,6 @@ def example(name: str) -> dict[str, Any]:
     """The body to POST to /backward as it is."""
     if name not in EXAMPLES:
         said = name if len(name) <= 80 else f"{name[:80]}..."  # a path of any length, not echoed whole
-        raise HTTPException(404, f"no example named {said!r}; known: {', '.join(EXAMPLES)}")
+        msg = f"no example named {said!r}; known: {', '.join(EXAMPLES)}"
+        raise HTTPException(404, [{"loc": ["path", "name"], "msg": msg, "type": "not_found"}])
     return dict(EXAMPLES[name]["value"])

@@ -700,7 +700,7 @@ CASES = [
         method="GET",
         path="/examples/nope",
         status=404,
-        loc_prefix=["path"],
+        loc_prefix=["path", "name"],  # the path parameter, as FastAPI places its own errors
         msg=("'nope'", *EXAMPLES),
     ),
     Case("an unknown route", method="GET", path="/nope", status=404, loc_prefix=["path"]),

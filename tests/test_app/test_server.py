@@ -97,7 +97,7 @@ def test_the_error_answers_and_headers_sent_are_the_documented_ones(client: http
     missing = client.get("/examples/nope")
     documented = paths["/examples/{name}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
     assert missing.status_code == 404 and documented == {"$ref": "#/components/schemas/ErrorResponse"}
-    assert ErrorResponse.model_validate(missing.json()).detail[0].loc == ["path"]
+    assert ErrorResponse.model_validate(missing.json()).detail[0].loc == ["path", "name"]
     busy = paths["/backward"]["post"]["responses"]["503"]
     assert set(busy["headers"]) == {"Retry-After"}
     assert busy["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}

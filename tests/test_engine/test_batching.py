@@ -10,6 +10,7 @@ may take two copies), which evaluates the graph once per perturbation as before.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -193,3 +194,13 @@ def test_a_stack_of_0d_copies_is_promoted_as_one_0d_copy() -> None:
         one_by_one = [apply_binary(OPS[op], Tensor(np.array(c)), Tensor(m)).array for c in copies]
         assert stacked.array.dtype == one_by_one[0].dtype == np.float32, op
         np.testing.assert_array_equal(stacked.array, np.stack(one_by_one), err_msg=op)
+
+
+@pytest.mark.parametrize("expr", ["mse_loss(z[0:0], z[0:0])", "mean(z[0:0])", "logsumexp(z[0:0])"])
+def test_a_batch_of_empty_losses_is_nan_without_numpys_warning(expr: str) -> None:
+    # A review found "Mean of empty slice" in the server's log: the batched mse_loss took np.mean.
+    spec = {"leaves": {"z": {"value": [1.0, 2.0], "requires_grad": True}}, "nodes": [{"name": "s", "expr": expr}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = run_check(compile_spec(spec), {"mode": "full"})
+    assert report.passed is True  # the root is NaN: nothing measured, nothing failed

@@ -166,6 +166,21 @@ def test_a_custom_function_says_how_it_names_what_it_uses(part: str, expr: str, 
     assert caught.value.msg.endswith(reason)
 
 
+@pytest.mark.parametrize(
+    ("expr", "said"),
+    [
+        ("sum(x)\n+1", "line 2, column 1: invalid syntax (an expression goes on to a new line only inside brackets)"),
+        ("sum(x +\n  q)", "line 2, column 3: unknown name 'q'"),
+        ("sum(x) + \ud800", "column 10: '\\ud800' is half a character (a lone surrogate)"),
+    ],
+)
+def test_an_expression_of_several_lines_or_half_a_character_is_refused_where_it_is(expr: str, said: str) -> None:
+    # A review: the line was not said (column 1 of what?), and a lone surrogate got Python's codec words.
+    with pytest.raises(SpecError) as caught:
+        compile_spec(_spec(expr))
+    assert caught.value.msg.startswith(f"node 'z', {said}")
+
+
 def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
     with pytest.raises(LimitExceeded, match="nests brackets deeper than 100") as caught:
         compile_spec(
