@@ -464,9 +464,15 @@ class _Compiler:
         if value is NOT_CONSTANT or not fits(value):
             if value is NOT_CONSTANT and _computed(node):
                 accepts = f"{accepts}, written as a literal (parameters are not computed)"
+            if value is NOT_CONSTANT and _past_int64(node):
+                accepts = f"{accepts}; this integer is past int64" + (", so write it as a float" if not kind else "")
             if fname in ("max", "min") and isinstance(node, ast.Name) and node.id in self.scope.tensors:
                 accepts = f"{accepts}; of two tensors, element by element, {fname}imum(a, b)"
             raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
+        if type(value) is float and math.isinf(value):  # no literal is inf, but 1e999 becomes it
+            self.warnings.append(
+                f"{self.label}, {self.column(node)}: the number is too large for float64 and becomes inf"
+            )
         if kind in ("shape", "axes") and type(value) is int:
             value = (value,)
         return value
@@ -484,7 +490,8 @@ class _Compiler:
             bounds = [None if b is None else _constant_value(b) for b in (node.lower, node.upper, node.step)]
             for b, part in zip(bounds, (node.lower, node.upper, node.step), strict=True):
                 if part is not None and type(b) is not int:
-                    raise self.error(part, "slice bounds must be integer constants")
+                    past = " within int64" if _past_int64(part) else ""
+                    raise self.error(part, f"slice bounds must be integer constants{past}")
             if bounds[2] is not None and bounds[2] <= 0:
                 raise self.error(node, "slice step must be greater than zero (as in PyTorch)")
             return slice(*bounds)
@@ -593,6 +600,13 @@ def _computed(node: ast.AST) -> bool:
     if isinstance(node, ast.UnaryOp):
         return _computed(node.operand)
     return isinstance(node, ast.Name | ast.BinOp | ast.Call | ast.Subscript)
+
+
+def _past_int64(node: ast.AST) -> bool:
+    """An integer literal (signed or not) that int64 cannot hold."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) >= _INT64
 
 
 def _constant_value(node: ast.AST) -> Any:

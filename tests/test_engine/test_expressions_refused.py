@@ -97,6 +97,13 @@ REFUSED = [
     ("mse_loss(input=x, target=x)", "got 0: tensors are given by position, not by name (input=, target=)", 1),
     ("sum(x, axis=-a)", "must be an integer, a tuple of integers or None, written as a literal", 13),
     ("sum(x, axis=[0])", "the parameter 'axis' of sum() must be an integer, a tuple of integers or None", 13),
+    # Integers past int64 were told they were no numbers, or no integers (a review).
+    (
+        "sum(x, axis=-99999999999999999999)",
+        "must be an integer, a tuple of integers or None; this integer is past int64",
+        13,
+    ),
+    ("x[0:99999999999999999999]", "slice bounds must be integer constants within int64", 5),
     # Each parameter says what it takes: a review found axis told of True/False, and softmax's
     # axis of tuples.
     ("softmax(x, axis=(0, 1))", "the parameter 'axis' of softmax() must be an integer", 17),
@@ -179,6 +186,16 @@ def test_an_expression_of_several_lines_or_half_a_character_is_refused_where_it_
     with pytest.raises(SpecError) as caught:
         compile_spec(_spec(expr))
     assert caught.value.msg.startswith(f"node 'z', {said}")
+
+
+def test_a_custom_functions_param_too_large_for_its_type_is_said_to_be() -> None:
+    fn = {"inputs": ["x"], "params": {"k": 1.0}, "forward": [{"name": "y", "expr": "x * k"}], "outputs": ["y"]}
+    node = {"name": "z", "expr": "F(x, k=100000000000000000000000000000000000)"}
+    spec = {"leaves": {"x": {"value": [1.0]}}, "functions": {"F": fn}, "nodes": [node]}
+    with pytest.raises(SpecError, match="must be a number or True/False; this integer is past int64, so write it as"):
+        compile_spec(spec)
+    node["expr"] = "F(x, k=1e999)"  # inf, as a literal in an expression, and said so
+    assert compile_spec(spec).warnings == ["node 'z', column 8: the number is too large for float64 and becomes inf"]
 
 
 def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
