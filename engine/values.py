@@ -108,7 +108,14 @@ def initialized(
         )
     count = prod(max(n, 1) for n in shape)  # (0, 10**30) holds nothing, but nothing can use it either
     if count > limits.max_tensor_elements:
-        raise _too_many((*loc, "shape"), what, count, limits)
+        if 0 not in shape:
+            raise _too_many((*loc, "shape"), what, count, limits)
+        raise LimitExceeded(
+            (*loc, "shape"),
+            f"{what} has no elements, but the shape {shape} would make {count:,} once its 0s are 1s, over the "
+            f"limit of {limits.max_tensor_elements:,} per tensor (setting {setting('max_tensor_elements')}): "
+            "a sum over its empty axes would make that many",
+        )
     init = spec.get("init")
     if init not in INITS:
         raise SpecError((*loc, "init"), f"{what}: init must be one of {', '.join(INITS)}, got {init!r}")
