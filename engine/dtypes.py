@@ -16,7 +16,8 @@ import numpy as np
 
 
 class dtype:
-    """A tensor's element type, printed as `engine.float32`."""
+    """A tensor's element type, printed as PyTorch prints it, `torch.float32`: the engine stands in
+    for torch (`import engine as torch`), and code written for it prints what it would."""
 
     __slots__ = ("is_floating_point", "itemsize", "name", "numpy", "torch_name")
 
@@ -28,7 +29,7 @@ class dtype:
         self.is_floating_point = self.numpy.kind == "f"
 
     def __repr__(self) -> str:
-        return f"engine.{self.name}"
+        return f"torch.{self.name}"
 
 
 float32 = dtype("float32", "Float")

@@ -19,7 +19,7 @@ class _ReturnType(NamedTuple):
     indices: Tensor
 
     def __repr__(self) -> str:  # as torch.return_types prints, a line for each
-        return f"engine.return_types.{type(self).__name__}(\nvalues={self.values!r},\nindices={self.indices!r})"
+        return f"torch.return_types.{type(self).__name__}(\nvalues={self.values!r},\nindices={self.indices!r})"
 
 
 class max_result(_ReturnType):

@@ -149,8 +149,8 @@ def tensor_repr(values: np.ndarray, *, requires_grad: bool = False, grad_fn_name
     """torch's repr of a tensor holding `values`: `tensor([1., 2.], requires_grad=True)`."""
     indent = len(_PREFIX)
     suffixes: list[str] = []
-    # Spelled as torch spells it while laying out, so that the suffixes wrap onto
-    # a new line exactly where torch's do; renamed to engine's dtypes at the end.
+    # Spelled as torch spells it (engine.dtypes), so that the output, suffixes wrapped onto a
+    # new line where torch's are, is torch's: code written for it prints the same.
     dtype_suffix = f"dtype=torch.{values.dtype.name}"
     if values.size == 0:
         # Like NumPy, the shape is shown unless it is (0,); an empty tensor has
@@ -166,4 +166,4 @@ def tensor_repr(values: np.ndarray, *, requires_grad: bool = False, grad_fn_name
     elif requires_grad:
         suffixes.append("requires_grad=True")
     text = _add_suffixes(_PREFIX + format_values(values, indent=indent), suffixes, indent)
-    return text.replace("dtype=torch.", "dtype=engine.")
+    return text

@@ -11,7 +11,7 @@ class Size(tuple[int, ...]):
     and sums with tuples are Sizes again, as torch.Size's are."""
 
     def __repr__(self) -> str:
-        return f"engine.Size({list(self)})"
+        return f"torch.Size({list(self)})"
 
     __str__ = __repr__
 
