@@ -86,9 +86,10 @@ def check_functions(
             passed = _each_output_alone(
                 call, spec, inputs, grads, received, checked, comparisons, options, differentiator
             )
-        if not passed and judged_by is not options:
+        hidden = [c for c in comparisons.values() if not c.passed and c.max_abs_error <= options.atol]
+        if judged_by is not options and hidden:  # a failure that the whole atol would have hidden
             warnings.append(
-                f"{call.function} (node {call.node}): judged with atol {options.atol:g} × {size:.3g}, the largest "
+                f"{call.function} ({call.place}): judged with atol {options.atol:g} × {size:.3g}, the largest "
                 "gradient its outputs got: a backward is linear in that gradient, so it is judged as it would be "
                 "under a gradient of 1, whatever the scale of the loss"
             )
@@ -122,7 +123,7 @@ def _unchecked(call: Call, spec: Any, inputs: list[Any]) -> list[str]:
     requires_grad false by mistake would otherwise pass a wrong formula without a word (a review)."""
     given = {name for statement in spec.backward for name in statement.names}
     return [
-        f"{call.function} (node {call.node}): grad_{name} is not checked: {name} does not require grad, so "
+        f"{call.function} ({call.place}): grad_{name} is not checked: {name} does not require grad, so "
         f"PyTorch discards the gradient backward gives it; with requires_grad true on what {name} comes from, "
         "it is checked"
         for name, t in zip(spec.inputs, inputs, strict=False)
@@ -153,7 +154,7 @@ def _compared(
     noise = functools.cache(functools.partial(_autodiff_noise, spec.function, ctx.params, inputs, grads, checked, auto))
     for i in checked:
         f = _projected_forward(spec.function, ctx.params, inputs, i, grads)
-        what = f"{call.function}: grad_{spec.inputs[i]}"
+        what = f"{call.label}: grad_{spec.inputs[i]}"
         # NaN in both, as PyTorch's own op would give (log's grad_y / x at 0, where grad_y is 0):
         # the backward agrees with autograd of its forward, where no derivative exists to measure.
         both_nan = np.isnan(hand[i]) & np.isnan(auto[i])
@@ -224,7 +225,7 @@ def _each_output_alone(
             off = _Off(hand[i], auto[i], judged_by)
             off.where &= np.isfinite(hand[i])
             f = _projected_forward(spec.function, ctx.params, inputs, i, alone)
-            what = f"{call.function}: grad_{spec.inputs[i]}"
+            what = f"{call.label}: grad_{spec.inputs[i]}"
             with differentiator.measuring_by(judged_by):
                 said, index, unsaid = off.clear_of_kinks(
                     _one_of(noise, i), f, inputs[i].array, judged_by, differentiator, what
@@ -533,7 +534,7 @@ def _jacobian_warnings(
         try:
             hand = hand_written(node, ctx, probe, checked)
         except ComputeError as error:
-            warnings.append(f"{call.function} (node {call.node}): {error.msg}, with a gradient on {used}")
+            warnings.append(f"{call.function} ({call.place}): {error.msg}, with a gradient on {used}")
             continue
         wrong = []
         for i in checked:
@@ -556,6 +557,6 @@ def _jacobian_warnings(
             else:
                 said = f"correct here, where grad_{spec.outputs[k]} is zero, and wrong where {used} gets a gradient"
             warnings.append(
-                f"{call.function} (node {call.node}): backward mishandles grad_{spec.outputs[k]} for {which}: {said}"
+                f"{call.function} ({call.place}): backward mishandles grad_{spec.outputs[k]} for {which}: {said}"
             )
     return warnings

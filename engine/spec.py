@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,6 +74,17 @@ class Call:
     function: str
     node: str | list[str]  # the calling node's name, or names for several outputs
     grad_fn: FunctionNode
+    nth: int = 0  # which call of the function in its node, from 1, where the node makes several
+
+    @property
+    def place(self) -> str:
+        """Where messages say the call is: "node y", or "call 2 in node y"."""
+        return f"call {self.nth} in node {self.node}" if self.nth else f"node {self.node}"
+
+    @property
+    def label(self) -> str:
+        """How messages begin on the call: "Sig", or "Sig (call 2 in node y)" beside another Sig."""
+        return f"{self.function} ({self.place})" if self.nth else self.function
 
 
 @dataclass
@@ -277,9 +289,7 @@ class Program:
             given = {name for statement in spec.backward for name in statement.names}
             for name, argument in zip(spec.inputs, call.grad_fn.inputs, strict=False):
                 if argument is tensor and f"grad_{name}" not in given:
-                    return (
-                        f"the backward of {call.function} (node {call.node}) gives no grad_{name}, which counts as None"
-                    )
+                    return f"the backward of {call.function} ({call.place}) gives no grad_{name}, which counts as None"
         if not self.roots:
             return "no backward ran (backward is an empty list; left out, it is the last node)"
         return "no backward root depends on it"
@@ -303,7 +313,7 @@ class Program:
         for call in calls:
             for name, (got, shape) in call.grad_fn.ctx.__dict__.get("reduced", {}).items():
                 warnings.append(
-                    f"{call.function} (node {call.node}): grad_{name} has the shape {list(got)}, and is summed to "
+                    f"{call.function} ({call.place}): grad_{name} has the shape {list(got)}, and is summed to "
                     f"{name}'s {list(shape)} over the axes it broadcast, as PyTorch sums it: the backward leaves "
                     "that sum out"
                 )
@@ -349,7 +359,12 @@ def _calls_in(node: str | list[str], outputs: list[Tensor], earlier: set[int]) -
         if isinstance(fn, FunctionNode):
             found.append(Call(fn.function.__name__, node, fn))
         stack.extend(t.grad_fn for t in fn.inputs if t is not None)
-    return sorted(found, key=lambda call: call.grad_fn.sequence_nr)
+    found.sort(key=lambda call: call.grad_fn.sequence_nr)
+    for name, n in Counter(call.function for call in found).items():
+        if n > 1:  # sum(Sig(x) * Sig(2 * x)): told apart in the messages by their order
+            for nth, call in enumerate((c for c in found if c.function == name), start=1):
+                call.nth = nth
+    return found
 
 
 def _current_guard() -> Guard:

@@ -749,6 +749,21 @@ def _keeping_out_of_time(init: Any) -> Any:
     return set_up
 
 
+def test_two_calls_of_a_function_in_one_node_are_told_apart_in_the_messages() -> None:
+    # A review: both entries of sum(Sig(x) * Sig(2 * x)) said "Sig: grad_x[2]", node L.
+    function = {"inputs": ["x"], "forward": [{"name": "y", "expr": "1 / (1 + exp(-x))"}], "outputs": ["y"],
+                "save_for_backward": ["y"], "backward": [{"name": "grad_x", "expr": "grad_y * y"}]}  # fmt: skip
+    spec = {
+        "dtype": "float64",
+        "leaves": {"x": leaf([-1.0, 0.5, 2.0])},
+        "functions": {"Sig": function},
+        "nodes": [{"name": "L", "expr": "sum(Sig(x) * Sig(2 * x))"}, {"name": "M", "expr": "L + sum(Sig(x))"}],
+    }
+    report = check(spec, {"mode": "full"})
+    messages = [f.inputs["x"].message or "" for f in report.functions]
+    assert [m.split(": grad_x")[0] for m in messages] == ["Sig (call 1 in node L)", "Sig (call 2 in node L)", "Sig"]
+
+
 SIGMOID_BACKWARDS = {"right": ("grad_y * y * (1 - y)", True), "of the wrong sign": ("grad_y * y * (y - 1)", False),
                      "without its 1 - y": ("grad_y * y", False)}  # fmt: skip
 
