@@ -203,15 +203,15 @@ class BackwardRequest(Strict):
 
     dtype: Dtype = Field(default="float32", description="Default dtype of the leaves (float32, as torch.tensor).")
     leaves: dict[Name, LeafSpec] = Field(description="Leaf tensors by name.")
-    functions: dict[Name, FunctionSpec] = Field(
-        default_factory=dict, description="Custom functions by name; each may call those defined before it."
+    functions: dict[Name, FunctionSpec] | None = Field(
+        default=None, description="Custom functions by name; each may call those defined before it."
     )
     nodes: list[NodeSpec] = Field(description="Computed tensors, evaluated in order.")
     backward: RootSpec | list[RootSpec] | None = Field(
         default=None,
         description="One root or a list, run in order with gradients accumulating. Left out: the last node.",
     )
-    check: CheckOptions = Field(default_factory=CheckOptions)
+    check: CheckOptions | None = Field(default=None, description="The check's options; left out or null: the defaults.")
 
 
 # --- the answer -----------------------------------------------------------------------

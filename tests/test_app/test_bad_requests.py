@@ -946,6 +946,15 @@ def test_past_the_time_limit(client: httpx.Client) -> None:
     assert TIME_LIMIT * 0.9 < elapsed < TIME_LIMIT + margin, elapsed
 
 
+def test_null_for_a_field_that_may_be_left_out_is_as_if_left_out(client: httpx.Client) -> None:
+    # A review: "backward": null was taken, "check": null and "functions": null refused.
+    left_out = client.post("/backward", json=body()).json()
+    for name in ("check", "functions", "backward"):
+        answer = client.post("/backward", json=body(**{name: None}))
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == left_out
+
+
 def test_a_body_sent_slowly_has_its_whole_time_limit_once_it_is_read(server: Server) -> None:
     # A review sent a small body over 10.5 s to an idle server: 503 "waited 0.0 s for a place",
     # the upload's time counted against the time to compute.
