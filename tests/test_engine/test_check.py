@@ -839,6 +839,18 @@ def test_a_gradient_that_is_zero_is_not_said_to_be_unjudged_for_its_rounding(for
     assert report.passed and report.warnings == []
 
 
+@pytest.mark.parametrize("scale", [1e-8, 1e-20])
+def test_a_gradient_that_is_zero_along_a_direction_is_not_said_to_be_unjudged(scale: float) -> None:
+    # A second review's row-centring in fast mode: the one number a direction measures is rounding.
+    x = [[0.13714460365091846, -0.08455224635335844, -0.10888855754631618],
+         [-0.9012003545018906, -0.09278122317697758, -1.9679075771513332]]  # fmt: skip
+    spec = _one_function(x, "x - mean(x, axis=-1, keepdims=True)", "grad_y - mean(grad_y, axis=-1, keepdims=True)")
+    spec["dtype"] = "float32"
+    spec["nodes"][1]["expr"] = f"{scale!r} * sum(y)"
+    report = check(spec, {"mode": "fast"})
+    assert report.passed and report.warnings == []
+
+
 @pytest.mark.parametrize("dead", ["relu(x) - relu(x)", "0 * abs(x)"])
 def test_kinks_that_do_not_reach_f_do_not_spare_a_wrong_backward_in_fast_mode(dead: str) -> None:
     # F is smooth, but its forward crosses relu or abs kinks along any direction; 50,000 elements
