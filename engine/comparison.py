@@ -86,7 +86,13 @@ def compare(
                 what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
             ).replace(" analytic ", f" {said} ", 1)
     kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
-    notes = [] if bad.any() else _under_atol(what, analytic, numerical, diff, errors, judged, (atol, rtol), said)
+    # Passed by atol alone (rarely any): what else they pass by is the tolerance without it.
+    by_atol = None if bad.any() or not atol else judged & (diff > tolerance - atol)
+    notes = (
+        []
+        if by_atol is None or not by_atol.any()
+        else _under_atol(what, analytic, numerical, diff, errors, judged, by_atol, atol, said)
+    )
     return Comparison(
         passed=not bad.any(),
         max_abs_error=float(np.max(np.where(judged, diff, 0.0), initial=0.0)),
@@ -110,19 +116,18 @@ def _under_atol(
     diff: Array,
     errors: Array,
     judged: Array,
-    tolerances: tuple[float, float],
+    by_atol: Array,
+    atol: float,
     said: str,
 ) -> list[str]:
-    """A warning where elements pass by atol alone, though analytic and numerical are far apart
-    for their size: values that small the check cannot judge, unless told a smaller atol."""
-    atol, rtol = tolerances
+    """A warning where elements pass by atol alone (`by_atol`), though analytic and numerical are
+    far apart for their size: values that small the check cannot judge, unless told a smaller atol."""
     # Above every element's error estimate: where the true gradient is 0 (sum(x - mean(x))), the
     # numbers are rounding, some of them estimated low (a review found those warned of).
     noise = float(np.max(errors, where=judged, initial=0.0))
     with np.errstate(all="ignore"):
         size = np.maximum(np.abs(analytic), np.abs(numerical))
-        apart = judged & (diff > rtol * np.abs(numerical) + errors) & (diff > APART_UNDER_ATOL * size)
-        apart &= size > noise
+        apart = by_atol & (diff > APART_UNDER_ATOL * size) & (size > noise)
     if not apart.any():
         return []
     flat = int(np.argmax(np.where(apart, diff / size, -1.0)))
