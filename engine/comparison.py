@@ -83,8 +83,15 @@ def compare(
         worst = [int(i) for i in np.unravel_index(flat, analytic.shape)] if analytic.ndim else []
         if bad.any():
             message = _explain(
-                what, worst, analytic.flat[flat], numerical.flat[flat], diff.flat[flat], errors.flat[flat], atol, rtol
-            ).replace(" analytic ", f" {said} ", 1)
+                what,
+                worst,
+                said,
+                analytic.flat[flat],
+                numerical.flat[flat],
+                diff.flat[flat],
+                errors.flat[flat],
+                (atol, rtol),
+            )
     kink_list = [[int(i) for i in index] for index in np.argwhere(kinks)] if kinks.any() else []
     # Passed by atol alone (rarely any): what else they pass by is the tolerance without it.
     by_atol = None if bad.any() or not atol else judged & (diff > tolerance - atol)
@@ -188,11 +195,19 @@ def imprecision_notes(comparisons: list[Comparison], atol: float) -> list[str]:
 
 
 def _explain(
-    what: str, index: list[int], analytic: float, numerical: float, diff: float, error: float, atol: float, rtol: float
+    what: str,
+    index: list[int],
+    said: str,
+    analytic: float,
+    numerical: float,
+    diff: float,
+    error: float,
+    tolerances: tuple[float, float],
 ) -> str:
     where = element_name(what, index)
+    atol, rtol = tolerances
     allowed = atol + rtol * abs(numerical) + error
     return (
-        f"{where}: analytic {analytic:.10g} but numerical {numerical:.10g}, off by {diff:.3g}, over the "
+        f"{where}: {said} {analytic:.10g} but numerical {numerical:.10g}, off by {diff:.3g}, over the "
         f"tolerance {allowed:.3g} (atol {atol:g} + rtol {rtol:g} × |numerical| + error estimate {error:.2g})"
     )

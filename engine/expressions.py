@@ -192,7 +192,7 @@ class _Compiler:
         self.warnings: list[str] = []
         self.deepest = 0
 
-    def column(self, node: ast.AST) -> str:
+    def position(self, node: ast.AST) -> str:
         """Where `node` starts: "column 5", or "line 2, column 5" in an expression of several lines."""
         offset = getattr(node, "col_offset", 0)  # in UTF-8 bytes, from the start of its line
         line = getattr(node, "lineno", 1)
@@ -201,14 +201,14 @@ class _Compiler:
         return f"line {line}, column {column}" if line > 1 else f"column {self.indent + column}"
 
     def error(self, node: ast.AST | None, reason: str) -> SpecError:
-        where = f"{self.label}, {self.column(node)}" if node is not None else self.label
+        where = f"{self.label}, {self.position(node)}" if node is not None else self.label
         return SpecError(self.loc, f"{where}: {reason}")
 
     def compile(self, node: ast.AST, depth: int = 0) -> Evaluate | _Const:
         if depth > self.limits.max_expr_depth:
             raise LimitExceeded(
                 self.loc,
-                f"{self.label}, {self.column(node)}: the expression nests deeper than "
+                f"{self.label}, {self.position(node)}: the expression nests deeper than "
                 f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
             )
         depth += 1
@@ -267,7 +267,9 @@ class _Compiler:
             return math.inf if value > 0 else -math.inf
 
     def warn_inf(self, node: ast.AST) -> None:
-        self.warnings.append(f"{self.label}, {self.column(node)}: the number is too large for float64 and becomes inf")
+        self.warnings.append(
+            f"{self.label}, {self.position(node)}: the number is too large for float64 and becomes inf"
+        )
 
     def name(self, node: ast.Name) -> Evaluate:
         name, scope = node.id, self.scope
@@ -372,7 +374,7 @@ class _Compiler:
         if not math.isfinite(value) and math.isfinite(a) and math.isfinite(b):
             symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[name]
             self.warnings.append(
-                f"{self.label}, {self.column(node)}: {_operand(a)} {symbol} {_operand(b)} on number "
+                f"{self.label}, {self.position(node)}: {_operand(a)} {symbol} {_operand(b)} on number "
                 f"literals gives {value} in float64"
             )
         return _Const(value)
@@ -396,7 +398,7 @@ class _Compiler:
         if signature.depth and depth + signature.depth > self.limits.max_expr_depth:
             raise LimitExceeded(
                 self.loc,
-                f"{self.label}, {self.column(node)}: the expression nests {depth + signature.depth} deep "
+                f"{self.label}, {self.position(node)}: the expression nests {depth + signature.depth} deep "
                 f"through {fname}() (its own expressions, {CALL_LEVELS} more for each call), over the limit of "
                 f"{self.limits.max_expr_depth} (setting {setting('max_expr_depth')})",
             )
@@ -470,9 +472,7 @@ class _Compiler:
                 accepts = f"{accepts}; of two tensors, element by element, {fname}imum(a, b)"
             raise self.error(node, f"the parameter '{pname}' of {fname}() must be {accepts}")
         if type(value) is float and math.isinf(value):  # no literal is inf, but 1e999 becomes it
-            self.warnings.append(
-                f"{self.label}, {self.column(node)}: the number is too large for float64 and becomes inf"
-            )
+            self.warn_inf(node)
         if kind in ("shape", "axes") and type(value) is int:
             value = (value,)
         return value
@@ -519,7 +519,7 @@ class _Compiler:
         return self.function_call(node, signature, args, kwargs, what)
 
     def where(self, node: ast.AST, what: str) -> str:
-        return f"{self.label}, {self.column(node)}: {what}"
+        return f"{self.label}, {self.position(node)}: {what}"
 
     def function_call(
         self,
