@@ -59,7 +59,7 @@ from engine.functional import (
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from engine.logic import all, allclose, any, equal
 from engine.ops import OPS, Op
-from engine.random import manual_seed, rand, randint, randn
+from engine.random import Generator, manual_seed, multinomial, rand, randint, randn
 from engine.size import Size
 from engine.tensor import Tensor, tensor
 
@@ -71,12 +71,12 @@ double = float64
 long = int64
 
 __all__ = [
-    "OPS", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax",
-    "argmin", "autograd", "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda", "default_dtype",
-    "device", "div", "dtype", "enable_grad", "equal", "exp", "eye", "flatten", "float32", "float64", "full", "int64",
-    "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg", "nn", "no_grad", "ones",
-    "ones_like", "optim", "pow", "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled",
-    "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "sub", "sum", "tanh", "tensor",
-    "transpose", "unsqueeze", "zeros", "zeros_like",
+    "OPS", "Generator", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
+    "argmax", "argmin", "autograd", "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda",
+    "default_dtype", "device", "div", "dtype", "enable_grad", "equal", "exp", "eye", "flatten", "float32",
+    "float64", "full", "int64", "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "multinomial", "neg", "nn", "no_grad",
+    "ones", "ones_like", "optim", "pow", "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled",
+    "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "sub", "sum", "tanh", "tensor", "transpose",
+    "unsqueeze", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -453,6 +453,13 @@ RANDOM = {
     "randint(5, (3,))": lambda lib: lib.randint(5, (3,)),
     "randint(2, 5, (2, 2))": lambda lib: lib.randint(2, 5, (2, 2)),
     "randint(2, 5, (2,), dtype=float32)": lambda lib: lib.randint(2, 5, (2,), dtype=lib.float32),
+    # makemore's: a generator of its own, and samples drawn with it
+    "randn((27, 2), generator=g)": lambda lib: lib.randn((27, 2), generator=lib.Generator().manual_seed(2147483647)),
+    "multinomial(p, 5, replacement=True)": lambda lib: lib.multinomial(lib.tensor([0.2, 0.3, 0.5]), 5, True),
+    "multinomial(rows, 2)": lambda lib: lib.multinomial(lib.tensor([[0.2, 0.8, 0.0], [1.0, 1.0, 1.0]]), 2),
+    "multinomial(p, 1, generator=g)": lambda lib: lib.multinomial(
+        lib.tensor([0.5, 0.5], requires_grad=True), num_samples=1, replacement=True, generator=lib.Generator()
+    ),
 }
 
 
@@ -479,6 +486,22 @@ def test_random_tensors_are_drawn_from_their_distributions() -> None:
     assert uniform.min() >= 0 and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 5 * (1 / 12) ** 0.5 / n**0.5
     assert abs(normal.mean()) < 5 / n**0.5 and abs(normal.std() - 1) < 5 / (2 * n) ** 0.5
     assert set(np.unique(integers)) == {-2, -1, 0, 1, 2} and abs(integers.mean()) < 5 * 2**0.5 / n**0.5
+
+
+def test_multinomial_draws_each_index_as_often_as_its_weight_and_never_twice_without_replacement() -> None:
+    g = engine.Generator().manual_seed(3)
+    n = 100_000
+    weights = np.array([1.0, 2.0, 0.0, 5.0])  # normalized by multinomial, as torch's
+    drawn = engine.multinomial(engine.tensor(weights.tolist()), n, replacement=True, generator=g).numpy()
+    counts = np.bincount(drawn, minlength=4)
+    p = weights / weights.sum()
+    assert counts[2] == 0 and np.all(np.abs(counts - n * p) < 5 * np.sqrt(n * p * (1 - p)) + 1e-9)
+    rows = engine.multinomial(engine.tensor([[1.0, 1.0, 1.0, 0.0]] * 50), 3, generator=g).numpy()
+    assert all(sorted(row) == [0, 1, 2] for row in rows.tolist())  # each of the three non-zero, once
+    again = engine.Generator().manual_seed(3)
+    assert (
+        engine.multinomial(engine.tensor(weights.tolist()), n, True, generator=again).numpy().tolist() == drawn.tolist()
+    )
 
 
 def test_sizes_and_bounds_may_be_given_by_name_as_in_torch() -> None:
@@ -512,6 +535,13 @@ RANDOM_REFUSALS = {
     "randint(2, 5, (2,), requires_grad=True)": (RuntimeError, lambda lib: lib.randint(2, 5, (2,), requires_grad=True)),
     "randint(10, (3,), dtype=bool)": (RuntimeError, lambda lib: lib.randint(10, (3,), dtype=lib.bool)),
     "manual_seed(2**64)": (ValueError, lambda lib: lib.manual_seed(2**64)),
+    "multinomial(3 of 2 without replacement)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor([0.5, 0.5]), 3)),
+    "multinomial(a negative weight)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor([-0.5, 0.5]), 1)),
+    "multinomial(weights of sum 0)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor([0.0, 0.0]), 1)),
+    "multinomial(integers)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor([1, 2]), 1)),
+    "multinomial(a number)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor(0.5), 1)),
+    "multinomial(0 samples)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor([0.5, 0.5]), 0)),
+    "multinomial(nan)": (RuntimeError, lambda lib: lib.multinomial(lib.tensor([float("nan"), 1.0]), 1)),
     "zeros(2, size=(3,))": (TypeError, lambda lib: lib.zeros(2, size=(3,))),
 }
 
