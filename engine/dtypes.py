@@ -58,12 +58,25 @@ def default_dtype(d: dtype) -> Iterator[None]:
         _default_float.reset(token)
 
 
-def to_numpy_dtype(d: Any, function: str) -> np.dtype[Any]:
-    """The NumPy dtype of `engine.float64` and the others; anything else (`"float64"`, `np.float64`)
-    is refused in PyTorch's words, as code that passes it would fail under torch."""
+# Python's own types, which PyTorch takes as dtypes too (torch.zeros(2, dtype=int) is int64).
+PYTHON_TYPES: dict[Any, dtype] = {float: float64, int: int64, bool: bool_}
+
+
+def as_dtype(d: Any) -> dtype | None:
+    """`engine.float64` and the others, or Python's float, int and bool as PyTorch takes them; None else."""
     if isinstance(d, dtype):
-        return d.numpy
-    raise TypeError(f"{function}(): argument 'dtype' must be torch.dtype, not {type(d).__name__}")
+        return d
+    return PYTHON_TYPES.get(d) if isinstance(d, type) else None
+
+
+def to_numpy_dtype(d: Any, function: str) -> np.dtype[Any]:
+    """The NumPy dtype of `engine.float64` and the others (or float, int, bool); anything else
+    (`"float64"`, `np.float64`) is refused in PyTorch's words, as code that passes it would fail
+    under torch."""
+    found = as_dtype(d)
+    if found is None:
+        raise TypeError(f"{function}(): argument 'dtype' must be torch.dtype, not {type(d).__name__}")
+    return found.numpy
 
 
 def promote_types(a: np.dtype[Any] | None, b: np.dtype[Any] | None) -> np.dtype[Any] | None:

@@ -27,6 +27,8 @@ CONVERSIONS = {
     "x.to(float32)": lambda lib, x: x.to(lib.float32),
     "x.to(float32, copy=True)": lambda lib, x: x.to(lib.float32, copy=True),
     "x.to(dtype=int64)": lambda lib, x: x.to(dtype=lib.int64),
+    "x.to(float)": lambda lib, x: x.to(float),
+    "x.to(dtype=int)": lambda lib, x: x.to(dtype=int),
     "x.to(another tensor)": lambda lib, x: x.to(lib.zeros(1, dtype=lib.float64)),
     "x.to('cpu')": lambda lib, x: x.to("cpu"),
     "x.to(device('cpu'), float64)": lambda lib, x: x.to(lib.device("cpu"), lib.float64),

@@ -255,6 +255,11 @@ FACTORIES = {
     "zeros(2, dtype=double)": lambda lib: lib.zeros(2, dtype=lib.double),
     "tensor([1, 2], dtype=float)": lambda lib: lib.tensor([1, 2], dtype=lib.float),
     "tensor([1.5], dtype=long)": lambda lib: lib.tensor([1.5], dtype=lib.long),
+    # and Python's own types, which PyTorch takes too (a review found them refused)
+    "tensor([1], dtype=float)": lambda lib: lib.tensor([1], dtype=float),
+    "zeros(2, dtype=int)": lambda lib: lib.zeros(2, dtype=int),
+    "ones(2, dtype=bool)": lambda lib: lib.ones(2, dtype=bool),
+    "arange(3, dtype=float)": lambda lib: lib.arange(3, dtype=float),
 }
 
 
