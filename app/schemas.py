@@ -129,8 +129,8 @@ class FunctionSpec(Strict):
     """A torch.autograd.Function: forward and a hand-written backward, both as assignments."""
 
     inputs: list[Name] = Field(description="The tensor arguments, in order.", examples=[["x", "y"]])
-    params: dict[str, Param] = Field(
-        default_factory=dict,
+    params: dict[str, Param] | None = Field(
+        default=None,
         description="Non-tensor arguments with their defaults; a call may override them by keyword. They are "
         "Python numbers: arithmetic and functions of numbers alone (d ** 0.5, sqrt(d), d / 2) give numbers, "
         "computed in float64 as Python would.",

@@ -104,7 +104,7 @@ def _function_class(spec: CustomFunction) -> type[Function]:
                 invalid: str | None = not_a_variable(f"{spec.name}Backward", index)
             elif given.requires_grad:  # else ignored, as in PyTorch
                 invalid = invalid_gradient(f"{spec.name}Backward", index, grad.array.shape, given.array.shape)
-                if not invalid and grad.array.shape != given.array.shape:  # summed to it: the answer says so
+                if not invalid and grad.array.size > given.array.size:  # summed to it: the answer says so
                     ctx.__dict__.setdefault("reduced", {})[spec.inputs[index]] = (grad.array.shape, given.array.shape)
             else:
                 invalid = None

@@ -283,7 +283,8 @@ class _Compiler:
         known = sorted(scope.tensors | scope.params)
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
         near = _nearest(name, known)
-        declare = "; a number the function takes is declared in its params" if self.label.startswith("function") else ""
+        param_like = self.label.startswith("function") and not name.startswith("grad_")  # not a gradient's name
+        declare = "; a number the function takes is declared in its params" if param_like else ""
         raise self.error(node, f"unknown name '{name}'{near} (known: {shown or 'none'}){'' if near else declare}")
 
     def attribute_refused(self, node: ast.Attribute, call: ast.Call | None) -> str:

@@ -953,6 +953,9 @@ def test_null_for_a_field_that_may_be_left_out_is_as_if_left_out(client: httpx.C
         answer = client.post("/backward", json=body(**{name: None}))
         assert answer.status_code == 200, answer.text
         assert answer.json() == left_out
+    with_function = function_body()
+    with_function["functions"]["F"]["params"] = None
+    assert client.post("/backward", json=with_function).json() == client.post("/backward", json=function_body()).json()
 
 
 def test_a_body_sent_slowly_has_its_whole_time_limit_once_it_is_read(server: Server) -> None:

@@ -157,6 +157,7 @@ def test_refused_expression_names_node_column_and_reason(expr: str, reason: str,
     ("part", "expr", "reason"),
     [
         ("forward", "x * k", "unknown name 'k' (known: x); a number the function takes is declared in its params"),
+        ("forward", "x * grad_y", "unknown name 'grad_y' (known: x)"),  # no param: a review found it said so
         ("backward", "ctx.saved_tensors[0] * grad_y", "the params and grad_<output> by their names, not through ctx"),
     ],
 )

@@ -480,7 +480,7 @@ def test_unused_and_non_grad_tensors_get_none_with_a_reason() -> None:
     assert "k: .grad is None: it does not require grad (requires_grad is false)" in result.warnings
 
 
-@pytest.mark.parametrize("grad_b", ["grad_y", "sum(grad_y, axis=0)"])
+@pytest.mark.parametrize("grad_b", ["grad_y", "sum(grad_y, axis=0)", "sum(grad_y, axis=0, keepdims=True)"])
 def test_a_gradient_summed_to_its_inputs_shape_is_said_to_be(grad_b: str) -> None:
     # PyTorch sums a broadcast gradient to its input's shape without a word: a review's student
     # never learned that the backward had left the sum over the batch out.
@@ -496,7 +496,7 @@ def test_a_gradient_summed_to_its_inputs_shape_is_said_to_be(grad_b: str) -> Non
     said = [w for w in result.warnings if w.startswith("Lin (node y): ")]
     assert said == (
         []
-        if grad_b.startswith("sum")
+        if grad_b.startswith("sum")  # keepdims's [1, 2] is b's [2] with an axis of 1: nothing summed (a review)
         else [
             "Lin (node y): grad_b has the shape [3, 2], and is summed to b's [2] over the axes it broadcast, as "
             "PyTorch sums it: the backward leaves that sum out"
