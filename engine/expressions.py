@@ -84,6 +84,12 @@ _MASKS = {
     ast.Eq: "1 - abs(sign({a} - {b}))",
     ast.NotEq: "abs(sign({a} - {b}))",
 }
+# How to write what PyTorch has and expressions do not (a review's student looked for these).
+_INSTEAD = {
+    "where": ": where(c, a, b) is c * a + (1 - c) * b, with c a mask of 1 and 0 such as relu(sign(x))",
+    "numel": ": the count of x's elements is sum(ones_like(x))",
+    "clamp": ": clamp(x, lo, hi) is minimum(maximum(x, lo), hi)",
+}
 # PyTorch's names of the built-ins' parameters
 _TORCH_PARAMS = {"dim": "axis", "keepdim": "keepdims", "dims": "axes"}
 
@@ -394,7 +400,7 @@ class _Compiler:
                 raise self.error(node.func, f"'{fname}' is a tensor, not a function")
             if fname in self.scope.hidden:
                 raise self.error(node.func, self.scope.hidden[fname])
-            near = _nearest(fname, [*self.scope.functions, *BUILTIN_SIGNATURES])
+            near = _nearest(fname, [*self.scope.functions, *BUILTIN_SIGNATURES]) or _INSTEAD.get(fname, "")
             raise self.error(node.func, f"function '{fname}' is not available{near} (see GET /ops for the built-ins)")
         if signature.depth and depth + signature.depth > self.limits.max_expr_depth:
             raise LimitExceeded(
