@@ -9,7 +9,7 @@ PyTorch autograd code unchanged::
     x.grad  # tensor([2., 4., 6.])
 """
 
-from engine import autograd, cuda, nn, optim
+from engine import autograd, backends, cuda, nn, optim
 from engine.creation import arange, eye, full, linspace, ones, zeros
 from engine.devices import device
 from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int64
@@ -72,7 +72,7 @@ long = int64
 
 __all__ = [
     "OPS", "Generator", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
-    "argmax", "argmin", "autograd", "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda",
+    "argmax", "argmin", "autograd", "backends", "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda",
     "default_dtype", "device", "div", "dtype", "enable_grad", "equal", "exp", "eye", "flatten", "float32",
     "float64", "full", "int64", "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed",
     "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "multinomial", "neg", "nn", "no_grad",

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import shapes
+from engine import dtypes, shapes
+from engine.devices import on_cpu
 from engine.extremes import arg_extreme, extreme
 from engine.ops import OPS
-from engine.tensor import UNSET, Tensor, along, apply, reduce_args, wrapped_number
+from engine.tensor import UNSET, Tensor, along, apply, leaf, reduce_args, wrapped_number
 from engine.torch_words import int_tuple
 
 Axis = int | tuple[int, ...] | None
@@ -189,12 +190,21 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
     return apply(OPS["cross_entropy"], logits, labels)
 
 
-def ones_like(a: Any) -> Tensor:
-    return apply(OPS["ones_like"], a)
+def ones_like(a: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(apply(OPS["ones_like"], a), dtype, device, requires_grad, "ones_like")
 
 
-def zeros_like(a: Any) -> Tensor:
-    return apply(OPS["zeros_like"], a)
+def zeros_like(a: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(apply(OPS["zeros_like"], a), dtype, device, requires_grad, "zeros_like")
+
+
+def _like(made: Tensor, dtype: Any, device: Any, requires_grad: bool, function: str) -> Tensor:
+    """ones_like's and zeros_like's keywords, as PyTorch takes them: another dtype, the one device."""
+    on_cpu(device)
+    if dtype is None and not requires_grad:
+        return made
+    array = made.array if dtype is None else made.array.astype(dtypes.to_numpy_dtype(dtype, function))
+    return leaf(array, requires_grad)  # refused in a factory's words for an integer dtype
 
 
 def _input(a: Any, function: str) -> Tensor:

@@ -113,3 +113,27 @@ def test_conversions_refuse_what_torch_refuses_in_its_words(name: str) -> None:
 def test_to_of_two_dtypes_is_refused_as_no_overload_of_torchs() -> None:
     said = refusals(TypeError, lambda lib: lib.ones(2).to(lib.float64, lib.float32))
     assert said[1].startswith(said[0].split(", but")[0])
+
+
+def test_the_seeding_and_device_boilerplate_of_tutorials_runs_as_under_torch_without_cuda() -> None:
+    # A review's learner snippets begin so; torch.backends, cuda.manual_seed and *_like's keywords
+    # were missing.
+    seen = []
+    for lib in (engine, torch):
+        lib.manual_seed(42)
+        lib.cuda.manual_seed(42)
+        lib.cuda.manual_seed_all(42)
+        lib.backends.cudnn.deterministic = True
+        lib.backends.cudnn.benchmark = False
+        mps, cuda = lib.backends.mps.is_available(), lib.cuda.is_available()
+        device = lib.device("mps" if mps else "cuda" if cuda else "cpu")
+        x = lib.ones(2, 3, device=device)
+        made = [
+            lib.zeros_like(x, dtype=lib.float64),
+            lib.ones_like(x, device=device),
+            lib.zeros_like(x, requires_grad=True),
+        ]
+        seen.append((str(device), [repr(t) for t in made], lib.backends.cudnn.is_available()))
+    assert seen[0] == seen[1]
+    said = refusals(RuntimeError, lambda lib: lib.ones_like(lib.ones(2), dtype=lib.int64, requires_grad=True))
+    assert said[0] == said[1]
