@@ -23,8 +23,9 @@ def to(
 ) -> Tensor:
     """x.to(dtype), x.to(other) (other's dtype), x.to(device), x.to(device, dtype)."""
     for arg in args:
-        if dtypes.as_dtype(arg) is not None and dtype is None:
-            dtype = dtypes.as_dtype(arg)
+        found = dtypes.as_dtype(arg)
+        if found is not None and dtype is None:
+            dtype = found
         elif isinstance(arg, Tensor) and dtype is None and len(args) == 1:
             dtype = arg.dtype
         elif isinstance(arg, str | Device) and device is None and dtype is None:
@@ -36,11 +37,11 @@ def to(
                 "(torch.device device, torch.dtype dtype), (torch.dtype dtype), (Tensor tensor)"
             )
     on_cpu(device)
-    if dtype is not None and dtypes.as_dtype(dtype) is None:
+    wanted = None if dtype is None else dtypes.as_dtype(dtype)
+    if dtype is not None and wanted is None:
         raise TypeError(f"to(): argument 'dtype' must be torch.dtype, not {type_name(dtype)}")
-    dtype = dtypes.as_dtype(dtype) if dtype is not None else None
-    if copy or (dtype is not None and dtype is not tensor.dtype):
-        return convert(tensor, dtype or tensor.dtype)
+    if copy or (wanted is not None and wanted is not tensor.dtype):
+        return convert(tensor, wanted or tensor.dtype)
     return tensor  # as PyTorch: the tensor itself, not a copy
 
 
