@@ -21,6 +21,8 @@ from engine.functional import (
     argmax,
     argmin,
     broadcast_to,
+    clamp,
+    clip,
     clone,
     cos,
     cross_entropy,
@@ -49,11 +51,13 @@ from engine.functional import (
     softmax,
     sqrt,
     squeeze,
+    std,
     sub,
     sum,
     tanh,
     transpose,
     unsqueeze,
+    var,
     zeros_like,
 )
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -72,11 +76,11 @@ long = int64
 
 __all__ = [
     "OPS", "Generator", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
-    "argmax", "argmin", "autograd", "backends", "bool_", "broadcast_to", "clone", "cos", "cross_entropy", "cuda",
-    "default_dtype", "device", "div", "dtype", "enable_grad", "equal", "exp", "eye", "flatten", "float32",
-    "float64", "full", "int64", "is_grad_enabled", "linspace", "log", "log_softmax", "logsumexp", "manual_seed",
-    "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "multinomial", "neg", "nn", "no_grad",
-    "ones", "ones_like", "optim", "pow", "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled",
-    "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "sub", "sum", "tanh", "tensor", "transpose",
-    "unsqueeze", "zeros", "zeros_like",
+    "argmax", "argmin", "autograd", "backends", "bool_", "broadcast_to", "clamp", "clip", "clone", "cos",
+    "cross_entropy", "cuda", "default_dtype", "device", "div", "dtype", "enable_grad", "equal", "exp", "eye",
+    "flatten", "float32", "float64", "full", "int64", "is_grad_enabled", "linspace", "log", "log_softmax",
+    "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul",
+    "multinomial", "neg", "nn", "no_grad", "ones", "ones_like", "optim", "pow", "rand", "randint", "randn", "relu",
+    "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "std", "sub", "sum",
+    "tanh", "tensor", "transpose", "unsqueeze", "var", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -88,7 +88,6 @@ _MASKS = {
 _INSTEAD = {
     "where": ": where(c, a, b) is c * a + (1 - c) * b, with c a mask of 1 and 0 such as relu(sign(x))",
     "numel": ": the count of x's elements is sum(ones_like(x))",
-    "clamp": ": clamp(x, lo, hi) is minimum(maximum(x, lo), hi)",
 }
 # PyTorch's names of the built-ins' parameters
 _TORCH_PARAMS = {"dim": "axis", "keepdim": "keepdims", "dims": "axes"}
@@ -451,6 +450,8 @@ class _Compiler:
             if keyword.arg not in signature.params:
                 ours = _TORCH_PARAMS.get(keyword.arg)
                 hint = f": write {ours}= (PyTorch's {keyword.arg}=)" if ours in signature.params else ""
+                if keyword.arg == "unbiased" and "correction" in signature.params:
+                    hint = ": write correction=0 for PyTorch's unbiased=False (the default, correction=1, is unbiased)"
                 raise self.error(
                     keyword,
                     f"{fname}() has no parameter '{keyword.arg}' (parameters: {', '.join(param_names) or 'none'})"
@@ -598,6 +599,9 @@ _PARAM_KINDS: dict[tuple[str, bool], tuple[str, Callable[[Any], bool]]] = {
     ("keepdims", False): ("True or False", lambda v: type(v) is bool),
     ("shape", False): ("a tuple of integers, like (3, 1), or an integer", lambda v: type(v) in (int, tuple)),
     ("axes", True): ("a tuple of integers or None", lambda v: v is None or type(v) in (int, tuple)),
+    ("min", True): ("a number or None", lambda v: v is None or type(v) in (int, float)),
+    ("max", True): ("a number or None", lambda v: v is None or type(v) in (int, float)),
+    ("correction", False): ("a number", lambda v: type(v) in (int, float)),
     ("", False): ("a number or True/False", lambda v: type(v) in (bool, int, float)),
 }
 

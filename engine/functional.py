@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from engine import dtypes, shapes
 from engine.devices import on_cpu
 from engine.extremes import arg_extreme, extreme
 from engine.ops import OPS
 from engine.tensor import UNSET, Tensor, along, apply, leaf, reduce_args, wrapped_number
-from engine.torch_words import int_tuple
+from engine.torch_words import int_tuple, type_name
 
 Axis = int | tuple[int, ...] | None
 
@@ -116,6 +118,72 @@ def amax(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSE
 
 def amin(a: Any, axis: Axis = UNSET, keepdims: bool = False, *, dim: Axis = UNSET, keepdim: bool = False) -> Tensor:
     return apply(OPS["min"], a, **reduce_args(axis, keepdims, dim, keepdim))
+
+
+def var(
+    a: Any,
+    dim: Any = UNSET,
+    unbiased: Any = UNSET,
+    keepdim: bool = False,
+    *,
+    correction: Any = UNSET,
+    axis: Any = UNSET,
+    keepdims: bool = False,
+) -> Tensor:
+    """torch.var: divided by n - 1 (unbiased) unless unbiased=False (n) or correction= says otherwise."""
+    return apply(OPS["var"], a, **_spread_args("var", dim, unbiased, keepdim, correction, axis, keepdims))
+
+
+def std(
+    a: Any,
+    dim: Any = UNSET,
+    unbiased: Any = UNSET,
+    keepdim: bool = False,
+    *,
+    correction: Any = UNSET,
+    axis: Any = UNSET,
+    keepdims: bool = False,
+) -> Tensor:
+    """torch.std: the square root of var; its gradient is 0 where every element is the same."""
+    return apply(OPS["std"], a, **_spread_args("std", dim, unbiased, keepdim, correction, axis, keepdims))
+
+
+def _spread_args(
+    name: str, dim: Any, unbiased: Any, keepdim: bool, correction: Any, axis: Any, keepdims: bool
+) -> dict[str, Any]:
+    """var's and std's arguments, as PyTorch's overloads take them: var(dim, unbiased, keepdim),
+    var(dim, *, correction, keepdim) and var(unbiased)."""
+    if isinstance(dim, bool):  # x.var(False): unbiased alone, over every element
+        dim, unbiased = UNSET, dim
+    if unbiased is not UNSET and correction is not UNSET:
+        raise TypeError(f"{name}() received an invalid combination of arguments: unbiased= and correction= together")
+    kwargs = reduce_args(axis, keepdims, dim, keepdim)
+    if unbiased is not UNSET:
+        kwargs["correction"] = 1 if unbiased else 0
+    elif correction is not UNSET and correction is not None:
+        if isinstance(correction, bool) or not isinstance(correction, int | float | np.integer | np.floating):
+            raise TypeError(f"{name}(): argument 'correction' must be Number, not {type_name(correction)}")
+        kwargs["correction"] = correction.item() if isinstance(correction, np.generic) else correction
+    return kwargs
+
+
+def clamp(a: Any, min: Any = None, max: Any = None) -> Tensor:
+    """torch.clamp with numbers for bounds (either may be None): a's values held within
+    [min, max], the gradient 1 within them, the bounds included, and 0 outside."""
+    bounds = {}
+    for name, bound in (("min", min), ("max", max)):
+        if isinstance(bound, Tensor):
+            raise TypeError(
+                f"clamp(): {name} must be a number here: the engine does not clamp by tensors "
+                f"(maximum(x, lo) and minimum(x, hi) take tensors, ties sharing the gradient)"
+            )
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float | np.number)):
+            raise TypeError(f"clamp(): argument '{name}' must be Number, not {type_name(bound)}")
+        bounds[name] = bound.item() if isinstance(bound, np.generic) else bound
+    return apply(OPS["clamp"], a, **bounds)
+
+
+clip = clamp
 
 
 def max(a: Any, dim: Any = UNSET, keepdim: bool = False, *, axis: Any = UNSET, keepdims: bool = False) -> Any:

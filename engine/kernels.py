@@ -192,6 +192,51 @@ def mse_loss(a: Array, b: Array) -> Array:
     return np.add.reduce(squares, axis=None) / squares.size
 
 
+def centered(a: Array, axis: Axis) -> Array:
+    """a less its mean along the axes (all of them for None), as an array of a's shape."""
+    return a - add_reduce(a, axis, keepdims=True) / reduced_count(a.shape, axis)
+
+
+def reduced_count(shape: tuple[int, ...], axis: Axis) -> int:
+    """How many elements go into each answer of a reduction along the axes (all for None)."""
+    return math.prod(shape if axis is None else [shape[i] for i in normalize_axis_tuple(axis, len(shape))])
+
+
+def variance(a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1, name: str = "var") -> Array:
+    """Σ (a - mean)² / (n - correction), PyTorch's var: unbiased unless told (correction=0); inf or
+    NaN, with PyTorch's warning, where the correction leaves no degrees of freedom (one element)."""
+    divisor = max(reduced_count(a.shape, axis) - correction, 0)
+    if divisor == 0:
+        notices.warn(
+            f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction factor "
+            "(input numel divided by output numel)."
+        )
+    d = centered(a, axis)
+    return add_reduce(d * d, axis, keepdims) / divisor
+
+
+def standard_deviation(a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
+    return np.sqrt(variance(a, axis, keepdims, correction, name="std"))
+
+
+def clamp(a: Array, min: Any = None, max: Any = None) -> Array:
+    """torch.clamp with numbers for bounds: NaN stays NaN, and a min above max gives max everywhere.
+    An integer tensor clamped by a float is of the default float dtype, as in PyTorch."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if a.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
+        a = a.astype(dtypes.default_float())
+    return np.clip(a, min, max)
+
+
+def clamp_vjp(g: Array, y: Array, a: Array, min: Any = None, max: Any = None) -> Array:
+    """g where clamp let a through, its bounds included (PyTorch's gradient of 1 there), else 0."""
+    through = a >= min if min is not None else a <= max
+    if min is not None and max is not None:
+        through &= a <= max
+    return np.where(through, g, 0)
+
+
 Selected = tuple[Array, tuple[int, ...]]  # the indices of torch.max(a, dim), and a's shape
 
 

@@ -13,6 +13,7 @@ empty axes, or speed), and the grad_fn names that depend on the call in engine.g
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,9 @@ from engine.kernels import (
     absolute,
     add_reduce,
     broadcast_to,
+    centered,
+    clamp,
+    clamp_vjp,
     cross_entropy,
     cross_entropy_vjp,
     divide,
@@ -41,13 +45,16 @@ from engine.kernels import (
     mse_loss,
     one_minus_square,
     power,
+    reduced_count,
     relu,
     relu_vjp,
     reshape,
     selected_vjp,
     sign,
     softmax,
+    standard_deviation,
     unless,
+    variance,
 )
 
 Array = np.ndarray[Any, Any]
@@ -241,6 +248,26 @@ def _lead_below(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
     return _lead(np.negative(a, dtype=np.float64), axis, keepdims)
 
 
+def _var_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
+    divisor = reduced_count(a.shape, axis) - correction  # not held at 0 as var's own is: PyTorch's
+    # PyTorch's order: 2/(n - correction) first, then times g, then times a - mean.
+    return (2.0 / divisor if divisor else math.inf) * unreduce(g, a.shape, axis, keepdims) * centered(a, axis)
+
+
+def _std_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
+    # As PyTorch: var's rule on g / (2·std), and 0 where std is 0 (every element the same).
+    grad = _var_vjp(g / (2 * y), y, a, axis, keepdims, correction)
+    return np.where(unreduce(y == 0, a.shape, axis, keepdims), 0, grad)
+
+
+def _inside(a: Array, min: Any = None, max: Any = None) -> Array:
+    """clamp's kinks: > 0 strictly between its bounds, < 0 outside them."""
+    a = np.asarray(a, dtype=np.float64)
+    if min is None:
+        return max - a
+    return a - min if max is None else np.minimum(a - min, max - a)
+
+
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
     diff = a - b
     # PyTorch's order: the factor 2/n first, rounded to the dtype, then (2/n)·(a - b)·g.
@@ -289,6 +316,7 @@ def _pow_vjp_exponent(g: Array, y: Array, a: Any, b: Array) -> Array:
 
 
 _AXIS = {"axis": None, "keepdims": False}
+_SPREAD = {**_AXIS, "correction": 1}
 _SOFTMAX_AXIS = {"axis": -1}
 
 OPS: dict[str, Op] = {op.name: op for op in (
@@ -331,6 +359,9 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "sign' = 0 (a step at 0: relu(sign(x)) is 1 where x > 0, else 0)", needs="nothing", kink=lambda a: a),
     Op("relu", "relu(a)", "ReluBackward0", relu,
        (relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
+    Op("clamp", "clamp(a, min=None, max=None)", "ClampBackward1", clamp,
+       (clamp_vjp,), "clamp' a = 1 if min ≤ a ≤ max else 0 (1 at the bounds)", params={"min": None, "max": None},
+       kink=_inside),
     Op("maximum", "maximum(a, b)", "MaximumBackward0", np.maximum,
        (lambda g, y, a, b: unless(a < b, g, a == b), lambda g, y, a, b: unless(a > b, g, a == b)),
        "∂/∂a = [a > b], ∂/∂b = [b > a]; ties share: ½ each; a NaN: 1 each", "promote", kink=_difference),
@@ -354,6 +385,12 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("min", "min(a, axis=None, keepdims=False)", "AminBackward0",
        lambda a, axis=None, keepdims=False: a.min(axis=axis, keepdims=keepdims),
        (_extreme_vjp,), "∂/∂a = 1 at the minimum; k tied minima get 1/k each", params=_AXIS, kink=_lead_below),
+    Op("var", "var(a, axis=None, keepdims=False, correction=1)", "VarBackward0", variance,
+       (_var_vjp,), "∂/∂a = 2(a - mean)/(n - correction) along the axes", "float", _SPREAD,
+       integers=(RuntimeError, "std and var only support floating point and complex dtypes")),
+    Op("std", "std(a, axis=None, keepdims=False, correction=1)", "StdBackward0", standard_deviation,
+       (_std_vjp,), "∂/∂a = (a - mean)/((n - correction)·std) along the axes (0 where std is 0)", "float", _SPREAD,
+       integers=(RuntimeError, "std and var only support floating point and complex dtypes")),
     Op("logsumexp", "logsumexp(a, axis=None, keepdims=False)", "LogsumexpBackward0", logsumexp,
        (lambda g, y, a, axis=None, keepdims=False: unreduce(g, a.shape, axis, keepdims) * np.exp(a - unreduce(y, a.shape, axis, keepdims)),),
        "∂/∂a = softmax(a) along the axes", "float", _AXIS),
@@ -399,7 +436,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
 # carries a gradient that is one number for every element through their rules as one number.
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid",
-    "sign", "relu", "maximum", "minimum", "clone", "ones_like", "zeros_like",
+    "sign", "relu", "clamp", "maximum", "minimum", "clone", "ones_like", "zeros_like",
 })  # fmt: skip
 
 # What expressions may call by name: every op but indexing, which is written x[...].

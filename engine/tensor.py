@@ -708,6 +708,53 @@ class Tensor:
     def amin(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
         return apply(OPS["min"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
+    def var(
+        self,
+        dim: Any = UNSET,
+        unbiased: Any = UNSET,
+        keepdim: bool = False,
+        *,
+        correction: Any = UNSET,
+        axis: Any = UNSET,
+        keepdims: bool = False,
+    ) -> Tensor:
+        from engine.functional import var  # engine.functional builds on this module
+
+        return var(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+
+    def std(
+        self,
+        dim: Any = UNSET,
+        unbiased: Any = UNSET,
+        keepdim: bool = False,
+        *,
+        correction: Any = UNSET,
+        axis: Any = UNSET,
+        keepdims: bool = False,
+    ) -> Tensor:
+        from engine.functional import std
+
+        return std(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        from engine.functional import clamp
+
+        return clamp(self, min, max)
+
+    clip = clamp
+
+    def clamp_min(self, min: Any) -> Tensor:
+        out = self.clamp(min=min)
+        if out.grad_fn is not None:
+            out.grad_fn._name = "ClampMinBackward0"
+        return out
+
+    def clamp_max(self, max: Any) -> Tensor:
+        out = self.clamp(max=max)
+        if out.grad_fn is not None:
+            out.grad_fn._name = "ClampMaxBackward0"
+        return out
+
     def max(self, dim: Any = UNSET, keepdim: bool = False, *, axis: Any = UNSET, keepdims: bool = False) -> Any:
         from engine.extremes import extreme  # engine.extremes builds on this module
 

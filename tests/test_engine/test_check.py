@@ -164,11 +164,16 @@ ABS = right("abs_away_from_0", {"x": XN}, "abs(x)", grad_x="grad_y * x / abs(x)"
 LARGE = right("cube_large", {"x": [1000.0, 1500.0, -2000.0, 2500.0]}, "x ** 3", grad_x="3 * x ** 2 * grad_y")
 SMALL = right("cube_small", {"x": [0.001, 0.002, -0.003, 0.004]}, "x ** 3", grad_x="3 * x ** 2 * grad_y")
 EXP_LARGE = right("exp_large", {"x": [8.0, 9.5, 11.0]}, "exp(x)", grad_x="grad_y * y")
+VAR = right("var_rows", {"x": M23}, "var(x, axis=1)",  # each row's 3 elements, over 3 - 1
+            grad_x="(x - mean(x, axis=1, keepdims=True)) * reshape(grad_y, (2, 1))")  # fmt: skip
+STD = right("std_population", {"x": XN}, "std(x, correction=0)", grad_x="grad_y * (x - mean(x)) / (4 * y)")
+CLAMP = right("clamp_inside_and_out", {"x": XN}, "clamp(x, -1, 1)",
+              grad_x="grad_y * relu(sign(x + 1)) * relu(sign(1 - x))")  # fmt: skip
 
 CORRECT = [
     SQUARE, CUBE, SIN, COS, EXP, LOG, SQRT, TANH, SIGMOID, MUL, DIV, PRODUCT, BIAS, SCALE, MATMUL, MATMUL_SQ,
     MATMUL_WIDE, MATVEC, ROW_SUM, MEAN, SOFTMAX, LSE, TWO, CROSS, PARAMS, POW, RATIONAL, NORM, AFFINE, TRANSPOSE,
-    RELU, ABS, LARGE, SMALL, EXP_LARGE,
+    RELU, ABS, LARGE, SMALL, EXP_LARGE, VAR, STD, CLAMP,
     # The engine sums a gradient of the broadcast shape (2, 3) down to b's (3,), as PyTorch does.
     variant(BIAS, "bias_unreduced_is_reduced_for_you", False, {"grad_b": "grad_y"}),
 ]  # fmt: skip
@@ -216,6 +221,11 @@ WRONG = [
     wrong(LARGE, "cube_large_off_by_1_001", grad_x="3.003 * x ** 2 * grad_y"),
     wrong(SMALL, "cube_small_off_by_1_01", grad_x="3.03 * x ** 2 * grad_y"),
     wrong(EXP_LARGE, "exp_large_off_by_1_0001", grad_x="grad_y * y * 1.0001"),
+    wrong(
+        VAR, "var_over_n_not_n_minus_1", grad_x="2 * (x - mean(x, axis=1, keepdims=True)) * reshape(grad_y, (2, 1)) / 3"
+    ),
+    wrong(STD, "std_without_the_mean", grad_x="grad_y * x / (4 * y)"),
+    wrong(CLAMP, "clamp_mask_forgotten", grad_x="grad_y"),
 ]
 
 _UPSTREAM: dict[str, dict[str, Any]] = {}
@@ -310,6 +320,9 @@ def _torch_namespace() -> dict[str, Any]:
         "softmax": lambda a, axis=-1: torch.softmax(a, dim=axis),
         "transpose": lambda a: a.permute(*reversed(range(a.ndim))),
         "reshape": lambda a, shape: a.reshape(shape),
+        "var": lambda a, axis=None, correction=1: torch.var(a, dim=axis, correction=correction),
+        "std": lambda a, axis=None, correction=1: torch.std(a, dim=axis, correction=correction),
+        "clamp": torch.clamp, "sign": torch.sign,
     }  # fmt: skip
 
 

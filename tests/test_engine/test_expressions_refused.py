@@ -43,7 +43,13 @@ REFUSED = [
     # PyTorch's, with how to write them here (a review's student looked for them)
     ("where(x, x, y)", "function 'where' is not available: where(c, a, b) is c * a + (1 - c) * b", 1),
     ("x / numel(x)", "function 'numel' is not available: the count of x's elements is sum(ones_like(x))", 5),
-    ("clamp(x, 0, 1)", "function 'clamp' is not available: clamp(x, lo, hi) is minimum(maximum(x, lo), hi)", 1),
+    (
+        "var(x, unbiased=False)",
+        "var() has no parameter 'unbiased' (parameters: axis, keepdims, correction): "
+        "write correction=0 for PyTorch's unbiased=False",
+        8,
+    ),
+    ("clamp(x, min=y)", "the parameter 'min' of clamp() must be a number or None, written as a literal", 14),
     ("transpose(a, 1, 0)", "got 3 positional arguments: the axes go as one tuple, transpose(..., (1, 0))", 17),
     ("max(a, x)", "of two tensors, element by element, maximum(a, b)", 8),
     ("sum(X)", "unknown name 'X' (did you mean 'x'?)", 5),

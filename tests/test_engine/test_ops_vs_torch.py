@@ -67,6 +67,11 @@ CASES: list[Case] = [
     ("relu", [(5,)], engine.relu, torch.relu),
     ("sign", [(5,)], engine.sign, torch.sign),
     ("sign_times", [(2, 3)], lambda a: engine.sign(a) * a, lambda a: torch.sign(a) * a),
+    ("clamp", [(2, 5)], lambda a: engine.clamp(a, -0.5, 0.5), lambda a: torch.clamp(a, -0.5, 0.5)),
+    ("clamp_min", [(2, 3)], lambda a: a.clamp(min=0.1), lambda a: a.clamp(min=0.1)),
+    ("clip_max", [(2, 3)], lambda a: engine.clip(a, max=-0.2), lambda a: torch.clip(a, max=-0.2)),
+    ("clamp_min_method", [(2, 3)], lambda a: a.clamp_min(0.3), lambda a: a.clamp_min(0.3)),
+    ("clamp_max_method", [(2, 3)], lambda a: a.clamp_max(0.3), lambda a: a.clamp_max(0.3)),
     ("maximum", [(2, 3), (3,)], engine.maximum, torch.maximum),
     ("minimum", [(2, 3), (3,)], engine.minimum, torch.minimum),
     ("sum", [(2, 3)], engine.sum, torch.sum),
@@ -79,6 +84,15 @@ CASES: list[Case] = [
     ("max", [(2, 3)], engine.amax, torch.amax),
     ("max_axis", [(2, 3)], lambda a: engine.amax(a, axis=1), lambda a: torch.amax(a, dim=1)),
     ("min_keep", [(2, 3)], lambda a: engine.amin(a, axis=0, keepdims=True), lambda a: torch.amin(a, dim=0, keepdim=True)),
+    ("var", [(2, 3)], engine.var, torch.var),
+    ("var_dim", [(2, 3, 4)], lambda a: a.var(1), lambda a: a.var(1)),
+    ("var_biased_keep", [(2, 3, 4)], lambda a: a.var((0, 2), False, True), lambda a: a.var((0, 2), False, True)),
+    ("var_correction", [(4, 3)], lambda a: engine.var(a, dim=0, correction=2), lambda a: torch.var(a, dim=0, correction=2)),
+    ("var_axis_keepdims", [(2, 3)], lambda a: engine.var(a, axis=-1, keepdims=True), lambda a: a.var(-1, keepdim=True)),
+    ("std", [(2, 3)], engine.std, torch.std),
+    ("std_dim_keep", [(2, 3, 4)], lambda a: a.std(-1, keepdim=True), lambda a: a.std(-1, keepdim=True)),
+    ("std_unbiased_false", [(3, 4)], lambda a: a.std(0, unbiased=False), lambda a: a.std(0, unbiased=False)),
+    ("std_correction", [(3, 4)], lambda a: a.std(dim=1, correction=0.5), lambda a: a.std(dim=1, correction=0.5)),
     ("logsumexp", [(2, 3)], lambda a: engine.logsumexp(a, axis=1), lambda a: torch.logsumexp(a, dim=1)),
     ("logsumexp_all", [(2, 3)], engine.logsumexp, lambda a: torch.logsumexp(a, dim=(0, 1))),
     ("reshape", [(2, 3)], lambda a: engine.reshape(a, (3, 2)), lambda a: a.reshape(3, 2)),
@@ -1540,3 +1554,75 @@ def test_tanh_and_sigmoid_rules_give_torchs_backward_to_the_bit(name: str, dtype
     theirs = getattr(torch.ops.aten, f"{name}_backward")(torch.tensor(g), y).numpy()
     ours = engine.OPS[name].vjps[0](g, y.numpy(), x)  # type: ignore[misc]
     np.testing.assert_array_equal(ours, theirs)
+
+
+def _clamped_and_spread(lib: Any) -> list[Any]:
+    """clamp at its bounds, at NaN and inf, with min above max, of integers; var and std of
+    one element, of a constant row, with more correction than elements, of nothing."""
+    nan, inf = float("nan"), float("inf")
+    seen: list[Any] = []
+    x = lib.tensor([-1.0, -0.5, 0.0, 0.5, 1.0, nan, inf, -inf], dtype=lib.float64, requires_grad=True)
+    for y in (x.clamp(-0.5, 0.5), x.clamp(min=0.5), x.clamp(max=-0.5), x.clamp(0.5, -0.5), x.clip(0.0, 0.0)):
+        x.grad = None
+        (y * lib.tensor(np.arange(1.0, 9.0))).sum().backward()
+        seen.append((y.detach().numpy(), x.grad.numpy()))
+    ints = lib.tensor([1, 5, 9])
+    seen += [(str(c.dtype), c.numpy()) for c in (ints.clamp(2, 6), ints.clamp(2.5, 6), ints.clamp(max=4.0))]
+    rows = lib.tensor([[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]], dtype=lib.float64, requires_grad=True)
+    for spread in (
+        lambda a: a.std(1),
+        lambda a: a.var(1),
+        lambda a: a[0, :1].var(),
+        lambda a: a[0, :1].std(),
+        lambda a: a.var(1, correction=5),
+        lambda a: a[:, :0].var(1),
+        lambda a: a.var(dim=(0, 1)),  # not dim=(): PyTorch's backward then counts 1 element, its forward all 6
+        lambda a: a.var(True),
+        lambda a: a.std(False),
+        lambda a: a.var(None, False),
+    ):
+        rows.grad = None
+        with warnings.catch_warnings(record=True) as heard:
+            warnings.simplefilter("always")
+            y = spread(rows)
+        y.sum().backward()
+        # PyTorch's UserWarnings; not NumPy's RuntimeWarnings, which the engine's filter, dropped by pytest, hides
+        said = [str(w.message).split(" (Triggered")[0] for w in heard if w.category is UserWarning]
+        seen.append((y.detach().numpy(), rows.grad.numpy(), said))
+    return seen
+
+
+def test_clamp_var_and_std_at_their_edges_go_as_in_torch() -> None:
+    ours, theirs = _clamped_and_spread(engine), _clamped_and_spread(torch)
+    assert len(ours) == len(theirs) == 18
+    for mine, torchs in zip(ours, theirs, strict=True):
+        for a, b in zip(mine, torchs, strict=True):
+            if isinstance(a, np.ndarray):
+                np.testing.assert_allclose(a, b, rtol=1e-12)  # NaN where torch's is, inf where its is
+                assert a.dtype == b.dtype
+            else:
+                assert a == b
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["clamp_nothing", "clamp_string", "clamp_three", "var_of_integers", "std_of_integers", "var_two_corrections"],
+)
+def test_clamp_var_and_std_refuse_what_torch_refuses(name: str) -> None:
+    calls: dict[str, Callable[[Any], Any]] = {
+        "clamp_nothing": lambda lib: lib.tensor([1.0]).clamp(),
+        "clamp_string": lambda lib: lib.tensor([1.0]).clamp("a"),
+        "clamp_three": lambda lib: lib.tensor([1.0]).clamp(1, 2, 3),
+        "var_of_integers": lambda lib: lib.tensor([1, 2]).var(),
+        "std_of_integers": lambda lib: lib.std(lib.tensor([1, 2]), 0),
+        "var_two_corrections": lambda lib: lib.tensor([1.0, 2.0]).var(unbiased=True, correction=1),
+    }
+    refusals = []
+    for lib in (engine, torch):
+        with pytest.raises((TypeError, RuntimeError)) as caught:
+            calls[name](lib)
+        refusals.append((caught.type, str(caught.value)))
+    (ours, our_words), (theirs, their_words) = refusals
+    assert ours is theirs
+    if name in ("clamp_nothing", "var_of_integers", "std_of_integers"):
+        assert our_words == their_words
