@@ -124,6 +124,8 @@ def run_check(
 def _run_check(program: Program, options: CheckOptions, deadline: float | None, answer: Result | None) -> CheckReport:
     limits = program.limits
     with program.guard(deadline) as guard, np.errstate(all="ignore"), dtypes.default_dtype(dtypes.float64):
+        # First, and dropped before the check's own run: two graphs never held at once.
+        roundings = _roundings(program, guard.check_time)
         env, calls = program.forward(program.leaf_arrays(float64=True))
         evaluation_elements = guard.elements  # everything one evaluation allocates, intermediates too
         # What engine.kinks keeps of each input element of relu, abs, max, ... while it
@@ -132,7 +134,6 @@ def _run_check(program: Program, options: CheckOptions, deadline: float | None, 
         kink_elements = guard.kink_elements
         records_fit = evaluation_elements + RECORD_ELEMENTS * kink_elements <= limits.max_total_elements
         upstream = program.backward(env)
-        roundings = _roundings(program, upstream, guard.check_time)
         # Every evaluation below has this one's shapes (perturbed values, never shapes).
         guard.sizes_known = True
         full_cost = estimate_evaluations(program, env, calls, full=True)
@@ -231,11 +232,12 @@ def _past_float32(answer: Result | None, env: dict[str, Tensor]) -> list[str]:
     return []
 
 
-def _roundings(program: Program, upstream: list[tuple[str, Array]], tick: Callable[[], None]) -> dict[str, Rounding]:
+def _roundings(program: Program, tick: Callable[[], None]) -> dict[str, Rounding]:
     """engine.rounding's bound on F's rounding for each name the check may perturb, from a run
-    of the graph of its own (the gradients it retains everywhere are no one's to report)."""
+    of the graph of its own (what its backward reaches is no one's to report)."""
     fresh, _ = program.forward(program.leaf_arrays(float64=True))
-    roots = [(fresh[name], gradient) for name, gradient in upstream]
+    # A root that does not require grad is refused by the check's own backward, in its words.
+    roots = [(fresh[r.name], program.upstream(r, fresh[r.name])) for r in program.roots if fresh[r.name].requires_grad]
     return objective_rounding(roots, {name: fresh[name] for name in program.names()}, tick)
 
 

@@ -318,10 +318,14 @@ def run_backward(
     tick: Callable[[], None] | None = None,
     inputs: Sequence[Tensor] | None = None,
     into_grad: bool = False,
+    visit: Callable[[Node, Any], None] | None = None,
 ) -> list[Array | None]:
     """Backpropagate each root's gradient, accumulating into leaves' and retained `.grad`.
 
-    `tick`, when given, is called before each node: the service's clock check. A backward
+    `tick`, when given, is called before each node: the service's clock check. `visit`, when
+    given, gets each node and the gradient of its output before its rules run (a list, one per
+    output, for a node of several; for an OpNode's maybe one number for every element): what
+    engine.rounding reads of every value, without keeping every gradient at once. A backward
     that fails leaves every leaf's `.grad` as it was (PyTorch may have added to some of them).
     With `inputs` (autograd.grad), no leaf's `.grad` changes: the gradient that reached each of
     them, a leaf or not, is returned (None where none did), in their order; `into_grad`
@@ -395,6 +399,8 @@ def run_backward(
         got = pending.pop(node)
         if tick is not None:
             tick()
+        if visit is not None:
+            visit(node, got)
         if wanted is not None and (node in wanted or node not in leading):
             if node in wanted or node is lone_root:  # retained .grad stored here only if the rules below do not run
                 _keep(node, got, wanted.get(node, []), captured, stored, store_retained=node not in leading)

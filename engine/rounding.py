@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from engine.graph import Array, inputs_of, run_backward
+from engine.graph import Array, Node, inputs_of, run_backward
 from engine.tensor import Tensor
 
 UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
@@ -59,24 +60,28 @@ def objective_rounding(
         found[id(tensor)] = tensor
         stack.extend(t for t in inputs_of(tensor.grad_fn) if t is not None)
     computed = sorted(found.values(), key=lambda t: t.grad_fn.sequence_nr)  # type: ignore[union-attr]
-    for tensor in computed:
-        tensor.retain_grad()
-    run_backward(roots, retain_graph=True, tick=tick)
     # Which targets each value depends on (its own names, for a target), in the order computed.
     under: dict[int, frozenset[str]] = {}
     for name, tensor in targets.items():  # several names may be one tensor
         under[id(tensor)] = under.get(id(tensor), _NONE) | {name}
+    made: dict[Node, list[tuple[Tensor, frozenset[str]]]] = {}  # each node's outputs that depend on a target
+    for tensor in computed:
+        node = tensor.grad_fn
+        assert node is not None
+        depends = _NONE.union(*[under.get(id(t), _NONE) for t in inputs_of(node) if t is not None])
+        under[id(tensor)] = under.get(id(tensor), _NONE) | depends
+        if depends:
+            made.setdefault(node, []).append((tensor, depends))
     rounding = {name: Rounding() for name in targets}
-    with np.errstate(invalid="ignore", over="ignore"):
-        for tensor in computed:
-            node = tensor.grad_fn
-            assert node is not None
-            depends = _NONE.union(*[under.get(id(t), _NONE) for t in inputs_of(node) if t is not None])
-            under[id(tensor)] = under.get(id(tensor), _NONE) | depends
-            grad = tensor._grad
-            if grad is None or not depends:
+
+    def add_shares(node: Node, got: Any) -> None:
+        """A value's share of F's rounding, from its gradient as the backward reaches it (each
+        gradient dropped once read, where retaining them all would hold a copy of the graph)."""
+        for tensor, depends in made.get(node, ()):
+            grad = got[tensor.output_nr] if node.n_outputs > 1 else got
+            if grad is None:
                 continue
-            products = np.abs(grad.array) * np.abs(tensor.array)
+            products = np.abs(grad) * np.abs(tensor.array)  # grad may be one number for every element
             finite = np.isfinite(products)  # 0 · inf is NaN: no share of a finite F
             share = UNIT_ROUNDOFF * float(np.sum(products, where=finite))
             largest = UNIT_ROUNDOFF * float(np.max(products, where=finite, initial=0.0))
@@ -85,4 +90,7 @@ def objective_rounding(
                 bound = rounding[name]
                 bound.whole += share
                 bound.element += min(share, reached * largest)
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        run_backward(roots, retain_graph=True, tick=tick, visit=add_shares)
     return rounding

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -2353,3 +2354,25 @@ def test_a_gradient_float32_cannot_hold_that_the_check_verified_in_float64_is_sa
     spec["dtype"] = "float64"  # finite there: nothing to say
     program = compile_spec(spec)
     assert not [w for w in run_check(program, {"mode": "full"}, answer=program.run()).warnings if "float32" in w]
+
+
+def test_the_check_holds_one_float64_graph_beside_its_own_evaluations() -> None:
+    # Its bound on the objective's rounding ran a second graph while the first was held, and
+    # retained a gradient for every value of it: 3.8 graphs at once, where 1.9 are needed (a
+    # review's 1M-element request took a worker to 639 MB, where the README said 350).
+    n, depth = 100_000, 10
+    spec = {
+        "leaves": {"x": {"value": np.random.default_rng(0).standard_normal(n).tolist(), "requires_grad": True}},
+        "nodes": [{"name": "s", "expr": "sum(" + "tanh(" * depth + "x" + ")" * depth + ")"}],
+    }
+    program = compile_spec(spec)
+    program.run()
+    tracemalloc.start()
+    try:
+        report = run_check(program, {"mode": "fast"})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.passed
+    graph = (depth + 1) * n * 8  # the leaf and every value of one float64 evaluation
+    assert graph < peak < 2.2 * graph
