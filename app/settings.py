@@ -81,7 +81,10 @@ class Settings(BaseSettings):
         default=Limits.time_limit_seconds,
         gt=0,
         allow_inf_nan=False,
-        description="Longest time one request may compute.",
+        description=(
+            "Longest time one request may take from the last byte of its body: waiting for a place, "
+            "validating, computing and writing its answer."
+        ),
     )
     answer_cache_bytes: int = Field(
         default=64_000_000,

@@ -1,4 +1,4 @@
-"""torch.optim's SGD and Adam, for the training loops of notebooks written for PyTorch.
+"""torch.optim's SGD, Adam and AdamW, for the training loops of notebooks written for PyTorch.
 
 Each step is PyTorch's for-loop implementation (the one it runs on the CPU), update for update,
 on the parameters in place under no_grad: a graph recorded before a step and run backward after
@@ -219,6 +219,29 @@ class Adam(Optimizer):
             exp_avg_sq = kept
         denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
         p.add_(-step_size * exp_avg / denom)  # its addcdiv_, in its order
+
+
+class AdamW(Adam):
+    """Adam with its weight decay decoupled from the gradient (p shrinks by lr·weight_decay each
+    step), and PyTorch's default decay of 0.01: torch.optim.AdamW."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.01,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        capturable: bool = False,
+        **implementation: Any,
+    ) -> None:
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad,
+            maximize=maximize, decoupled_weight_decay=True, capturable=capturable, **implementation,
+        )  # fmt: skip
 
 
 def _zeros_like(p: Tensor) -> Tensor:

@@ -28,6 +28,8 @@ OPTIMIZERS: dict[str, Callable[[Any, list[Any]], Any]] = {
     ),
     "AdamW": lambda lib, p: lib.optim.Adam(p, lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
     "Adam, maximizing": lambda lib, p: lib.optim.Adam(p, lr=0.01, maximize=True),
+    "AdamW, its own class and default decay": lambda lib, p: lib.optim.AdamW(p, lr=0.05),
+    "AdamW, amsgrad": lambda lib, p: lib.optim.AdamW(p, lr=0.05, weight_decay=0.1, amsgrad=True),
     "two groups, their own lr": lambda lib, p: lib.optim.SGD(
         [{"params": [p[0]]}, {"params": p[1], "lr": 0.2}], lr=0.05
     ),
