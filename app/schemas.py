@@ -247,13 +247,16 @@ class TensorCheck(BaseModel):
     non_differentiable: list[list[int]] = Field(
         default_factory=list,
         description="Elements at a kink (relu or abs at 0, a tie), or so near one that a step short of it "
-        "would measure rounding: listed, not judged.",
+        "would measure rounding, or where the finite differences measured no derivative of a smooth function "
+        "(sin(x³) at 1000 turns within their smallest step; a warning says so): listed, not judged.",
     )
     message: str | None = Field(default=None, description="What failed, where, by how much, against which tolerance.")
     direction: str | None = Field(
         default=None,
-        description="Fast mode: the values compared are along this (random) direction; null where the "
-        "tensor was compared element by element (full mode, or a fast check that crossed a kink or failed).",
+        description='Fast mode: "random unit vector", where the values compared (numerical, analytic) are '
+        "derivatives along a random unit vector drawn from the check's seed, not gradients (the vector itself "
+        "is not returned); null where the tensor was compared element by element (full mode, or a fast check "
+        "that crossed a kink or failed).",
     )
 
 

@@ -271,6 +271,8 @@ def _check_tensors(
         rounding = roundings.get(name)
         comparison = compare_one(f, x, target.grad, mode, options, differentiator, name, batched, rounding=rounding)
         _explain_a_kink(comparison, f, x, differentiator, bool(program.functions))
+        if math.isfinite(at_base):  # else nothing could be measured anywhere, as a note below says
+            _explain_the_unmeasured(comparison, f, x, differentiator, name)
         if comparison.direction is not None and comparison.non_differentiable and math.isfinite(at_base):
             comparison.notes.append(
                 f"{name}: every random direction tried met a kink or a domain edge, where its steps measured no "
@@ -308,6 +310,30 @@ def _explain_a_kink(
         )
         if hand_written:  # the gradient may be a custom backward's, not autograd's (a review)
             comparison.message += "; or a hand-written backward it goes through is wrong there: see check.functions"
+
+
+UNMEASURED_LOOKS = 3  # listed elements looked at for a kink, two evaluations each
+
+
+def _explain_the_unmeasured(
+    comparison: Comparison, f: Callable[[Array], float], x: Array, differentiator: Differentiator, name: str
+) -> None:
+    """Where an element is listed as non-differentiable with no op of the graph at a kink there,
+    say why it is listed: the finite differences measured no derivative of a function that has one
+    (sin(x³) at 1000 turns within their smallest step), which the field's name does not tell."""
+    listed = [index for index in comparison.non_differentiable if len(index) == x.ndim][:UNMEASURED_LOOKS]
+    if not listed or not differentiator.record_kinks or not differentiator.budget.reserve(2 * len(listed)):
+        return
+    flat = np.array([np.ravel_multi_index(index, x.shape) if x.ndim else 0 for index in listed])
+    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, flat))
+    unmeasured = [index for index, ok in zip(listed, clear if clear is not None else [], strict=False) if ok]
+    if unmeasured:
+        where = ", ".join(element_name(name, index) for index in unmeasured)
+        comparison.notes.append(
+            f"{where}: listed as non-differentiable with no op of the graph at a kink there (relu or abs at 0, a "
+            "tie, ...): the finite differences measured no derivative, as where the function turns within their "
+            "smallest step (sin(x³) at 1000) or a step leaves its domain (log or sqrt just above 0); not judged"
+        )
 
 
 def _objective_of(

@@ -2376,3 +2376,16 @@ def test_the_check_holds_one_float64_graph_beside_its_own_evaluations() -> None:
     assert report.passed
     graph = (depth + 1) * n * 8  # the leaf and every value of one float64 evaluation
     assert graph < peak < 2.2 * graph
+
+
+@pytest.mark.parametrize(("expr", "said"), [("sin(x ** 3)", True), ("relu(x - 1000)", False), ("abs(x - 1000)", False)])
+def test_an_element_listed_with_no_op_at_a_kink_says_why(expr: str, said: bool) -> None:
+    # sin(x³) at 1000 was listed as non-differentiable, which the answer called a kink, unexplained (a review).
+    spec = {
+        "leaves": {"x": {"value": [1000.0, 1.0], "requires_grad": True}},
+        "nodes": [{"name": "s", "expr": f"sum({expr})"}],
+    }
+    report = check(spec)
+    assert report.tensors["x"].non_differentiable == [[0]]
+    notes = [w for w in report.warnings if "with no op of the graph at a kink there" in w]
+    assert len(notes) == said and all(note.startswith("x[0]: listed as non-differentiable") for note in notes)
