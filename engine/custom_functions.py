@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from engine import notices
 from engine.autograd import Function, FunctionCtx, invalid_gradient, not_a_variable
 from engine.errors import ComputeError, Loc, SpecError
 from engine.expressions import CALL_LEVELS, Compiled, Scope, Signature, compile_expression
+from engine.grad_mode import is_grad_enabled
 from engine.limits import Limits, current_guard
 from engine.names import check_name
 from engine.tensor import Tensor, tensor
@@ -45,14 +47,23 @@ class CustomFunction:
         self.function = _function_class(self)
 
     def signature(self) -> Signature:
-        defaults = self.params
-        apply = self.function.apply
+        defaults, apply, name = self.params, self.function.apply, self.name
+
+        def call(args: list[Any], kw: dict[str, Any]) -> Any:
+            if is_grad_enabled() and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+                # Else the answer says nothing of a backward it never ran (a review's h = Sq(X) on data).
+                notices.warn(
+                    f"{name}: its hand-written backward never runs, so the check does not see it: none of its "
+                    "inputs requires grad (PyTorch runs a Function's backward only toward inputs that do)"
+                )
+            return apply(*args, {**defaults, **kw})
+
         return Signature(
             self.name,
             tuple(self.inputs),
             defaults,
             len(self.outputs),
-            lambda args, kw: apply(*args, {**defaults, **kw}),
+            call,
             # Forward runs within the caller's expression; backward runs from the graph's walk.
             CALL_LEVELS + max((s.compiled.depth for s in self.forward), default=0),
         )

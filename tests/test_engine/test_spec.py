@@ -296,6 +296,41 @@ def test_a_gradient_a_custom_backward_leaves_out_is_said_to_be_its() -> None:
     assert "w: .grad is None: no backward root depends on it" in result.warnings
 
 
+@pytest.mark.parametrize("given", ["data", "grad", "inside"])
+def test_a_function_whose_backward_never_runs_says_so(given: str) -> None:
+    # Sq applied to input data: no check entry and nothing said, where its backward was wrong (a review).
+    # Called inside another function's forward, it records nothing, as the contract says: no warning.
+    square = {
+        "inputs": ["x"],
+        "forward": [{"name": "y", "expr": "x * x"}],
+        "outputs": ["y"],
+        "save_for_backward": ["x"],
+        "backward": [{"name": "grad_x", "expr": "grad_y * 3 * x"}],
+    }
+    outer = {
+        **square,
+        "forward": [{"name": "y", "expr": "Sq(x) * 2"}],
+        "backward": [{"name": "grad_x", "expr": "grad_y"}],
+    }
+    spec = {
+        "leaves": {
+            "X": {"value": [1.0, 2.0], "requires_grad": given != "data"},
+            "w": {"value": [0.5, 0.5], "requires_grad": True},
+        },
+        "functions": {"Sq": square, "Outer": outer},
+        "nodes": [
+            {"name": "h", "expr": "Outer(X)" if given == "inside" else "Sq(X)"},
+            {"name": "s", "expr": "sum(h * w)"},
+        ],
+    }
+    said = [w for w in run(spec).warnings if "backward never runs" in w]
+    expected = [
+        "h: Sq: its hand-written backward never runs, so the check does not see it: none of its inputs requires grad "
+        "(PyTorch runs a Function's backward only toward inputs that do)"
+    ]
+    assert said == (expected if given == "data" else [])
+
+
 def test_an_input_returned_as_an_output_is_refused_where_grad_x_would_name_two_things() -> None:
     # Returned as it is, x's gradient as an output and the one backward gives x were both
     # grad_x: a review found only "assigns 'grad_x' again", and without that statement the
