@@ -637,15 +637,19 @@ def _constant_value(node: ast.AST) -> Any:
     return NOT_CONSTANT
 
 
-def _bracket_depth(source: str) -> int:
-    depth = deepest = 0
-    for char in source:
+def _too_deep_bracket(source: str, most: int) -> str | None:
+    """Where the first bracket nested deeper than `most` opens ("column 102", "line 2, column 5"), if any."""
+    depth = 0
+    for i, char in enumerate(source):
         if char in "([{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > most:
+                line = source.count("\n", 0, i) + 1
+                column = i - source.rfind("\n", 0, i)  # from 1: rfind gives -1 on the first line
+                return f"line {line}, column {column}" if line > 1 else f"column {column}"
         elif char in ")]}":
             depth -= 1
-    return deepest
+    return None
 
 
 def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, label: str) -> Compiled:
@@ -660,10 +664,11 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
             f"{label}: the expression is {len(source):,} characters long, over the limit of "
             f"{limits.max_expr_length:,} (setting {setting('max_expr_length')})",
         )
-    if _bracket_depth(source) > limits.max_expr_depth:
+    too_deep = _too_deep_bracket(source, limits.max_expr_depth)
+    if too_deep is not None:
         raise LimitExceeded(
             loc,
-            f"{label}: the expression nests brackets deeper than {limits.max_expr_depth} "
+            f"{label}, {too_deep}: the expression nests brackets deeper than {limits.max_expr_depth} "
             f"(setting {setting('max_expr_depth')})",
         )
     surrogate = next((i for i, c in enumerate(source) if "\ud800" <= c <= "\udfff"), None)

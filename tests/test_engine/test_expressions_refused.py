@@ -215,6 +215,9 @@ def test_100000_nested_parentheses_are_a_clear_limit_error() -> None:
             _spec("(" * 100_000 + "x" + ")" * 100_000), Limits(max_expr_length=300_000, max_total_expr_length=300_000)
         )
     assert "GRADLAB_MAX_EXPR_DEPTH" in caught.value.msg
+    assert ", column 101: " in caught.value.msg  # the 101st bracket, as the contract asks of every refusal
+    with pytest.raises(LimitExceeded, match=r", line 2, column 3: the expression nests brackets deeper than 2"):
+        compile_spec(_spec("sum((x\n  (((x))))"), Limits(max_expr_depth=2))
 
 
 def test_deep_nesting_without_brackets_is_a_clear_limit_error() -> None:
