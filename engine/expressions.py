@@ -265,11 +265,17 @@ class _Compiler:
         raise self.error(node, f"the constant {value!r} is not allowed: use numbers")
 
     def to_float(self, node: ast.AST, value: int) -> float:
+        """An integer literal past int64, as a float, and said so: PyTorch refuses it beside a tensor."""
         try:
-            return float(value)
+            number = float(value)
         except OverflowError:
             self.warn_inf(node)
             return math.inf if value > 0 else -math.inf
+        self.warnings.append(
+            f"{self.label}, {self.position(node)}: the integer is past int64 and is taken as the float {number:g} "
+            "(PyTorch refuses it beside a tensor: int too big to convert)"
+        )
+        return number
 
     def warn_inf(self, node: ast.AST) -> None:
         self.warnings.append(

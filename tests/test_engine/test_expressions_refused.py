@@ -328,3 +328,14 @@ def test_a_float_literal_too_large_for_float64_is_inf_with_a_warning_that_names_
 def test_huge_integer_literal_becomes_float() -> None:
     program = compile_spec(_spec("x * " + "9" * 400))
     assert any("too large for float64" in w for w in program.warnings)
+
+
+def test_an_integer_literal_past_int64_beside_a_tensor_is_said_to_be_a_float() -> None:
+    # PyTorch refuses x * 10**23 (int too big to convert); the product came back with nothing said (a review).
+    program = compile_spec(_spec("x * 100000000000000000000000"))
+    assert program.warnings == [
+        "node 'z', column 5: the integer is past int64 and is taken as the float 1e+23 "
+        "(PyTorch refuses it beside a tensor: int too big to convert)"
+    ]
+    np.testing.assert_array_equal(program.run().tensors["z"].value, np.float32([1e23, 2e23, 3e23]))
+    assert compile_spec(_spec("x * 9223372036854775807")).warnings == []  # int64's largest
