@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GRADLAB_WORKERS=2
 
 # One BLAS thread per worker: two workers with a thread per core each oversubscribe two
-# cores (the MLP example took about 4 times the CPU under load; benchmarks/README.md).
+# cores (the MLP example took about 5 times the CPU per answer under load; benchmarks/README.md).
 ENV OPENBLAS_NUM_THREADS=1
 
 # The server runs as this unprivileged user; it owns nothing in the image.

@@ -4,7 +4,7 @@ import os
 
 # One BLAS thread per worker, unless the environment says otherwise: under concurrent requests,
 # every worker starting a thread per core oversubscribes the machine (benchmarks/README.md: the
-# MLP example collapsed from about 40 to 1-3 requests a second at 2 workers). Set before NumPy
+# MLP example fell from about 66 to 14 requests a second at 2 workers, unpinned). Set before NumPy
 # loads, here and in the workers uvicorn starts, which inherit the environment.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")

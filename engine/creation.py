@@ -38,7 +38,8 @@ def ones(*args: Any, size: Any = None, dtype: Any = None, device: Any = None, re
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """`fill_value` everywhere; its dtype is the number's (bool, int64 or float32) unless given."""
+    """`fill_value` everywhere; its dtype is the number's (bool, int64, or the default float dtype,
+    float32 unless set) unless given."""
     on_cpu(device)
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
