@@ -337,5 +337,5 @@ def test_an_integer_literal_past_int64_beside_a_tensor_is_said_to_be_a_float() -
         "node 'z', column 5: the integer is past int64 and is taken as the float 1e+23 "
         "(PyTorch refuses it beside a tensor: int too big to convert)"
     ]
-    np.testing.assert_array_equal(program.run().tensors["z"].value, np.float32([1e23, 2e23, 3e23]))
+    np.testing.assert_array_equal(program.run().tensors["z"].value, np.array([1e23, 2e23, 3e23], np.float32))
     assert compile_spec(_spec("x * 9223372036854775807")).warnings == []  # int64's largest
