@@ -101,3 +101,8 @@ def sub_name(a: Any, b: Any) -> str:
 def div_name(a: Any, b: Any) -> str:
     """DivBackward0, or MulBackward0 for number / tensor (PyTorch multiplies by the reciprocal)"""
     return "DivBackward0" if isinstance(a, np.ndarray) else "MulBackward0"
+
+
+def cross_entropy_name(logits: Any, target: Any) -> str:
+    """NllLossBackward0, or NllLoss2DBackward0 for logits of more than 2 dimensions (N, C, d1, ...)"""
+    return "NllLoss2DBackward0" if np.ndim(logits) > 2 else "NllLossBackward0"

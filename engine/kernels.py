@@ -105,19 +105,21 @@ def softmax(a: Array, axis: int) -> Array:
 def _check_labels(logits: Array, target: Array) -> None:
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy expects int64 class labels, got {target.dtype}")
-    classes = logits.shape[-1] if logits.ndim else 0
-    # PyTorch's words for the shapes it refuses too; its K-dimensional losses are not here.
-    if logits.ndim == 2 and target.ndim == 2:
+    classes = logits.shape[1 if logits.ndim > 1 else -1] if logits.ndim else 0
+    # PyTorch's words for the shapes it refuses too.
+    if logits.ndim > 2:
+        _check_spatial_labels(logits, target)
+    elif logits.ndim == 2 and target.ndim == 2:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if logits.ndim == 2 and target.ndim < 2 and target.size != logits.shape[0]:
         batch = target.shape[0] if target.ndim else 0
         raise ValueError(f"Expected input batch_size ({logits.shape[0]}) to match target batch_size ({batch}).")
     if logits.ndim == 1 and target.ndim == 1 and target.size != 1:
         raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.size}")
-    if logits.ndim not in (1, 2) or target.shape != logits.shape[:-1]:
+    if logits.ndim == 0 or (logits.ndim <= 2 and target.shape != logits.shape[:-1]):
         raise ValueError(
-            f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), or (C,) "
-            f"with a 0-d label; got {list(logits.shape)} and {list(target.shape)}"
+            f"cross_entropy expects logits of shape (N, C) with labels of shape (N,), (C,) with a 0-d label, "
+            f"or (N, C, d1, ...) with labels (N, d1, ...); got {list(logits.shape)} and {list(target.shape)}"
         )
     # One reduction finds both kinds of bad label: a negative one read as unsigned is huge.
     unsigned = target.view(np.uint64) if target.dtype == np.int64 else target.astype(np.uint64)
@@ -125,6 +127,31 @@ def _check_labels(logits: Array, target: Array) -> None:
         bad = target[((target < 0) & (target != IGNORED)) | (target >= classes)]
         if bad.size:
             raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+
+
+def _check_spatial_labels(logits: Array, target: Array) -> None:
+    """PyTorch's K-dimensional loss: logits (N, C, d1, ...) with labels (N, d1, ...), each refusal
+    in its words (the 4-d case has a kernel, and words, of its own)."""
+    expected = [logits.shape[0], *logits.shape[2:]]
+    if target.ndim and target.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"Expected input batch_size ({logits.shape[0]}) to match target batch_size ({target.shape[0]})."
+        )
+    if logits.ndim == 4 and target.ndim != 3:
+        raise RuntimeError(
+            f"only batches of spatial targets supported (3D tensors) but got targets of dimension: {target.ndim}"
+        )
+    if logits.ndim == 4 and list(target.shape) != expected:
+        raise RuntimeError(f"size mismatch (got input: {list(logits.shape)} , target: {list(target.shape)}")
+    if list(target.shape) != expected:
+        raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+
+
+def _classes_last(logits: Array, target: Array) -> tuple[Array, Array]:
+    """K-dimensional logits (N, C, d1, ...) as rows of C, one for each label of (N, d1, ...)."""
+    if logits.ndim <= 2:
+        return logits, target
+    return np.moveaxis(logits, 1, -1).reshape(-1, logits.shape[1]), target.reshape(-1)
 
 
 def _labelled(a: Array, target: Array) -> Any:
@@ -148,8 +175,9 @@ def _counted(target: Array) -> tuple[Array, int, Array | None]:
 
 
 def cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
-    """The mean loss, and the softmax of the logits, which is what its rule needs."""
+    """The mean loss, and the softmax of the logits, which is what its rule needs (as rows of C)."""
     _check_labels(logits, target)
+    logits, target = _classes_last(logits, target)
     target, count, kept = _counted(target)
     shifted = shifted_by_max(logits, -1)
     p = np.exp(shifted)
@@ -163,12 +191,15 @@ def cross_entropy(logits: Array, target: Array) -> tuple[Any, Array]:
 
 
 def cross_entropy_vjp(g: Array, p: Array, logits: Array, target: Array) -> Array:
+    _, target = _classes_last(logits, target)
     target, count, kept = _counted(target)
     grad = p.copy()  # p stays as it is for another backward (retain_graph)
     grad.reshape(-1)[_labelled(grad, target)] -= 1
     grad *= g / max(count, 1)
     if kept is not None:
         grad[~kept] = 0  # rows, or the one row when kept is 0-d
+    if logits.ndim > 2:  # the rows of C back in place, along axis 1
+        grad = np.moveaxis(grad.reshape(*np.moveaxis(logits, 1, -1).shape), -1, 1)
     return grad
 
 

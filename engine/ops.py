@@ -22,7 +22,16 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from engine import kinks
-from engine.grad_fn_names import div_name, index_name, matmul_name, pow_name, reduction_name, reshape_name, sub_name
+from engine.grad_fn_names import (
+    cross_entropy_name,
+    div_name,
+    index_name,
+    matmul_name,
+    pow_name,
+    reduction_name,
+    reshape_name,
+    sub_name,
+)
 from engine.kernels import (
     absolute,
     add_reduce,
@@ -421,9 +430,10 @@ OPS: dict[str, Op] = {op.name: op for op in (
        (lambda g, y, a, b: _mse_grad(g, a, b), lambda g, y, a, b: -_mse_grad(g, a, b)),
        "∂/∂a = 2(a - b)/n, ∂/∂b = -2(a - b)/n", "broadcast",
        integers=(NotImplementedError, "\"mse_cpu\" not implemented for '{}'")),
-    Op("cross_entropy", "cross_entropy(logits, labels)", "NllLossBackward0", cross_entropy,
+    Op("cross_entropy", "cross_entropy(logits, labels)", cross_entropy_name, cross_entropy,
        (cross_entropy_vjp, None),
-       "∂/∂logits = (softmax(logits) - onehot(labels))/N; a row labelled -100 counts for nothing (ignore_index)",
+       "∂/∂logits = (softmax(logits) - onehot(labels))/N along the class axis, 1 of (N, C, d1, ...); a label of "
+       "-100 counts for nothing (ignore_index)",
        "float", saves=True,
        integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     # Constants: they carry no gradient

@@ -226,6 +226,42 @@ def test_cross_entropy_matches_torch(labels: Any) -> None:
     assert not np.signbit(mine.grad.numpy()[ref.grad.numpy() == 0]).any()  # 0, not -0, as torch's
 
 
+@pytest.mark.parametrize("logits", [(2, 3, 4), (2, 3, 4, 5), (1, 4, 2, 3, 2), (2, 3, 0)])
+def test_cross_entropy_of_k_dimensional_logits_matches_torch(logits: tuple[int, ...]) -> None:
+    # Logits (N, C, d1, ...) with labels (N, d1, ...), PyTorch's loss over every position (a review
+    # found them refused); some labels ignored.
+    rng = np.random.default_rng(len(logits))
+    values = rng.standard_normal(logits)
+    labels = rng.integers(0, logits[1], size=(logits[0], *logits[2:]))
+    labels.reshape(-1)[::3] = -100
+    seen = []
+    for lib, loss in ((engine, engine.cross_entropy), (torch, F.cross_entropy)):
+        x = lib.tensor(values, requires_grad=True)
+        out = loss(x, lib.tensor(labels))
+        out.backward()
+        seen.append((out.grad_fn.name(), out.item(), x.grad.numpy()))
+    (name, value, grad), (their_name, their_value, their_grad) = seen
+    assert name == their_name == "NllLoss2DBackward0"
+    np.testing.assert_allclose(value, their_value, rtol=1e-12)  # NaN where torch's is
+    np.testing.assert_allclose(grad, their_grad, rtol=1e-12, atol=1e-17)
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels"),
+    [((2, 3, 4), (2, 5)), ((2, 3, 4), (2,)), ((2, 3, 4), (3, 4)), ((2, 3, 4, 5), (2, 4)), ((2, 3, 4, 5), (2, 4, 6)),
+     ((2, 3, 4, 5, 6), (2, 4, 5)), ((2, 3, 4), (2, 4, 1))],
+)  # fmt: skip
+def test_cross_entropy_refuses_k_dimensional_labels_of_the_wrong_shape_in_torchs_words(
+    logits: tuple[int, ...], labels: tuple[int, ...]
+) -> None:
+    refusals = []
+    for lib, loss in ((engine, engine.cross_entropy), (torch, F.cross_entropy)):
+        with pytest.raises((RuntimeError, ValueError)) as caught:
+            loss(lib.tensor(np.ones(logits)), lib.tensor(np.zeros(labels, np.int64)))
+        refusals.append((caught.type, str(caught.value)))
+    assert refusals[0] == refusals[1]
+
+
 @pytest.mark.filterwarnings("error")  # torch says nothing about these rows either
 @pytest.mark.parametrize("name", ["cross_entropy", "log_softmax"])
 def test_rows_without_a_finite_maximum_and_a_second_backward_match_torch(name: str) -> None:
