@@ -61,6 +61,7 @@ from engine.functional import (
     zeros_like,
 )
 from engine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from engine.joining import cat, stack, where
 from engine.logic import all, allclose, any, equal
 from engine.ops import OPS, Op
 from engine.random import Generator, manual_seed, multinomial, rand, randint, randn
@@ -76,11 +77,11 @@ long = int64
 
 __all__ = [
     "OPS", "Generator", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
-    "argmax", "argmin", "autograd", "backends", "bool_", "broadcast_to", "clamp", "clip", "clone", "cos",
+    "argmax", "argmin", "autograd", "backends", "bool_", "broadcast_to", "cat", "clamp", "clip", "clone", "cos",
     "cross_entropy", "cuda", "default_dtype", "device", "div", "dtype", "enable_grad", "equal", "exp", "eye",
     "flatten", "float32", "float64", "full", "int64", "is_grad_enabled", "linspace", "log", "log_softmax",
     "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul",
     "multinomial", "neg", "nn", "no_grad", "ones", "ones_like", "optim", "pow", "rand", "randint", "randn", "relu",
-    "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "std", "sub", "sum",
-    "tanh", "tensor", "transpose", "unsqueeze", "var", "zeros", "zeros_like",
+    "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt", "squeeze", "stack", "std", "sub", "sum",
+    "tanh", "tensor", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]  # fmt: skip

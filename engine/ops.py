@@ -476,3 +476,36 @@ TORCH_EXTREMES: dict[str, Op] = {op.name: op for op in (
        (selected_vjp,), "∂/∂a = 1 at the first minimum along the dim", params={"axis": REQUIRED, "keepdims": False},
        saves=True),
 )}  # fmt: skip
+
+# The Python API's torch.where: the condition is a bool tensor, which no expression makes (they
+# have no comparisons), so expressions write it as c * a + (1 - c) * b.
+WHERE = Op("where", "where(condition, a, b)", "WhereBackward0", np.where,
+           (None, lambda g, y, c, a, b: np.where(c, g, 0), lambda g, y, c, a, b: np.where(c, 0, g)),
+           "∂/∂a = 1 where the condition holds, ∂/∂b = 1 where it does not", "promote")  # fmt: skip
+
+
+def _cat_part(i: int) -> Callable[..., Array]:
+    """The rule of cat's i-th tensor: its part of g, from where the tensors before it end."""
+
+    def part(g: Array, y: Array, *arrays: Array, dim: int) -> Array:
+        start = sum(a.shape[dim] for a in arrays[:i])
+        return g[(slice(None),) * dim + (slice(start, start + arrays[i].shape[dim]),)]
+
+    return part
+
+
+def _stack_part(i: int) -> Callable[..., Array]:
+    return lambda g, y, *arrays, dim: np.take(g, i, axis=dim)
+
+
+def joining(name: str, count: int) -> Op:
+    """The Python API's torch.cat (name "cat") or torch.stack of `count` tensors: an op of that
+    many operands, each one's gradient its part of g. Made for each call: the table's ops take a
+    fixed number of operands."""
+    if name == "cat":
+        return Op("cat", "cat(tensors, dim=0)", "CatBackward0", lambda *arrays, dim: np.concatenate(arrays, dim),
+                  tuple(_cat_part(i) for i in range(count)), "each tensor's part of g along dim", "promote",
+                  params={"dim": 0}, needs="shapes")  # fmt: skip
+    return Op("stack", "stack(tensors, dim=0)", "StackBackward0", lambda *arrays, dim: np.stack(arrays, dim),
+              tuple(_stack_part(i) for i in range(count)), "each tensor's slice of g at its index along dim",
+              "promote", params={"dim": 0}, needs="shapes")  # fmt: skip

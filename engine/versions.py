@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine import dtypes
-from engine.ops import OPS, TO_COPY, TORCH_EXTREMES
+from engine.ops import OPS, TO_COPY, TORCH_EXTREMES, WHERE
 
 if TYPE_CHECKING:
     from engine.graph import Node, OpNode
@@ -152,7 +152,7 @@ _SIZES = frozenset({"shape", "ndim", "dtype"})
 
 READS = {
     id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps)
-    for op in (*OPS.values(), *TORCH_EXTREMES.values(), TO_COPY)
+    for op in (*OPS.values(), *TORCH_EXTREMES.values(), TO_COPY, WHERE)
 }
 
 
@@ -190,7 +190,9 @@ def check_tensor(tensor: Tensor, saved_at: int) -> None:
 def _message(array: Array, writes: Writes, saved_at: int, producer: Node | None, output_nr: int) -> str:
     """PyTorch's words: the versions count the writes, and the node whose output the array is, if
     any, is named as PyTorch names its C++ function."""
-    kind = f"torch.{dtypes.BY_NUMPY[array.dtype].torch_name}Tensor {list(array.shape)}"
+    name = dtypes.BY_NUMPY[array.dtype].torch_name
+    # A bool tensor has no legacy type name (torch.BoolTensor is none): PyTorch says CPUBoolType.
+    kind = f"{'CPUBoolType' if name == 'Bool' else f'torch.{name}Tensor'} {list(array.shape)}"
     function = re.sub(r"Backward\d*$", "", producer.name()) if producer is not None else ""
     made_by = f", which is output {output_nr} of {function}," if function else ""
     since = sum(1 for at in writes.recent if at > saved_at)
