@@ -83,6 +83,26 @@ def tanh(a: Any) -> Tensor:
     return apply(OPS["tanh"], a)
 
 
+def log1p(a: Any) -> Tensor:
+    return apply(OPS["log1p"], a)
+
+
+def expm1(a: Any) -> Tensor:
+    return apply(OPS["expm1"], a)
+
+
+def log2(a: Any) -> Tensor:
+    return apply(OPS["log2"], a)
+
+
+def log10(a: Any) -> Tensor:
+    return apply(OPS["log10"], a)
+
+
+def tan(a: Any) -> Tensor:
+    return apply(OPS["tan"], a)
+
+
 def sigmoid(a: Any) -> Tensor:
     return apply(OPS["sigmoid"], a)
 

@@ -250,6 +250,18 @@ def standard_deviation(a: Array, axis: Axis = None, keepdims: bool = False, corr
     return np.sqrt(variance(a, axis, keepdims, correction, name="std"))
 
 
+def softplus(a: Array, beta: float = 1, threshold: float = 20) -> Array:
+    """log(1 + exp(beta·a))/beta, and a itself where beta·a > threshold, as PyTorch computes it."""
+    scaled = a * beta
+    return np.where(scaled > threshold, a, np.log1p(np.exp(scaled)) / beta)
+
+
+def softplus_vjp(g: Array, y: Array, a: Array, beta: float = 1, threshold: float = 20) -> Array:
+    scaled = a * beta
+    z = np.exp(scaled)
+    return np.where(scaled > threshold, g, g * z / (z + 1))
+
+
 def clamp(a: Array, min: Any = None, max: Any = None) -> Array:
     """torch.clamp with numbers for bounds: NaN stays NaN, and a min above max gives max everywhere.
     An integer tensor clamped by a float is of the default float dtype, as in PyTorch."""

@@ -61,6 +61,8 @@ from engine.kernels import (
     selected_vjp,
     sign,
     softmax,
+    softplus,
+    softplus_vjp,
     standard_deviation,
     unless,
     variance,
@@ -277,6 +279,13 @@ def _inside(a: Array, min: Any = None, max: Any = None) -> Array:
     return a - min if max is None else np.minimum(a - min, max - a)
 
 
+LN2, LN10 = math.log(2), math.log(10)  # PyTorch's constants in log2's and log10's rules, to the last bit
+
+
+def _sigmoid(a: Array) -> Array:
+    return 1 / (1 + np.exp(-a))
+
+
 def _mse_grad(g: Array, a: Array, b: Array) -> Array:
     diff = a - b
     # PyTorch's order: the factor 2/n first, rounded to the dtype, then (2/n)·(a - b)·g.
@@ -364,10 +373,29 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * one_minus_square(y),), "tanh' = 1 - tanh²", "float"),
     Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
        (lambda g, y, a: g * (1 - y) * y,), "σ' = (1 - σ)·σ", "float"),
+    Op("log1p", "log1p(a)", "Log1PBackward0", np.log1p, (lambda g, y, a: g / (a + 1),), "log1p' a = 1/(1 + a)", "float"),
+    Op("expm1", "expm1(a)", "Expm1Backward0", np.expm1, (lambda g, y, a: g * (y + 1),), "expm1' = exp", "float"),
+    Op("log2", "log2(a)", "Log2Backward0", np.log2, (lambda g, y, a: g / (a * LN2),), "log2' a = 1/(a·ln 2)", "float"),
+    Op("log10", "log10(a)", "Log10Backward0", np.log10, (lambda g, y, a: g / (a * LN10),), "log10' a = 1/(a·ln 10)",
+       "float"),
+    Op("tan", "tan(a)", "TanBackward0", np.tan, (lambda g, y, a: g * (1 + y * y),), "tan' = 1 + tan²", "float"),
+    Op("softplus", "softplus(a, beta=1, threshold=20)", "SoftplusBackward0", softplus, (softplus_vjp,),
+       "softplus' a = σ(beta·a); a itself past the threshold (beta·a > threshold), as PyTorch", "promote",
+       {"beta": 1, "threshold": 20}, kink=lambda a, beta=1, threshold=20: np.multiply(a, beta, dtype=np.float64) - threshold,
+       integers=(NotImplementedError, "\"softplus_cpu\" not implemented for '{}'")),
+    Op("silu", "silu(a)", "SiluBackward0", lambda a: a / (1 + np.exp(-a)),
+       (lambda g, y, a: g * _sigmoid(a) * (1 + a * (1 - _sigmoid(a))),), "silu' a = σ(a)·(1 + a·(1 - σ(a)))",
+       "promote", integers=(NotImplementedError, "\"silu_cpu\" not implemented for '{}'")),
     Op("sign", "sign(a)", "SignBackward0", sign, (lambda g, y, a: np.zeros_like(g),),
        "sign' = 0 (a step at 0: relu(sign(x)) is 1 where x > 0, else 0)", needs="nothing", kink=lambda a: a),
     Op("relu", "relu(a)", "ReluBackward0", relu,
        (relu_vjp,), "relu' a = 1 if a > 0 else 0 (0 at 0)", kink=lambda a: a),
+    Op("leaky_relu", "leaky_relu(a, negative_slope=0.01)", "LeakyReluBackward0",
+       lambda a, negative_slope=0.01: np.where(a > 0, a, a * negative_slope),
+       (lambda g, y, a, negative_slope=0.01: np.where(a > 0, g, g * negative_slope),),
+       "leaky_relu' a = 1 if a > 0 else negative_slope (at 0 too)", "promote", {"negative_slope": 0.01},
+       kink=lambda a, negative_slope=0.01: a,
+       integers=(NotImplementedError, "\"leaky_relu_cpu\" not implemented for '{}'")),
     Op("clamp", "clamp(a, min=None, max=None)", "ClampBackward1", clamp,
        (clamp_vjp,), "clamp' a = 1 if min ≤ a ≤ max else 0 (1 at the bounds)", params={"min": None, "max": None},
        kink=_inside),
@@ -446,7 +474,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
 # carries a gradient that is one number for every element through their rules as one number.
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid",
-    "sign", "relu", "clamp", "maximum", "minimum", "clone", "ones_like", "zeros_like",
+    "sign", "relu", "clamp", "maximum", "minimum", "clone", "ones_like", "zeros_like", "log1p", "expm1", "log2",
+    "log10", "tan", "softplus", "silu", "leaky_relu",
 })  # fmt: skip
 
 # What expressions may call by name: every op but indexing, which is written x[...].

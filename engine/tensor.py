@@ -844,6 +844,21 @@ class Tensor:
     def sigmoid(self) -> Tensor:
         return apply(OPS["sigmoid"], self)
 
+    def log1p(self) -> Tensor:
+        return apply(OPS["log1p"], self)
+
+    def expm1(self) -> Tensor:
+        return apply(OPS["expm1"], self)
+
+    def log2(self) -> Tensor:
+        return apply(OPS["log2"], self)
+
+    def log10(self) -> Tensor:
+        return apply(OPS["log10"], self)
+
+    def tan(self) -> Tensor:
+        return apply(OPS["tan"], self)
+
     def sign(self) -> Tensor:
         return apply(OPS["sign"], self)
 

@@ -15,17 +15,35 @@ import numpy as np
 
 from engine import functional
 from engine.logic import one_hot
-from engine.tensor import Tensor
+from engine.ops import OPS
+from engine.tensor import Tensor, apply
 from engine.torch_words import int_arg
 
 sigmoid = functional.sigmoid
 tanh = functional.tanh
-__all__ = ["cross_entropy", "log_softmax", "mse_loss", "one_hot", "relu", "sigmoid", "softmax", "tanh"]
+__all__ = [
+    "cross_entropy", "leaky_relu", "log_softmax", "mse_loss", "one_hot", "relu", "sigmoid", "silu", "softmax",
+    "softplus", "tanh",
+]  # fmt: skip
 
 
 def relu(input: Any, inplace: bool = False) -> Tensor:
     _only(inplace=(inplace, False))
     return functional.relu(input)
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    _only(inplace=(inplace, False))
+    return apply(OPS["leaky_relu"], input, negative_slope=negative_slope)
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return apply(OPS["softplus"], input, beta=beta, threshold=threshold)
+
+
+def silu(input: Any, inplace: bool = False) -> Tensor:
+    _only(inplace=(inplace, False))
+    return apply(OPS["silu"], input)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:

@@ -65,6 +65,17 @@ CASES: list[Case] = [
     ("tanh", [(3,)], engine.tanh, torch.tanh),
     ("sigmoid", [(3,)], engine.sigmoid, torch.sigmoid),
     ("relu", [(5,)], engine.relu, torch.relu),
+    ("log1p", [(2, 3)], engine.log1p, torch.log1p),
+    ("expm1", [(3,)], engine.expm1, torch.expm1),
+    ("log2", [(3,)], engine.log2, torch.log2),
+    ("log10", [(3,)], lambda a: a.log10(), lambda a: a.log10()),
+    ("tan", [(2, 3)], engine.tan, torch.tan),
+    ("softplus", [(2, 3)], engine.nn.functional.softplus, F.softplus),
+    ("softplus_past_its_threshold", [(8,)], lambda a: engine.nn.functional.softplus(a * 4, beta=2, threshold=5),
+     lambda a: F.softplus(a * 4, beta=2, threshold=5)),
+    ("leaky_relu", [(5,)], engine.nn.functional.leaky_relu, F.leaky_relu),
+    ("leaky_relu_slope", [(2, 3)], lambda a: engine.nn.functional.leaky_relu(a, 0.2), lambda a: F.leaky_relu(a, 0.2)),
+    ("silu", [(2, 3)], engine.nn.functional.silu, F.silu),
     ("sign", [(5,)], engine.sign, torch.sign),
     ("sign_times", [(2, 3)], lambda a: engine.sign(a) * a, lambda a: torch.sign(a) * a),
     ("clamp", [(2, 5)], lambda a: engine.clamp(a, -0.5, 0.5), lambda a: torch.clamp(a, -0.5, 0.5)),
@@ -119,7 +130,7 @@ CASES: list[Case] = [
     ("method_T", [(2, 3)], lambda a: a.T, lambda a: a.T),
 ]  # fmt: skip
 
-POSITIVE = {"log", "sqrt", "pow_half", "pow_tensor"}
+POSITIVE = {"log", "sqrt", "pow_half", "pow_tensor", "log1p", "log2", "log10"}
 
 
 def _inputs(name: str, shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
@@ -912,6 +923,13 @@ INTEGER_OPERANDS = {
     "log_softmax of bool along the first axis": lambda lib, i, b, f: lib.log_softmax(b, -2),
     "softmax of int64 along an axis out of range": lambda lib, i, b, f: lib.softmax(i, 2),
     "cross_entropy of int64 logits": lambda lib, i, b, f: _functional(lib).cross_entropy(i, lib.tensor([0, 1])),
+    "softplus of int64": lambda lib, i, b, f: lib.nn.functional.softplus(i),
+    "leaky_relu of bool": lambda lib, i, b, f: lib.nn.functional.leaky_relu(b),
+    "silu of int64": lambda lib, i, b, f: lib.nn.functional.silu(i),
+    "log1p of int64": lambda lib, i, b, f: lib.log1p(i),
+    "log10 of bool": lambda lib, i, b, f: lib.log10(b),
+    "var of int64": lambda lib, i, b, f: i.var(),
+    "clamp of int64 by a float": lambda lib, i, b, f: i.clamp(min=0.5),
     "mse_loss of int64": lambda lib, i, b, f: _functional(lib).mse_loss(i, i),
     "mse_loss of a float and an int64": lambda lib, i, b, f: _functional(lib).mse_loss(f, i),
     "abs of bool": lambda lib, i, b, f: lib.abs(b),
