@@ -35,6 +35,14 @@ UNARY: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "scale": (lambda a: 0.5 * a - 2, lambda a: 0.5 * a - 2),
     "square": (lambda a: a**2, lambda a: a**2),
     "rdiv": (lambda a: 1 / (a * a + 1), lambda a: 1 / (a * a + 1)),
+    "softplus": (engine.nn.functional.softplus, F.softplus),
+    "silu": (engine.nn.functional.silu, F.silu),
+    "leaky_relu": (engine.nn.functional.leaky_relu, F.leaky_relu),
+    "log1p_of_square": (lambda a: engine.log1p(a * a), lambda a: torch.log1p(a * a)),
+    "expm1_tan_tanh": (
+        lambda a: engine.expm1(engine.tan(engine.tanh(a))),
+        lambda a: torch.expm1(torch.tan(torch.tanh(a))),
+    ),
 }
 BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
     "add": (lambda a, b: a + b, lambda a, b: a + b),
@@ -50,7 +58,7 @@ BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] =
 # The ops whose gradient jumps where operands tie or cross zero. A graph whose values reach
 # such an op one rounding apart from torch's, on either side of the jump (a tie broken by
 # 1e-16), has two right answers: it is drawn again.
-KINKED = frozenset({"abs", "relu", "sign_times", "maximum", "minimum", "max", "min"})
+KINKED = frozenset({"abs", "relu", "leaky_relu", "sign_times", "maximum", "minimum", "max", "min"})
 
 
 def _at_extreme(values: np.ndarray, axis: int | None) -> np.ndarray:
