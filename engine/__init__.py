@@ -12,7 +12,7 @@ PyTorch autograd code unchanged::
 from engine import autograd, backends, cuda, nn, optim
 from engine.creation import arange, eye, full, linspace, ones, zeros
 from engine.devices import device
-from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int64
+from engine.dtypes import bool_, default_dtype, dtype, float32, float64, int32, int64
 from engine.functional import (
     abs,
     add,
@@ -74,20 +74,21 @@ from engine.size import Size
 from engine.tensor import Tensor, tensor
 
 # PyTorch's other names of the same dtypes, as code written for it uses them (not in
-# __all__, as in torch). torch.int is int32, which the engine does not have.
+# __all__, as in torch).
 bool = bool_
 float = float32
 double = float64
 long = int64
+int = int32
 
 __all__ = [
     "OPS", "Generator", "Op", "Size", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
     "argmax", "argmin", "autograd", "backends", "bool_", "broadcast_to", "cat", "clamp", "clip", "clone", "cos",
     "cross_entropy", "cuda", "default_dtype", "device", "div", "dtype", "enable_grad", "equal", "exp", "expm1",
-    "eye", "flatten", "float32", "float64", "full", "int64", "is_grad_enabled", "linspace", "log", "log1p", "log2",
-    "log10", "log_softmax", "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "mse_loss", "mul", "multinomial", "neg", "nn", "no_grad", "ones", "ones_like", "optim", "pow", "rand",
-    "randint", "randn", "relu", "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt",
+    "eye", "flatten", "float32", "float64", "full", "int32", "int64", "is_grad_enabled", "linspace", "log", "log1p",
+    "log2", "log10", "log_softmax", "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mse_loss", "mul", "multinomial", "neg", "nn", "no_grad", "ones", "ones_like", "optim", "pow",
+    "rand", "randint", "randn", "relu", "reshape", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "sqrt",
     "squeeze", "stack", "std", "sub", "sum", "tan", "tanh", "tensor", "transpose", "unsqueeze", "var", "where",
     "zeros", "zeros_like",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The three dtypes and PyTorch's type promotion between them.
+"""The dtypes (float32, float64, int64, int32, bool) and PyTorch's type promotion between them.
 
 NumPy 2 already treats Python numbers as "weak" the way PyTorch does; what differs is that
 PyTorch also lets a 0-d tensor give way to a tensor with dimensions of the same kind, and
@@ -35,10 +35,11 @@ class dtype:
 float32 = dtype("float32", "Float")
 float64 = dtype("float64", "Double")
 int64 = dtype("int64", "Long")
+int32 = dtype("int32", "Int")  # for counts, as makemore's bigram table (torch.zeros(..., dtype=torch.int32))
 bool_ = dtype("bool", "Bool")
 
-BY_NUMPY: dict[np.dtype[Any], dtype] = {d.numpy: d for d in (float32, float64, int64, bool_)}
-BY_NAME: dict[str, dtype] = {d.name: d for d in (float32, float64, int64, bool_)}
+BY_NUMPY: dict[np.dtype[Any], dtype] = {d.numpy: d for d in (float32, float64, int64, int32, bool_)}
+BY_NAME: dict[str, dtype] = {d.name: d for d in (float32, float64, int64, int32, bool_)}
 
 _default_float: ContextVar[np.dtype[Any]] = ContextVar("default_float", default=float32.numpy)
 

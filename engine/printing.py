@@ -2,7 +2,7 @@
 
 Only torch's default print options are supported (precision 4, threshold 1000,
 edgeitems 3, linewidth 80, automatic sci mode), and only the dense, real dtypes
-the engine has: float32, float64, int64 and bool. The layout rules (widths,
+the engine has: float32, float64, int64, int32 and bool. The layout rules (widths,
 wrapping, summarisation, suffixes) deliberately follow torch line by line,
 quirks included, so that `repr` output matches torch character for character.
 """

@@ -897,6 +897,9 @@ class Tensor:
     def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
     def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
 

@@ -5,6 +5,7 @@ refuses, in PyTorch's words."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,25 @@ def test_the_seeding_and_device_boilerplate_of_tutorials_runs_as_under_torch_wit
     assert seen[0] == seen[1]
     said = refusals(RuntimeError, lambda lib: lib.ones_like(lib.ones(2), dtype=lib.int64, requires_grad=True))
     assert said[0] == said[1]
+
+
+def _bigram_counts(lib: Any) -> list[Any]:
+    """makemore's bigram table: counts in int32, added to in place, summed, made probabilities."""
+    words = ["emma", "olivia", "ava", "isabella", "sophia"]
+    stoi = {c: i + 1 for i, c in enumerate(sorted(set("".join(words))))} | {".": 0}
+    counts = lib.zeros((len(stoi), len(stoi)), dtype=lib.int32)
+    for word in words:
+        chars = [".", *word, "."]
+        for first, second in itertools.pairwise(chars):
+            counts[stoi[first], stoi[second]] += 1
+    p = (counts + 1).float()
+    p /= p.sum(1, keepdims=True)
+    made = [counts, counts.sum(), counts.sum(1), counts * 2, counts * 2.5, counts + counts.long(), counts.int(),
+            lib.tensor([1, 2], dtype=lib.int) / 2, counts.max(), p]  # fmt: skip
+    return [(str(t.dtype), t.numpy().tolist()) for t in made] + [repr(counts[:2, :4]), repr(lib.int)]
+
+
+def test_int32_counts_as_makemore_keeps_them_go_as_in_torch() -> None:
+    ours, theirs = _bigram_counts(engine), _bigram_counts(torch)
+    assert ours == theirs
+    assert ours[0][0] == "torch.int32" and ours[1][0] == "torch.int64"  # the sum of int32 is int64, as PyTorch's
