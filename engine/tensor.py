@@ -708,33 +708,17 @@ class Tensor:
     def amin(self, axis: Any = UNSET, keepdims: bool = False, *, dim: Any = UNSET, keepdim: bool = False) -> Tensor:
         return apply(OPS["min"], self, **reduce_args(axis, keepdims, dim, keepdim))
 
-    def var(
-        self,
-        dim: Any = UNSET,
-        unbiased: Any = UNSET,
-        keepdim: bool = False,
-        *,
-        correction: Any = UNSET,
-        axis: Any = UNSET,
-        keepdims: bool = False,
-    ) -> Tensor:
+    def var(self, *args: Any, **kwargs: Any) -> Tensor:
+        """engine.var of this tensor: x.var(dim, unbiased, keepdim) or x.var(dim, correction=...)."""
         from engine.functional import var  # engine.functional builds on this module
 
-        return var(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+        return var(self, *args, **kwargs)
 
-    def std(
-        self,
-        dim: Any = UNSET,
-        unbiased: Any = UNSET,
-        keepdim: bool = False,
-        *,
-        correction: Any = UNSET,
-        axis: Any = UNSET,
-        keepdims: bool = False,
-    ) -> Tensor:
+    def std(self, *args: Any, **kwargs: Any) -> Tensor:
+        """engine.std of this tensor, with var's arguments."""
         from engine.functional import std
 
-        return std(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+        return std(self, *args, **kwargs)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         from engine.functional import clamp
