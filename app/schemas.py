@@ -247,8 +247,9 @@ class TensorCheck(BaseModel):
     non_differentiable: list[list[int]] = Field(
         default_factory=list,
         description="Elements at a kink (relu or abs at 0, a tie), or so near one that a step short of it "
-        "would measure rounding, or where the finite differences measured no derivative of a smooth function "
-        "(sin(x³) at 1000 turns within their smallest step; a warning says so): listed, not judged.",
+        "would measure rounding, or where the finite differences measured no derivative with no op's kink near "
+        "(a corner no op marks, as std's of equal elements; sin(x³) at 1000, which turns within their smallest "
+        "step; a warning says so): listed, not judged.",
     )
     message: str | None = Field(default=None, description="What failed, where, by how much, against which tolerance.")
     direction: str | None = Field(

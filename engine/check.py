@@ -318,21 +318,22 @@ UNMEASURED_LOOKS = 3  # listed elements looked at for a kink, two evaluations ea
 def _explain_the_unmeasured(
     comparison: Comparison, f: Callable[[Array], float], x: Array, differentiator: Differentiator, name: str
 ) -> None:
-    """Where an element is listed as non-differentiable with no op of the graph at a kink there,
-    say why it is listed: the finite differences measured no derivative of a function that has one
-    (sin(x³) at 1000 turns within their smallest step), which the field's name does not tell."""
+    """Where an element is listed as non-differentiable with no op's kink within the differences'
+    reach, say why it may be listed: a corner that no op marks (std of equal elements), a turn within
+    their smallest step (sin(x³) at 1000) or a domain's edge, which the field's name does not tell."""
     listed = [index for index in comparison.non_differentiable if len(index) == x.ndim][:UNMEASURED_LOOKS]
     if not listed or not differentiator.record_kinks or not differentiator.budget.reserve(2 * len(listed)):
         return
     flat = np.array([np.ravel_multi_index(index, x.shape) if x.ndim else 0 for index in listed])
-    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, flat))
+    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, flat, differentiator.eps))
     unmeasured = [index for index, ok in zip(listed, clear if clear is not None else [], strict=False) if ok]
     if unmeasured:
         where = ", ".join(element_name(name, index) for index in unmeasured)
         comparison.notes.append(
-            f"{where}: listed as non-differentiable with no op of the graph at a kink there (relu or abs at 0, a "
-            "tie, ...): the finite differences measured no derivative, as where the function turns within their "
-            "smallest step (sin(x³) at 1000) or a step leaves its domain (log or sqrt just above 0); not judged"
+            f"{where}: listed as non-differentiable with no op of the graph at a kink near (relu or abs at 0, a "
+            "tie, ...): the finite differences measured no derivative there, as at a corner no op marks (std of "
+            "equal elements, sqrt(x * x) at 0), where the function turns within their smallest step (sin(x³) at "
+            "1000) or where a step leaves its domain (log just above 0); not judged"
         )
 
 

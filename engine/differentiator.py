@@ -152,18 +152,21 @@ class Differentiator:
         eps, made exact for the element."""
         return exact_step(flat, self.eps)[:, None] * np.array(OFFSETS, dtype=float)
 
-    def clear_of_kinks(self, f: Callable[[Array], float], x: Array, elements: Array) -> Array:
+    def clear_of_kinks(
+        self, f: Callable[[Array], float], x: Array, elements: Array, relative_step: float = PROBE_STEP
+    ) -> Array:
         """For each flat index of `elements`: whether no relu, abs, max, ... of f has its kink at
         x_i, so that autograd is exact there. A short step either way finds the kinks near; the
         step is well above x's rounding, which could keep a kinked op's input where it was
-        (relu((x + 1e5) - 1e5) at 0 does not move for a step of 1e-12)."""
+        (relu((x + 1e5) - 1e5) at 0 does not move for a step of 1e-12). A longer one (the
+        differences' own) finds the kinks their steps may cross."""
         probe = x.copy()
         flat = probe.reshape(-1)
         crossings = Crossings()
         clear = np.zeros(elements.size, dtype=bool)
         for k, i in enumerate(elements.tolist()):
             original = flat[i]
-            step = PROBE_STEP * max(1.0, abs(float(original)))
+            step = relative_step * max(1.0, abs(float(original)))
             crossings.clear()
             for t in (-step, step):
                 self.budget.spend(1)

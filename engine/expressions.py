@@ -27,6 +27,7 @@ Env = Mapping[str, Any]
 Evaluate = Callable[[Env], Any]
 
 _INT64 = 2**63
+_UINT64 = 2**64
 _BINARY = {
     ast.Add: "add",
     ast.Sub: "sub",
@@ -265,16 +266,18 @@ class _Compiler:
         raise self.error(node, f"the constant {value!r} is not allowed: use numbers")
 
     def to_float(self, node: ast.AST, value: int) -> float:
-        """An integer literal past int64, as a float, and said so: PyTorch refuses it beside a tensor."""
+        """An integer literal past int64, as a float; said so past uint64, where PyTorch refuses it beside a
+        tensor (below, it takes it as a float beside a float tensor, as here)."""
         try:
             number = float(value)
         except OverflowError:
             self.warn_inf(node)
             return math.inf if value > 0 else -math.inf
-        self.warnings.append(
-            f"{self.label}, {self.position(node)}: the integer is past int64 and is taken as the float {number:g} "
-            "(PyTorch refuses it beside a tensor: int too big to convert)"
-        )
+        if value >= _UINT64:
+            self.warnings.append(
+                f"{self.label}, {self.position(node)}: the integer is past uint64 and is taken as the float "
+                f"{number:g} (PyTorch refuses it beside a tensor: int too big to convert)"
+            )
         return number
 
     def warn_inf(self, node: ast.AST) -> None:
@@ -619,20 +622,32 @@ def _computed(node: ast.AST) -> bool:
     return isinstance(node, ast.Name | ast.BinOp | ast.Call | ast.Subscript)
 
 
+def _signed_integer(node: ast.AST) -> int | None:
+    """The value of an integer literal, signed or not (-9223372036854775808); None for anything else."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        sign, node = (-1 if isinstance(node.op, ast.USub) else 1), node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
+    return None
+
+
 def _past_int64(node: ast.AST) -> bool:
     """An integer literal (signed or not) that int64 cannot hold."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        node = node.operand
-    return isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) >= _INT64
+    value = _signed_integer(node)
+    return value is not None and not -_INT64 <= value < _INT64
 
 
 def _constant_value(node: ast.AST) -> Any:
     """A keyword value: a number, True/False, None or a tuple of integers; else NOT_CONSTANT."""
     if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool | int | float)):
-        if type(node.value) is int and abs(node.value) >= _INT64:
+        if type(node.value) is int and node.value >= _INT64:
             return NOT_CONSTANT
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        whole = _signed_integer(node)
+        if whole is not None:  # -2**63 is int64's, though 2**63 is not
+            return NOT_CONSTANT if _past_int64(node) else whole
         inner = _constant_value(node.operand)
         if type(inner) in (int, float):
             return -inner if isinstance(node.op, ast.USub) else inner

@@ -174,6 +174,8 @@ def _spread_args(
     """var's and std's arguments, as PyTorch's overloads take them: var(dim, unbiased, keepdim),
     var(dim, *, correction, keepdim) and var(unbiased)."""
     if isinstance(dim, bool):  # x.var(False): unbiased alone, over every element
+        if unbiased is not UNSET:
+            raise TypeError(f"{name}() received an invalid combination of arguments: (bool, bool)")
         dim, unbiased = UNSET, dim
     if unbiased is not UNSET and correction is not UNSET:
         raise TypeError(f"{name}() received an invalid combination of arguments: unbiased= and correction= together")
@@ -181,7 +183,9 @@ def _spread_args(
     if unbiased is not UNSET:
         kwargs["correction"] = 1 if unbiased else 0
     elif correction is not UNSET and correction is not None:
-        if isinstance(correction, bool) or not isinstance(correction, int | float | np.integer | np.floating):
+        if isinstance(correction, Tensor) and correction.ndim == 0:
+            correction = correction.item()
+        if not isinstance(correction, int | float | np.number | np.bool_):
             raise TypeError(f"{name}(): argument 'correction' must be Number, not {type_name(correction)}")
         kwargs["correction"] = correction.item() if isinstance(correction, np.generic) else correction
     return kwargs
@@ -197,9 +201,10 @@ def clamp(a: Any, min: Any = None, max: Any = None) -> Tensor:
                 f"clamp(): {name} must be a number here: the engine does not clamp by tensors "
                 f"(maximum(x, lo) and minimum(x, hi) take tensors, ties sharing the gradient)"
             )
-        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float | np.number)):
+        if bound is not None and not isinstance(bound, int | float | np.number | np.bool_):
             raise TypeError(f"clamp(): argument '{name}' must be Number, not {type_name(bound)}")
-        bounds[name] = bound.item() if isinstance(bound, np.generic) else bound
+        bound = bound.item() if isinstance(bound, np.generic) else bound
+        bounds[name] = int(bound) if isinstance(bound, bool) else bound  # True is 1, as PyTorch takes it
     return apply(OPS["clamp"], a, **bounds)
 
 

@@ -224,7 +224,12 @@ def mse_loss(a: Array, b: Array) -> Array:
 
 
 def centered(a: Array, axis: Axis) -> Array:
-    """a less its mean along the axes (all of them for None), as an array of a's shape."""
+    """a less its mean along the axes (all of them for None), as an array of a's shape. Taken
+    from the data less its first element along the axes, so that equal elements come out 0
+    exactly (std 0, as PyTorch's), however their sum rounds, and large ones keep their digits."""
+    if a.size:
+        axes = range(a.ndim) if axis is None else normalize_axis_tuple(axis, a.ndim)
+        a = a - a[tuple(slice(0, 1) if i in axes else slice(None) for i in range(a.ndim))]
     return a - add_reduce(a, axis, keepdims=True) / reduced_count(a.shape, axis)
 
 
@@ -233,21 +238,31 @@ def reduced_count(shape: tuple[int, ...], axis: Axis) -> int:
     return math.prod(shape if axis is None else [shape[i] for i in normalize_axis_tuple(axis, len(shape))])
 
 
-def variance(a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1, name: str = "var") -> Array:
+def variance(a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
     """Σ (a - mean)² / (n - correction), PyTorch's var: unbiased unless told (correction=0); inf or
-    NaN, with PyTorch's warning, where the correction leaves no degrees of freedom (one element)."""
+    NaN, with PyTorch's warning, where the correction leaves no degrees of freedom (one element).
+    A float32 one is computed in float64 and rounded once, as PyTorch accumulates it."""
+    return _in_float64(a, _variance(a, axis, keepdims, correction, "var"))
+
+
+def standard_deviation(a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
+    return _in_float64(a, np.sqrt(_variance(a, axis, keepdims, correction, "std")))
+
+
+def _variance(a: Array, axis: Axis, keepdims: bool, correction: float, name: str) -> Array:
     divisor = max(reduced_count(a.shape, axis) - correction, 0)
     if divisor == 0:
         notices.warn(
             f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction factor "
             "(input numel divided by output numel)."
         )
-    d = centered(a, axis)
+    d = centered(a.astype(np.float64) if a.dtype == np.float32 else a, axis)
     return add_reduce(d * d, axis, keepdims) / divisor
 
 
-def standard_deviation(a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
-    return np.sqrt(variance(a, axis, keepdims, correction, name="std"))
+def _in_float64(a: Array, value: Array) -> Array:
+    """A float32 a's answer, computed in float64, rounded to float32 once."""
+    return value.astype(a.dtype) if a.dtype == np.float32 else value
 
 
 def softplus(a: Array, beta: float = 1, threshold: float = 20) -> Array:
@@ -269,7 +284,10 @@ def clamp(a: Array, min: Any = None, max: Any = None) -> Array:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if a.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         a = a.astype(dtypes.default_float())
-    return np.clip(a, min, max)
+    # max(a, min) then min(that, max), each keeping a where they are equal: -0.0 at a bound of 0
+    # stays -0.0, as in PyTorch (np.clip gives 0.0); NaN stays NaN.
+    out = a if min is None else np.where(a < min, min, a)
+    return out if max is None else np.where(out > max, max, out)
 
 
 def clamp_vjp(g: Array, y: Array, a: Array, min: Any = None, max: Any = None) -> Array:

@@ -261,6 +261,8 @@ def _lead_below(a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
 
 def _var_vjp(g: Array, y: Array, a: Array, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Array:
     divisor = reduced_count(a.shape, axis) - correction  # not held at 0 as var's own is: PyTorch's
+    if axis is None and divisor <= 0:  # PyTorch's case of every element: 2/0 times a - mean, NaN where that is 0
+        return g * np.where(centered(a, axis) == 0, np.nan, np.inf)
     # PyTorch's order: 2/(n - correction) first, then times g, then times a - mean.
     return (2.0 / divisor if divisor else math.inf) * unreduce(g, a.shape, axis, keepdims) * centered(a, axis)
 
@@ -276,7 +278,9 @@ def _inside(a: Array, min: Any = None, max: Any = None) -> Array:
     a = np.asarray(a, dtype=np.float64)
     if min is None:
         return max - a
-    return a - min if max is None else np.minimum(a - min, max - a)
+    if max is None or min == max:  # min == max: one kink, whose sides are a's below and above it
+        return a - min
+    return np.minimum(a - min, max - a)
 
 
 LN2, LN10 = math.log(2), math.log(10)  # PyTorch's constants in log2's and log10's rules, to the last bit

@@ -956,8 +956,9 @@ def along(axis: int, dim: int, function: str, position: int, required: bool = Fa
 
 
 def _as_dim(dim: Any) -> Any:
-    """A dim given as a one-integer tensor (x.sum(torch.tensor(0))), as its integer, as PyTorch takes it."""
-    return dim.__index__() if isinstance(dim, Tensor) else dim
+    """A dim given as a one-integer tensor (x.sum(torch.tensor(0))) or a NumPy integer, as its integer,
+    as PyTorch takes it."""
+    return dim.__index__() if isinstance(dim, Tensor | np.integer) else dim
 
 
 COPY_CONSTRUCT = (

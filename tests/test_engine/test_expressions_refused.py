@@ -330,12 +330,15 @@ def test_huge_integer_literal_becomes_float() -> None:
     assert any("too large for float64" in w for w in program.warnings)
 
 
-def test_an_integer_literal_past_int64_beside_a_tensor_is_said_to_be_a_float() -> None:
+def test_an_integer_literal_past_uint64_beside_a_tensor_is_said_to_be_a_float() -> None:
     # PyTorch refuses x * 10**23 (int too big to convert); the product came back with nothing said (a review).
     program = compile_spec(_spec("x * 100000000000000000000000"))
     assert program.warnings == [
-        "node 'z', column 5: the integer is past int64 and is taken as the float 1e+23 "
+        "node 'z', column 5: the integer is past uint64 and is taken as the float 1e+23 "
         "(PyTorch refuses it beside a tensor: int too big to convert)"
     ]
     np.testing.assert_array_equal(program.run().tensors["z"].value, np.array([1e23, 2e23, 3e23], np.float32))
-    assert compile_spec(_spec("x * 9223372036854775807")).warnings == []  # int64's largest
+    # PyTorch takes these beside a float tensor, as floats (a review found them warned of)
+    for literal in ("9223372036854775808", "18446744073709551615", "-9223372036854775808"):
+        assert compile_spec(_spec(f"x * {literal}")).warnings == []
+    assert compile_spec(_spec("clamp(x, min=-9223372036854775808)")).warnings == []  # int64's least, a parameter

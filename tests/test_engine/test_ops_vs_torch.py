@@ -1622,6 +1622,9 @@ def _clamped_and_spread(lib: Any) -> list[Any]:
         seen.append((y.detach().numpy(), x.grad.numpy()))
     ints = lib.tensor([1, 5, 9])
     seen += [(str(c.dtype), c.numpy()) for c in (ints.clamp(2, 6), ints.clamp(2.5, 6), ints.clamp(max=4.0))]
+    zeros = lib.tensor([-0.0, 0.0, 0.5])  # each bound keeps x where they are equal: -0.0 stays, as in PyTorch
+    seen += [(str(np.signbit(c.numpy()).tolist()), c.numpy()) for c in (zeros.clamp(min=0), zeros.clamp(max=-0.0))]
+    seen += [(str(x.clamp(True, 2.0).dtype), x.clamp(True, 2.0).detach().numpy())]  # True is 1
     rows = lib.tensor([[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]], dtype=lib.float64, requires_grad=True)
     for spread in (
         lambda a: a.std(1),
@@ -1634,6 +1637,13 @@ def _clamped_and_spread(lib: Any) -> list[Any]:
         lambda a: a.var(True),
         lambda a: a.std(False),
         lambda a: a.var(None, False),
+        # every element, no degrees of freedom: PyTorch's gradient is inf, NaN where x is the mean
+        lambda a: a[0].var(correction=3),
+        lambda a: a[0].var(correction=5),
+        lambda a: a[0].std(correction=5),
+        lambda a: a[0, 0].var(correction=2),
+        lambda a: a.var(np.int64(1), correction=True),
+        lambda a: a.std(1, correction=lib.tensor(0)),
     ):
         rows.grad = None
         with warnings.catch_warnings(record=True) as heard:
@@ -1648,7 +1658,7 @@ def _clamped_and_spread(lib: Any) -> list[Any]:
 
 def test_clamp_var_and_std_at_their_edges_go_as_in_torch() -> None:
     ours, theirs = _clamped_and_spread(engine), _clamped_and_spread(torch)
-    assert len(ours) == len(theirs) == 18
+    assert len(ours) == len(theirs) == 27
     for mine, torchs in zip(ours, theirs, strict=True):
         for a, b in zip(mine, torchs, strict=True):
             if isinstance(a, np.ndarray):
@@ -1660,7 +1670,15 @@ def test_clamp_var_and_std_at_their_edges_go_as_in_torch() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["clamp_nothing", "clamp_string", "clamp_three", "var_of_integers", "std_of_integers", "var_two_corrections"],
+    [
+        "clamp_nothing",
+        "clamp_string",
+        "clamp_three",
+        "var_of_integers",
+        "std_of_integers",
+        "var_two_corrections",
+        "var_unbiased_twice",
+    ],
 )
 def test_clamp_var_and_std_refuse_what_torch_refuses(name: str) -> None:
     calls: dict[str, Callable[[Any], Any]] = {
@@ -1670,6 +1688,7 @@ def test_clamp_var_and_std_refuse_what_torch_refuses(name: str) -> None:
         "var_of_integers": lambda lib: lib.tensor([1, 2]).var(),
         "std_of_integers": lambda lib: lib.std(lib.tensor([1, 2]), 0),
         "var_two_corrections": lambda lib: lib.tensor([1.0, 2.0]).var(unbiased=True, correction=1),
+        "var_unbiased_twice": lambda lib: lib.tensor([1.0, 2.0]).var(False, True),
     }
     refusals = []
     for lib in (engine, torch):
@@ -1680,3 +1699,14 @@ def test_clamp_var_and_std_refuse_what_torch_refuses(name: str) -> None:
     assert ours is theirs
     if name in ("clamp_nothing", "var_of_integers", "std_of_integers"):
         assert our_words == their_words
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_var_and_std_of_equal_elements_are_0_with_a_gradient_of_0(dtype: str) -> None:
+    # 0.3 ten times: the mean, as a sum over 10, is not 0.3, and std came to 5.9e-17 with a gradient of
+    # 0.105 at every element (a review). PyTorch's float64 gives 0 and 0, its float32 the 0.105.
+    x = engine.tensor([[0.3] * 10, [1.0, 2.0] * 5], dtype=getattr(engine, dtype), requires_grad=True)
+    std = x.std(1)
+    std.sum().backward()
+    assert std[0].item() == 0 and x.var(1)[0].item() == 0
+    assert not x.grad.numpy()[0].any() and x.grad.numpy()[1].all()
