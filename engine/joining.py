@@ -17,8 +17,13 @@ from engine.torch_words import int_arg, size_mismatch, type_name
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """The tensors end to end along dim (CatBackward0); the others' sizes must match."""
     given = _tensors("cat", tensors)
-    # As PyTorch, a 1-d tensor of no elements is left out beside others (a legacy of its own).
-    numbered = [(i, t) for i, t in enumerate(given) if t.shape != (0,)] or [(0, given[0])]
+    for i, t in enumerate(given):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # As PyTorch, a 1-d tensor of no elements is left out of the shapes beside others (a legacy of its own).
+    numbered = [(i, t) for i, t in enumerate(given) if t.shape != (0,)]
+    if not numbered:
+        return apply(joining("cat", len(given)), *given, dim=0)
     first = numbered[0][1]
     axis = one_axis(int_arg(dim, "cat", "dim", 2), first.ndim)
     for i, t in numbered[1:]:
@@ -30,7 +35,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                     f"Sizes of tensors must match except in dimension {axis}. Expected size {first.shape[d]} "
                     f"but got size {t.shape[d]} for tensor number {i} in the list."
                 )
-    return apply(joining("cat", len(numbered)), *(t for _, t in numbered), dim=axis)
+    return apply(joining("cat", len(given)), *given, dim=axis)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -65,8 +70,14 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     for either, as PyTorch takes them. With the condition alone, the indices where it holds."""
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {_kind(condition)}")
-    if input is None and other is None:
-        return tuple(Tensor(np.asarray(i, np.int64)) for i in np.nonzero(condition.array))
+    if input is None and other is None:  # a 0-d condition counts as one element, as in PyTorch
+        return tuple(Tensor(np.asarray(i, np.int64)) for i in np.nonzero(np.atleast_1d(condition.array)))
+    if input is None or other is None:
+        given = ", ".join(_kind(a) for a in [condition, input] + ([other] if other is not None else []))
+        raise TypeError(
+            f"where() received an invalid combination of arguments - got ({given}), but expected "
+            "(Tensor condition) or (Tensor condition, Tensor input, Tensor other)"
+        )
     if condition.dtype != dtypes.bool_:
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype.torch_name}"

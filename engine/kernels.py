@@ -103,6 +103,9 @@ def softmax(a: Array, axis: int) -> Array:
 
 
 def _check_labels(logits: Array, target: Array) -> None:
+    if target.dtype.kind in "bi" and target.dtype != np.int64:  # PyTorch's Long or Byte alone
+        name = dtypes.BY_NUMPY[target.dtype].torch_name
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {name}")
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy expects int64 class labels, got {target.dtype}")
     classes = logits.shape[1 if logits.ndim > 1 else -1] if logits.ndim else 0
@@ -556,7 +559,7 @@ def broadcast_to(a: Array, shape: Any) -> Array:
     return np.broadcast_to(a, expanded(shape, a.shape))
 
 
-_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}  # in mm's message
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "bool": "bool"}  # in mm's
 
 
 def _type_name(value: Any) -> str:

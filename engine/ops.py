@@ -464,8 +464,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
        integers=(NotImplementedError, "\"mse_cpu\" not implemented for '{}'")),
     Op("cross_entropy", "cross_entropy(logits, labels)", cross_entropy_name, cross_entropy,
        (cross_entropy_vjp, None),
-       "∂/∂logits = (softmax(logits) - onehot(labels))/N along the class axis, 1 of (N, C, d1, ...); a label of "
-       "-100 counts for nothing (ignore_index)",
+       "∂/∂logits = (softmax(logits) - onehot(labels))/n along the class axis, 1 of (N, C, d1, ...), n the labels "
+       "that count: one of -100 counts for nothing (ignore_index)",
        "float", saves=True,
        integers=(NotImplementedError, "\"log_softmax_lastdim_kernel_impl\" not implemented for '{}'")),
     # Constants: they carry no gradient
@@ -517,11 +517,24 @@ WHERE = Op("where", "where(condition, a, b)", "WhereBackward0", np.where,
            "∂/∂a = 1 where the condition holds, ∂/∂b = 1 where it does not", "promote")  # fmt: skip
 
 
+def _left_out(a: Array) -> bool:
+    """A 1-d tensor of no elements, which PyTorch's cat leaves out of the shapes (a legacy of its own);
+    it still takes part in the dtype, and gets its empty gradient."""
+    return a.shape == (0,)
+
+
+def _cat(*arrays: Array, dim: int) -> Array:
+    kept = [a for a in arrays if not _left_out(a)]
+    return np.concatenate(kept, dim) if kept else np.concatenate(arrays)
+
+
 def _cat_part(i: int) -> Callable[..., Array]:
     """The rule of cat's i-th tensor: its part of g, from where the tensors before it end."""
 
     def part(g: Array, y: Array, *arrays: Array, dim: int) -> Array:
-        start = sum(a.shape[dim] for a in arrays[:i])
+        if _left_out(arrays[i]):
+            return np.zeros(0, g.dtype)
+        start = sum(a.shape[dim] for a in arrays[:i] if not _left_out(a))
         return g[(slice(None),) * dim + (slice(start, start + arrays[i].shape[dim]),)]
 
     return part
@@ -536,7 +549,7 @@ def joining(name: str, count: int) -> Op:
     many operands, each one's gradient its part of g. Made for each call: the table's ops take a
     fixed number of operands."""
     if name == "cat":
-        return Op("cat", "cat(tensors, dim=0)", "CatBackward0", lambda *arrays, dim: np.concatenate(arrays, dim),
+        return Op("cat", "cat(tensors, dim=0)", "CatBackward0", _cat,
                   tuple(_cat_part(i) for i in range(count)), "each tensor's part of g along dim", "promote",
                   params={"dim": 0}, needs="shapes")  # fmt: skip
     return Op("stack", "stack(tensors, dim=0)", "StackBackward0", lambda *arrays, dim: np.stack(arrays, dim),

@@ -23,6 +23,7 @@ from engine.torch_words import type_name
 # What PyTorch's optimizers take and print though the update does not depend on them; only
 # their defaults are taken here.
 _IMPLEMENTATION_CHOICES = {"foreach": None, "differentiable": False, "fused": None}
+_IMPLEMENTATION_TAKEN = {"foreach": (None, False), "differentiable": (False,), "fused": (None, False)}
 
 
 class Optimizer:
@@ -37,9 +38,9 @@ class Optimizer:
         for name, value in implementation.items():
             if name not in _IMPLEMENTATION_CHOICES:
                 raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument '{name}'")
-            if value != _IMPLEMENTATION_CHOICES[name]:
+            if value not in _IMPLEMENTATION_TAKEN[name]:  # foreach=False asks for the for-loop: taken
                 raise NotImplementedError(f"{name}={value!r}: only the for-loop implementation is here")
-        self.defaults = {**defaults, **_IMPLEMENTATION_CHOICES}
+        self.defaults = {**defaults, **_IMPLEMENTATION_CHOICES, **implementation}
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)  # by parameter, as PyTorch's
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
@@ -238,6 +239,8 @@ class AdamW(Adam):
         capturable: bool = False,
         **implementation: Any,
     ) -> None:
+        if "decoupled_weight_decay" in implementation:  # always, here: PyTorch's AdamW does not take it
+            raise TypeError("AdamW.__init__() got an unexpected keyword argument 'decoupled_weight_decay'")
         super().__init__(
             params, lr, betas, eps, weight_decay, amsgrad,
             maximize=maximize, decoupled_weight_decay=True, capturable=capturable, **implementation,

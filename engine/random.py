@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import dtypes
 from engine.creation import dtype_of, size_of, sized
 from engine.devices import CPU, on_cpu
 from engine.tensor import Tensor, leaf
@@ -150,8 +151,5 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
 
 def _floats(kind: np.dtype[Any], kernel: str) -> np.dtype[Any]:
     if kind.kind != "f":
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_TORCH_NAMES[kind.kind]}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{dtypes.BY_NUMPY[kind].torch_name}'")
     return kind
-
-
-_TORCH_NAMES = {"i": "Long", "b": "Bool"}

@@ -1044,7 +1044,10 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     finally:
         _converting.reset(token)
     if dtype is not None:
-        array = array.astype(dtypes.to_numpy_dtype(dtype, "tensor"))
+        target = dtypes.to_numpy_dtype(dtype, "tensor")
+        if target == np.int32 and array.size and array.dtype.kind in "iuf" and not _fits_int32(array):
+            raise RuntimeError("value cannot be converted to type int32 without overflow")
+        array = array.astype(target)
     elif array.dtype.kind == "f":
         if not from_numpy and array.dtype == np.float64 and _holds_float64(data):
             pass  # [np.float64(2.5), 1.0]: a NumPy number's dtype counts, as torch.tensor infers it
@@ -1053,10 +1056,16 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     elif array.dtype.kind in "iu" or (array.dtype.kind == "O" and all(type(n) is int for n in array.flat)):
         if not from_numpy and (array.dtype.kind != "i" or array.dtype.itemsize > 8):  # Python ints past int64
             raise ValueError("Overflow when unpacking long long")
-        array = array.astype(np.int64)
+        if array.dtype != np.int32:  # int32 data (a tensor's, NumPy's) stays int32, as in PyTorch
+            array = array.astype(np.int64)
     elif array.dtype.kind != "b":
         raise TypeError(f"can't convert {array.dtype} data to a tensor: use numbers")
     return leaf(array, requires_grad)
+
+
+def _fits_int32(array: Array) -> bool:
+    with np.errstate(invalid="ignore"):  # NaN fits nowhere; its cast is NumPy's to make
+        return bool(np.min(array) >= -(2**31) and np.max(array) <= 2**31 - 1) or bool(np.isnan(array).any())
 
 
 def leaf(array: Array, requires_grad: Any) -> Tensor:

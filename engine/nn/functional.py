@@ -17,7 +17,7 @@ from engine import functional
 from engine.logic import one_hot
 from engine.ops import OPS
 from engine.tensor import Tensor, apply
-from engine.torch_words import int_arg
+from engine.torch_words import int_arg, type_name
 
 sigmoid = functional.sigmoid
 tanh = functional.tanh
@@ -34,11 +34,22 @@ def relu(input: Any, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     _only(inplace=(inplace, False))
-    return apply(OPS["leaky_relu"], input, negative_slope=negative_slope)
+    return apply(OPS["leaky_relu"], input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
 
 
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    beta, threshold = _number("softplus", "beta", beta), _number("softplus", "threshold", threshold)
     return apply(OPS["softplus"], input, beta=beta, threshold=threshold)
+
+
+def _number(function: str, name: str, value: Any) -> Any:
+    """A parameter as the Python number it is (a NumPy one as its Python twin, lest it widen a float32
+    tensor's answer to float64), or PyTorch's refusal."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, int | float):
+        raise TypeError(f"{function}(): argument '{name}' must be Number, not {type_name(value)}")
+    return value
 
 
 def silu(input: Any, inplace: bool = False) -> Tensor:
@@ -84,6 +95,10 @@ def cross_entropy(
         label_smoothing=(label_smoothing, 0.0),
     )
     int_arg(ignore_index, "cross_entropy_loss", "ignore_index", 5)
+    for position, (name, given) in enumerate((("input", input), ("target", target)), start=1):
+        if not isinstance(given, Tensor):  # PyTorch's functional losses take tensors alone
+            said = f"argument '{name}' (position {position}) must be Tensor, not {type_name(given)}"
+            raise TypeError(f"cross_entropy_loss(): {said}")
     if ignore_index != -100 and isinstance(target, Tensor):  # the table's cross_entropy leaves out -100
         if np.any(target.array == -100):  # then a label like any other, out of range
             raise IndexError("Target -100 is out of bounds.")

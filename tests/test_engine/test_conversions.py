@@ -160,3 +160,18 @@ def test_int32_counts_as_makemore_keeps_them_go_as_in_torch() -> None:
     ours, theirs = _bigram_counts(engine), _bigram_counts(torch)
     assert ours == theirs
     assert ours[0][0] == "torch.int32" and ours[1][0] == "torch.int64"  # the sum of int32 is int64, as PyTorch's
+
+
+def test_int32_data_stays_int32_and_what_int32_cannot_hold_is_refused_as_in_torch() -> None:
+    # torch.tensor(N) of an int32 N was int64, and 2**31 as int32 wrapped to -2**31 (a review).
+    seen = []
+    for lib in (engine, torch):
+        counts = lib.zeros((2, 2), dtype=lib.int32)
+        made = [lib.tensor(counts), lib.tensor(counts.numpy()), lib.tensor(np.array([1, 2], np.int32))]
+        refused = []
+        for values in ([2**31], [2**31 - 0.5], [-(2**31) - 1]):
+            with pytest.raises(RuntimeError) as caught:
+                lib.tensor(values, dtype=lib.int32)
+            refused.append(str(caught.value))
+        seen.append(([str(t.dtype) for t in made], refused, lib.tensor([-(2**31)], dtype=lib.int32).tolist()))
+    assert seen[0] == seen[1]

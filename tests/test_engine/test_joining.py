@@ -22,6 +22,10 @@ CASES: dict[str, Callable[..., Any]] = {
     "cat along 0": lambda lib, a, b, c: lib.cat([a, c, a]),
     "cat of one": lambda lib, a, b, c: lib.cat([b]),
     "cat beside a legacy empty tensor": lambda lib, a, b, c: lib.cat([a, lib.zeros(0), c], 0),
+    # the empty one still takes part in the dtype (float64 here) and gets its empty gradient (a review)
+    "cat beside an empty tensor of another dtype": lambda lib, a, b, c: lib.cat(
+        [b, lib.zeros(0, dtype=lib.float64)], 1
+    ),
     "cat of a number-made tensor": lambda lib, a, b, c: lib.cat([a[0], lib.tensor([5.0])]),
     "stack along 0": lambda lib, a, b, c: lib.stack([a, c]),
     "stack along 2, a repeated": lambda lib, a, b, c: lib.stack([a, c, a], 2),
@@ -72,6 +76,7 @@ REFUSED: dict[str, Callable[[Any], Any]] = {
     "where of a float condition": lambda lib: lib.where(lib.ones(3), lib.ones(3), lib.ones(3)),
     "where of sizes that differ": lambda lib: lib.where(lib.ones(3) > 0, lib.ones(3), lib.ones(2)),
     "where broadcast, then a mismatch": lambda lib: lib.where(lib.ones(4, 1) > 0, lib.ones(3), lib.ones(2, 3)),
+    "cat of 0-d tensors": lambda lib: lib.cat([lib.tensor(1.0), lib.tensor(2.0)]),
 }
 
 
@@ -107,3 +112,27 @@ def test_where_keeps_its_condition_for_backward_as_torch_does() -> None:
         except RuntimeError as error:
             outcomes.append(str(error).split(";")[0])
     assert outcomes[0] == outcomes[1]
+
+
+def _empties(lib: Any) -> list[Any]:
+    empty = lib.tensor([], requires_grad=True)
+    a = lib.tensor([[1.0, 2.0]], requires_grad=True)
+    joined = lib.cat([empty, a, empty], 0)
+    joined.sum().backward()
+    made = [lib.cat([lib.tensor([]), lib.tensor([1, 2])]), lib.cat([lib.tensor([]), lib.tensor([])], 1), joined]
+    return [(str(t.dtype), tuple(t.shape)) for t in made] + [empty.grad.numpy().tolist(), a.grad.numpy().tolist()]
+
+
+def test_cat_keeps_legacy_empty_tensors_in_its_dtype_and_its_gradients_as_torch_does() -> None:
+    # cat([tensor([]), tensor([1, 2])]) was int64, where PyTorch's is float32 (the loop that starts empty
+    # and appends), and the empty tensor's .grad None (a review).
+    assert _empties(engine) == _empties(torch)
+
+
+def test_where_wants_both_values_or_neither_and_takes_a_0_d_condition_alone() -> None:
+    for lib in (engine, torch):
+        with pytest.raises(TypeError, match="where\\(\\) received an invalid combination of arguments"):
+            lib.where(lib.tensor([True, False]), lib.ones(2))
+    for holds in (True, False):
+        ours, theirs = engine.where(engine.tensor(holds)), torch.where(torch.tensor(holds))
+        assert [t.numpy().tolist() for t in ours] == [t.numpy().tolist() for t in theirs]

@@ -1678,6 +1678,12 @@ def test_clamp_var_and_std_at_their_edges_go_as_in_torch() -> None:
         "std_of_integers",
         "var_two_corrections",
         "var_unbiased_twice",
+        "cross_entropy_int32_labels",
+        "cross_entropy_bool_labels",
+        "cross_entropy_list_labels",
+        "int32_matmul_float",
+        "randn_int32",
+        "softplus_of_a_string_beta",
     ],
 )
 def test_clamp_var_and_std_refuse_what_torch_refuses(name: str) -> None:
@@ -1689,15 +1695,25 @@ def test_clamp_var_and_std_refuse_what_torch_refuses(name: str) -> None:
         "std_of_integers": lambda lib: lib.std(lib.tensor([1, 2]), 0),
         "var_two_corrections": lambda lib: lib.tensor([1.0, 2.0]).var(unbiased=True, correction=1),
         "var_unbiased_twice": lambda lib: lib.tensor([1.0, 2.0]).var(False, True),
+        "cross_entropy_int32_labels": lambda lib: _functional(lib).cross_entropy(
+            lib.ones(2, 3), lib.tensor([0, 1], dtype=lib.int32)
+        ),
+        "cross_entropy_bool_labels": lambda lib: _functional(lib).cross_entropy(
+            lib.ones(2, 3), lib.tensor([True, False])
+        ),
+        "cross_entropy_list_labels": lambda lib: lib.nn.functional.cross_entropy(lib.ones(2, 3), [0, 1]),
+        "int32_matmul_float": lambda lib: lib.ones(2, 2, dtype=lib.int32) @ lib.ones(2, 1),
+        "randn_int32": lambda lib: lib.randn(2, dtype=lib.int32),
+        "softplus_of_a_string_beta": lambda lib: lib.nn.functional.softplus(lib.ones(2), beta="a"),
     }
     refusals = []
     for lib in (engine, torch):
-        with pytest.raises((TypeError, RuntimeError)) as caught:
+        with pytest.raises((TypeError, RuntimeError, NotImplementedError)) as caught:
             calls[name](lib)
         refusals.append((caught.type, str(caught.value)))
     (ours, our_words), (theirs, their_words) = refusals
     assert ours is theirs
-    if name in ("clamp_nothing", "var_of_integers", "std_of_integers"):
+    if name not in ("clamp_string", "clamp_three", "var_two_corrections", "var_unbiased_twice"):
         assert our_words == their_words
 
 
@@ -1710,3 +1726,11 @@ def test_var_and_std_of_equal_elements_are_0_with_a_gradient_of_0(dtype: str) ->
     std.sum().backward()
     assert std[0].item() == 0 and x.var(1)[0].item() == 0
     assert not x.grad.numpy()[0].any() and x.grad.numpy()[1].all()
+
+
+def test_numpy_numbers_as_parameters_keep_a_float32_tensor_float32() -> None:
+    # F.leaky_relu(x, np.float64(0.1)) was float64, where torch's stays float32 (a review).
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, -2.0])
+        assert str(lib.nn.functional.leaky_relu(x, np.float64(0.1)).dtype) == "torch.float32"
+        assert str(lib.nn.functional.softplus(x, beta=np.int64(2)).dtype) == "torch.float32"

@@ -30,6 +30,9 @@ OPTIMIZERS: dict[str, Callable[[Any, list[Any]], Any]] = {
     "Adam, maximizing": lambda lib, p: lib.optim.Adam(p, lr=0.01, maximize=True),
     "AdamW, its own class and default decay": lambda lib, p: lib.optim.AdamW(p, lr=0.05),
     "AdamW, amsgrad": lambda lib, p: lib.optim.AdamW(p, lr=0.05, weight_decay=0.1, amsgrad=True),
+    # foreach=False asks for the for-loop, which is what runs here (a review found it refused)
+    "AdamW, the for-loop asked for": lambda lib, p: lib.optim.AdamW(p, lr=0.05, foreach=False),
+    "SGD, neither foreach nor fused": lambda lib, p: lib.optim.SGD(p, lr=0.05, foreach=False, fused=False),
     "two groups, their own lr": lambda lib, p: lib.optim.SGD(
         [{"params": [p[0]]}, {"params": p[1], "lr": 0.2}], lr=0.05
     ),
@@ -177,6 +180,7 @@ REFUSALS = {
     "a set of parameters": (TypeError, lambda lib, w: lib.optim.SGD([{"params": {w}}], lr=0.1)),
     "one beta": (IndexError, lambda lib, w: lib.optim.Adam([w], betas=(0.9,))),
     "a NumPy array": (TypeError, lambda lib, w: lib.optim.SGD([np.ones(2)], lr=0.1)),
+    "AdamW told to decouple": (TypeError, lambda lib, w: lib.optim.AdamW([w], decoupled_weight_decay=True)),
 }
 
 
