@@ -14,9 +14,10 @@ from engine.tensor import Tensor, apply, tensor
 from engine.torch_words import int_arg, size_mismatch, type_name
 
 
-def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """The tensors end to end along dim (CatBackward0); the others' sizes must match."""
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """The tensors end to end along dim (CatBackward0, axis= as PyTorch's alias); the others' sizes must match."""
     given = _tensors("cat", tensors)
+    dim = _dim(dim, axis)
     for i, t in enumerate(given):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
@@ -38,9 +39,10 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return apply(joining("cat", len(given)), *given, dim=axis)
 
 
-def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
     """The tensors, all of one shape, along a new axis dim (StackBackward0)."""
     given = _tensors("stack", tensors)
+    dim = _dim(dim, axis)
     first = given[0]
     for i, t in enumerate(given[1:], start=1):
         if t.shape != first.shape:
@@ -92,6 +94,12 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
             raise RuntimeError(mismatch)
         shape = np.broadcast_shapes(shape, next_shape)
     return apply(WHERE, condition, input, other)
+
+
+def _dim(dim: Any, axis: Any) -> Any:
+    """dim, or axis (PyTorch's alias of it), a 0-d tensor as its integer."""
+    dim = dim if axis is None else axis
+    return dim.__index__() if isinstance(dim, Tensor) else dim
 
 
 def _kind(value: Any) -> str:

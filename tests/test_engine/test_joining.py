@@ -30,6 +30,8 @@ CASES: dict[str, Callable[..., Any]] = {
     "stack along 0": lambda lib, a, b, c: lib.stack([a, c]),
     "stack along 2, a repeated": lambda lib, a, b, c: lib.stack([a, c, a], 2),
     "stack along -1": lambda lib, a, b, c: lib.stack((b, b * 2), dim=-1),
+    "stack along axis=1": lambda lib, a, b, c: lib.stack((a, c), axis=1),
+    "cat along a 0-d tensor": lambda lib, a, b, c: lib.cat((a, c), dim=lib.tensor(1)),
     "stack of 0-d": lambda lib, a, b, c: lib.stack([a[0, 0], c[1, 2]]),
     "where of tensors": lambda lib, a, b, c: lib.where(a > 0, a, c),
     "where broadcast": lambda lib, a, b, c: lib.where(a[0] > c, a[0], c),
