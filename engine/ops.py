@@ -375,7 +375,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("sin", "sin(a)", "SinBackward0", np.sin, (lambda g, y, a: g * np.cos(a),), "sin' = cos", "float"),
     Op("cos", "cos(a)", "CosBackward0", np.cos, (lambda g, y, a: -g * np.sin(a),), "cos' = -sin", "float"),
     Op("tanh", "tanh(a)", "TanhBackward0", np.tanh, (lambda g, y, a: g * one_minus_square(y),), "tanh' = 1 - tanh²", "float"),
-    Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", lambda a: 1 / (1 + np.exp(-a)),
+    Op("sigmoid", "sigmoid(a)", "SigmoidBackward0", _sigmoid,
        (lambda g, y, a: g * (1 - y) * y,), "σ' = (1 - σ)·σ", "float"),
     Op("log1p", "log1p(a)", "Log1PBackward0", np.log1p, (lambda g, y, a: g / (a + 1),), "log1p' a = 1/(1 + a)", "float"),
     Op("expm1", "expm1(a)", "Expm1Backward0", np.expm1, (lambda g, y, a: g * (y + 1),), "expm1' = exp", "float"),
@@ -387,7 +387,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "softplus' a = σ(beta·a); a itself past the threshold (beta·a > threshold), as PyTorch", "promote",
        {"beta": 1, "threshold": 20}, kink=lambda a, beta=1, threshold=20: np.multiply(a, beta, dtype=np.float64) - threshold,
        integers=(NotImplementedError, "\"softplus_cpu\" not implemented for '{}'")),
-    Op("silu", "silu(a)", "SiluBackward0", lambda a: a / (1 + np.exp(-a)),
+    Op("silu", "silu(a)", "SiluBackward0", lambda a: a / (1 + np.exp(-a)),  # PyTorch's x/(1 + e^-x), not x·σ(x)
        (lambda g, y, a: g * _sigmoid(a) * (1 + a * (1 - _sigmoid(a))),), "silu' a = σ(a)·(1 + a·(1 - σ(a)))",
        "promote", integers=(NotImplementedError, "\"silu_cpu\" not implemented for '{}'")),
     Op("sign", "sign(a)", "SignBackward0", sign, (lambda g, y, a: np.zeros_like(g),),
