@@ -203,6 +203,13 @@ class OpNode(Node):
         if self.frees:  # else it keeps nothing to free: see Op.needs
             self.args = self.out = None
 
+    @property
+    def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
+        """As Node's, without the arguments the op has no rule for, as PyTorch leaves them out (where's
+        condition, cross_entropy's labels)."""
+        edges = super().next_functions
+        return tuple(edge for edge, vjp in zip(edges, self.vjps, strict=True) if vjp is not None)
+
 
 def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
     """Accumulate into `.grad`, once per tensor and backward pass. Each `.grad` gets an array

@@ -138,3 +138,16 @@ def test_where_wants_both_values_or_neither_and_takes_a_0_d_condition_alone() ->
     for holds in (True, False):
         ours, theirs = engine.where(engine.tensor(holds)), torch.where(torch.tensor(holds))
         assert [t.numpy().tolist() for t in ours] == [t.numpy().tolist() for t in theirs]
+
+
+def test_where_leaves_its_condition_out_of_next_functions_as_torch_does() -> None:
+    # The condition has no gradient: PyTorch's WhereBackward0 has two edges, the engine's had three (a review).
+    edges = []
+    for lib in (engine, torch):
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        y = lib.where(x > 0, x, x * 2) * lib.ones(2)
+        where_node = y.grad_fn.next_functions[0][0]
+        edges.append(
+            [[None if f is None else f.name() for f, _ in node.next_functions] for node in (y.grad_fn, where_node)]
+        )
+    assert edges[0] == edges[1] == [["WhereBackward0", None], ["torch::autograd::AccumulateGrad", "MulBackward0"]]
