@@ -20,7 +20,7 @@ from engine.graph import (
     AccumulateGrad,
     Array,
     Node,
-    accumulator,
+    edge,
     inputs_of,
     next_sequence_nr,
     run_backward,
@@ -110,10 +110,7 @@ class FunctionNode(Node):
     def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
         """One for each argument that was a tensor, as in PyTorch: a leaf's AccumulateGrad too."""
         tensors = [t for t, variable in zip(inputs_of(self), self.variables, strict=True) if variable]
-        return tuple(
-            (None, 0) if t is None else (t.grad_fn, t.output_nr) if t.grad_fn is not None else (accumulator(t), 0)
-            for t in tensors
-        )
+        return tuple(edge(t) for t in tensors)
 
     def input_grads(self, grads: list[Array | None]) -> list[tuple[Tensor, Array]]:
         # PyTorch materializes the gradient of an output that received none as zeros, and gives

@@ -22,7 +22,7 @@ from engine import dtypes
 from engine.batching import Batched, Unbatchable
 from engine.check_options import DEFAULT_EPS, LOC, CheckOptions
 from engine.comparison import Comparison, element_name, imprecision_notes
-from engine.differentiator import PER_DERIVATIVE, Batch, Differentiator, compare_one, unless_out_of_time
+from engine.differentiator import PER_DERIVATIVE, PROBE_STEP, Batch, Differentiator, compare_one, unless_out_of_time
 from engine.errors import COMPUTE_FAILURES, LimitExceeded, OutOfTime, SpecError
 from engine.function_check import FunctionCheck, check_functions
 from engine.grad_mode import no_grad
@@ -297,12 +297,9 @@ def _explain_a_kink(
     convention there (relu'(0) = 0, as PyTorch), which a smooth function of kinked ops does not
     share (relu(x) + log(1 + exp(-abs(x))) at 0). Two evaluations, on failure only."""
     index = comparison.worst_index
-    if comparison.passed or index is None or len(index) != x.ndim or not differentiator.record_kinks:
+    if comparison.passed or index is None or len(index) != x.ndim:
         return  # passed, or failed along a direction: no element named
-    flat = np.ravel_multi_index(index, x.shape) if x.ndim else 0
-    if not differentiator.budget.reserve(2):
-        return
-    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, np.array([flat])))
+    clear = _clear_of_kinks(differentiator, f, x, [index])
     if clear is not None and not clear[0]:
         comparison.message = (
             f"{comparison.message}; an op of the graph is at its kink there (relu or abs at 0, a tie of max or "
@@ -322,11 +319,8 @@ def _explain_the_unmeasured(
     reach, say why it may be listed: a corner that no op marks (std of equal elements), a turn within
     their smallest step (sin(x³) at 1000) or a domain's edge, which the field's name does not tell."""
     listed = [index for index in comparison.non_differentiable if len(index) == x.ndim][:UNMEASURED_LOOKS]
-    if not listed or not differentiator.record_kinks or not differentiator.budget.reserve(2 * len(listed)):
-        return
-    flat = np.array([np.ravel_multi_index(index, x.shape) if x.ndim else 0 for index in listed])
-    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, flat, differentiator.eps))
-    unmeasured = [index for index, ok in zip(listed, clear if clear is not None else [], strict=False) if ok]
+    clear = _clear_of_kinks(differentiator, f, x, listed, differentiator.eps)
+    unmeasured = [index for index, ok in zip(listed, clear or [], strict=False) if ok]
     if unmeasured:
         where = ", ".join(element_name(name, index) for index in unmeasured)
         comparison.notes.append(
@@ -335,6 +329,22 @@ def _explain_the_unmeasured(
             "equal elements, sqrt(x * x) at 0), where the function turns within their smallest step (sin(x³) at "
             "1000) or where a step leaves its domain (log just above 0); not judged"
         )
+
+
+def _clear_of_kinks(
+    differentiator: Differentiator,
+    f: Callable[[Array], float],
+    x: Array,
+    indices: list[list[int]],
+    relative_step: float = PROBE_STEP,
+) -> list[bool] | None:
+    """Differentiator.clear_of_kinks of these elements, two evaluations each; None where there are
+    none, the kinks are not recorded, or the budget or the time left does not allow the look."""
+    if not indices or not differentiator.record_kinks or not differentiator.budget.reserve(2 * len(indices)):
+        return None
+    flat = np.array([np.ravel_multi_index(index, x.shape) if x.ndim else 0 for index in indices])
+    clear = unless_out_of_time(lambda: differentiator.clear_of_kinks(f, x, flat, relative_step))
+    return None if clear is None else [bool(ok) for ok in clear]
 
 
 def _objective_of(

@@ -658,16 +658,21 @@ def _constant_value(node: ast.AST) -> Any:
     return NOT_CONSTANT
 
 
+def _place(source: str, i: int) -> str:
+    """Where the character at index i is: "column 102", or "line 2, column 5" past the first line."""
+    line = source.count("\n", 0, i) + 1
+    column = i - source.rfind("\n", 0, i)  # from 1: rfind gives -1 on the first line
+    return f"line {line}, column {column}" if line > 1 else f"column {column}"
+
+
 def _too_deep_bracket(source: str, most: int) -> str | None:
-    """Where the first bracket nested deeper than `most` opens ("column 102", "line 2, column 5"), if any."""
+    """Where the first bracket nested deeper than `most` opens, if any."""
     depth = 0
     for i, char in enumerate(source):
         if char in "([{":
             depth += 1
             if depth > most:
-                line = source.count("\n", 0, i) + 1
-                column = i - source.rfind("\n", 0, i)  # from 1: rfind gives -1 on the first line
-                return f"line {line}, column {column}" if line > 1 else f"column {column}"
+                return _place(source, i)
         elif char in ")]}":
             depth -= 1
     return None
@@ -695,7 +700,7 @@ def compile_expression(source: Any, scope: Scope, limits: Limits, loc: Loc, labe
     surrogate = next((i for i, c in enumerate(source) if "\ud800" <= c <= "\udfff"), None)
     if surrogate is not None:  # legal in JSON, no character: UTF-8 has no bytes for it
         raise SpecError(
-            loc, f"{label}, column {surrogate + 1}: {source[surrogate]!r} is half a character (a lone surrogate)"
+            loc, f"{label}, {_place(source, surrogate)}: {source[surrogate]!r} is half a character (a lone surrogate)"
         )
     text = source.strip()
     indent = len(source) - len(source.lstrip())  # the parser refuses leading spaces; columns count them

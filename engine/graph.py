@@ -131,10 +131,7 @@ class Node:
     def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
         """As in PyTorch: each input's grad_fn, a leaf's AccumulateGrad, None for what does not
         require grad."""
-        return tuple(
-            (None, 0) if t is None else (t.grad_fn, t.output_nr) if t.grad_fn is not None else (accumulator(t), 0)
-            for t in inputs_of(self)
-        )
+        return tuple(edge(t) for t in inputs_of(self))
 
 
 class AccumulateGrad:
@@ -157,6 +154,13 @@ class AccumulateGrad:
 
     def __repr__(self) -> str:
         return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def edge(tensor: Tensor | None) -> tuple[Node | AccumulateGrad | None, int]:
+    """One entry of next_functions: the tensor's grad_fn and output, a leaf's AccumulateGrad, or None."""
+    if tensor is None:
+        return None, 0
+    return (tensor.grad_fn, tensor.output_nr) if tensor.grad_fn is not None else (accumulator(tensor), 0)
 
 
 # By the leaf's id (a WeakKeyDictionary would compare tensors with ==, elementwise), each entry

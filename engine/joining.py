@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from engine import dtypes
+from engine.logic import tensor_argument
 from engine.ops import WHERE, joining, one_axis
 from engine.tensor import Tensor, apply, tensor
 from engine.torch_words import int_arg, size_mismatch, type_name
@@ -70,8 +71,7 @@ def _tensors(function: str, tensors: Any) -> list[Tensor]:
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     """input where the bool condition holds, else other, broadcast (WhereBackward0); numbers
     for either, as PyTorch takes them. With the condition alone, the indices where it holds."""
-    if not isinstance(condition, Tensor):
-        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {_kind(condition)}")
+    tensor_argument(condition, "where", "condition", 1)
     if input is None and other is None:  # a 0-d condition counts as one element, as in PyTorch
         return tuple(Tensor(np.asarray(i, np.int64)) for i in np.nonzero(np.atleast_1d(condition.array)))
     if input is None or other is None:

@@ -24,14 +24,14 @@ def any(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 
 def _reduced(reduce: Any, input: Any, dim: Any, keepdim: bool) -> Tensor:
-    array = _tensor(input, reduce.__name__, "input", 1).array
+    array = tensor_argument(input, reduce.__name__, "input", 1).array
     axis = None if dim is None else normalize_axis(dim, array.ndim)
     return Tensor(np.asarray(reduce(array, axis=axis, keepdims=keepdim)))
 
 
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     """|input - other| <= atol + rtol·|other| everywhere, as NumPy's allclose and PyTorch's."""
-    a, b = _tensor(input, "allclose", "input", 1), _tensor(other, "allclose", "other", 2)
+    a, b = tensor_argument(input, "allclose", "input", 1), tensor_argument(other, "allclose", "other", 2)
     if a.dtype is not b.dtype:
         raise RuntimeError(f"{a.dtype.torch_name} did not match {b.dtype.torch_name}")
     mismatch = size_mismatch(a.shape, b.shape)
@@ -42,11 +42,12 @@ def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, e
 
 def equal(input: Any, other: Any) -> bool:
     """The same shape and the same values (NaN equals nothing)."""
-    a, b = _tensor(input, "equal", "input", 1), _tensor(other, "equal", "other", 2)
+    a, b = tensor_argument(input, "equal", "input", 1), tensor_argument(other, "equal", "other", 2)
     return a.shape == b.shape and builtins.bool(np.array_equal(a.array, b.array))
 
 
-def _tensor(value: Any, function: str, name: str, position: int) -> Tensor:
+def tensor_argument(value: Any, function: str, name: str, position: int) -> Tensor:
+    """value, if a tensor; else PyTorch's argument parser's refusal."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{function}(): argument '{name}' (position {position}) must be Tensor, not {type_name(value)}")
     return value
@@ -55,7 +56,7 @@ def _tensor(value: Any, function: str, name: str, position: int) -> Tensor:
 def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
     """torch.nn.functional.one_hot: int64 labels to rows of 0 and 1, one more axis of num_classes
     (the largest label + 1 unless given)."""
-    array = _tensor(labels, "one_hot", "input", 1).array
+    array = tensor_argument(labels, "one_hot", "input", 1).array
     if array.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes < 0 and not array.size:

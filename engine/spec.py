@@ -360,7 +360,7 @@ def _calls_in(node: str | list[str], outputs: list[Tensor], earlier: set[int]) -
             found.append(Call(fn.function.__name__, node, fn))
         stack.extend(t.grad_fn for t in fn.inputs if t is not None)
     found.sort(key=lambda call: call.grad_fn.sequence_nr)
-    for name, n in Counter(call.function for call in found).items() if len(found) > 1 else ():
+    for name, n in Counter(call.function for call in found).items():
         if n > 1:  # sum(Sig(x) * Sig(2 * x)): told apart in the messages by their order
             for nth, call in enumerate((c for c in found if c.function == name), start=1):
                 call.nth = nth

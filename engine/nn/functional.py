@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine import functional
-from engine.logic import one_hot
+from engine.logic import one_hot, tensor_argument
 from engine.ops import OPS
 from engine.tensor import Tensor, apply
 from engine.torch_words import int_arg, type_name
@@ -95,10 +95,8 @@ def cross_entropy(
         label_smoothing=(label_smoothing, 0.0),
     )
     int_arg(ignore_index, "cross_entropy_loss", "ignore_index", 5)
-    for position, (name, given) in enumerate((("input", input), ("target", target)), start=1):
-        if not isinstance(given, Tensor):  # PyTorch's functional losses take tensors alone
-            said = f"argument '{name}' (position {position}) must be Tensor, not {type_name(given)}"
-            raise TypeError(f"cross_entropy_loss(): {said}")
+    tensor_argument(input, "cross_entropy_loss", "input", 1)  # PyTorch's functional losses take tensors alone
+    tensor_argument(target, "cross_entropy_loss", "target", 2)
     if ignore_index != -100 and isinstance(target, Tensor):  # the table's cross_entropy leaves out -100
         if np.any(target.array == -100):  # then a label like any other, out of range
             raise IndexError("Target -100 is out of bounds.")
