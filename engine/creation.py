@@ -22,8 +22,6 @@ from engine.fused import fused_multiply_add
 from engine.tensor import Tensor, leaf
 from engine.torch_words import int_arg, int_tuple
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
 Array = np.ndarray[Any, Any]
 
 
@@ -44,17 +42,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, r
     if isinstance(size, int | np.integer):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     kind = dtype_of(dtype, fill_value, "full")
-    return leaf(np.full(size_of((size,), "full"), _held(fill_value, kind), kind), requires_grad)
-
-
-def _held(number: Any, kind: np.dtype[Any]) -> Any:
-    """The number, refused as PyTorch refuses one that the dtype cannot hold (a float holds any
-    infinity and NaN, but no finite number past its largest)."""
-    if kind.kind == "i" and not (isinstance(number, int) or -(2.0**63) <= number < 2.0**63):
-        raise RuntimeError("value cannot be converted to type int64_t without overflow")  # NaN too
-    if kind == np.float32 and math.isfinite(number) and abs(number) > _FLOAT32_MAX:
-        raise RuntimeError("value cannot be converted to type float without overflow")
-    return number
+    return leaf(np.full(size_of((size,), "full"), dtypes.held(fill_value, kind), kind), requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -80,6 +68,9 @@ def arange(
         raise RuntimeError(f"unsupported range: {_number(start)} -> {_number(end)}")
     if (end - start) * step < 0:
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if kind == np.int32 and floats:  # PyTorch's kernel: counted in float64, then int(start) on by int(step), 0 too
+        count = math.ceil((end - start) / step)
+        return leaf((int(start) + np.arange(count, dtype=np.int64) * int(step)).astype(kind), requires_grad)
     if kind.kind != "f":  # as PyTorch, the bounds and the step are made integers then
         start, end, step = int(start), int(end), int(step)
         if step == 0:
@@ -100,12 +91,12 @@ def linspace(
         raise RuntimeError("number of steps must be non-negative")
     kind = _not_bool(dtype_of(dtype, 0.0, "linspace"), "linspace")
     if steps <= 1:
-        return leaf(np.full((steps,), _held(start, kind), kind), requires_grad)
+        return leaf(np.full((steps,), dtypes.held(start, kind), kind), requires_grad)
     # PyTorch's kernel: the step in the answer's dtype (float64 for integers), the first half
     # counted up from start and the rest down from end, so that both ends are exact, each
     # element one multiply-add, fused.
     step_type = kind.type if kind.kind == "f" else np.float64
-    first, last = (step_type(kind.type(_held(n, kind))) for n in (start, end))
+    first, last = (step_type(kind.type(dtypes.held(n, kind))) for n in (start, end))
     step = (last - first) / step_type(steps - 1)
     half = steps // 2
     up = fused_multiply_add(step, np.arange(half), first, np.dtype(step_type))

@@ -41,6 +41,39 @@ bool_ = dtype("bool", "Bool")
 BY_NUMPY: dict[np.dtype[Any], dtype] = {d.numpy: d for d in (float32, float64, int64, int32, bool_)}
 BY_NAME: dict[str, dtype] = {d.name: d for d in (float32, float64, int64, int32, bool_)}
 
+# The C++ types PyTorch's messages name when a number does not fit a tensor's dtype.
+_C_NAMES = {np.dtype(np.int32): "int", np.dtype(np.int64): "int64_t", np.dtype(np.float32): "float"}
+
+
+def held(number: Any, kind: np.dtype[Any]) -> Any:
+    """The Python number, refused as PyTorch refuses one that a tensor of `kind` cannot hold
+    (torch.full, torch.where, t[i] = number, fill_): an integer dtype holds no number past its
+    range, NaN or infinity; float32 holds every infinity and NaN but no finite number past its
+    largest; no dtype holds an integer past 64 bits."""
+    if isinstance(number, bool | np.bool_) or kind.kind == "b":
+        return number
+    if isinstance(number, int):
+        within_64_bits(number)
+    if kind.kind in "iu":
+        limits = np.iinfo(kind)
+        fits = limits.min <= number <= limits.max  # False for NaN
+    else:
+        fits = kind != np.float32 or not (_FLOAT32_MAX < abs(number) < float("inf"))
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {_C_NAMES[kind]} without overflow")
+    return number
+
+
+def within_64_bits(number: int) -> None:
+    """Refuse a Python integer that neither int64 nor uint64 holds, in PyTorch's words: it takes
+    no such number beside any tensor, where NumPy would make it a float."""
+    if number < -(2**63):
+        raise OverflowError("can't convert negative int to unsigned")
+    if number >= 2**64:
+        raise OverflowError("int too big to convert")
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _default_float: ContextVar[np.dtype[Any]] = ContextVar("default_float", default=float32.numpy)
 
 

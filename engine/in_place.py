@@ -1,5 +1,5 @@
 """In-place operations, as PyTorch has them: `w -= lr * w.grad` under no_grad, `w.grad.zero_()`,
-`w.data -= ...`, `x[0] = 5`, `g[x < 0] = 0`.
+`w.data -= ...`, `b.data.fill_(0.01)`, `x[0] = 5`, `g[x < 0] = 0`.
 
 Where no graph is recorded (under no_grad, or where nothing requires grad), the tensor's array
 is written over, so that what shares it sees the change, as what shares a storage does in
@@ -10,7 +10,7 @@ Where a graph is recorded, a leaf that requires grad, or a view of one, is refus
 PyTorch. Another tensor takes `y += w` (or `y.add_(w)`, ...) as PyTorch's does: its values
 change where they are, and it becomes the output of a new node whose input is y as it was; the
 nodes recorded before use that snapshot (engine.graph), and a node that saved the old values
-refuses to backward (engine.versions). Item assignment, zero_ and copy_, an op on a view of a
+refuses to backward (engine.versions). Item assignment, zero_, fill_ and copy_, an op on a view of a
 tensor of the graph, and one on a tensor that such a view shares memory with (PyTorch would
 give the view another history) are refused there.
 """
@@ -139,6 +139,26 @@ def zero(tensor: Tensor) -> Tensor:
     return tensor
 
 
+def fill(tensor: Tensor, value: Any) -> Tensor:
+    """`tensor.fill_(value)`: a number, or a tensor of no dimensions, everywhere."""
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions."
+            )
+        values = value.array  # cast as it is, as PyTorch casts a tensor's value
+    elif isinstance(value, int | float | np.number | np.bool_):
+        values = np.asarray(dtypes.held(value, tensor.array.dtype))
+    else:
+        raise TypeError(
+            f"fill_() received an invalid combination of arguments - got ({type_name(value)}), but expected one of: "
+            "(Tensor value) or (Number value)"
+        )
+    _refuse_in_a_graph(tensor, "fill_()", value)
+    _write(tensor.array, values, "unsafe")
+    return tensor
+
+
 def copy(tensor: Tensor, source: Any) -> Tensor:
     """`tensor.copy_(source)`: source's values, broadcast to tensor's shape and cast to its dtype."""
     if isinstance(source, Tensor) and _recorded(source) and not tensor.requires_grad:  # PyTorch: a CopyBackwards
@@ -190,6 +210,10 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     _refuse_in_a_graph(tensor, "item assignment", value, leaf_message=VIEW_OF_LEAF_IN_PLACE)
     if not isinstance(value, Tensor | np.ndarray | np.generic | int | float | bool):
         raise TypeError(f"can't assign a {type(value).__name__} to a torch.{tensor.dtype.torch_name}Tensor")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("Overflow when unpacking long long")  # PyTorch's words, whatever the dtype
+    if not isinstance(value, Tensor | np.ndarray):
+        dtypes.held(value, tensor.array.dtype)  # refused, not wrapped, as PyTorch refuses it
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(part, np.ndarray) for part in parts):

@@ -93,6 +93,11 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
         if mismatch:
             raise RuntimeError(mismatch)
         shape = np.broadcast_shapes(shape, next_shape)
+    operands = [a.array if isinstance(a, Tensor) else a for a in (input, other)]
+    kind = dtypes.result_type(operands)
+    for number in operands:  # PyTorch casts a number to the answer's dtype first, and refuses one it cannot hold
+        if not isinstance(number, np.ndarray):
+            dtypes.held(number, kind)
     return apply(WHERE, condition, input, other)
 
 

@@ -188,6 +188,8 @@ def _constant(number: Scalar, dtype: np.dtype[Any]) -> Array:
     kept = _CONSTANTS[dtype]
     array = kept.get(number)
     if array is None:
+        if number.__class__ is int:
+            dtypes.within_64_bits(number)  # a float tensor + 2**200 too
         array = np.array(number, dtype)
         array.flags.writeable = False
         if 0 < abs(float(array)) < math.inf:
@@ -528,6 +530,11 @@ class Tensor:
         from engine.in_place import zero
 
         return zero(self)
+
+    def fill_(self, value: Any) -> Tensor:
+        from engine.in_place import fill
+
+        return fill(self, value)
 
     def copy_(self, other: Any, non_blocking: bool = False) -> Tensor:  # non_blocking: nothing to wait for here
         from engine.in_place import copy

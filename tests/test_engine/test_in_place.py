@@ -64,6 +64,22 @@ def _assignment(lib: Any) -> Any:
     return x, i
 
 
+def _filled(lib: Any) -> Any:
+    b = lib.tensor([1.0, 2.0])
+    b.data.fill_(0.01)  # an initialization, through .data
+    i = lib.zeros(3, dtype=lib.int32)
+    i[:2].fill_(-2.7)  # a view: written through to i, the number cast
+    n = lib.zeros(2, dtype=lib.int32).fill_(lib.tensor(2**40))  # a tensor's value is cast as it is, wrapped
+    return b, i, n, lib.zeros(2).fill_(lib.tensor(3, dtype=lib.float64)), lib.zeros(2, dtype=lib.int64).fill_(True)
+
+
+def _held_at_the_edges(lib: Any) -> Any:
+    i, f, big = lib.zeros(2, dtype=lib.int32), lib.zeros(2), lib.zeros(2, dtype=lib.int64)
+    i[0], i[1], f[0], f[1] = 2**31 - 1, -(2**31), 3.4e38, float("-inf")
+    big[0], big[1] = 2**63 - 1, -(2**63)
+    return i, f, big, lib.zeros(2, dtype=lib.int32).copy_(2**40)  # copy_ casts a number as a tensor of it
+
+
 def _a_non_leaf_operator(lib: Any) -> Any:
     x = lib.tensor([1.0, -2.0], requires_grad=True)
     y = x * 2
@@ -276,6 +292,8 @@ ANSWERS: dict[str, Callable[[Any], Any]] = {
     "add_, mul_, sub_ and div_ without a graph": _methods_without_a_graph,
     "a detached tensor shares the values": _a_detached_tensor_shares_the_values,
     "item assignment": _assignment,
+    "fill_ with numbers and 0-d tensors": _filled,
+    "numbers at the edges of their dtypes assigned": _held_at_the_edges,
     "y += 1 on a non-leaf that retains its grad": _a_non_leaf_operator,
     "a += x into a leaf that needs no grad": _into_a_leaf_that_needs_no_grad,
     "float32 *= float64 without a graph": _float32_takes_float64_in_place,
@@ -395,6 +413,34 @@ def _data_not_a_tensor(lib: Any) -> None:
 def _assigning_what_does_not_fit(lib: Any) -> None:
     x = lib.tensor([[1.0, 2.0, 3.0]])
     x[0] = lib.tensor([1.0, 2.0])
+
+
+def _assigned_past_int32(lib: Any) -> None:
+    lib.tensor([1, 2], dtype=lib.int32)[0] = 2**31  # NumPy would wrap it to -2**31 (a review)
+
+
+def _nan_assigned_to_integers(lib: Any) -> None:
+    lib.tensor([1, 2])[lib.tensor([True, False])] = float("nan")
+
+
+def _assigned_past_float32(lib: Any) -> None:
+    lib.zeros(2)[1] = 1e39
+
+
+def _assigned_past_64_bits(lib: Any) -> None:
+    lib.zeros(2, dtype=lib.float64)[0] = 2**64
+
+
+def _filled_past_int32(lib: Any) -> None:
+    lib.zeros(2, dtype=lib.int32).fill_(-(2**31) - 1)
+
+
+def _filled_with_a_vector(lib: Any) -> None:
+    lib.zeros(2).fill_(lib.ones(2))
+
+
+def _leaf_filled(lib: Any) -> None:
+    lib.zeros(2, requires_grad=True).fill_(1.0)
 
 
 def _a_list(lib: Any) -> None:
@@ -608,6 +654,13 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
     ".data that is no tensor": _data_not_a_tensor,
     "an assigned value that does not fit": _assigning_what_does_not_fit,
     "t += a list": _a_list,
+    "an int32 element assigned past int32": _assigned_past_int32,
+    "NaN assigned to integers through a mask": _nan_assigned_to_integers,
+    "a float32 element assigned past float32": _assigned_past_float32,
+    "an integer past 64 bits assigned": _assigned_past_64_bits,
+    "fill_ past int32": _filled_past_int32,
+    "fill_ with a tensor of one dimension": _filled_with_a_vector,
+    "fill_ of a leaf that requires grad": _leaf_filled,
     "copy_ of what does not broadcast": _copy_of_what_does_not_broadcast,
     "copy_ past the tensor's shape": _copy_past_the_shape,
     "copy_ into a leaf that requires grad": _copy_into_a_leaf,
@@ -624,7 +677,7 @@ REFUSALS: dict[str, Callable[[Any], None]] = {
 def test_in_place_operations_are_refused_in_torchs_words(name: str) -> None:
     said = []
     for lib in (engine, torch):
-        with pytest.raises((RuntimeError, TypeError, IndexError)) as caught:
+        with pytest.raises((RuntimeError, TypeError, IndexError, ValueError)) as caught:
             REFUSALS[name](lib)
         # PyTorch's hint names its anomaly mode, which engine has not; the rest is the same.
         said.append((type(caught.value).__name__, str(caught.value).split(" Hint:")[0]))

@@ -79,17 +79,44 @@ REFUSED: dict[str, Callable[[Any], Any]] = {
     "where of sizes that differ": lambda lib: lib.where(lib.ones(3) > 0, lib.ones(3), lib.ones(2)),
     "where broadcast, then a mismatch": lambda lib: lib.where(lib.ones(4, 1) > 0, lib.ones(3), lib.ones(2, 3)),
     "cat of 0-d tensors": lambda lib: lib.cat([lib.tensor(1.0), lib.tensor(2.0)]),
+    # numbers the answer's dtype cannot hold, which NumPy would wrap or make infinite (a review)
+    "where of a number past int32": lambda lib: lib.where(_int32s(lib) > 1, _int32s(lib), 2**31),
+    "where of a number below int32, first": lambda lib: lib.where(_int32s(lib) > 1, -(2**31) - 1, _int32s(lib)),
+    "where of a number past int64": lambda lib: lib.where(lib.tensor([1, 2]) > 1, lib.tensor([1, 2]), 2**63),
+    "where of a number past float32": lambda lib: lib.where(lib.ones(2) > 0, lib.ones(2), -1e39),
+    "where of a float past float32 beside int32": lambda lib: lib.where(_int32s(lib) > 1, _int32s(lib), 1e39),
+    "where of a number past 64 bits": lambda lib: lib.where(lib.ones(2) > 0, lib.ones(2, dtype=lib.float64), 2**64),
 }
+
+
+def _int32s(lib: Any) -> Any:
+    return lib.tensor([1, 2, 3], dtype=lib.int32)
 
 
 @pytest.mark.parametrize("name", REFUSED)
 def test_cat_stack_and_where_refuse_in_torchs_words(name: str) -> None:
     said = []
     for lib in (engine, torch):
-        with pytest.raises((RuntimeError, ValueError, TypeError, IndexError)) as caught:
+        with pytest.raises((RuntimeError, ValueError, TypeError, IndexError, OverflowError)) as caught:
             REFUSED[name](lib)
         said.append((caught.type, str(caught.value)))
     assert said[0] == said[1]
+
+
+@pytest.mark.parametrize(
+    "number", [2**31 - 1, -(2**31), 2**31, 2.5, float("inf"), float("nan"), True, 2**63 - 1, -(2**63), 3.4e38, 3.5e38]
+)
+def test_where_takes_the_numbers_its_answers_dtype_holds_and_refuses_the_others_as_torch_does(number: Any) -> None:
+    said: list[Any] = []
+    for lib in (engine, torch):
+        for values in (_int32s(lib), lib.tensor([1, 2, 3]), lib.tensor([1.0, 2.0, 3.0])):
+            try:
+                out = lib.where(values > 1, values, number)
+                said.append((str(out.dtype), out.numpy().tolist()))
+            except RuntimeError as error:
+                said.append(str(error))
+    half = len(said) // 2
+    np.testing.assert_equal(said[:half], said[half:])
 
 
 def test_where_of_the_condition_alone_gives_the_indices_where_it_holds() -> None:

@@ -391,6 +391,18 @@ def test_complex_operands_are_refused_by_name(number: Any) -> None:
             op()
 
 
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**400], ids=["2**64", "-2**63 - 1", "10**400"])
+def test_an_integer_past_64_bits_beside_a_float_tensor_is_refused_as_torch_refuses_it(number: int) -> None:
+    # NumPy makes it a float (inf past float32's range); PyTorch takes no such number (a review).
+    said = []
+    for lib in (engine, torch):
+        for op in (lambda x: x + number, lambda x: number * x, lambda x: x / number):
+            with pytest.raises(OverflowError) as caught:
+                op(lib.tensor([1.0, 2.0]))
+            said.append(str(caught.value))
+    assert said[:3] == said[3:]
+
+
 @pytest.mark.parametrize("op", ["relu", "abs"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_relu_and_abs_give_their_gradients_at_nan_and_inf_as_torch_does(op: str, dtype: str) -> None:

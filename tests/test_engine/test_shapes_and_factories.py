@@ -260,6 +260,16 @@ FACTORIES = {
     "zeros(2, dtype=int)": lambda lib: lib.zeros(2, dtype=int),
     "ones(2, dtype=bool)": lambda lib: lib.ones(2, dtype=bool),
     "arange(3, dtype=float)": lambda lib: lib.arange(3, dtype=float),
+    # int32 from float bounds: PyTorch counts in float64, then steps from int(start) by int(step)
+    "arange(0.0, 3.5, dtype=int32)": lambda lib: lib.arange(0.0, 3.5, dtype=lib.int32),
+    "arange(1, 4, 1.5, dtype=int32)": lambda lib: lib.arange(1, 4, 1.5, dtype=lib.int32),
+    "arange(0.2, 2.9, 1.1, dtype=int32)": lambda lib: lib.arange(0.2, 2.9, 1.1, dtype=lib.int32),
+    "arange(-1.5, 2.2, 0.7, dtype=int32)": lambda lib: lib.arange(-1.5, 2.2, 0.7, dtype=lib.int32),
+    "arange(5.0, 0.5, -1.5, dtype=int32)": lambda lib: lib.arange(5.0, 0.5, -1.5, dtype=lib.int32),
+    "arange(0.5, 3.5, dtype=int64)": lambda lib: lib.arange(0.5, 3.5, dtype=lib.int64),
+    "full((2,), 2**31 - 1, dtype=int32)": lambda lib: lib.full((2,), 2**31 - 1, dtype=lib.int32),
+    "full((2,), -2.7, dtype=int32)": lambda lib: lib.full((2,), -2.7, dtype=lib.int32),
+    "full((2,), 2**63, dtype=float32)": lambda lib: lib.full((2,), 2**63, dtype=lib.float32),
 }
 
 
@@ -301,6 +311,11 @@ FACTORY_REFUSALS = {
     "arange(True, nan)": (RuntimeError, lambda lib: lib.arange(True, float("nan"))),
     "arange(-3.6, -3.75, 1, dtype=int64)": (RuntimeError, lambda lib: lib.arange(-3.6, -3.75, 1, dtype=lib.int64)),
     "full((2,), nan, dtype=int64)": (RuntimeError, lambda lib: lib.full((2,), float("nan"), dtype=lib.int64)),
+    # numbers past int32's range, which NumPy would wrap or refuse in its own words (a review)
+    "full((2,), 2**31, dtype=int32)": (RuntimeError, lambda lib: lib.full((2,), 2**31, dtype=lib.int32)),
+    "full((2,), inf, dtype=int32)": (RuntimeError, lambda lib: lib.full((2,), float("inf"), dtype=lib.int32)),
+    "linspace(0, 2**40, 3, dtype=int32)": (RuntimeError, lambda lib: lib.linspace(0, 2**40, 3, dtype=lib.int32)),
+    "full((2,), 2**64, dtype=float64)": (OverflowError, lambda lib: lib.full((2,), 2**64, dtype=lib.float64)),
 }
 
 
