@@ -402,12 +402,24 @@ def run_backward(
             total = slots[tensor.output_nr]
             slots[tensor.output_nr] = grad if total is None else total + grad
 
+    def wait(node: Node, grad: Any) -> None:
+        """Put the node taken to run next among the others, for the heap to order."""
+        push(ready, (-node.sequence_nr, node))
+        pending[node] = grad
+
     for root, upstream in roots:
         stored.add(id(upstream))
         deliver(root, upstream)
-    while ready:
-        node = ready.pop()[1] if len(ready) == 1 else pop(ready)[1]  # a chain needs no heap work
-        got = pending.pop(node)
+    # The node to run next when an op's rules lead to it alone and nothing else waits: a
+    # chain's next link, taken without the heap and the dict of pending gradients.
+    following: Node | None = None
+    following_grad: Any = None
+    while following is not None or ready:
+        if following is not None:
+            node, got, following = following, following_grad, None
+        else:
+            node = ready.pop()[1] if len(ready) == 1 else pop(ready)[1]
+            got = pending.pop(node)
         if tick is not None:
             tick()
         if visit is not None:
@@ -470,6 +482,9 @@ def run_backward(
             target = operand.array
             if grad.shape != target.shape:
                 if grad.ndim == 0:  # one number for every element of the operand (a sum's rule)
+                    if following is not None:  # deliver must see it pending
+                        wait(following, following_grad)
+                        following = None
                     deliver(operand, grad if grad.dtype == target.dtype else grad.astype(target.dtype))
                     continue
                 grad = sum_to(grad, target.shape)
@@ -479,15 +494,26 @@ def run_backward(
             if up is None:
                 total = leaves.get(operand)
                 leaves[operand] = grad if total is None else total + grad
+            elif up is following:  # x * x: both rules lead to it
+                following_grad = following_grad + grad
             elif up.n_outputs == 1:
                 total = pending.get(up)
                 if total is None:
-                    push(ready, (-up.sequence_nr, up))
-                    pending[up] = grad
+                    if following is None and not ready:
+                        following, following_grad = up, grad
+                    else:
+                        push(ready, (-up.sequence_nr, up))
+                        pending[up] = grad
                 else:
                     pending[up] = total + grad
             else:
+                if following is not None:
+                    wait(following, following_grad)
+                    following = None
                 deliver(operand, grad)
+        if following is not None and ready:  # another node waits too: the heap puts them in order
+            wait(following, following_grad)
+            following = None
         if not retain_graph and node.frees:  # OpNode.release written out, once every rule has run
             node.args = node.out = None
     for leaf in uniform_leaves:
