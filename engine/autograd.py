@@ -202,7 +202,11 @@ class Function:
         outputs = [r.array if isinstance(r, Tensor) else None for r in results]
         if any(t is not None for t in inputs) and any(out is not None for out in outputs):
             node = FunctionNode(cls, ctx, inputs, outputs, tuple(isinstance(a, Tensor) for a in args))
-            results = [_output(r, node, i, ctx) if isinstance(r, Tensor) else r for i, r in enumerate(results)]
+            # A tensor returned twice is one output, as in PyTorch: the last of its places, which
+            # gets its gradient (the others get zeros).
+            last = {id(r): i for i, r in enumerate(results) if isinstance(r, Tensor)}
+            made = {key: _output(results[i], node, i, ctx) for key, i in last.items()}
+            results = [made[id(r)] if isinstance(r, Tensor) else r for r in results]
         return tuple(results) if many else results[0]
 
 

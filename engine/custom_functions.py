@@ -40,6 +40,7 @@ class CustomFunction:
     saved: list[str]
     forward: list[Statement]
     backward: list[Statement]
+    loc: Loc = ()
     function: type[Function] = field(init=False)
     warnings: list[str] = field(default_factory=list)
 
@@ -91,6 +92,16 @@ def _function_class(spec: CustomFunction) -> type[Function]:
         ctx.params = params
         ctx.inputs = tensors
         outputs = tuple(env[name] for name in spec.outputs)
+        for later, out in enumerate(outputs):
+            first = next(i for i, o in enumerate(outputs) if o is out)
+            if first < later:  # PyTorch would return it once, in the last place, and give the first no gradient
+                one, other = spec.outputs[first], spec.outputs[later]
+                raise ComputeError(
+                    (*spec.loc, "outputs", later),
+                    f"function '{spec.name}': outputs '{one}' and '{other}' are one tensor (a step assigns one "
+                    f"to the other): PyTorch would return it once, and give its gradient to '{other}' alone; "
+                    f"return a copy ({other} = {one} * 1)",
+                )
         return outputs if len(outputs) > 1 else outputs[0]
 
     def backward(ctx: FunctionCtx, *grads: Any) -> Any:
@@ -236,7 +247,7 @@ def compile_function(
                 )
     _check_gradient_names(backward, inputs, loc, label)
 
-    result = CustomFunction(name, inputs, params, outputs, saved, forward, backward)
+    result = CustomFunction(name, inputs, params, outputs, saved, forward, backward, loc)
     result.warnings = [w for s in forward + backward for w in s.compiled.warnings]
     return result
 

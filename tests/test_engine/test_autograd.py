@@ -836,3 +836,29 @@ def test_a_gradient_for_an_argument_that_was_no_tensor_is_refused_as_in_torch() 
             Scale.apply(x, 2.0).sum().backward()
         said.append(str(caught.value))
     assert said[0] == said[1]
+
+
+def test_a_tensor_a_function_returns_twice_is_one_output_as_in_torch() -> None:
+    # PyTorch gives back one tensor for both places, the last of them: its gradient goes there
+    # and the first gets zeros (a review found two tensors, and x.grad [6, 6, 6] against [0, 0, 0]).
+    torch = pytest.importorskip("torch")
+    seen: list[Any] = []
+    for lib in (engine, torch):
+
+        class Twice(lib.autograd.Function):  # type: ignore[name-defined]
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                y = x * 2
+                return y, y
+
+            @staticmethod
+            def backward(ctx: Any, gy: Any, gz: Any) -> Any:
+                seen.append((gy.tolist(), gz.tolist()))
+                return 2 * gy + gz
+
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y, z = Twice.apply(x)
+        y.retain_grad()
+        ((y * 3).sum() + (z * z).sum()).backward()
+        seen.append((y is z, y.output_nr, y.grad.tolist(), x.grad.tolist()))
+    assert seen[:2] == seen[2:]

@@ -351,6 +351,27 @@ def test_an_input_returned_as_an_output_is_refused_where_grad_x_would_name_two_t
     assert caught.value.loc == ("body", "functions", "F", "outputs", 0)
 
 
+def test_one_tensor_returned_as_two_outputs_is_refused_where_pytorch_would_merge_them() -> None:
+    # PyTorch returns such a tensor once, in the last place, and backward gets zeros for the
+    # first: y.grad, z.grad and x.grad came out otherwise, and the check perturbed y alone (a review).
+    function: dict[str, Any] = {
+        "inputs": ["x"],
+        "forward": [{"name": "y", "expr": "x * 2"}, {"name": "z", "expr": "y"}],
+        "outputs": ["y", "z"],
+        "backward": [{"name": "grad_x", "expr": "2 * (grad_y + grad_z)"}],
+    }
+    spec = {
+        "leaves": leaves(x=[1.0, 2.0]),
+        "functions": {"D": function},
+        "nodes": [{"name": ["y", "z"], "expr": "D(x)"}, {"name": "s", "expr": "sum(y * 3) + sum(z * z)"}],
+    }
+    with pytest.raises(ComputeError, match=r"outputs 'y' and 'z' are one tensor .* \(z = y \* 1\)") as caught:
+        run(spec)
+    assert caught.value.loc == ("body", "functions", "D", "outputs", 1)
+    function["forward"][1]["expr"] = "y * 1"  # the copy it asks for
+    run(spec)
+
+
 def test_runtime_shape_errors_name_node_column_and_shapes() -> None:
     spec = {
         "leaves": leaves(x=[1.0, 2.0], y=[1.0, 2.0, 3.0]),
