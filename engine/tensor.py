@@ -305,6 +305,29 @@ def _comparison(name: str, ufunc: np.ufunc) -> Callable[[Any, Any], Any]:
     return compare
 
 
+def _bitwise(name: str, ufunc: np.ufunc) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """A Tensor's `&`, `|` or `^` and its reflected twin: of bool and integer tensors, as PyTorch's
+    bitwise ops (`(x > 0) & (x < 1)`, a mask), recorded by no graph; floats are refused in its words."""
+
+    def operate(a: Any, b: Any) -> Any:
+        x = a.array if a.__class__ is Tensor else a
+        y = b.array if b.__class__ is Tensor else b
+        if not (isinstance(x, OPERANDS) and isinstance(y, OPERANDS)):
+            return NotImplemented
+        target = dtypes.result_type([x, y])
+        if target.kind == "f":
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{dtypes.BY_NUMPY[target].torch_name}'")
+        try:
+            return Tensor(np.asarray(ufunc(x, y, dtype=target)))
+        except ValueError as error:  # shapes that do not broadcast
+            raise in_torch_words(name, (x, y), _NO_KWARGS, error) from None
+
+    def reflected(self: Any, other: Any) -> Any:
+        return operate(other, self)
+
+    return operate, reflected
+
+
 def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[..., Any]]:
     """A Tensor's in-place operator and method (`t += 1` and `t.add_(1)`), in engine.in_place."""
 
@@ -436,6 +459,8 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type_name(value)}")
         if value is not None and value.shape != self.shape:
             raise RuntimeError(
                 f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
@@ -674,6 +699,14 @@ class Tensor:
     __gt__ = _comparison("gt", np.greater)
     __ge__ = _comparison("ge", np.greater_equal)
     __hash__ = object.__hash__  # by identity, as PyTorch's: tensors are keys of the backward's dicts
+    __and__, __rand__ = _bitwise("bitwise_and", np.bitwise_and)
+    __or__, __ror__ = _bitwise("bitwise_or", np.bitwise_or)
+    __xor__, __rxor__ = _bitwise("bitwise_xor", np.bitwise_xor)
+
+    def __invert__(self) -> Tensor:
+        if self.array.dtype.kind not in "biu":
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        return Tensor(np.asarray(np.invert(self.array)))
 
     def __matmul__(self, other: Any) -> Tensor:
         # A number is no operand of @ in PyTorch: Python's own TypeError says so.

@@ -225,6 +225,10 @@ REFUSED_TYPES = {
     ),
     "tensor(dtype='float64')": lambda lib: lib.tensor([1.0], dtype="float64"),
     "zeros(dtype=np.float64)": lambda lib: lib.zeros(2, dtype=np.float64),
+    # a review found each an AttributeError from within the engine
+    ".grad = a list": lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad", [1.0, 2.0]),
+    ".grad = a number": lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad", 1.0),
+    ".grad = an array": lambda lib: setattr(lib.tensor([1.0, 2.0], requires_grad=True), "grad", np.ones(2)),
 }
 
 
