@@ -20,7 +20,7 @@ from engine import dtypes
 from engine.devices import on_cpu
 from engine.fused import fused_multiply_add
 from engine.tensor import Tensor, leaf
-from engine.torch_words import int_arg, int_tuple
+from engine.torch_words import as_int, int_arg, int_tuple, type_name
 
 Array = np.ndarray[Any, Any]
 
@@ -47,10 +47,16 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, r
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     on_cpu(device)
-    for position, (name, count) in enumerate((("n", n), ("m", m)), start=1):
-        if count is not None and int_arg(count, "eye", name, position) < 0:
-            raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
+    n = _count(n, "n", 1)
+    m = None if m is None else _count(m, "m", 2)
     return leaf(np.eye(n, m, dtype=dtype_of(dtype, 0.0, "eye")), requires_grad)
+
+
+def _count(given: Any, name: str, position: int) -> int:
+    count = int_arg(given, "eye", name, position)
+    if count < 0:
+        raise RuntimeError(f"{name} must be greater or equal to 0, got {count}")
+    return count
 
 
 def arange(
@@ -87,7 +93,8 @@ def linspace(
 ) -> Tensor:
     """`steps` numbers evenly from start to end, both included."""
     on_cpu(device)
-    if int_arg(steps, "linspace", "steps", 3) < 0:
+    steps = int_arg(steps, "linspace", "steps", 3)
+    if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     kind = _not_bool(dtype_of(dtype, 0.0, "linspace"), "linspace")
     if steps <= 1:
@@ -117,8 +124,8 @@ def size_of(size: tuple[Any, ...], function: str) -> tuple[int, ...]:
         raise TypeError(f'{function}() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], tuple | list):
         size = tuple(size[0])
-    elif len(size) == 1 and isinstance(size[0], bool):
-        raise TypeError(f"{function}(): argument 'size' (position 1) must be tuple of ints, not bool")
+    elif len(size) == 1 and as_int(size[0]) is None:  # zeros(2.0), zeros(True): no size
+        raise TypeError(f"{function}(): argument 'size' (position 1) must be tuple of ints, not {type_name(size[0])}")
     shape = int_tuple(size, function, "size", 1)
     for n in shape:
         if n < 0 and function == "zeros":  # its own check in PyTorch, in its own words

@@ -12,7 +12,7 @@ import numpy as np
 from engine import dtypes
 from engine.ops import normalize_axis
 from engine.tensor import Tensor, tensor
-from engine.torch_words import size_mismatch, type_name
+from engine.torch_words import int_arg, size_mismatch, type_name
 
 
 def all(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -57,6 +57,7 @@ def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
     """torch.nn.functional.one_hot: int64 labels to rows of 0 and 1, one more axis of num_classes
     (the largest label + 1 unless given)."""
     array = tensor_argument(labels, "one_hot", "input", 1).array
+    num_classes = int_arg(num_classes, "one_hot", "num_classes", 2)
     if array.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes < 0 and not array.size:

@@ -17,6 +17,7 @@ from engine import dtypes
 from engine.creation import dtype_of, size_of, sized
 from engine.devices import CPU, on_cpu
 from engine.tensor import Tensor, leaf
+from engine.torch_words import int_arg
 
 # A new torch.Generator's seed, the same in every process, as PyTorch's (its default generator's
 # is drawn afresh in each).
@@ -126,6 +127,7 @@ def randint(
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
     """Indices drawn with the weights of each row of `input` (normalized): num_samples of them, each
     at most once unless `replacement`; int64, without a gradient, as in PyTorch."""
+    num_samples = int_arg(num_samples, "multinomial", "num_samples", 2)
     p = input.array
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")

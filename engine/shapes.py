@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.ops import OPS, normalize_axis, one_axis
 from engine.tensor import UNSET, Tensor, apply
-from engine.torch_words import int_arg, int_tuple
+from engine.torch_words import as_int, int_arg, int_tuple
 
 NOT_A_VIEW = (
     "view size is not compatible with input tensor's size and stride (at least one dimension spans across "
@@ -58,8 +58,8 @@ def squeeze(a: Tensor, dim: Any = UNSET, first: int = 1) -> Tensor:
         name, dims = "SqueezeBackward0", tuple(range(a.ndim))
     elif isinstance(dim, tuple | list):
         name, dims = "SqueezeBackward2", int_tuple(dim, "squeeze", "dim", first)
-    elif isinstance(dim, int | np.integer) and not isinstance(dim, bool):
-        name, dims = "SqueezeBackward1", (int(dim),)
+    elif (one := as_int(dim)) is not None:
+        name, dims = "SqueezeBackward1", (one,)
     else:
         raise TypeError(_no_squeeze_for(dim, of_a_function=first > 1))
     axes = cast(tuple[int, ...], normalize_axis(dims, a.ndim) or ())  # given a tuple, a tuple or None

@@ -25,7 +25,15 @@ from engine.graph import Array, Node, OpNode, next_sequence_nr, run_backward
 from engine.ops import OPS, Op, normalize_axis, one_axis
 from engine.printing import tensor_repr
 from engine.size import Size
-from engine.torch_words import BOOL_SUBTRACT, BOOL_SUBTRACT_ONE, in_torch_words, int_arg, int_tuple, type_name
+from engine.torch_words import (
+    BOOL_SUBTRACT,
+    BOOL_SUBTRACT_ONE,
+    as_int,
+    in_torch_words,
+    int_arg,
+    int_tuple,
+    type_name,
+)
 from engine.versions import note_view, own_counters, share_counter, with_own_counter
 
 Scalar = int | float | bool
@@ -973,7 +981,7 @@ class Tensor:
 
 def _one_or_many(given: tuple[Any, ...]) -> Any:
     """x.reshape(2, 3) as x.reshape((2, 3)): one argument that is not an integer is the whole."""
-    return given[0] if len(given) == 1 and not isinstance(given[0], int | np.integer) else given
+    return given[0] if len(given) == 1 and as_int(given[0]) is None else given
 
 
 def reduce_args(axis: Any, keepdims: bool, dim: Any = UNSET, keepdim: bool = False) -> dict[str, Any]:

@@ -166,15 +166,33 @@ def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> str:
 def type_name(value: Any) -> str:
     """The type of `value` as PyTorch's messages name it: list, numpy.ndarray."""
     kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    own = kind.__module__ == "builtins" or kind.__module__.startswith("engine.")  # a Tensor is a Tensor
+    return kind.__name__ if own else f"{kind.__module__}.{kind.__name__}"
+
+
+def as_int(value: Any) -> int | None:
+    """The integer an int argument stands for: an int (not a bool), NumPy's, or, as PyTorch's parser
+    takes it, a tensor of one integer (`zeros(n)` for `n = torch.tensor(3)`); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    index = getattr(type(value), "__index__", None)
+    if index is None or isinstance(value, np.ndarray | np.bool_):
+        return None
+    try:
+        return int(index(value))  # a Tensor's refuses floats and more than one element
+    except TypeError:
+        return None
 
 
 def int_arg(value: Any, function: str, parameter: str, position: int) -> int:
     """An int argument (a dim), refused as PyTorch's argument parser refuses anything else."""
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+    number = as_int(value)
+    if number is None or getattr(value, "ndim", 0):  # a dim may be a tensor of no dimensions, not [1]
         kind = type(value).__name__
         raise TypeError(f"{function}(): argument '{parameter}' (position {position}) must be int, not {kind}")
-    return int(value)
+    return number
 
 
 def int_tuple(value: Any, function: str, parameter: str, position: int) -> tuple[int, ...]:
@@ -183,9 +201,12 @@ def int_tuple(value: Any, function: str, parameter: str, position: int) -> tuple
     the argument's type, so a wrong later one is a failure to unpack, told differently."""
     where = f"{function}(): argument '{parameter}'"
     if not isinstance(value, tuple | list):
-        raise TypeError(f"{where} (position {position}) must be tuple of ints, not {type(value).__name__}")
+        raise TypeError(f"{where} (position {position}) must be tuple of ints, not {type_name(value)}")
+    numbers = []
     for i, item in enumerate(value):
-        if isinstance(item, int | np.integer) and not (i == 0 and isinstance(item, bool)):
+        number = int(item) if i > 0 and isinstance(item, bool) else as_int(item)
+        if number is not None:
+            numbers.append(number)
             continue
         kind = type(item).__name__
         if i == 0:
@@ -195,4 +216,4 @@ def int_tuple(value: Any, function: str, parameter: str, position: int) -> tuple
         raise TypeError(
             f'{where} failed to unpack the object at pos {i + 1} with error "type must be tuple of ints,but got {kind}"'
         )
-    return tuple(int(item) for item in value)
+    return tuple(numbers)

@@ -602,3 +602,48 @@ def test_the_legacy_constructor_refuses_what_torch_refuses(build: Any) -> None:
             build(lib)
         kinds.append((type(caught.value), str(caught.value).split(" - ")[0].split(":")[0]))
     assert kinds[0] == kinds[1]  # the type and the words up to PyTorch's list of every overload
+
+
+INTEGER_TENSORS = {  # n = torch.tensor(3) where an int goes, as PyTorch's parser takes it (a review)
+    "zeros(n)": lambda lib, n, x: lib.zeros(n),
+    "zeros of a 1-d n": lambda lib, n, x: lib.zeros(lib.tensor([3])),
+    "zeros((n, 2))": lambda lib, n, x: lib.zeros((n, 2)),
+    "ones(2, n)": lambda lib, n, x: lib.ones(2, n),
+    "full((n,), 1.5)": lambda lib, n, x: lib.full((n,), 1.5),
+    "eye(n)": lambda lib, n, x: lib.eye(n),
+    "linspace(0, 1, n)": lambda lib, n, x: lib.linspace(0, 1, n),
+    "arange(n)": lambda lib, n, x: lib.arange(n),
+    "randn(n) of a seed": lambda lib, n, x: lib.randn(n, generator=lib.Generator().manual_seed(0)).shape,
+    "x.view(n, -1)": lambda lib, n, x: x.view(n, -1),
+    "x.reshape(n * 2)": lambda lib, n, x: x.reshape(n * 2),
+    "x.permute(n - 2, n - 3)": lambda lib, n, x: x.permute(n - 2, n - 3),
+    "x.argmax(n - 2)": lambda lib, n, x: x.argmax(n - 2),
+    "x.unsqueeze(n - 3)": lambda lib, n, x: x.unsqueeze(n - 3),
+    "x.squeeze(n - 3)": lambda lib, n, x: x.squeeze(n - 3),
+    "x.transpose(n - 3, 1)": lambda lib, n, x: x.transpose(n - 3, 1),
+    "x.flatten(n - 3)": lambda lib, n, x: x.flatten(n - 3),
+    "x.sum(n - 2)": lambda lib, n, x: x.sum(n - 2),
+    "softmax(x, n - 2)": lambda lib, n, x: lib.softmax(x, n - 2).argmax(1),
+    "cat((x, x), n - 2)": lambda lib, n, x: lib.cat((x, x), n - 2),
+    "multinomial(ones(3), n - 1) of a seed": lambda lib, n, x: lib.multinomial(lib.ones(3), n - 1).shape,
+    "one_hot(labels, n)": lambda lib, n, x: lib.nn.functional.one_hot(lib.tensor([0, 2]), n),
+    # refused
+    "zeros of a float tensor": lambda lib, n, x: lib.zeros(lib.tensor(3.0)),
+    "x.unsqueeze of a 1-d n": lambda lib, n, x: x.unsqueeze(lib.tensor([0])),
+    "x.argmax of a float tensor": lambda lib, n, x: x.argmax(lib.tensor(1.0)),
+    "eye of two elements": lambda lib, n, x: lib.eye(lib.tensor([2, 2])),
+    "multinomial(ones(3), 2.0)": lambda lib, n, x: lib.multinomial(lib.ones(3), 2.0),
+    "one_hot(labels, 3.0)": lambda lib, n, x: lib.nn.functional.one_hot(lib.tensor([0, 2]), 3.0),
+}
+
+
+@pytest.mark.parametrize("name", INTEGER_TENSORS)
+def test_an_integer_tensor_of_one_element_is_taken_where_an_int_goes_as_in_torch(name: str) -> None:
+    said: list[Any] = []
+    for lib in (engine, torch):
+        try:
+            out = INTEGER_TENSORS[name](lib, lib.tensor(3), lib.arange(6.0).view(2, 3))
+            said.append(tuple(out) if isinstance(out, tuple) else (str(out.dtype), out.tolist()))
+        except TypeError as error:
+            said.append(str(error))
+    assert said[0] == said[1]
