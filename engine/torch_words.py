@@ -189,7 +189,7 @@ def as_int(value: Any) -> int | None:
 def int_arg(value: Any, function: str, parameter: str, position: int) -> int:
     """An int argument (a dim), refused as PyTorch's argument parser refuses anything else."""
     number = as_int(value)
-    if number is None or getattr(value, "ndim", 0):  # a dim may be a tensor of no dimensions, not [1]
+    if number is None or getattr(value, "ndim", 0) != 0:  # a dim may be a tensor of no dimensions, not [1]
         kind = type(value).__name__
         raise TypeError(f"{function}(): argument '{parameter}' (position {position}) must be int, not {kind}")
     return number
