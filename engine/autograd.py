@@ -178,11 +178,17 @@ def invalid_gradient(node: str, index: int, got: tuple[int, ...], shape: tuple[i
 
 
 class Function:
-    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grads)`; call `apply`."""
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grads)`; call `apply`. Or,
+    as PyTorch's newer style has it, `forward(*args)` without ctx and a static
+    `setup_context(ctx, inputs, output)` that fills ctx from them."""
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> Any:
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def setup_context(ctx: FunctionCtx, inputs: tuple[Any, ...], output: Any) -> Any:
+        raise NotImplementedError("setup_context is not implemented.")
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
@@ -190,13 +196,18 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        separate = cls.setup_context is not Function.setup_context  # forward takes no ctx then
         if kwargs:
-            args = _by_position(cls.forward, args, kwargs)
+            args = _by_position(cls.forward, args, kwargs, skip=0 if separate else 1)
         recording = _enabled.get()
         inputs = tuple(a if recording and isinstance(a, Tensor) and a.requires_grad else None for a in args)
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))  # no_grad or not
         with no_grad():
-            returned = cls.forward(ctx, *args)
+            if separate:
+                returned = cls.forward(*args)
+                cls.setup_context(ctx, args, returned)
+            else:
+                returned = cls.forward(ctx, *args)
         many = isinstance(returned, tuple)
         results = list(returned) if many else [returned]
         outputs = [r.array if isinstance(r, Tensor) else None for r in results]
@@ -210,14 +221,15 @@ class Function:
         return tuple(results) if many else results[0]
 
 
-def _by_position(forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """Keyword arguments put in the places of forward's parameters after ctx, in order, as PyTorch
-    binds them: a gap, or a name forward does not take by position, is refused in its words."""
+def _by_position(forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any], skip: int) -> tuple[Any, ...]:
+    """Keyword arguments put in the places of forward's parameters after the first `skip` (ctx),
+    in order, as PyTorch binds them: a gap, or a name forward does not take by position, is
+    refused in its words."""
     names = [
         p.name
         for p in inspect.signature(forward).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ][1:]
+    ][skip:]
     unknown = [name for name in kwargs if name not in names[len(args) :]]
     if unknown:
         raise TypeError(f"forward() got an unexpected keyword argument '{unknown[0]}'")

@@ -866,3 +866,49 @@ def test_a_tensor_a_function_returns_twice_is_one_output_as_in_torch() -> None:
         ((y * 3).sum() + (z * z).sum()).backward()
         seen.append((y is z, y.output_nr, y.grad.tolist(), x.grad.tolist()))
     assert seen[:2] == seen[2:]
+
+
+def _setup_context_style(lib: Any) -> list[Any]:
+    """PyTorch's documentation's newer style: forward without ctx, setup_context to fill it."""
+
+    class MulConstant(lib.autograd.Function):
+        @staticmethod
+        def forward(tensor: Any, constant: float) -> Any:
+            return tensor * constant
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+            ctx.constant = inputs[1]
+
+        @staticmethod
+        def backward(ctx: Any, grad_output: Any) -> Any:
+            return grad_output * ctx.constant, None
+
+    class Exp(lib.autograd.Function):
+        @staticmethod
+        def forward(i: Any) -> Any:
+            return i.exp()
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+            ctx.save_for_backward(output)
+            seen.append(ctx.needs_input_grad)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * ctx.saved_tensors[0]
+
+    seen: list[Any] = []
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    y = MulConstant.apply(x, 3.0) + MulConstant.apply(x, constant=2.0)  # by name too
+    z = Exp.apply(x)
+    (y + z).sum().backward()
+    with lib.no_grad():
+        seen.append(MulConstant.apply(x, 5.0).tolist())
+    return [*seen, y.tolist(), z.grad_fn.name(), x.grad.tolist()]
+
+
+def test_a_function_in_the_setup_context_style_runs_as_in_torch() -> None:
+    # A review found it refused: forward() takes 2 positional arguments but 3 were given.
+    torch = pytest.importorskip("torch")
+    np.testing.assert_equal(_setup_context_style(engine), _setup_context_style(torch))
