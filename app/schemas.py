@@ -273,7 +273,11 @@ class InputCheck(BaseModel):
     worst_index: list[int] | None
     hand_written: Values | None = None
     numerical: Values | None = None
-    autodiff: Values | None = Field(default=None, description="Autograd of the forward (or its directional value).")
+    autodiff: Values | None = Field(
+        default=None,
+        description="Autograd of the forward (or its directional value), through the forwards of the functions "
+        "it calls, not their hand-written backwards.",
+    )
     non_differentiable: list[list[int]] = Field(default_factory=list)
     message: str | None = Field(
         default=None, description="What failed, where, by how much, against the finite differences or autograd."

@@ -17,6 +17,7 @@ import numpy as np
 from engine.autograd import FunctionCtx, FunctionNode
 from engine.check_options import CheckOptions
 from engine.comparison import Comparison, element_name
+from engine.custom_functions import through_forwards
 from engine.differentiator import Differentiator, compare_one, unless_out_of_time
 from engine.errors import COMPUTE_FAILURES, ComputeError
 from engine.grad_mode import enable_grad
@@ -427,7 +428,7 @@ def _autodiff(
     function: Any, params: dict[str, Any], inputs: list[Any], grads: list[Array], checked: list[int]
 ) -> dict[int, Array]:
     leaves = [Tensor(t.array, requires_grad=i in checked) if isinstance(t, Tensor) else t for i, t in enumerate(inputs)]
-    with enable_grad():
+    with enable_grad(), through_forwards():
         outputs = function.forward(FunctionCtx(tuple(i in checked for i in range(len(inputs)))), *leaves, params)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         roots = [(o, g) for o, g in zip(outputs, grads, strict=True) if o.requires_grad]

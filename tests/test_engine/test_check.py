@@ -2442,3 +2442,31 @@ def test_a_smooth_function_near_its_minimum_is_measured_not_taken_for_a_kink(
     report = check(graph, {"mode": "full"})
     assert report.passed and report.warnings == [], report.warnings
     np.testing.assert_allclose(report.tensors["x"].numerical, truth(np.array(x)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("inner", ["2 * x * x * cos(x * x * x)", "3 * x * x * cos(x * x * x)"])
+@pytest.mark.parametrize("x", [[1000.0], [0.3, -1.2]])
+def test_autograd_of_a_forward_goes_through_the_forwards_of_the_functions_it_calls(x: list[float], inner: str) -> None:
+    # A review: Q's forward calls Sq, and autograd of Q's forward ran through Sq's hand-written
+    # backward, which nothing checks. Both written with 2x² for 3x², Q passed at x = 1000 (where
+    # autograd judges alone), and elsewhere the message quoted the wrong formula as autograd's.
+    def function(forward: str, derivative: str) -> dict[str, Any]:
+        backward = [{"name": "grad_x", "expr": f"grad_y * {derivative}"}]
+        return {"inputs": ["x"], "forward": [{"name": "y", "expr": forward}], "outputs": ["y"],
+                "save_for_backward": ["x"], "backward": backward}  # fmt: skip
+
+    truth = 3 * np.square(x) * np.cos(np.power(x, 3))
+    for outer, passes in (("2 * x * x * cos(x * x * x)", False), ("3 * x * x * cos(x * x * x)", True)):
+        spec = {
+            "dtype": "float64",
+            "leaves": {"x": leaf(x)},
+            "functions": {
+                "Sq": function("sin(x * x * x)", inner),
+                "Q": function("Sq(x) * 1.0", outer),
+            },
+            "nodes": [{"name": "y", "expr": "Q(x)"}, {"name": "s", "expr": "sum(y)"}],
+        }
+        report = check(spec, {"mode": "full"})
+        q = next(f for f in report.functions if f.function == "Q")
+        assert q.passed is passes, q.inputs["x"].message
+        np.testing.assert_allclose(q.autodiff["x"], truth, rtol=1e-9)
