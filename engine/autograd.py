@@ -117,7 +117,9 @@ class FunctionNode(Node):
         # None for an output that was no tensor.
         materialize = self.ctx._materialize_grads
         grad_tensors = [
-            None if out is None or (g is None and not materialize) else Tensor(np.zeros_like(out) if g is None else g)
+            None
+            if out is None or (g is None and not materialize)
+            else Tensor.wrap(np.zeros_like(out) if g is None else g)
             for g, out in zip(grads, self.outputs, strict=True)
         ]
         with no_grad():
@@ -247,8 +249,8 @@ def _output(tensor: Tensor, node: FunctionNode, output_nr: int, ctx: FunctionCtx
     """An output of a recorded call. As in PyTorch, one of an integer or bool dtype, or marked
     non-differentiable, records no grad_fn, and backward gets zeros as its gradient."""
     if tensor.array.dtype.kind != "f" or id(tensor) in ctx._non_differentiable:
-        return Tensor(tensor.array)
-    return Tensor(tensor.array, requires_grad=True, grad_fn=node, output_nr=output_nr)
+        return Tensor.wrap(tensor.array)
+    return Tensor.wrap(tensor.array, requires_grad=True, grad_fn=node, output_nr=output_nr)
 
 
 def _roots(tensors: Tensor | Sequence[Tensor], gradients: Any) -> list[tuple[Tensor, Array]]:
@@ -315,5 +317,5 @@ def grad(
                 f"The differentiated Tensor at index {i} appears to not have been used in the graph. Set "
                 "allow_unused=True if this is the desired behavior."
             )
-        result.append(None if array is None else Tensor(array))
+        result.append(None if array is None else Tensor.wrap(array))
     return tuple(result)

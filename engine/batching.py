@@ -53,7 +53,7 @@ def batched_apply(op: Op, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tens
     value = np.asarray(rule(op, arrays, batched, dict(kwargs)))
     if value.ndim == 0 or value.shape[0] != rows:
         raise Unbatchable(f"{op.name} lost the batch axis")
-    return Batched(value)
+    return Batched.wrap(value)
 
 
 def _rank(a: Any, batched: bool) -> int:

@@ -363,7 +363,7 @@ def _objective_of(
             return at_base  # every target's derivatives start from F itself: computed once
         program.start_evaluation()
         values = dict(base)
-        values[name] = Tensor(np.asarray(x))  # x + t·u of a 0-d x is a NumPy scalar, which no op takes as a tensor
+        values[name] = Tensor.wrap(np.asarray(x))  # x + t·u of a 0-d x is a NumPy scalar, which no op takes as a tensor
         program.evaluate_nodes(values, dependents)
         return objective(values)
 
@@ -382,7 +382,7 @@ def _batched_objective_of(
         rows = copies.shape[0]
         guard = program.start_evaluation()
         values = dict(base)
-        values[name] = Batched(copies)
+        values[name] = Batched.wrap(copies)
         guard.batched = True
         try:
             program.evaluate_nodes(values, dependents)

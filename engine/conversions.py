@@ -55,7 +55,7 @@ def _kind(value: Any) -> str:
 def convert(tensor: Tensor, dtype: dtypes.dtype) -> Tensor:
     """A copy in `dtype`: differentiable between float dtypes, a new tensor without grad otherwise."""
     if not dtype.is_floating_point:
-        return Tensor(tensor.array.astype(dtype.numpy))
+        return Tensor.wrap(tensor.array.astype(dtype.numpy))
     return apply(TO_COPY, tensor, dtype=dtype.numpy)
 
 

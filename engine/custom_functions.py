@@ -137,7 +137,7 @@ def _function_class(spec: CustomFunction) -> type[Function]:
         ctx.grad_outputs = (
             grads
             if seen is None
-            else tuple(Tensor(np.asarray(s.array + g.array)) for s, g in zip(seen, grads, strict=True))
+            else tuple(Tensor.wrap(np.asarray(s.array + g.array)) for s, g in zip(seen, grads, strict=True))
         )
         run_statements(spec.backward, env)
         returned = [env.get(f"grad_{name}") for name in spec.inputs]

@@ -55,7 +55,7 @@ def extreme(
     values = apply(op, a, axis=other, keepdims=bool(keepdim or keepdims))  # refuses a dim out of range
     array = a.array if isinstance(a, Tensor) else np.asarray(a)
     indices, _ = op.forward(array, None if array.ndim == 0 else (other % array.ndim,), bool(keepdim or keepdims))[1]
-    return (max_result if name == "max" else min_result)(values, Tensor(indices))
+    return (max_result if name == "max" else min_result)(values, Tensor.wrap(indices))
 
 
 def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False, first: int = 1) -> Tensor:
@@ -69,10 +69,10 @@ def arg_extreme(name: str, a: Tensor, dim: Any = None, keepdim: bool = False, fi
     if dim is None:
         if array.size == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-        return Tensor(np.full((1,) * array.ndim if keepdim else (), find(array), np.int64))
+        return Tensor.wrap(np.full((1,) * array.ndim if keepdim else (), find(array), np.int64))
     axis = one_axis(int_arg(dim, name, "dim", first), array.ndim)
     if array.ndim == 0:
-        return Tensor(np.zeros((), np.int64))
+        return Tensor.wrap(np.zeros((), np.int64))
     if array.shape[axis] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
-    return Tensor(np.asarray(find(array, axis=axis, keepdims=bool(keepdim)), np.int64))  # 1-d along 0: a scalar
+    return Tensor.wrap(np.asarray(find(array, axis=axis, keepdims=bool(keepdim)), np.int64))  # 1-d along 0: a scalar

@@ -406,7 +406,7 @@ def hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[
     seen = ctx.__dict__.get("grad_outputs")  # what the call really got, which a backward adds to
     try:
         try:
-            returned = node.function.backward(ctx, *(Tensor(g) for g in grads))
+            returned = node.function.backward(ctx, *(Tensor.wrap(g) for g in grads))
         finally:  # the check's gradients are not the call's
             ctx.__dict__.pop("grad_outputs", None)
             if seen is not None:
@@ -427,7 +427,9 @@ def hand_written(node: Any, ctx: FunctionCtx, grads: list[Array], checked: list[
 def _autodiff(
     function: Any, params: dict[str, Any], inputs: list[Any], grads: list[Array], checked: list[int]
 ) -> dict[int, Array]:
-    leaves = [Tensor(t.array, requires_grad=i in checked) if isinstance(t, Tensor) else t for i, t in enumerate(inputs)]
+    leaves = [
+        Tensor.wrap(t.array, requires_grad=i in checked) if isinstance(t, Tensor) else t for i, t in enumerate(inputs)
+    ]
     with enable_grad(), through_forwards():
         outputs = function.forward(FunctionCtx(tuple(i in checked for i in range(len(inputs)))), *leaves, params)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
@@ -471,7 +473,7 @@ def _autodiff_noise(
 def _nudged(inputs: list[Any], checked: list[int], nudge: float) -> list[Any]:
     """The checked inputs moved by `nudge` of their size (at least 1): 0-d ones stay arrays."""
     return [
-        Tensor(np.asarray(t.array + nudge * np.maximum(1.0, np.abs(t.array)))) if i in checked else t
+        Tensor.wrap(np.asarray(t.array + nudge * np.maximum(1.0, np.abs(t.array)))) if i in checked else t
         for i, t in enumerate(inputs)
     ]
 
@@ -485,7 +487,7 @@ def _projected_forward(
     def f(x: Array) -> float:
         start_evaluation()
         args = list(inputs)
-        args[index] = Tensor(np.asarray(x))  # a 0-d x moved along a direction is a NumPy scalar
+        args[index] = Tensor.wrap(np.asarray(x))  # a 0-d x moved along a direction is a NumPy scalar
         outputs = function.forward(FunctionCtx(()), *args, params)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         return _projection([o.array for o in outputs], weights)

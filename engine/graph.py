@@ -241,7 +241,7 @@ def _store_grad(tensor: Tensor, grad: Array, stored: set[int]) -> None:
     if grad.__class__ is not np.ndarray:
         grad = np.array(grad)  # NumPy gives a sum of 0-d arrays as a NumPy scalar
     stored.add(id(grad))
-    tensor._grad = tensor.__class__(grad)  # a Tensor: engine.tensor imports this module
+    tensor._grad = tensor.wrap(grad)  # a Tensor: engine.tensor imports this module
 
 
 def _leading_to(inputs: Sequence[Tensor], roots: Sequence[Tensor]) -> set[Node]:

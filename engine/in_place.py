@@ -98,7 +98,7 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
     rules = READS[id(OPS[op].vjps)]
     other_needs = isinstance(other, Tensor) and other.requires_grad
     reads = (0 in rules[0] and tensor.requires_grad) or (0 in rules[1] and other_needs)
-    snapshot = Tensor(
+    snapshot = Tensor.wrap(
         array.copy() if reads else array,
         requires_grad=tensor.requires_grad,
         grad_fn=tensor.grad_fn,

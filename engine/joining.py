@@ -73,7 +73,7 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     for either, as PyTorch takes them. With the condition alone, the indices where it holds."""
     tensor_argument(condition, "where", "condition", 1)
     if input is None and other is None:  # a 0-d condition counts as one element, as in PyTorch
-        return tuple(Tensor(np.asarray(i, np.int64)) for i in np.nonzero(np.atleast_1d(condition.array)))
+        return tuple(Tensor.wrap(np.asarray(i, np.int64)) for i in np.nonzero(np.atleast_1d(condition.array)))
     if input is None or other is None:
         given = ", ".join(_kind(a) for a in [condition, input] + ([other] if other is not None else []))
         raise TypeError(

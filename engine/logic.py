@@ -26,7 +26,7 @@ def any(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
 def _reduced(reduce: Any, input: Any, dim: Any, keepdim: bool) -> Tensor:
     array = tensor_argument(input, reduce.__name__, "input", 1).array
     axis = None if dim is None else normalize_axis(dim, array.ndim)
-    return Tensor(np.asarray(reduce(array, axis=axis, keepdims=keepdim)))
+    return Tensor.wrap(np.asarray(reduce(array, axis=axis, keepdims=keepdim)))
 
 
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

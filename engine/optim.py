@@ -248,7 +248,7 @@ class AdamW(Adam):
 
 
 def _zeros_like(p: Tensor) -> Tensor:
-    return Tensor(np.zeros_like(p.array))
+    return Tensor.wrap(np.zeros_like(p.array))
 
 
 def _lerp_(start: Tensor, end: Tensor, weight: float) -> None:

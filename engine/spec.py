@@ -137,7 +137,7 @@ class Program:
         for leaf in self.leaves:
             array = arrays[leaf.name]
             guard.allocate(array.size)
-            env[leaf.name] = Tensor(array, requires_grad=requires_grad and leaf.requires_grad)
+            env[leaf.name] = Tensor.wrap(array, requires_grad=requires_grad and leaf.requires_grad)
         return env
 
     def start_evaluation(self) -> Guard:

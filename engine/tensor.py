@@ -159,7 +159,7 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
         value = np.asarray(value)
     if own_counters and id(arrays[0]) in own_counters:  # x.data[0], x.data.T: views count with .data
         share_counter(value, arrays[0])
-    out = Tensor(value)
+    out = Tensor.wrap(value)
     if recorded and _enabled.get():
         # Only what the rules read (Op.needs): y is what they get as y.
         y = None if op.needs != "values" else saved if op.saves else value
@@ -248,7 +248,7 @@ def _binary(op: Op) -> Callable[[Any, Any], Tensor]:
             raise in_torch_words(op.name, (x, y), _NO_KWARGS, error) from None
         if value.__class__ is not np.ndarray:
             value = np.asarray(value)
-        # Tensor(value) and OpNode(...) written out, field by field: it saves a call each, a
+        # Tensor.wrap(value) and OpNode(...) written out, field by field: it saves a call each, a
         # third of the time recording takes. A slot added to either class is set here too
         # (tests/test_engine/test_autograd.py checks that every slot is).
         out = _new(Tensor)
@@ -306,7 +306,7 @@ def _comparison(name: str, ufunc: np.ufunc) -> Callable[[Any, Any], Any]:
         if not isinstance(b, OPERANDS):
             return NotImplemented
         try:
-            return Tensor(np.asarray(ufunc(self.array, b)))
+            return Tensor.wrap(np.asarray(ufunc(self.array, b)))
         except ValueError as error:  # shapes that do not broadcast
             raise in_torch_words(name, (self.array, b), _NO_KWARGS, error) from None
 
@@ -326,7 +326,7 @@ def _bitwise(name: str, ufunc: np.ufunc) -> tuple[Callable[[Any, Any], Any], Cal
         if target.kind == "f":
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{dtypes.BY_NUMPY[target].torch_name}'")
         try:
-            return Tensor(np.asarray(ufunc(x, y, dtype=target)))
+            return Tensor.wrap(np.asarray(ufunc(x, y, dtype=target)))
         except ValueError as error:  # shapes that do not broadcast
             raise in_torch_words(name, (x, y), _NO_KWARGS, error) from None
 
@@ -370,26 +370,48 @@ T_OF_N_D = (
 )
 
 
-_NO_DATA = np.zeros(0, np.float32)  # Tensor() is an empty tensor; copied, never handed out
+_LEGACY_FORMS = (
+    "(*, torch.device device = None), (torch.Storage storage), (Tensor other), "
+    "(tuple of ints size, *, torch.device device = None), (object data, *, torch.device device = None)"
+)
 
 
-def _legacy(data: Any, size: tuple[Any, ...]) -> Array:
+def _legacy(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Array:
     """What PyTorch's `torch.Tensor(...)` makes of its arguments: a copy of data of the default float
-    dtype, the data of another tensor, or zeros of a size."""
-    if data is _NO_DATA and not size:
-        return np.zeros(0, dtypes.default_float())
-    if not size and isinstance(data, Tensor):
-        return data.array
-    if all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in (data, *size)):
-        from engine.creation import size_of  # engine.creation builds on this module
+    dtype (a NumPy array's too, whatever its dtype), the data of another tensor, or zeros of a size."""
+    from engine.creation import size_of  # engine.creation builds on this module
 
-        return np.zeros(size_of((data, *size), "Tensor"), dtypes.default_float())
-    if size or isinstance(data, np.ndarray):
-        given = ", ".join(type_name(a) for a in (data, *size))
+    device = kwargs.pop("device", None)
+    if kwargs or (device is not None and len(args) == 1 and isinstance(args[0], Tensor)):
+        given = ", ".join([*(type_name(a) for a in args), *(f"{k}={type_name(v)}" for k, v in kwargs.items())])
         raise TypeError(
-            f"new() received an invalid combination of arguments - got ({given}), but expected one of: (), "
-            "(Tensor other), (tuple of ints size), (object data)"
+            f"new() received an invalid combination of arguments - got ({given}), but expected one of: {_LEGACY_FORMS}"
         )
+    devices.on_cpu(device)
+    if not args:
+        return np.zeros(0, dtypes.default_float())
+    data = args[0]
+    if len(args) == 1 and isinstance(data, Tensor):
+        return data.array
+    if len(args) == 1 and isinstance(data, Size):
+        return np.zeros(size_of(tuple(data), "Tensor"), dtypes.default_float())
+    if all(as_int(n) is not None for n in args):
+        return np.zeros(size_of(args, "Tensor"), dtypes.default_float())
+    if len(args) > 1:
+        given = ", ".join(type_name(a) for a in args)
+        raise TypeError(
+            f"new() received an invalid combination of arguments - got ({given}), but expected one of: {_LEGACY_FORMS}"
+        )
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind not in "biuf":
+            raise TypeError(
+                f"can't convert np.ndarray of type numpy.{data.dtype.type.__name__}. The only supported types are: "
+                "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, "
+                "uint8, and bool."
+            )
+        return data.astype(dtypes.default_float())  # a copy, as PyTorch's
+    if isinstance(data, range):
+        data = list(data)
     if not isinstance(data, list | tuple):
         raise TypeError(f"new(): data must be a sequence (got {type_name(data)})")
     return tensor(data, dtype=dtypes.BY_NUMPY[dtypes.default_float()]).array
@@ -398,9 +420,10 @@ def _legacy(data: Any, size: tuple[Any, ...]) -> Array:
 class Tensor:
     """A multi-dimensional array that can record the operations done with it.
 
-    Build tensors with `engine.tensor(...)`; `Tensor(array)` wraps a NumPy array as is. Given
-    anything else, it is PyTorch's legacy constructor: `Tensor([1, 2])` of the default float
-    dtype, `Tensor(2, 3)` of that size (zeros, where PyTorch leaves the memory as it was).
+    Build tensors with `engine.tensor(...)`, and the engine's own with `Tensor.wrap(array)`, which
+    takes a NumPy array as it is. `Tensor(...)` is PyTorch's legacy constructor: `Tensor([1, 2])`
+    of the default float dtype (of a NumPy array too), `Tensor(2, 3)` of that size (zeros, where
+    PyTorch leaves the memory as it was).
     """
 
     __slots__ = (
@@ -414,22 +437,25 @@ class Tensor:
     )
     __array_ufunc__ = None  # NumPy defers to our operators: np.float64(2) * t is a Tensor
 
-    def __init__(
-        self,
-        array: Array = _NO_DATA,
-        *size: Any,
-        requires_grad: bool = False,
-        grad_fn: Node | None = None,
-        output_nr: int = 0,
-    ) -> None:
-        if array.__class__ is not np.ndarray or size:
-            array = _legacy(array, size)
-        self.array = array
-        self._requires_grad = requires_grad
-        self.grad_fn = grad_fn
-        self.output_nr = output_nr
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.array = _legacy(args, kwargs)
+        self._requires_grad = False
+        self.grad_fn: Node | None = None
+        self.output_nr = 0
         self._grad: Tensor | None = None
         self._retains_grad = False
+
+    @classmethod
+    def wrap(cls, array: Array, requires_grad: bool = False, grad_fn: Node | None = None, output_nr: int = 0) -> Tensor:
+        """A tensor of `array` as it is, dtype and all: the engine's own constructor."""
+        out = _new(cls)
+        out.array = array
+        out._requires_grad = requires_grad
+        out.grad_fn = grad_fn
+        out.output_nr = output_nr
+        out._grad = None
+        out._retains_grad = False
+        return out
 
     # --- what autograd knows ----------------------------------------------------------
 
@@ -538,13 +564,13 @@ class Tensor:
         return array.astype(self.array.dtype, copy=False)
 
     def detach(self) -> Tensor:
-        return Tensor(self.array)
+        return Tensor.wrap(self.array)
 
     @property
     def data(self) -> Tensor:
         """The same values, cut from the graph (PyTorch's `.data`): an in-place op on it changes
         them, unseen by what saved this tensor, as in PyTorch (it counts its writes apart)."""
-        return Tensor(with_own_counter(self.array))
+        return Tensor.wrap(with_own_counter(self.array))
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -714,7 +740,7 @@ class Tensor:
     def __invert__(self) -> Tensor:
         if self.array.dtype.kind not in "biu":
             raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
-        return Tensor(np.asarray(np.invert(self.array)))
+        return Tensor.wrap(np.asarray(np.invert(self.array)))
 
     def __matmul__(self, other: Any) -> Tensor:
         # A number is no operand of @ in PyTorch: Python's own TypeError says so.
@@ -1066,7 +1092,7 @@ def wrapped_number(number: Any, others: Any) -> Any:
     if number.__class__ is not float:
         return tensor(number) if isinstance(number, int) else number
     like = next((t for t in others if isinstance(t, Tensor) and t.array.dtype.kind == "f"), None)
-    return tensor(number) if like is None else Tensor(np.array(number, like.array.dtype))
+    return tensor(number) if like is None else Tensor.wrap(np.array(number, like.array.dtype))
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -1077,7 +1103,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
         notices.warn(COPY_CONSTRUCT)
         data = data.array
     elif dtype is None and data.__class__ is list and _FLOATS_ONLY.issuperset(map(type, data)) and data:
-        out = Tensor(np.array(data, dtypes.default_float()))  # [1.0, 2.0, 3.0]: the usual case, in one conversion
+        out = Tensor.wrap(np.array(data, dtypes.default_float()))  # [1.0, 2.0, 3.0]: the usual case, in one conversion
         out._requires_grad = bool(requires_grad)
         return out
     from_numpy = isinstance(data, np.ndarray | np.generic)
@@ -1120,7 +1146,7 @@ def leaf(array: Array, requires_grad: Any) -> Tensor:
     """A new leaf holding `array`, as PyTorch's factories make one (tensor, zeros, arange...)."""
     if requires_grad and array.dtype.kind != "f":  # the factories' words, capitalized
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-    out = Tensor(array)
+    out = Tensor.wrap(array)
     out.requires_grad = requires_grad
     return out
 

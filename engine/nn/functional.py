@@ -100,7 +100,7 @@ def cross_entropy(
     if ignore_index != -100 and isinstance(target, Tensor):  # the table's cross_entropy leaves out -100
         if np.any(target.array == -100):  # then a label like any other, out of range
             raise IndexError("Target -100 is out of bounds.")
-        target = Tensor(np.where(target.array == ignore_index, -100, target.array))
+        target = Tensor.wrap(np.where(target.array == ignore_index, -100, target.array))
     return functional.cross_entropy(input, target)
 
 

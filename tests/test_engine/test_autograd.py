@@ -119,7 +119,7 @@ def test_a_node_whose_rules_read_no_values_keeps_none() -> None:
     x = engine.tensor(np.zeros((100, 100), np.float32), requires_grad=True)
     data = np.ones((100, 100), np.float64)
     gone = weakref.ref(data)
-    loss = (x - engine.Tensor(data)).sum()
+    loss = (x - engine.Tensor.wrap(data)).sum()
     del data
     gc.collect()
     assert gone() is None

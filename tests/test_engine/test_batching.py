@@ -190,8 +190,8 @@ def test_a_stack_of_0d_copies_is_promoted_as_one_0d_copy() -> None:
     # product is float32). The stack of four 0-d copies has a dimension; its rows must not.
     copies, m = np.array([0.5, 1.0, 1.5, 2.0]), np.array([0.1, 0.2, 0.3], dtype=np.float32)
     for op in ("mul", "add", "maximum"):
-        stacked = batched_apply(OPS[op], (Batched(copies), Tensor(m)), {})
-        one_by_one = [apply_binary(OPS[op], Tensor(np.array(c)), Tensor(m)).array for c in copies]
+        stacked = batched_apply(OPS[op], (Batched.wrap(copies), Tensor.wrap(m)), {})
+        one_by_one = [apply_binary(OPS[op], Tensor.wrap(np.array(c)), Tensor.wrap(m)).array for c in copies]
         assert stacked.array.dtype == one_by_one[0].dtype == np.float32, op
         np.testing.assert_array_equal(stacked.array, np.stack(one_by_one), err_msg=op)
 

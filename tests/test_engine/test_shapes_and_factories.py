@@ -580,6 +580,16 @@ LEGACY = {
     "Tensor(0)": lambda lib: lib.Tensor(0),
     "Tensor()": lambda lib: lib.Tensor(),
     "Tensor(tensor([1, 2]))": lambda lib: lib.Tensor(lib.tensor([1, 2])),
+    # a NumPy array of any dtype becomes the default float dtype (a review found it kept as it was)
+    "Tensor(int64 array)": lambda lib: lib.Tensor(np.array([1, 2])),
+    "Tensor(float64 array)": lambda lib: lib.Tensor(np.array([1.0, 2.5])),
+    "Tensor(bool array)": lambda lib: lib.Tensor(np.array([[True, False]])),
+    "Tensor(uint8 array)": lambda lib: lib.Tensor(np.array([1, 2], dtype=np.uint8)),
+    "Tensor(0-d array)": lambda lib: lib.Tensor(np.array(2.5)),
+    "Tensor(float64 array) * ones": lambda lib: lib.Tensor(np.array([1.0, 2.0])) * lib.ones(2),
+    "Tensor(Size([2, 3])) * 0": lambda lib: lib.Tensor(lib.Size([2, 3])) * 0,
+    "Tensor(range(3))": lambda lib: lib.Tensor(range(3)),
+    "Tensor(2, device='cpu') * 0": lambda lib: lib.Tensor(2, device="cpu") * 0,
 }
 
 
@@ -593,7 +603,16 @@ def test_the_legacy_constructor_makes_torchs_tensors(name: str) -> None:
 
 @pytest.mark.parametrize(
     "build",
-    [lambda lib: lib.Tensor(3.5), lambda lib: lib.Tensor([1.0, 2.0], True), lambda lib: lib.Tensor(2, -1)],
+    [
+        lambda lib: lib.Tensor(3.5),
+        lambda lib: lib.Tensor([1.0, 2.0], True),
+        lambda lib: lib.Tensor(2, -1),
+        lambda lib: lib.Tensor([1.0], requires_grad=True),
+        lambda lib: lib.Tensor(np.array(["a"])),
+        lambda lib: lib.Tensor(np.array([1, 2], dtype=object)),
+        lambda lib: lib.Tensor(np.array([1, 2]), 3),
+        lambda lib: lib.Tensor(np.float64(2.5)),
+    ],
 )
 def test_the_legacy_constructor_refuses_what_torch_refuses(build: Any) -> None:
     kinds = []
