@@ -549,8 +549,9 @@ def _jacobian_warnings(
             which = f"input{'s' if len(wrong) > 1 else ''} {' and '.join(wrong)}"
             if got_gradient:
                 said = (
-                    f"correct for the gradient {used} got here, wrong for others (a random one was tried, as "
-                    f"gradcheck does): a backward must hold for every grad_{spec.outputs[k]}, not only this graph's"
+                    f"within the tolerance for the gradient {used} got here, wrong for others (a random one was "
+                    f"tried, as gradcheck does): a backward must hold for every grad_{spec.outputs[k]}, not only "
+                    "this graph's"
                 )
             elif "grad_outputs" not in ctx.__dict__:
                 said = (
