@@ -22,6 +22,7 @@ from engine import dtypes
 from engine.batching import Batched, Unbatchable
 from engine.check_options import DEFAULT_EPS, LOC, CheckOptions
 from engine.comparison import Comparison, element_name, imprecision_notes
+from engine.custom_functions import through_forwards
 from engine.differentiator import PER_DERIVATIVE, PROBE_STEP, Batch, Differentiator, compare_one, unless_out_of_time
 from engine.errors import COMPUTE_FAILURES, LimitExceeded, OutOfTime, SpecError
 from engine.function_check import FunctionCheck, check_functions
@@ -234,8 +235,10 @@ def _past_float32(answer: Result | None, env: dict[str, Tensor]) -> list[str]:
 
 def _roundings(program: Program, tick: Callable[[], None]) -> dict[str, Rounding]:
     """engine.rounding's bound on F's rounding for each name the check may perturb, from a run
-    of the graph of its own (what its backward reaches is no one's to report)."""
-    fresh, _ = program.forward(program.leaf_arrays(float64=True))
+    of the graph of its own (what its backward reaches is no one's to report), through the ops of
+    custom functions' forwards, whose rounding is what the steps meet (x - sin(x) at 5e-6)."""
+    with through_forwards():
+        fresh, _ = program.forward(program.leaf_arrays(float64=True))
     # A root that does not require grad is refused by the check's own backward, in its words.
     roots = [(fresh[r.name], program.upstream(r, fresh[r.name])) for r in program.roots if fresh[r.name].requires_grad]
     return objective_rounding(roots, {name: fresh[name] for name in program.names()}, tick)

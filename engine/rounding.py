@@ -18,8 +18,8 @@ takes too little where each element reaches every element of a value of x's size
 x @ W): then the stencils' own rounding estimates stand, as they did without the bound.
 
 A bound, not an estimate: values that round alike and cancel exactly (y·y - y·y) count as
-rounding that never shows, which loosens the tolerance there; and a custom function's
-forward is one value, its insides unseen.
+rounding that never shows, which loosens the tolerance there. A custom function's forward is
+seen through its ops, where the check runs it so (engine.custom_functions.through_forwards).
 """
 
 from __future__ import annotations

@@ -2473,3 +2473,19 @@ def test_autograd_of_a_forward_goes_through_the_forwards_of_the_functions_it_cal
         q = next(f for f in report.functions if f.function == "Q")
         assert q.passed is passes, q.inputs["x"].message
         np.testing.assert_allclose(q.autodiff["x"], truth, rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e10, 1e12])
+def test_a_custom_forward_s_own_rounding_is_bounded_from_its_ops(scale: float) -> None:
+    # A review: C·(x - sin x) at 5e-6 keeps 5 of its digits (the difference of two numbers that
+    # agree to 11), and one sample of the stencil's noise put that at 2.4e-4 where the error was
+    # 3.6e-4: the right backward failed, in the function's check and the graph's. The bound of
+    # engine.rounding now sees the function's ops. A wrong one still fails, by autograd or the numbers.
+    derivative = "2 * sin(x / 2) ** 2"  # 1 - cos x, without its cancellation
+    for factor, passes in ((1.0, True), (1.01, False), (1.1, False), (0.0, False)):
+        spec = _one_function([5e-6], f"{scale} * (x - sin(x))", f"grad_y * {scale * factor} * {derivative}")
+        report = check(spec, {"mode": "full"})
+        assert report.functions[0].passed is passes, (factor, report.functions[0].inputs["x"].message)
+        if passes:
+            assert report.passed, report.tensors["x"].message
+            np.testing.assert_allclose(report.tensors["x"].analytic, scale * 2 * np.sin(2.5e-6) ** 2, rtol=1e-9)
