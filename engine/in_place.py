@@ -109,11 +109,8 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
         snapshot.array = np.broadcast_to(np.zeros((), array.dtype), array.shape)
     _fits(tensor.array, result.array)
     _castable(result.array, tensor.array, "same_kind")
-    if result.array.dtype != tensor.array.dtype:  # PyTorch would cast the result back, in its graph
-        raise NotImplementedError(
-            f"an in-place {op} that gives {result.dtype.name} into a {tensor.dtype.name} tensor of a graph is not "
-            f"supported: write y = y {_SYMBOLS[op]} ..., which is {result.dtype.name}"
-        )
+    # float64 into float32 is written rounded, as PyTorch casts it back; the walk casts each
+    # gradient to its input's dtype, so w of y.add_(w.double()) gets a float64 one.
     node = result.grad_fn
     assert node is not None, "recorded: the tensor or the other operand requires grad, and grad mode is on"
     if isinstance(node, OpNode) and not any(-1 in rule for rule in rules):
