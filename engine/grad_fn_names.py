@@ -11,6 +11,13 @@ import numpy as np
 Array = np.ndarray[Any, Any]
 
 
+def put_name(a: Array, v: Any, index: Any) -> str:
+    """IndexPutBackward0 for an assignment through index tensors (x[[0, 2]] = v), CopySlices else
+    (x[0] = v, and an in-place op on a view: PyTorch's node that writes into the base)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return "IndexPutBackward0" if np.ndarray in map(type, parts) else "CopySlices"
+
+
 def index_name(a: Array, index: Any) -> str:
     """The last step that does something: SelectBackward0 (an integer), SliceBackward0 (a slice);
     AliasBackward0 when none does (x[:, :]); a lone slice x[:] counts even when it keeps

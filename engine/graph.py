@@ -122,7 +122,7 @@ class Node:
 
     def name(self) -> str:
         """PyTorch's name for this kind of node: `MulBackward0`, `CustomFunctionBackward`."""
-        return self._name
+        return _QUALIFIED.get(self._name, self._name)
 
     def __repr__(self) -> str:
         return f"<{self._name} object at {id(self):#x}>"
@@ -154,6 +154,10 @@ class AccumulateGrad:
 
     def __repr__(self) -> str:
         return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+# The nodes PyTorch's name() gives with their C++ namespace, where their repr has none.
+_QUALIFIED = {"CopySlices": "torch::autograd::CopySlices"}
 
 
 def edge(tensor: Tensor | None) -> tuple[Node | AccumulateGrad | None, int]:

@@ -1,5 +1,5 @@
 """In-place operations, as PyTorch has them: `w -= lr * w.grad` under no_grad, `w.grad.zero_()`,
-`w.data -= ...`, `b.data.fill_(0.01)`, `x[0] = 5`, `g[x < 0] = 0`.
+`w.data -= ...`, `b.data.fill_(0.01)`, `x[0] = 5`, `g[x < 0] = 0`, `dlogits[range(n), Yb] -= 1`.
 
 Where no graph is recorded (under no_grad, or where nothing requires grad), the tensor's array
 is written over, so that what shares it sees the change, as what shares a storage does in
@@ -10,9 +10,11 @@ Where a graph is recorded, a leaf that requires grad, or a view of one, is refus
 PyTorch. Another tensor takes `y += w` (or `y.add_(w)`, ...) as PyTorch's does: its values
 change where they are, and it becomes the output of a new node whose input is y as it was; the
 nodes recorded before use that snapshot (engine.graph), and a node that saved the old values
-refuses to backward (engine.versions). Item assignment, zero_, fill_ and copy_, an op on a view of a
-tensor of the graph, and one on a tensor that such a view shares memory with (PyTorch would
-give the view another history) are refused there.
+refuses to backward (engine.versions). Item assignment, and an op on a view, write into the
+tensor viewed in the same way (engine.ops.INDEX_PUT: PyTorch's IndexPutBackward0 and CopySlices),
+a plain tensor joining the graph (dC[ix] += demb[k, j]). zero_, fill_ and copy_, an op on a view
+of a tensor that other views in the graph show, and one on a tensor that such a view shares
+memory with (PyTorch would give the view another history) are refused there.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from engine import dtypes
 from engine.grad_mode import _enabled, no_grad
 from engine.graph import OpNode, changed_in_place, next_sequence_nr, note_rebased
 from engine.kernels import expanded, in_two_steps, with_ellipsis
-from engine.ops import OPS
-from engine.tensor import OPERANDS, Tensor, apply_binary
+from engine.ops import INDEX_PUT, OPS
+from engine.tensor import OPERANDS, Tensor, apply, apply_binary
 from engine.torch_words import in_torch_words, mask_mismatch, type_name
-from engine.versions import READS, note_written, own_counters, root, viewed_in_a_graph
+from engine.versions import READS, base_of, note_written, own_counters, positions, root, viewed_in_a_graph, views_of
 
 Array = np.ndarray[Any, Any]
 Casting = Literal["no", "same_kind", "unsafe"]
@@ -56,24 +58,78 @@ def in_place(tensor: Tensor, op: str, other: Any, operator: bool) -> Tensor:
         return tensor
     if tensor.is_leaf and tensor.requires_grad:
         raise RuntimeError(LEAF_IN_PLACE)
-    viewed = _viewed(tensor)
-    if viewed is not None:  # PyTorch writes through a view into what it views
-        if viewed.is_leaf and viewed.requires_grad:
+    # A view (dC[ix] += demb[k, j], y[0] *= w) changes what it views, as in PyTorch (CopySlices).
+    base = _viewed(tensor) if tensor.grad_fn is not None else base_of(tensor)
+    if base is not None and base is not tensor:
+        if base.is_leaf and base.requires_grad:
             raise RuntimeError(VIEW_OF_LEAF_IN_PLACE)
-        raise _views_not_supported(op, f"on a view {_MADE_BY} of a tensor in a graph is")
-    if tensor.grad_fn is None and _shares_memory_with_another(tensor.array):
-        # row = c[1] of a plain c: PyTorch would make c a tensor of the graph too (CopySlices)
-        raise _views_not_supported(op, f"with a tensor that requires grad, on a view {_MADE_BY} of another tensor, is")
-    if viewed_in_a_graph(tensor):  # PyTorch would give their grad_fn another history
-        raise _views_not_supported(op, f"on a tensor that has a view in a graph {_MADE_BY} is")
+        return _rebased_through_view(tensor, base, op, other)
+    _rebasable(tensor, f"an in-place {op}", op)
     return _rebased(tensor, op, other)
 
 
+def _rebasable(tensor: Tensor, what: str, op: str = "", leaf_message: str = LEAF_IN_PLACE) -> None:
+    """Refuse, with what says why, an in-place change of `tensor` in a graph that it cannot take."""
+    if tensor.is_leaf and tensor.requires_grad:
+        raise RuntimeError(leaf_message)
+    viewed = _viewed(tensor)
+    instead = f"write y = y {_SYMBOLS[op]} ..., a new tensor" if op else "compute a new tensor instead"
+    if viewed is not None:  # PyTorch writes through a view into what it views
+        if viewed.is_leaf and viewed.requires_grad:
+            raise RuntimeError(VIEW_OF_LEAF_IN_PLACE)
+        raise NotImplementedError(f"{what} on a view {_MADE_BY} of a tensor in a graph is not supported: {instead}")
+    if tensor.grad_fn is None and _shares_memory_with_another(tensor.array):
+        # row = c[1] of a plain c, with no record of c: PyTorch would make c a tensor of the graph too
+        raise NotImplementedError(
+            f"{what} with a tensor that requires grad, on a view {_MADE_BY} of another tensor, is not supported: "
+            f"{instead}"
+        )
+    if viewed_in_a_graph(tensor):  # PyTorch would give their grad_fn another history
+        raise NotImplementedError(
+            f"{what} on a tensor that has a view in a graph {_MADE_BY} is not supported: {instead}"
+        )
+
+
+def _snapshot(tensor: Tensor, array: Array) -> Tensor:
+    """The tensor as it was, for the node that changes it and the nodes recorded before."""
+    return Tensor.wrap(array, requires_grad=tensor.requires_grad, grad_fn=tensor.grad_fn, output_nr=tensor.output_nr)
+
+
+def _rebased_through_view(view: Tensor, base: Tensor, op: str, other: Any) -> Tensor:
+    """`view op= other` in a graph, where `view` shows part of `base`'s memory, as PyTorch does it:
+    base becomes the output of a node (CopySlices) that writes op(its part, other) into the base
+    as it was, and the view the part of the new base it is (AsStridedBackward0); the nodes recorded
+    before use each as it was."""
+    found = positions(view.array, base.array)
+    if found is None or any(t is not view and t.grad_fn is not None for t in views_of(base)):
+        # PyTorch would give the other views another history too
+        raise NotImplementedError(
+            f"an in-place {op} on a view {_MADE_BY} of a tensor that has other views in a graph, or whose memory is "
+            f"not one block, is not supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
+        )
+    where = np.unravel_index(found, base.array.shape)  # the view's elements in base, as index arrays
+    snapshot = _snapshot(base, base.array)
+    part = apply_binary(OPS[op], apply(OPS["index"], snapshot, index=where), other)
+    _castable(part.array, base.array, "same_kind")
+    result = apply(INDEX_PUT, snapshot, part, index=where)
+    _stand_in(snapshot)
+    assert result.grad_fn is not None, "other requires grad, and grad mode is on"
+    result.grad_fn._name = "CopySlices"
+    _take(base, snapshot, result)
+    node = apply(OPS["index"], base, index=where).grad_fn
+    assert node is not None, "base requires grad now"
+    node._name = "AsStridedBackward0"
+    if view.grad_fn is not None:  # what used the view before uses it as it was
+        before = _snapshot(view, view.array)
+        _stand_in(before)
+        note_rebased(view, before, node.sequence_nr)
+    if view.retains_grad:
+        node.retained = [weakref.ref(view)]
+    view.grad_fn, view.output_nr, view._requires_grad = node, 0, True
+    return view
+
+
 _MADE_BY = "(made by indexing, reshape, a transpose)"
-
-
-def _views_not_supported(op: str, what: str) -> NotImplementedError:
-    return NotImplementedError(f"an in-place {op} {what} not supported: write y = y {_SYMBOLS[op]} ..., a new tensor")
 
 
 def _shares_memory_with_another(array: Array) -> bool:
@@ -105,8 +161,8 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
         output_nr=tensor.output_nr,
     )
     result = apply_binary(OPS[op], snapshot, other)  # y *= y saves y, which the write changes: refused
-    if not reads:  # a stand-in of their shape, all the graph reads of the snapshot
-        snapshot.array = np.broadcast_to(np.zeros((), array.dtype), array.shape)
+    if not reads:
+        _stand_in(snapshot)
     _fits(tensor.array, result.array)
     _castable(result.array, tensor.array, "same_kind")
     # float64 into float32 is written rounded, as PyTorch casts it back; the walk casts each
@@ -115,7 +171,20 @@ def _rebased(tensor: Tensor, op: str, other: Any) -> Tensor:
     assert node is not None, "recorded: the tensor or the other operand requires grad, and grad mode is on"
     if isinstance(node, OpNode) and not any(-1 in rule for rule in rules):
         node.out = None  # no rule reads the result, a buffer of its own here, written into the tensor
-    _write(tensor.array, result.array, "same_kind")
+    return _take(tensor, snapshot, result)
+
+
+def _stand_in(snapshot: Tensor) -> None:
+    """A stand-in of the old values' shape, all the graph reads of a snapshot whose values no rule reads."""
+    snapshot.array = np.broadcast_to(np.zeros((), snapshot.array.dtype), snapshot.array.shape)
+
+
+def _take(tensor: Tensor, snapshot: Tensor, result: Tensor) -> Tensor:
+    """The tensor becomes `result`: its values written where they are, its grad_fn the node that
+    made them, whose input is `snapshot`, the tensor as it was (for every node recorded before too)."""
+    node = result.grad_fn
+    assert node is not None, "recorded: the tensor or what it takes requires grad, and grad mode is on"
+    _write(tensor.array, result.array, "unsafe")  # the result's dtype, checked by the caller
     old = tensor.grad_fn
     note_rebased(tensor, snapshot, node.sequence_nr + 1)  # the node's own input too (y += y)
     if old is not None and old.retained is not None:  # its .grad is of the new values now, as in PyTorch
@@ -203,8 +272,14 @@ def _overlap(target: Array, values: Array) -> bool:
 
 def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     """`tensor[index] = value`, the value cast to the tensor's dtype (PyTorch's copy_): for a
-    basic index, or an index tensor, of integers or a mask of bools (`g[x < 0] = 0`)."""
-    _refuse_in_a_graph(tensor, "item assignment", value, leaf_message=VIEW_OF_LEAF_IN_PLACE)
+    basic index, or an index tensor, of integers or a mask of bools (`g[x < 0] = 0`). In a graph,
+    as PyTorch's IndexPutBackward0 (index tensors) or CopySlices: the tensor becomes the output of a
+    node whose inputs are the tensor as it was and the value (`dlogits[range(n), Yb] -= 1`)."""
+    in_a_graph = _recorded(tensor, value)
+    if in_a_graph and isinstance(value, Tensor) and _is_part(value.array, tensor.array, index):
+        return  # dC[ix] += v puts dC[ix] back where the in-place op on it wrote already
+    if in_a_graph:
+        _rebasable(tensor, "item assignment", leaf_message=VIEW_OF_LEAF_IN_PLACE)
     if not isinstance(value, Tensor | np.ndarray | np.generic | int | float | bool):
         raise TypeError(f"can't assign a {type(value).__name__} to a torch.{tensor.dtype.torch_name}Tensor")
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
@@ -212,17 +287,42 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     if not isinstance(value, Tensor | np.ndarray):
         dtypes.held(value, tensor.array.dtype)  # refused, not wrapped, as PyTorch refuses it
     values = value.array if isinstance(value, Tensor) else np.asarray(value)
+    # In a graph, the write is tried on a copy first, for PyTorch's refusals in its words.
+    target = tensor.array.copy() if in_a_graph else tensor.array
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(part, np.ndarray) for part in parts):
-        _write_indexed(tensor, index, values, value.dtype if isinstance(value, Tensor) else None)
-        return
+        _write_indexed(target, index, values, value.dtype if isinstance(value, Tensor) else None)
+    else:
+        try:
+            view = target[with_ellipsis(parts)]  # a view, even of one element
+        except IndexError as error:
+            raise in_torch_words("index", (target,), {"index": index}, error) from None
+        values = _without_leading_ones(values, view.ndim)
+        expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
+        _write(view, values, "unsafe", through=target)
+        if isinstance(value, Tensor) and value.array.shape != values.shape:
+            value = value.reshape(values.shape)  # its leading ones dropped, in the graph
+    if in_a_graph:
+        snapshot = _snapshot(tensor, tensor.array)
+        result = apply(INDEX_PUT, snapshot, value, index=index)
+        _stand_in(snapshot)
+        _take(tensor, snapshot, result)
+
+
+def _is_part(values: Array, target: Array, index: Any) -> bool:
+    """Whether `values` is target[index] itself, the very elements (a basic index's view)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(part, np.ndarray) for part in parts) or values.base is None:
+        return False
     try:
-        view = tensor.array[with_ellipsis(parts)]  # a view, even of one element
-    except IndexError as error:
-        raise in_torch_words("index", (tensor.array,), {"index": index}, error) from None
-    values = _without_leading_ones(values, view.ndim)
-    expanded(view.shape, values.shape)  # PyTorch's words for values that do not fit
-    _write(view, values, "unsafe", through=tensor.array)
+        view = target[with_ellipsis(parts)]
+    except IndexError:
+        return False
+    return (
+        view.__array_interface__["data"] == values.__array_interface__["data"]
+        and view.strides == values.strides
+        and view.shape == values.shape
+    )
 
 
 def _without_leading_ones(values: Array, ndim: int) -> Array:
@@ -234,10 +334,9 @@ def _without_leading_ones(values: Array, ndim: int) -> Array:
     return values
 
 
-def _write_indexed(tensor: Tensor, index: Any, values: Array, source: dtypes.dtype | None) -> None:
-    """tensor[index] = values for an index with index tensors in it: masks of bools, or integers.
+def _write_indexed(target: Array, index: Any, values: Array, source: dtypes.dtype | None) -> None:
+    """target[index] = values for an index with index tensors in it: masks of bools, or integers.
     `source`: the dtype of a tensor given as the values (None for a number)."""
-    target = tensor.array
     mismatch = mask_mismatch(target.shape, index)
     if mismatch:
         raise IndexError(mismatch)
@@ -256,7 +355,7 @@ def _write_indexed(tensor: Tensor, index: Any, values: Array, source: dtypes.dty
         # masked_fill, which does
         raise RuntimeError(
             "Index put requires the source and destination dtypes match, got "
-            f"{tensor.dtype.torch_name} for the destination and {source.torch_name} for the source."
+            f"{dtypes.BY_NUMPY[target.dtype].torch_name} for the destination and {source.torch_name} for the source."
         )
     values = _without_leading_ones(values, len(selected))
     try:

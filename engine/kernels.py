@@ -417,6 +417,18 @@ def index(a: Array, index: Any) -> Array:
     return a[basic] if advanced is None else a[basic][advanced]
 
 
+def put(a: Array, v: Any, index: Any) -> Array:
+    """A copy of a with a[index] = v (v broadcast, cast to a's dtype), the parts of the index
+    applied as `index` applies them; where index arrays pick an element twice, the last v wins."""
+    out = a.copy()
+    basic, advanced = in_two_steps(index, a.ndim)
+    if advanced is None:
+        out[basic] = v
+    else:
+        out[basic][advanced] = v  # into a view of out
+    return out
+
+
 def sign(a: Array) -> Array:
     """-1, 0 or 1, and 0 at NaN as in PyTorch (NumPy's sign of NaN is NaN); a bool its own sign."""
     if a.dtype == np.bool_:

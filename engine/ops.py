@@ -28,6 +28,7 @@ from engine.grad_fn_names import (
     index_name,
     matmul_name,
     pow_name,
+    put_name,
     reduction_name,
     reshape_name,
     sub_name,
@@ -54,6 +55,7 @@ from engine.kernels import (
     mse_loss,
     one_minus_square,
     power,
+    put,
     reduced_count,
     relu,
     relu_vjp,
@@ -297,7 +299,7 @@ def _mse_grad(g: Array, a: Array, b: Array) -> Array:
 
 
 def _index_vjp(g: Array, y: Array, a: Array, index: Any) -> Array:
-    out = np.zeros_like(a, dtype=g.dtype)
+    out = np.zeros(a.shape, dtype=g.dtype)  # a's shape alone: its values may be written over since
     basic, advanced = in_two_steps(index, a.ndim)
     if advanced is None:
         out[basic] = g
@@ -515,6 +517,17 @@ TORCH_EXTREMES: dict[str, Op] = {op.name: op for op in (
 WHERE = Op("where", "where(condition, a, b)", "WhereBackward0", np.where,
            (None, lambda g, y, c, a, b: np.where(c, g, 0), lambda g, y, c, a, b: np.where(c, 0, g)),
            "∂/∂a = 1 where the condition holds, ∂/∂b = 1 where it does not", "promote")  # fmt: skip
+
+
+_select = index  # the kernel, where the rules' keyword `index` hides its name
+
+
+# The Python API's item assignment in a graph, and an in-place op on a view of a tensor there: the
+# tensor after a[index] = v, v cast to a's dtype. No expression writes into a tensor.
+INDEX_PUT = Op("index_put", "a[index] = v", put_name, put,
+               (lambda g, y, a, v, index: put(g, 0, index), lambda g, y, a, v, index: _select(g, index)),
+               "∂/∂a = 1 but where written, ∂/∂v = g where written, summed to v's shape", params={"index": REQUIRED},
+               needs="shapes")  # fmt: skip
 
 
 def _left_out(a: Array) -> bool:

@@ -34,7 +34,7 @@ from engine.torch_words import (
     int_tuple,
     type_name,
 )
-from engine.versions import note_view, own_counters, share_counter, with_own_counter
+from engine.versions import note_base, note_view, own_counters, share_counter, with_own_counter
 
 Scalar = int | float | bool
 _NEG, _INDEX, _SUM = OPS["neg"], OPS["index"], OPS["sum"]
@@ -160,6 +160,8 @@ def apply(op: Op, *args: Any, **kwargs: Any) -> Tensor:
     if own_counters and id(arrays[0]) in own_counters:  # x.data[0], x.data.T: views count with .data
         share_counter(value, arrays[0])
     out = Tensor.wrap(value)
+    if value.base is not None and args[0].__class__ is Tensor:  # a view: where an in-place op on it writes
+        note_base(out, args[0])
     if recorded and _enabled.get():
         # Only what the rules read (Op.needs): y is what they get as y.
         y = None if op.needs != "values" else saved if op.saves else value
@@ -715,7 +717,7 @@ class Tensor:
         return tensor_repr(
             self.array,
             requires_grad=self._requires_grad,
-            grad_fn_name=self.grad_fn.name() if self.grad_fn is not None else None,
+            grad_fn_name=self.grad_fn.name().rpartition("::")[2] if self.grad_fn is not None else None,
         )
 
     # --- operators --------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine import dtypes
-from engine.ops import OPS, TO_COPY, TORCH_EXTREMES, WHERE
+from engine.ops import INDEX_PUT, OPS, TO_COPY, TORCH_EXTREMES, WHERE
 
 if TYPE_CHECKING:
     from engine.graph import Node, OpNode
@@ -99,9 +99,63 @@ def note_view(tensor: Tensor) -> None:
     seen.add(tensor)
 
 
+# Each view an op made, by id, with the tensor it views (both weakly): where an in-place op on a
+# view of a plain tensor writes, in a graph (dC[ix] += demb[k, j]: PyTorch's CopySlices).
+_bases: dict[int, tuple[weakref.ref[Tensor], weakref.ref[Tensor]]] = {}
+
+
+def note_base(view: Tensor, base: Tensor) -> None:
+    key = id(view)
+    _bases[key] = (weakref.ref(view, lambda ref: _forget_base(key, ref)), weakref.ref(base))
+
+
+def _forget_base(key: int, ref: weakref.ref[Tensor]) -> None:
+    entry = _bases.get(key)
+    if entry is not None and entry[0] is ref:  # not a new view's, under a reused id
+        del _bases[key]
+
+
+def base_of(view: Tensor) -> Tensor | None:
+    """The tensor whose memory `view` shows, up its chain of views (c for c[0][1]); None if none
+    is known (a view of a temporary, or no view)."""
+    base = None
+    while True:
+        entry = _bases.get(id(view))
+        up = entry[1]() if entry is not None and entry[0]() is view else None
+        if up is None or root(up.array) is not root(view.array):
+            return base
+        base = view = up
+
+
+def positions(view: Array, base: Array) -> Array | None:
+    """Where each element of `view` is in `base`, as flat indices of base in view's shape: both
+    show one memory, whose elements are numbered and seen through each array's strides. None
+    where that memory is no plain block, or view reaches past base."""
+    owner = root(base)
+    if not owner.flags.c_contiguous or view.dtype != owner.dtype or base.dtype != owner.dtype:
+        return None
+    numbered = np.arange(owner.size)
+    start = owner.__array_interface__["data"][0]
+
+    def numbers(a: Array) -> Array:
+        offset = (a.__array_interface__["data"][0] - start) // a.itemsize
+        strides = tuple(s // a.itemsize * numbered.itemsize for s in a.strides)
+        return np.lib.stride_tricks.as_strided(numbered[offset:], a.shape, strides, writeable=False)
+
+    at = np.full(owner.size, -1)
+    at[numbers(base).ravel()] = np.arange(base.size)
+    found = at[numbers(view)]
+    return None if found.size and found.min() < 0 else found
+
+
+def views_of(tensor: Tensor) -> list[Tensor]:
+    """The tensors of a graph that view `tensor`'s memory (and `tensor`, if it is one)."""
+    return list(views.get(id(root(tensor.array)), ()))
+
+
 def viewed_in_a_graph(tensor: Tensor) -> bool:
     """Whether another tensor of a graph views `tensor`'s memory."""
-    return any(t is not tensor and t.grad_fn is not None for t in views.get(id(root(tensor.array)), ()))
+    return any(t is not tensor and t.grad_fn is not None for t in views_of(tensor))
 
 
 def note_written(array: Array, before: int) -> None:
@@ -152,7 +206,7 @@ _SIZES = frozenset({"shape", "ndim", "dtype"})
 
 READS = {
     id(op.vjps): tuple(_reads(rule, op.arity) for rule in op.vjps)
-    for op in (*OPS.values(), *TORCH_EXTREMES.values(), TO_COPY, WHERE)
+    for op in (*OPS.values(), *TORCH_EXTREMES.values(), TO_COPY, WHERE, INDEX_PUT)
 }
 
 
