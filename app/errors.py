@@ -52,7 +52,7 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
     for e in read:
         msg = e["msg"]
         if e["type"] == "json_invalid" and isinstance(e.get("ctx"), dict) and "error" in e["ctx"]:
-            where = f" at character {e['loc'][1]}" if len(e["loc"]) > 1 else ""
+            where = _place_in(getattr(error, "body", None), e["loc"][1]) if len(e["loc"]) > 1 else ""
             msg = f"{msg}: {e['ctx']['error']}{where}"
         if e["type"] == "model_attributes_type" and list(e["loc"]) == ["body"]:
             msg = _not_json(request) or msg
@@ -99,6 +99,26 @@ _OBJECTS: list[tuple[tuple[str, ...], type[BaseModel], str]] = [
     (("backward",), RootSpec, "a backward root"),
     (("check",), CheckOptions, "check"),
 ]
+
+
+def _place_in(document: Any, offset: Any) -> str:
+    """Where the JSON parser stopped in `document` (what FastAPI gave it), as a person finds it in a
+    text box: line and column (from 1), the character's offset (from 0, as the parser counts), and
+    what the usual slips there are."""
+    if not isinstance(offset, int) or not isinstance(document, str | bytes):
+        return f" at character {offset}"
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    before = text[:offset]
+    line, column = before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+    ahead = text[offset : offset + 5]
+    hint = ""
+    if ahead.startswith(("True", "False", "None")):
+        hint = ": JSON writes true, false and null, in lower case"
+    elif ahead.startswith("'"):
+        hint = ": JSON quotes strings and names with double quotes"
+    elif ahead[:1] in ("]", "}"):
+        hint = ": no comma goes after the last item of a list or an object"
+    return f" at line {line}, column {column} (character {offset}){hint}"
 
 
 def _not_json(request: Request) -> str | None:
@@ -226,7 +246,14 @@ async def http_error(request: Request, error: Exception) -> JSONResponse:
         reason = str(cause).split(";")[0]
         return detail(422, ["body"], f"the JSON body could not be parsed: {reason}", "json_invalid")
     loc: list[str | int] = ["body"] if error.status_code == 400 else ["path"]
-    response = detail(error.status_code, loc, str(error.detail), "http_error")
+    said = str(error.detail)
+    if error.status_code == 405:  # a browser opening /backward: say what goes there
+        allowed = {key.lower(): value for key, value in (error.headers or {}).items()}.get("allow")
+        said += f": {request.url.path} takes {allowed}"
+        said += " (a JSON body, posted: see /docs)" if request.url.path == "/backward" else " (see /docs)"
+    elif error.status_code == 404:
+        said += " (the API is described at /docs)"
+    response = detail(error.status_code, loc, said, "http_error")
     if error.headers:
         response.headers.update(error.headers)
     return response

@@ -34,6 +34,9 @@ def create_app() -> FastAPI:
         summary="Check your backpropagation: values, gradients and a finite-difference check.",
         description=DESCRIPTION,
         version="0.1.0",
+        # Swagger UI's highlighter takes a minute over the MLP example's 3.4 MB answer, then fails
+        # (its call stack overflows): plain text shows it at once.
+        swagger_ui_parameters={"syntaxHighlight": False},
     )
     application.include_router(backward.router)
     application.include_router(catalog.router)

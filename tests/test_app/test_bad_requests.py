@@ -150,6 +150,27 @@ CASES = [
     Case("truncated JSON", content=raw('{"leaves": '), loc=["body", 11], msg=("Expecting value",), kind="json_invalid"),
     Case("unquoted key", content=raw("{leaves: 1}"), loc=["body", 1], msg=("property name",), kind="json_invalid"),
     Case("trailing garbage", content=raw('{"leaves": {}, "nodes": []} x'), msg=("Extra data",), kind="json_invalid"),
+    # Placed as a person finds it in Swagger's text box, with the usual slips named (a review)
+    Case(
+        "a missing comma, three lines down",
+        content=raw('{\n  "leaves": {"x": {"value": [1.0]}}\n  "nodes": []\n}'),
+        loc=["body", 40],
+        msg=("Expecting ',' delimiter at line 3, column 3 (character 40)",),
+        kind="json_invalid",
+    ),
+    Case(
+        "Python's True",
+        content=raw('{"leaves": {"x": {"value": [1.0], "requires_grad": True}}}'),
+        msg=("at line 1, column 52", "JSON writes true, false and null, in lower case"),
+        kind="json_invalid",
+    ),
+    Case("single quotes", content=raw("{'leaves': {}}"), msg=("double quotes",), kind="json_invalid"),
+    Case(
+        "a comma after the last item",
+        content=raw('{"leaves": {"x": {"value": [1.0, 2.0, ]}}}'),
+        msg=("no comma goes after the last item",),
+        kind="json_invalid",
+    ),
     Case("not UTF-8", content=b'\xff\xfe{"leaves"', kind="json_invalid"),
     Case("empty body", content=b"", loc=["body"], kind="missing"),
     Case(
@@ -1040,3 +1061,14 @@ def test_an_answer_over_its_size_limit_is_refused_before_the_check(tmp_path: Pat
         refused = httpx.post(f"{url}/backward", json={**larger, "check": {"mode": "off"}}, timeout=30)
         assert refused.status_code == 413
         assert refused.json()["detail"][0]["msg"].endswith("ask for fewer or smaller tensors")
+
+
+def test_the_bare_address_leads_to_the_docs_and_a_wrong_method_says_what_the_path_takes(client: httpx.Client) -> None:
+    # A review: a class given http://server:8000 met a bare 404, and /backward opened in a
+    # browser a bare 405.
+    assert client.get("/").headers["location"] == "/docs"
+    assert client.get("/", follow_redirects=True).status_code == 200
+    said = client.get("/backward").json()["detail"][0]
+    assert said["msg"] == "Method Not Allowed: /backward takes POST (a JSON body, posted: see /docs)"
+    assert "/docs" in client.get("/nowhere").json()["detail"][0]["msg"]
+    assert '"syntaxHighlight": false' in client.get("/docs").text  # the MLP's answer froze it
