@@ -472,6 +472,15 @@ class _Compiler:
         missing = [p for p, default in signature.params.items() if default is REQUIRED and p not in params]
         if missing:
             raise self.error(node, f"{fname}() needs the parameter '{missing[0]}'")
+        if fname in ("max", "min") and extra and fname not in self.scope.functions:
+            # max(x, 0) reads as NumPy's maximum with 0, or a hand-written relu; it reduces (a review)
+            written = ast.unparse(extra[0])
+            self.warnings.append(
+                f"{self.label}, {self.position(node)}: {fname}(..., {written}) is the {fname}imum along axis "
+                f"{written}, not the {fname}imum with the number {written}: element by element, write "
+                f"{fname}imum(x, {written})" + (" or relu(x)" if fname == "max" and written == "0" else "")
+                + f"; along the axis, axis={written} says so"
+            )
         args = [self.compile(arg, depth) for arg in positional[:n_tensors]]
         return self.function_call(node, signature, args, params), signature.n_outputs
 

@@ -342,3 +342,23 @@ def test_an_integer_literal_past_uint64_beside_a_tensor_is_said_to_be_a_float() 
     for literal in ("9223372036854775808", "18446744073709551615", "-9223372036854775808"):
         assert compile_spec(_spec(f"x * {literal}")).warnings == []
     assert compile_spec(_spec("clamp(x, min=-9223372036854775808)")).warnings == []  # int64's least, a parameter
+
+
+@pytest.mark.parametrize(
+    ("expr", "value", "warned"),
+    [
+        ("max(x, 0)", 3.0, "max(..., 0) is the maximum along axis 0, not the maximum with the number 0: element by "
+         "element, write maximum(x, 0) or relu(x); along the axis, axis=0 says so"),
+        ("min(x, -1)", 1.0, "min(..., -1) is the minimum along axis -1, not the minimum with the number -1: element "
+         "by element, write minimum(x, -1); along the axis, axis=-1 says so"),
+        ("max(x, axis=0)", 3.0, None),
+        ("maximum(x, 2)", [2.0, 2.0, 3.0], None),
+    ],
+)  # fmt: skip
+def test_max_with_a_number_by_position_says_it_reduces_along_that_axis(
+    expr: str, value: Any, warned: str | None
+) -> None:
+    # A review: a learner's ReLU written max(x, 0) came back one number, checked and passed, unsaid.
+    program = compile_spec(_spec(expr))
+    assert program.warnings == ([f"node 'z', column 1: {warned}"] if warned else [])
+    assert program.run().tensors["z"].value.tolist() == value
