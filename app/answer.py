@@ -123,6 +123,8 @@ def answer_json(result: Result, report: CheckReport, tick: Callable[[], None]) -
         tick()
         parts += [b"," if i else b"", encode(name), b":", encode(tensor_answer(t))]
     tick()
-    rest = encode({"check": check_answer(report), "warnings": result.warnings + report.warnings})
+    # The check's warnings first: a backward right only for this graph's gradient is what a learner
+    # must not miss behind the routine ".grad ... is None" lines (a review).
+    rest = encode({"check": check_answer(report), "warnings": report.warnings + result.warnings})
     parts += [b"},", rest[1:]]
     return b"".join(parts)

@@ -319,7 +319,8 @@ class BackwardResponse(BaseModel):
         "output which got none, or leaves out grad_y under a sum), an element whose numerical "
         "derivative is known only roughly (so that a smaller error cannot fail there), a fast check whose "
         "verdict is along another direction because the first met a kink, a failure that may be a kink's "
-        "because the graph was too large for the check to track which kinks its steps crossed."
+        "because the graph was too large for the check to track which kinks its steps crossed. The check's "
+        "warnings come first, then the run's."
     )
 
 

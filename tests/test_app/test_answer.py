@@ -54,7 +54,7 @@ def assert_as_json_dumps(result: Result, report: CheckReport) -> None:
     answer = {
         "tensors": {name: tensor_answer(t) for name, t in result.tensors.items()},
         "check": check_answer(report),
-        "warnings": result.warnings + report.warnings,
+        "warnings": report.warnings + result.warnings,  # the check's first
     }
     plain(answer)
     truth = json.loads(json.dumps(with_strings(answer), ensure_ascii=False, allow_nan=False, separators=(",", ":")))

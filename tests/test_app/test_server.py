@@ -146,7 +146,7 @@ def test_example_answered_as_the_engine_answers(client: httpx.Client, name: str)
     assert [(f["function"], f["node"], f["passed"]) for f in check["functions"]] == [
         (f.function, f.node, f.passed) for f in report.functions
     ]
-    assert answer["warnings"] == result.warnings + report.warnings
+    assert answer["warnings"] == report.warnings + result.warnings
     if name == "wrong_backward":
         assert check["passed"] is False
         assert "XSquaredSin" in check["functions"][0]["inputs"]["x"]["message"]
