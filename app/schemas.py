@@ -220,22 +220,31 @@ class BackwardRequest(Strict):
 
 
 class TensorReport(BaseModel):
-    shape: list[int]
-    dtype: Dtype | Literal["bool"]
-    is_leaf: bool
-    requires_grad: bool
+    """One leaf or node, as PyTorch would show it after backward."""
+
+    shape: list[int] = Field(description="Its size along each dimension; [] for one number.")
+    dtype: Dtype | Literal["bool"] = Field(description="Its element type.")
+    is_leaf: bool = Field(description="Made by the request (a leaf), not computed from others (a node).")
+    requires_grad: bool = Field(description="Whether autograd tracks it: true for a leaf asked so and what uses one.")
     grad_fn: str | None = Field(description="PyTorch's name for the node that made this tensor, e.g. MulBackward0.")
     retains_grad: bool = Field(description="Whether .grad is kept for this non-leaf tensor (false for leaves).")
-    value: Values
+    value: Values = Field(
+        description="Its values, as nested lists (float32 written exactly, as the float64 number it is: 0.3 in "
+        "float32 is 0.30000001192092896)."
+    )
     grad: Values | None = Field(description="The gradient, or null where PyTorch's .grad would be None.")
 
 
 class TensorCheck(BaseModel):
     """One reported gradient against finite differences of the same backward."""
 
-    passed: bool
-    max_abs_error: float | NonFinite
-    max_rel_error: float | NonFinite
+    passed: bool = Field(
+        description="Every element judged is within atol + rtol × |numerical| + the numerical error estimate."
+    )
+    max_abs_error: float | NonFinite = Field(description="The largest |analytic - numerical| over the elements judged.")
+    max_rel_error: float | NonFinite = Field(
+        description="The largest |analytic - numerical| / |numerical| over the elements judged (0 where they agree)."
+    )
     worst_index: list[int] | None = Field(
         description="The element furthest outside its tolerance, or nearest to it: the largest |analytic - "
         "numerical| against that element's own tolerance (atol + rtol × |numerical| + its error estimate), which "
@@ -270,44 +279,64 @@ class InputCheck(BaseModel):
         "with autograd of the forward (within atol + rtol × |autograd| and its rounding); the elements listed as "
         "non-differentiable are not judged, where a backward may keep its own convention."
     )
-    max_abs_error: float | NonFinite
-    max_rel_error: float | NonFinite
-    worst_index: list[int] | None
-    hand_written: Values | None = None
-    numerical: Values | None = None
+    max_abs_error: float | NonFinite = Field(
+        description="The largest |hand-written - numerical| over the elements judged."
+    )
+    max_rel_error: float | NonFinite = Field(
+        description="The largest |hand-written - numerical| / |numerical| over the elements judged."
+    )
+    worst_index: list[int] | None = Field(description="The element furthest outside its tolerance, or nearest to it.")
+    hand_written: Values | None = Field(
+        default=None, description="What the backward formula gave for this input (or its directional value)."
+    )
+    numerical: Values | None = Field(
+        default=None, description="Finite differences of the forward, the same upstream gradients applied."
+    )
     autodiff: Values | None = Field(
         default=None,
         description="Autograd of the forward (or its directional value), through the forwards of the functions "
         "it calls, not their hand-written backwards.",
     )
-    non_differentiable: list[list[int]] = Field(default_factory=list)
+    non_differentiable: list[list[int]] = Field(
+        default_factory=list, description="Elements at a kink of the forward: listed, not judged."
+    )
     message: str | None = Field(
         default=None, description="What failed, where, by how much, against the finite differences or autograd."
     )
-    direction: str | None = None
+    direction: str | None = Field(
+        default=None, description='Fast mode: "random unit vector" where the values are along one; else null.'
+    )
 
 
 class FunctionCheck(BaseModel):
-    function: str
-    node: str | list[str]
-    passed: bool
-    inputs: dict[str, InputCheck]
+    """One call of a custom function: its hand-written backward, at the inputs and gradients it got."""
+
+    function: str = Field(description="The function's name.")
+    node: str | list[str] = Field(description="The node (or nodes, for several outputs) the call made.")
+    passed: bool = Field(description="Every input's hand-written gradient passed.")
+    inputs: dict[str, InputCheck] = Field(description="Each input that requires grad, by its name in the function.")
 
 
 class CheckReport(BaseModel):
-    mode: Literal["full", "fast", "off"]
-    passed: bool | None
-    dtype: Literal["float64"] | None = None
-    eps: float | None = None
-    atol: float | None = None
-    rtol: float | None = None
-    seed: int | None = None
-    evaluations: int | None = None
-    tensors: dict[str, TensorCheck] = Field(default_factory=dict)
-    functions: list[FunctionCheck] = Field(default_factory=list)
+    """The finite-difference check of every reported gradient and every hand-written backward."""
+
+    mode: Literal["full", "fast", "off"] = Field(description="The mode that ran (auto chooses full or fast).")
+    passed: bool | None = Field(description="Every tensor and function below passed; null when the check was off.")
+    dtype: Literal["float64"] | None = Field(default=None, description="The check computes in float64.")
+    eps: float | None = Field(default=None, description="The first step of the finite differences.")
+    atol: float | None = Field(default=None, description="The absolute tolerance used.")
+    rtol: float | None = Field(default=None, description="The relative tolerance used.")
+    seed: int | None = Field(default=None, description="The seed of fast mode's random directions.")
+    evaluations: int | None = Field(default=None, description="Forward evaluations the check ran.")
+    tensors: dict[str, TensorCheck] = Field(
+        default_factory=dict, description="Each reported gradient (a leaf's, a retained node's), by name."
+    )
+    functions: list[FunctionCheck] = Field(default_factory=list, description="Each call of a custom function.")
 
 
 class BackwardResponse(BaseModel):
+    """Every tensor's value and gradient, the check, and what PyTorch would warn of."""
+
     tensors: dict[str, TensorReport] = Field(description="Every leaf and node, in the request's order.")
     check: CheckReport
     warnings: list[str] = Field(
@@ -335,14 +364,17 @@ class ErrorResponse(BaseModel):
 
 
 class OpInfo(BaseModel):
-    name: str
-    syntax: str
-    grad_fn: str
-    rule: str
-    params: dict[str, Any]
+    name: str = Field(description="The name an expression calls it by.")
+    syntax: str = Field(description="How an expression writes it.")
+    grad_fn: str = Field(description="PyTorch's name for its node, or how the name depends on the call.")
+    rule: str = Field(
+        description="Its derivative, for people: ∂/∂a is the derivative with respect to the argument a, g the "
+        "gradient that reaches the output, y the output itself, n a count the rule names."
+    )
+    params: dict[str, Any] = Field(description='Its parameters, each with its default ("required" if it has none).')
 
 
 class ExampleInfo(BaseModel):
-    name: str
-    summary: str
-    description: str
+    name: str = Field(description="Its name: GET /examples/{name} gives its request body.")
+    summary: str = Field(description="What it shows, in a line.")
+    description: str = Field(description="What it shows, and what to look at in its answer.")

@@ -72,3 +72,16 @@ def test_the_schemas_literals_are_the_engines_lists() -> None:
     assert get_args(init) == INITS
     assert get_args(Dtype) == DTYPES
     assert get_args(CheckOptions.model_fields["mode"].annotation) == MODES
+
+
+def test_the_docs_show_a_real_answer_and_describe_its_fields(client: httpx.Client) -> None:
+    # A review: the 200's example was Swagger's filler ("additionalProp1"), and most fields of the
+    # answer had no description. The example is the seed example's answer, nulls and all.
+    schema = client.get("/openapi.json").json()
+    example = schema["paths"]["/backward"]["post"]["responses"]["200"]["content"]["application/json"]["example"]
+    answered = client.post("/backward", json=EXAMPLES["seed_sum"]["value"]).json()
+    assert example == answered and example["tensors"]["x"]["grad"] == [220.0, 440.0, 660.0]
+    assert example["tensors"]["x"]["grad_fn"] is None and example["check"]["passed"] is True
+    for name in ("TensorReport", "TensorCheck", "InputCheck", "FunctionCheck", "CheckReport", "OpInfo", "ExampleInfo"):
+        fields = schema["components"]["schemas"][name]["properties"]
+        assert [f for f, spec in fields.items() if not spec.get("description")] == [], name
