@@ -478,7 +478,8 @@ class _Compiler:
             self.warnings.append(
                 f"{self.label}, {self.position(node)}: {fname}(..., {written}) is the {fname}imum along axis "
                 f"{written}, not the {fname}imum with the number {written}: element by element, write "
-                f"{fname}imum(x, {written})" + (" or relu(x)" if fname == "max" and written == "0" else "")
+                f"{fname}imum(x, {written})"
+                + (" or relu(x)" if fname == "max" and written == "0" else "")
                 + f"; along the axis, axis={written} says so"
             )
         args = [self.compile(arg, depth) for arg in positional[:n_tensors]]
