@@ -186,6 +186,37 @@ class _Const:
     value: Any
 
 
+_MODULES = frozenset({"torch", "np", "numpy", "F", "nn", "functional", "math"})
+_PYTORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims"}
+_PYTORCH_METHODS = {"t": "transpose"}
+
+
+class _PyTorchSpelling(ast.NodeTransformer):
+    """torch.f(x), np.f(x), F.f(x) → f(x); x.f(args, dim=k) → f(x, args, axis=k); x.T → transpose(x)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        for keyword in node.keywords:
+            keyword.arg = _PYTORCH_KEYWORDS.get(keyword.arg or "", keyword.arg)
+        if isinstance(func, ast.Attribute):
+            root = func.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            name = _PYTORCH_METHODS.get(func.attr, func.attr)
+            if isinstance(root, ast.Name) and root.id in _MODULES:
+                node.func = ast.Name(name, ast.Load())
+            else:
+                node.func, node.args = ast.Name(name, ast.Load()), [func.value, *node.args]
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if node.attr in ("T", "mT"):
+            return ast.Call(ast.Name("transpose", ast.Load()), [node.value], [])
+        return node
+
+
 class _Compiler:
     def __init__(self, source: str, scope: Scope, limits: Limits, loc: Loc, label: str, indent: int = 0) -> None:
         self.indent = indent
@@ -317,13 +348,26 @@ class _Compiler:
             )
         if call is None:
             return f"{said}: write transpose({text})" if tensor and attr in ("T", "mT") else said
+        whole = self.rewritten()
+        whole = f"; the whole expression so written: {whole}" if whole else ""
         if attr not in self.scope.functions and attr not in BUILTIN_SIGNATURES:
-            return said
+            return said + whole  # x.t(): no function t, but transpose
         if not tensor:  # np.exp, torch.relu, F.relu, torch.nn.functional.relu
-            return f"{said}: functions are called by their names alone, as {attr}(...)"
+            return f"{said}: functions are called by their names alone, as {attr}(...){whole}"
         axis = " (axis=, not dim=)" if any(k.arg == "dim" for k in call.keywords) else ""
         rest = ", ..." if call.args or call.keywords else ""
-        return f"{said}: methods are called as functions, the tensor first: {attr}({text}{rest}){axis}"
+        return f"{said}: methods are called as functions, the tensor first: {attr}({text}{rest}){axis}{whole}"
+
+    def rewritten(self) -> str | None:
+        """The expression with PyTorch's spellings turned into these (torch.exp(x).sum(dim=0) into
+        sum(exp(x), axis=0)), where every function it then calls exists here; else None."""
+        rewritten = _PyTorchSpelling().visit(ast.parse(self.source, mode="eval"))
+        calls = [n.func for n in ast.walk(rewritten) if isinstance(n, ast.Call)]
+        known = all(
+            isinstance(f, ast.Name) and (f.id in self.scope.functions or f.id in BUILTIN_SIGNATURES) for f in calls
+        )
+        has_attributes = any(isinstance(n, ast.Attribute) for n in ast.walk(rewritten))
+        return ast.unparse(rewritten) if known and not has_attributes else None
 
     # --- operators --------------------------------------------------------------------
 

@@ -39,6 +39,12 @@ REFUSED = [
     ("np.exp(x)", "attribute access is not allowed: functions are called by their names alone, as exp(...)", 1),
     ("torch.nn.functional.relu(x)", "functions are called by their names alone, as relu(...)", 1),
     ("np.pi * x", "attribute access is not allowed", 1),
+    # The whole expression rewritten, which compiles as it is pasted back (a review's went round
+    # twice: sum(torch.exp(x)) suggested for torch.exp(x).sum(), then refused again)
+    ("torch.exp(x).sum()", "; the whole expression so written: sum(exp(x))", 1),
+    ("x.sum(dim=0, keepdim=True).mean()", "; the whole expression so written: mean(sum(x, axis=0, keepdims=True))", 1),
+    ("sum(a @ a.t())", "; the whole expression so written: sum(a @ transpose(a))", 9),
+    ("torch.tensor(2.0) * sum(x)", "attribute access is not allowed", 1),  # no tensor() here: no rewrite
     ("Sum(x)", "function 'Sum' is not available (did you mean 'sum'?)", 1),
     # PyTorch's, with how to write them here (a review's student looked for them)
     ("where(x, x, y)", "function 'where' is not available: where(c, a, b) is c * a + (1 - c) * b", 1),
@@ -362,3 +368,18 @@ def test_max_with_a_number_by_position_says_it_reduces_along_that_axis(
     program = compile_spec(_spec(expr))
     assert program.warnings == ([f"node 'z', column 1: {warned}"] if warned else [])
     assert program.run().tensors["z"].value.tolist() == value
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["torch.exp(x).sum()", "x.sum(dim=0, keepdim=True).mean()", "torch.nn.functional.relu(a - 20).sum() * x.exp()"],
+)
+def test_the_whole_expression_rewritten_compiles_and_gives_what_torch_gives_for_the_original(written: str) -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(SpecError) as caught:
+        compile_spec(_spec(written))
+    rewritten = caught.value.msg.split("; the whole expression so written: ")[1]
+    ours = compile_spec(_spec(rewritten)).run().tensors["z"].value
+    x, y = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([4.0, 5.0, 6.0])
+    theirs = eval(written, {"torch": torch, "x": x, "y": y, "a": x * y})  # the test's own string, not a user's
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6)
