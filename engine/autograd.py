@@ -103,6 +103,9 @@ class FunctionNode(Node):
     def n_outputs(self) -> int:  # type: ignore[override]
         return len(self.outputs)
 
+    def __repr__(self) -> str:
+        return f"<torch.autograd.function.{self._name} object at {id(self):#x}>"  # PyTorch's, module and all
+
     def release(self) -> None:
         self.ctx._released = True  # the node stays usable: see FunctionCtx.saved_tensors
 

@@ -912,3 +912,28 @@ def test_a_function_in_the_setup_context_style_runs_as_in_torch() -> None:
     # A review found it refused: forward() takes 2 positional arguments but 3 were given.
     torch = pytest.importorskip("torch")
     np.testing.assert_equal(_setup_context_style(engine), _setup_context_style(torch))
+
+
+def test_nodes_print_as_torch_s_do() -> None:
+    # A review: a custom Function's node printed without torch.autograd.function., and PyTorch's
+    # name() of CopySlices has its namespace where its repr has none.
+    torch = pytest.importorskip("torch")
+    seen = []
+    for lib in (engine, torch):
+
+        class Double(lib.autograd.Function):  # type: ignore[name-defined]
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                return x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * 2
+
+        w = lib.ones(2, requires_grad=True)
+        y = Double.apply(w)
+        z = lib.zeros(3, 2)
+        z[1] = w
+        nodes = (y.grad_fn, (w * 2).grad_fn, z.grad_fn)
+        seen.append([(repr(n).split(" object at ")[0], n.name()) for n in nodes] + [repr(y), repr(z)])
+    assert seen[0] == seen[1]
