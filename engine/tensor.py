@@ -80,6 +80,12 @@ def _cast_operands(op: Op, args: list[Any], kwargs: dict[str, Any] | None = None
     # t's float32, where NumPy would give float64. `kwargs`: the call's, its axis normalized.
     rules = op.vjps
     args = [_number(a) if isinstance(a, np.generic) and r is not None else a for a, r in zip(args, rules, strict=True)]
+    for i, a in enumerate(args):
+        if not isinstance(a, OPERANDS):  # maximum(x, "a"): PyTorch's parser's words, not NumPy's ufunc's
+            raise TypeError(
+                f"{op.name}(): argument '{'other' if i else 'input'}' (position {i + 1}) must be Tensor, not "
+                f"{type_name(a)}"
+            )
     for a in args:
         if isinstance(a, complex) or (isinstance(a, np.ndarray) and a.dtype.kind == "c"):
             raise TypeError(f"{op.name}(): complex numbers are not supported: use float32, float64, int64 or bool")
@@ -609,7 +615,12 @@ class Tensor:
         return Size(self.array.shape)
 
     def size(self, dim: int | None = None) -> Any:
-        return Size(self.array.shape) if dim is None else self.array.shape[dim]
+        if dim is None:
+            return Size(self.array.shape)
+        dim = int_arg(dim, "size", "dim", 1)
+        if not self.array.ndim:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        return self.array.shape[one_axis(dim, self.array.ndim)]
 
     @property
     def ndim(self) -> int:

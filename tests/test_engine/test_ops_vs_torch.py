@@ -1784,3 +1784,23 @@ def test_numpy_numbers_as_parameters_keep_a_float32_tensor_float32() -> None:
         x = lib.tensor([1.0, -2.0])
         assert str(lib.nn.functional.leaky_relu(x, np.float64(0.1)).dtype) == "torch.float32"
         assert str(lib.nn.functional.softplus(x, beta=np.int64(2)).dtype) == "torch.float32"
+
+
+ARGUMENTS_REFUSED = {  # told in NumPy's words, or a tuple's (a review)
+    "maximum(x, 'a')": lambda lib, x: lib.maximum(x, "a"),
+    "minimum(x, None)": lambda lib, x: lib.minimum(x, None),
+    "x.size(2)": lambda lib, x: x.size(2),
+    "x.size(-3)": lambda lib, x: x.size(-3),
+    "x.size(1.0)": lambda lib, x: x.size(1.0),
+    "tensor(2.0).size(0)": lambda lib, x: lib.tensor(2.0).size(0),
+}
+
+
+@pytest.mark.parametrize("name", ARGUMENTS_REFUSED)
+def test_arguments_torch_refuses_are_refused_in_its_words(name: str) -> None:
+    said = []
+    for lib in (engine, torch):
+        with pytest.raises((TypeError, IndexError)) as caught:
+            ARGUMENTS_REFUSED[name](lib, lib.ones(2, 3))
+        said.append((type(caught.value).__name__, str(caught.value)))
+    assert said[0] == said[1]
