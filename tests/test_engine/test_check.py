@@ -1849,15 +1849,15 @@ def test_each_output_alone_leaves_what_is_not_finite_to_the_call_s_own_verdict(
     [
         # a fast oscillation, which the finite differences take for a kink, and autograd's own
         # slope between two nudges for its rounding
-        ([1000.0], "sin(x * x * x)", "cos(x * x * x) * 3 * x * x", "but autograd of the forward"),
+        ([1000.0], "sin(x * x * x)", "cos(x * x * x) * 3 * x * x", ("but autograd of the forward",)),
         # the same slope, which the nudges, relative to max(1, |x|), take far past x = 1e-9; the
-        # finite differences measure it (1.00009 ± 0.0072) since their kink test knows the fourth
-        # derivative's share of the gap, and judge first
-        (1e-9, "1e9 * sqrt(x * x + 1)", "1e9 * x / sqrt(x * x + 1)", "but numerical 1.0000"),
+        # finite differences measure it too (0.998 ± 0.073), since their kink test knows the fourth
+        # derivative's share of the gap, and either may judge first
+        (1e-9, "1e9 * sqrt(x * x + 1)", "1e9 * x / sqrt(x * x + 1)", ("but numerical 0.99", "but autograd of")),
     ],
 )
 def test_autograd_judges_where_the_steps_are_too_coarse_and_its_slope_is_no_rounding(
-    x: Any, forward: str, derivative: str, judge: str, mode: str
+    x: Any, forward: str, derivative: str, judge: tuple[str, ...], mode: str
 ) -> None:
     # A review found both passing a backward 10 and 1.5 times too large.
     assert check(_one_function(x, forward, f"grad_y * {derivative}"), {"mode": mode}).passed is True
@@ -1865,7 +1865,7 @@ def test_autograd_judges_where_the_steps_are_too_coarse_and_its_slope_is_no_roun
         wrong = check(_one_function(x, forward, f"grad_y * {factor} * {derivative}"), {"mode": mode})
         assert wrong.passed is False
         message = wrong.functions[0].inputs["x"].message
-        assert message is not None and judge in message, message
+        assert message is not None and any(said in message for said in judge), message
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
@@ -2449,7 +2449,8 @@ def test_a_smooth_function_near_its_minimum_is_measured_not_taken_for_a_kink(
     graph = {"dtype": dtype, "leaves": {"x": leaf(x)}, "nodes": [{"name": "s", "expr": f"sum({forward})"}]}
     report = check(graph, {"mode": "full"})
     assert report.passed and report.warnings == [], report.warnings
-    np.testing.assert_allclose(report.tensors["x"].numerical, truth(np.array(x)), rtol=1e-6)
+    # within 1e-11 of the truth (the step that measures it leaves rounding of a few 1e-12), where 0 was given
+    np.testing.assert_allclose(report.tensors["x"].numerical, truth(np.array(x)), rtol=0, atol=1e-11)
 
 
 @pytest.mark.parametrize("inner", ["2 * x * x * cos(x * x * x)", "3 * x * x * cos(x * x * x)"])
@@ -2494,3 +2495,46 @@ def test_a_custom_forward_s_own_rounding_is_bounded_from_its_ops(scale: float) -
         if passes:
             assert report.passed, report.tensors["x"].message
             np.testing.assert_allclose(report.tensors["x"].analytic, scale * 2 * np.sin(2.5e-6) ** 2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("distance", [1e-7, 1e-5])
+@pytest.mark.parametrize("corner", ["abs(x)", "sqrt(x * x)"])  # a kink an op marks, and one no op marks
+def test_a_small_kink_beside_a_steep_smooth_function_is_not_taken_for_smoothness(
+    corner: str, distance: float, mode: str
+) -> None:
+    # A review of the fourth derivative's allowance: 1000·cos(30x) has a gap of 0.4 at the first
+    # step, under which 1e-4·|x| hid; that step was taken as smooth, at the average of the two
+    # slopes. The right gradient failed (off by 1e-4), and a backward without the kink's term passed.
+    forward = f"1000 * cos(30 * x) + 1e-4 * {corner}"
+    report = check(
+        {"dtype": "float64", "leaves": {"x": leaf([distance])}, "nodes": [{"name": "s", "expr": f"sum({forward})"}]},
+        {"mode": mode},
+    )
+    assert report.passed, report.tensors["x"].message
+    truth = -30000 * np.sin(30 * distance) + 1e-4
+    if mode == "full":  # fast mode's are along a direction
+        np.testing.assert_allclose(report.tensors["x"].analytic, [truth], rtol=1e-12)
+        # the numbers are right within their own estimate (the kink's 1e-4 beyond it was the bug)
+        measured = report.tensors["x"]
+        assert abs(float(np.ravel(measured.numerical)[0]) - truth) <= measured.error_estimate, measured
+    for kink_term, passes in (("+ 1e-4 * sign(x)", True), ("", False)):
+        spec = _one_function([distance], forward, f"grad_y * (-30000 * sin(30 * x) {kink_term})")
+        assert check(spec, {"mode": mode}).functions[0].passed is passes, kink_term
+
+
+def test_an_exact_corner_no_op_marks_beside_a_steep_function_is_listed() -> None:
+    # (x + |x|)/2 written with sqrt at 0, beside 10·(1 - cos 300x): listed before the allowance, then
+    # judged at NaN; and a float32 case of the review's random graphs that failed its right gradient.
+    corner = check(
+        {"dtype": "float64", "leaves": {"x": leaf([0.0])},
+         "nodes": [{"name": "s", "expr": "sum(10 * (1 - cos(300 * x)) + 0.1 * ((x + sqrt(x * x)) / 2))"}]},
+        {"mode": "full"},
+    )  # fmt: skip
+    assert corner.passed and corner.tensors["x"].non_differentiable == [[0]]
+    steep = check(
+        {"dtype": "float32", "leaves": {"x": leaf([1.25e-9, -2.4e-11, 0.0])},
+         "nodes": [{"name": "s", "expr": "sum(1000 * exp(-300 * x * x) + 0.001 * abs(x))"}]},
+        {"mode": "full"},
+    )  # fmt: skip
+    assert steep.passed, steep.tensors["x"].message
