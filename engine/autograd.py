@@ -210,7 +210,7 @@ class Function:
         with no_grad():
             if separate:
                 returned = cls.forward(*args)
-                cls.setup_context(ctx, args, returned)
+                cls.setup_context(ctx, _with_defaults(cls.forward, args), returned)
             else:
                 returned = cls.forward(ctx, *args)
         many = isinstance(returned, tuple)
@@ -218,12 +218,27 @@ class Function:
         outputs = [r.array if isinstance(r, Tensor) else None for r in results]
         if any(t is not None for t in inputs) and any(out is not None for out in outputs):
             node = FunctionNode(cls, ctx, inputs, outputs, tuple(isinstance(a, Tensor) for a in args))
-            # A tensor returned twice is one output, as in PyTorch: the last of its places, which
-            # gets its gradient (the others get zeros).
-            last = {id(r): i for i, r in enumerate(results) if isinstance(r, Tensor)}
+            # A tensor made in forward and returned twice is one output, as in PyTorch: the last of
+            # its places, which gets its gradient (the others get zeros). An input returned is an
+            # output of its own at each place, as there.
+            given = {id(a) for a in args if isinstance(a, Tensor)}
+            last = {id(r): i for i, r in enumerate(results) if isinstance(r, Tensor) and id(r) not in given}
             made = {key: _output(results[i], node, i, ctx) for key, i in last.items()}
-            results = [made[id(r)] if isinstance(r, Tensor) else r for r in results]
+            results = [
+                made[id(r)] if id(r) in made else _output(r, node, i, ctx) if isinstance(r, Tensor) else r
+                for i, r in enumerate(results)
+            ]
         return tuple(results) if many else results[0]
+
+
+def _with_defaults(forward: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The arguments forward got, its defaults after them, as PyTorch gives setup_context its inputs."""
+    params = [
+        p
+        for p in inspect.signature(forward).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return (*args, *(p.default for p in params[len(args) :] if p.default is not p.empty))
 
 
 def _by_position(forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any], skip: int) -> tuple[Any, ...]:

@@ -32,7 +32,18 @@ from engine.kernels import expanded, in_two_steps, with_ellipsis
 from engine.ops import INDEX_PUT, OPS
 from engine.tensor import OPERANDS, Tensor, apply, apply_binary
 from engine.torch_words import in_torch_words, mask_mismatch, type_name
-from engine.versions import READS, base_of, note_written, own_counters, positions, root, viewed_in_a_graph, views_of
+from engine.versions import (
+    READS,
+    base_of,
+    note_view,
+    note_written,
+    own_counters,
+    positions,
+    root,
+    viewed_in_a_graph,
+    views_made_of,
+    views_of,
+)
 
 Array = np.ndarray[Any, Any]
 Casting = Literal["no", "same_kind", "unsafe"]
@@ -90,6 +101,25 @@ def _rebasable(tensor: Tensor, what: str, op: str = "", leaf_message: str = LEAF
         )
 
 
+def _part_of(base: Tensor, where: tuple[Array, ...]) -> OpNode:
+    """The node of a view of `base` at `where`, as PyTorch regenerates a view's (AsStridedBackward0)."""
+    node = apply(OPS["index"], base, index=where).grad_fn
+    assert isinstance(node, OpNode), "base requires grad"
+    node._name = "AsStridedBackward0"
+    return node
+
+
+def _views_join(base: Tensor, but: Tensor | None = None) -> None:
+    """A plain tensor joined the graph: its views (b = c[:] taken before c[0] += w) show the new
+    values, and take their part of it, as PyTorch's do."""
+    for view in views_made_of(base):
+        found = positions(view.array, base.array) if view is not but and view.grad_fn is None else None
+        if found is not None:
+            where = tuple(np.asarray(i) for i in np.unravel_index(found, base.array.shape))
+            view.grad_fn, view.output_nr, view._requires_grad = _part_of(base, where), 0, True
+            note_view(view)  # a view in the graph now: a later write into base is refused while it lives
+
+
 def _snapshot(tensor: Tensor, array: Array) -> Tensor:
     """The tensor as it was, for the node that changes it and the nodes recorded before."""
     return Tensor.wrap(array, requires_grad=tensor.requires_grad, grad_fn=tensor.grad_fn, output_nr=tensor.output_nr)
@@ -101,13 +131,18 @@ def _rebased_through_view(view: Tensor, base: Tensor, op: str, other: Any) -> Te
     as it was, and the view the part of the new base it is (AsStridedBackward0); the nodes recorded
     before use each as it was."""
     found = positions(view.array, base.array)
+    if found is not None and np.unique(found).size < found.size:  # an expanded view: PyTorch refuses it
+        raise RuntimeError(SHARED_ELEMENTS)
     if found is None or any(t is not view and t.grad_fn is not None for t in views_of(base)):
         # PyTorch would give the other views another history too
         raise NotImplementedError(
             f"an in-place {op} on a view {_MADE_BY} of a tensor that has other views in a graph, or whose memory is "
             f"not one block, is not supported: write y = y {_SYMBOLS[op]} ..., a new tensor"
         )
-    where = np.unravel_index(found, base.array.shape)  # the view's elements in base, as index arrays
+    # The view's elements in base, as index arrays (0-d ones too: an integer would index a view of
+    # the memory about to be written, where the part must be a copy)
+    where = tuple(np.asarray(i) for i in np.unravel_index(found, base.array.shape))
+    joins = not base.requires_grad  # a plain base: its other views join the graph with it
     snapshot = _snapshot(base, base.array)
     part = apply_binary(OPS[op], apply(OPS["index"], snapshot, index=where), other)
     _castable(part.array, base.array, "same_kind")
@@ -116,9 +151,9 @@ def _rebased_through_view(view: Tensor, base: Tensor, op: str, other: Any) -> Te
     assert result.grad_fn is not None, "other requires grad, and grad mode is on"
     result.grad_fn._name = "CopySlices"
     _take(base, snapshot, result)
-    node = apply(OPS["index"], base, index=where).grad_fn
-    assert node is not None, "base requires grad now"
-    node._name = "AsStridedBackward0"
+    if joins:
+        _views_join(base, view)
+    node = _part_of(base, where)
     if view.grad_fn is not None:  # what used the view before uses it as it was
         before = _snapshot(view, view.array)
         _stand_in(before)
@@ -126,6 +161,7 @@ def _rebased_through_view(view: Tensor, base: Tensor, op: str, other: Any) -> Te
     if view.retains_grad:
         node.retained = [weakref.ref(view)]
     view.grad_fn, view.output_nr, view._requires_grad = node, 0, True
+    note_view(view)
     return view
 
 
@@ -198,6 +234,14 @@ def _take(tensor: Tensor, snapshot: Tensor, result: Tensor) -> Tensor:
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
+def write_result(tensor: Tensor, result: Tensor) -> Tensor:
+    """An op's result of no graph (a bitwise op's) written into the tensor itself, as PyTorch's
+    in-place op writes it: where every view and name of it sees it, cast as it casts."""
+    _fits(tensor.array, result.array)
+    _write(tensor.array, result.array, "same_kind")
+    return tensor
+
+
 def zero(tensor: Tensor) -> Tensor:
     """`tensor.zero_()`."""
     _refuse_in_a_graph(tensor, "zero_()")
@@ -243,6 +287,10 @@ def copy(tensor: Tensor, source: Any) -> Tensor:
     return tensor
 
 
+SHARED_ELEMENTS = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single memory "
+    "location. Please clone() the tensor before performing the operation."
+)
 PARTIAL_OVERLAP = (
     "unsupported operation: some elements of the input tensor and the written-to tensor refer to a single "
     "memory location. Please clone() the tensor before performing the operation."
@@ -275,8 +323,9 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
     basic index, or an index tensor, of integers or a mask of bools (`g[x < 0] = 0`). In a graph,
     as PyTorch's IndexPutBackward0 (index tensors) or CopySlices: the tensor becomes the output of a
     node whose inputs are the tensor as it was and the value (`dlogits[range(n), Yb] -= 1`)."""
-    in_a_graph = _recorded(tensor, value)
-    if in_a_graph and isinstance(value, Tensor) and _is_part(value.array, tensor.array, index):
+    # An integer or bool tensor takes the value cast, outside any graph, as in PyTorch.
+    in_a_graph = _recorded(tensor, value) and tensor.array.dtype.kind == "f"
+    if in_a_graph and _written_through(value, tensor, index):
         return  # dC[ix] += v puts dC[ix] back where the in-place op on it wrote already
     if in_a_graph:
         _rebasable(tensor, "item assignment", leaf_message=VIEW_OF_LEAF_IN_PLACE)
@@ -303,15 +352,24 @@ def set_item(tensor: Tensor, index: Any, value: Any) -> None:
         if isinstance(value, Tensor) and value.array.shape != values.shape:
             value = value.reshape(values.shape)  # its leading ones dropped, in the graph
     if in_a_graph:
+        joins = not tensor.requires_grad
         snapshot = _snapshot(tensor, tensor.array)
         result = apply(INDEX_PUT, snapshot, value, index=index)
         _stand_in(snapshot)
         _take(tensor, snapshot, result)
+        if joins:
+            _views_join(tensor)
 
 
-def _is_part(values: Array, target: Array, index: Any) -> bool:
-    """Whether `values` is target[index] itself, the very elements (a basic index's view)."""
+def _written_through(value: Any, tensor: Tensor, index: Any) -> bool:
+    """Whether `value` is the view of tensor[index] that an in-place op on it just made part of
+    tensor's graph (its AsStridedBackward0), the very elements: not another tensor of that memory
+    (y.detach()[0:2], whose assignment is one)."""
+    node = value.grad_fn if isinstance(value, Tensor) else None
+    if node is None or node.name() != "AsStridedBackward0" or node.inputs[0] is not tensor:
+        return False
     parts = index if isinstance(index, tuple) else (index,)
+    values, target = value.array, tensor.array
     if any(isinstance(part, np.ndarray) for part in parts) or values.base is None:
         return False
     try:
@@ -432,10 +490,7 @@ def _castable(values: Array, target: Array, casting: Casting) -> None:
 def _check_writable(target: Array, values: Array, casting: Casting) -> None:
     _castable(values, target, casting)
     if not target.flags.writeable:  # an expanded view (broadcast_to), whose elements share memory
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers to a single memory "
-            "location. Please clone() the tensor before performing the operation."
-        )
+        raise RuntimeError(SHARED_ELEMENTS)
 
 
 def _note_written(target: Array) -> None:

@@ -344,6 +344,21 @@ def _bitwise(name: str, ufunc: np.ufunc) -> tuple[Callable[[Any, Any], Any], Cal
     return operate, reflected
 
 
+def _bitwise_in_place(operate: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`m &= other` (|=, ^=): the tensor itself, the result written into it, in its dtype (PyTorch's
+    refusal where the result's would not cast to it: bool |= 1)."""
+
+    def in_place(self: Any, other: Any) -> Any:
+        result = operate(self, other)
+        if result is NotImplemented:
+            return result
+        from engine.in_place import write_result  # engine.in_place builds on this module
+
+        return write_result(self, result)
+
+    return in_place
+
+
 def _in_place(name: str) -> tuple[Callable[[Any, Any], Any], Callable[..., Any]]:
     """A Tensor's in-place operator and method (`t += 1` and `t.add_(1)`), in engine.in_place."""
 
@@ -749,6 +764,7 @@ class Tensor:
     __and__, __rand__ = _bitwise("bitwise_and", np.bitwise_and)
     __or__, __ror__ = _bitwise("bitwise_or", np.bitwise_or)
     __xor__, __rxor__ = _bitwise("bitwise_xor", np.bitwise_xor)
+    __iand__, __ior__, __ixor__ = (_bitwise_in_place(operate) for operate in (__and__, __or__, __xor__))
 
     def __invert__(self) -> Tensor:
         if self.array.dtype.kind not in "biu":

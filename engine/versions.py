@@ -96,7 +96,8 @@ def note_view(tensor: Tensor) -> None:
     if seen is None:
         seen = views[id(owner)] = weakref.WeakSet()
         weakref.finalize(owner, views.pop, id(owner), None)
-    seen.add(tensor)
+    if not any(t is tensor for t in seen):  # a WeakSet compares its weak references with ==, a Tensor's
+        seen.add(tensor)
 
 
 # Each view an op made, by id, with the tensor it views (both weakly): where an in-place op on a
@@ -125,6 +126,12 @@ def base_of(view: Tensor) -> Tensor | None:
         if up is None or root(up.array) is not root(view.array):
             return base
         base = view = up
+
+
+def views_made_of(base: Tensor) -> list[Tensor]:
+    """The live tensors an op made as views of `base`, directly or through other views."""
+    made = (entry[0]() for entry in list(_bases.values()))
+    return [view for view in made if view is not None and view is not base and base_of(view) is base]
 
 
 def positions(view: Array, base: Array) -> Array | None:

@@ -779,6 +779,48 @@ def _views_written_into(lib: Any, x: Any, w: Any) -> Any:
     return dc.grad_fn.name(), row.grad_fn.name(), y.grad_fn.name(), dc.tolist(), y.tolist()
 
 
+def _another_tensor_of_that_memory_assigned(lib: Any, x: Any, w: Any) -> Any:
+    # A review: the assignment of a tensor that shows the same memory (y.detach()[0:2]) was skipped,
+    # taken for the write-back of y[0:2] op= v; x kept its gradient there.
+    y = x * 2
+    y[0:1] = y.detach()[0:1]
+    z = x * 3
+    t = z.detach()[1:]
+    z[1:] *= w[0]
+    z[1:] = t
+    ((y * y).sum() + (z * z).sum()).backward()
+    return y.grad_fn.name(), z.grad_fn.name(), y.tolist(), z.tolist()
+
+
+def _views_taken_before_the_base_joins(lib: Any, x: Any, w: Any) -> Any:
+    # A review: b = c[:] of a plain c stayed outside the graph after c[0] += w, showing w's values,
+    # and w got no gradient through it.
+    c = lib.zeros(2, 2, dtype=lib.float64)
+    b, row, flat = c[:], c[1], c.reshape(4)
+    c[0] += w
+    d = lib.zeros(3, dtype=lib.float64)
+    part = d[1:]
+    d[1] = x[0] * 2  # an assignment joins them too
+    ((b * b).sum() + (row * 3).sum() + (flat * x.sum()).sum() + (part * part).sum()).backward()
+    return b.requires_grad, row.requires_grad, part.requires_grad, b.tolist(), flat.tolist(), part.tolist()
+
+
+def _an_element_times_in_place(lib: Any, x: Any, w: Any) -> Any:
+    # A review: y[1] *= w (one element: an integer index) failed at backward, its part a view of the
+    # memory it wrote; and through an expanded view, refused as PyTorch refuses it.
+    y = x * w
+    y[1] *= w[0]
+    y[0] /= w[1]
+    t = y[1]
+    t *= 3.0
+    y.sum().backward()
+    try:
+        (x * 1).reshape(1, 2).expand(3, 2).add_(w)
+    except RuntimeError as error:
+        return y.tolist(), str(error)
+    return y.tolist()
+
+
 def _accumulated(lib: Any, x: Any, w: Any) -> Any:
     loss: Any = 0
     for i in range(3):
@@ -885,6 +927,9 @@ IN_A_GRAPH = {
     "by the methods mul_ and div_": _method,
     "of float32 by float64": _float32_takes_float64,
     "item assignment": _assigned_into,
+    "another tensor of that memory assigned": _another_tensor_of_that_memory_assigned,
+    "views taken before the base joins": _views_taken_before_the_base_joins,
+    "an element times w, in place": _an_element_times_in_place,
     "through views": _views_written_into,
     "accumulated from 0": _accumulated,
     "into a tensor outside the graph": _into_a_plain_tensor,
@@ -1079,3 +1124,26 @@ def test_the_manual_backprop_exercise_writes_into_its_gradients_as_in_torch() ->
     assert ours[:3] == theirs[:3]
     for mine, its in zip(ours[3:], theirs[3:], strict=True):
         np.testing.assert_allclose(mine, its, rtol=1e-12, atol=1e-15)
+
+
+def _bitwise_and_integer_assignments(lib: Any) -> Any:
+    # A review: &=, |= and ^= made new tensors (a view's base unchanged, int32 turned int64), and
+    # y[1] = w on an integer tensor took it into the graph.
+    m = lib.tensor([True, False, True])
+    v = m[1:]
+    v |= lib.tensor([True, True])
+    a = lib.tensor([1, 2], dtype=lib.int32)
+    alias = a
+    a &= lib.tensor([3, 3])
+    a ^= 1
+    k = lib.tensor([1, 2, 3])
+    k[1] = lib.tensor(2.7, requires_grad=True)
+    try:
+        m |= 1
+    except RuntimeError as error:
+        refused = str(error)
+    return m.tolist(), a.tolist(), str(a.dtype), alias is a, k.tolist(), k.requires_grad, refused
+
+
+def test_bitwise_in_place_and_integer_assignments_go_as_in_torch() -> None:
+    assert _bitwise_and_integer_assignments(engine) == _bitwise_and_integer_assignments(torch)
