@@ -190,6 +190,7 @@ REFUSED_WITH_TORCHS_WORDS = {
     "ints.requires_grad = True": lambda lib: setattr(lib.tensor([1, 2]), "requires_grad", True),
     "ints.requires_grad_()": lambda lib: lib.tensor([1, 2]).requires_grad_(),
     "a .grad of another size": lambda lib: setattr(lib.tensor([1.0, 2.0]), "grad", lib.tensor([1.0])),
+    "a tensor as its own .grad": lambda lib: setattr(x := lib.ones(2, requires_grad=True), "grad", x),
     "backward with a gradient of another shape": lambda lib: (lib.tensor([1.0, 2.0], requires_grad=True) * 2).backward(
         lib.tensor([1.0, 1.0, 1.0])
     ),
